@@ -1,0 +1,83 @@
+"""The exceptions ambience raises.
+
+Every error a user can cause is an :class:`AmbienceError`; its message is one line that
+names what failed, the bad value and what is allowed, so the top level prints it as is.
+Only an exception outside this tree deserves a traceback.
+
+    AmbienceError
+    ├── InvalidFile        a preset or config file with one or more problems (``issues``)
+    │   ├── PresetError
+    │   └── ConfigError
+    ├── NotFound           an unknown room, preset, client, booking
+    ├── CommandError       a command that is well formed but not allowed now (busy room, ...)
+    ├── DeviceError        the broker or a device bridge
+    ├── PlayerError        mpv / audio output
+    └── BookingError       scheduling
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class AmbienceError(Exception):
+    """Base of every error a user can cause or fix."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a file: where, what was there and what is allowed."""
+
+    source: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}: {self.field}" if self.field else self.source
+        return f"{where}: {self.message}"
+
+
+class InvalidFile(AmbienceError):
+    """A file with one or more problems; ``issues`` holds every one of them."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class PresetError(InvalidFile):
+    pass
+
+
+class ConfigError(InvalidFile):
+    pass
+
+
+class NotFound(AmbienceError):
+    def __init__(self, kind: str, name: str, known: list[str] | tuple[str, ...] = ()):
+        self.kind, self.name = kind, name
+        msg = f"unknown {kind} {name!r}"
+        if known:
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, known, n=1)
+            msg += f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
+        else:
+            msg += f"; there is no {kind} configured"
+        super().__init__(msg)
+
+
+class CommandError(AmbienceError):
+    pass
+
+
+class DeviceError(AmbienceError):
+    pass
+
+
+class PlayerError(AmbienceError):
+    pass
+
+
+class BookingError(AmbienceError):
+    pass

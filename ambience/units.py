@@ -1,0 +1,122 @@
+"""Unit types for the models: the unit lives in the type, the message names it.
+
+Durations are written ``90s``, ``5m``, ``1h30m`` (or a plain number of seconds) and held
+as float seconds. Each type refuses booleans (YAML turns ``yes`` into ``True``) and values
+out of range with a message saying what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer
+from pydantic_core import PydanticCustomError
+
+_DURATION = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
+DURATION_HINT = "write e.g. 90s, 5m, 1h30m or a number of seconds"
+
+
+def parse_duration(value: Any, *, signed: bool = False) -> float:
+    """``'1h30m'`` -> 5400.0. Raises ValueError with a message for users."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration; {DURATION_HINT}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        sign = 1.0
+        if text[:1] in "+-" and text:
+            sign = -1.0 if text[0] == "-" else 1.0
+            text = text[1:]
+        match = _DURATION.match(text)
+        if not text or not match or not any(match.groupdict().values()):
+            if re.fullmatch(r"\d+(?:\.\d+)?", text):
+                seconds = sign * float(text)
+            else:
+                raise ValueError(f"{value!r} is not a duration; {DURATION_HINT}")
+        else:
+            parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
+            seconds = sign * (parts["h"] * 3600 + parts["m"] * 60 + parts["s"])
+    else:
+        raise ValueError(f"{value!r} is not a duration; {DURATION_HINT}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a duration; {DURATION_HINT}")
+    if seconds < 0 and not signed:
+        raise ValueError(f"{value!r} is negative; a duration here must be 0 or more")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """5400 -> '1h30m', 95 -> '1m35s', -300 -> '-5m'."""
+    sign = "-" if seconds < 0 else ""
+    total = abs(seconds)
+    whole = int(total)
+    frac = total - whole
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    out = ""
+    if h:
+        out += f"{h}h"
+    if m:
+        out += f"{m}m"
+    if s or frac or not out:
+        out += f"{s + frac:g}s"
+    return sign + out
+
+
+def format_clock(seconds: float) -> str:
+    """A countdown-style clock: 3725 -> '1:02:05', 65 -> '1:05'."""
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _duration(signed: bool):
+    def check(value: Any) -> float:
+        try:
+            return parse_duration(value, signed=signed)
+        except ValueError as exc:
+            raise PydanticCustomError("duration", str(exc)) from None
+
+    return check
+
+
+def _number(lo: float, hi: float, unit: str, integer: bool = False):
+    def check(value: Any) -> float | int:
+        kind = "a whole number" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise PydanticCustomError("number", f"{value!r} is not {kind}; allowed {lo:g}–{hi:g}{unit}")
+        if integer and value != int(value):
+            raise PydanticCustomError("number", f"{value!r} is not a whole number; allowed {lo:g}–{hi:g}{unit}")
+        if not lo <= value <= hi:
+            raise PydanticCustomError("range", f"{value!r} is out of range; allowed {lo:g}–{hi:g}{unit}")
+        return int(value) if integer else float(value)
+
+    return check
+
+
+def _hex_color(value: Any) -> str:
+    if isinstance(value, str) and re.fullmatch(r"#?[0-9a-fA-F]{6}", value.strip()):
+        return "#" + value.strip().lstrip("#").lower()
+    raise PydanticCustomError("color", f"{value!r} is not a colour; write it as hex, e.g. '#ff9a40'")
+
+
+_dur = PlainSerializer(format_duration, return_type=str)
+
+Seconds = Annotated[float, BeforeValidator(_duration(signed=False)), _dur]
+"""A duration of 0 or more, held in seconds."""
+SignedSeconds = Annotated[float, BeforeValidator(_duration(signed=True)), _dur]
+"""A duration that may be negative (a phase counted back from the end)."""
+Celsius = Annotated[float, BeforeValidator(_number(5, 35, " °C"))]
+"""A thermostat target. 5–35 °C is what thermostats accept; room limits narrow it."""
+CelsiusOffset = Annotated[float, BeforeValidator(_number(-5, 5, " °C"))]
+Percent = Annotated[int, BeforeValidator(_number(0, 100, " %", integer=True))]
+"""Brightness in percent; 0 is off."""
+Kelvin = Annotated[int, BeforeValidator(_number(1500, 6500, " K", integer=True))]
+"""Colour temperature; warm light is 2200–3000 K."""
+Volume = Annotated[int, BeforeValidator(_number(0, 100, "", integer=True))]
+VolumeOffset = Annotated[int, BeforeValidator(_number(-50, 50, "", integer=True))]
+HexColor = Annotated[str, BeforeValidator(_hex_color)]
