@@ -28,7 +28,7 @@ BUILTIN = "builtin"
 
 
 def _protocol(value: Any) -> Any:
-    return {5: "5", 5.0: "5", 3.1: "3.1.1", 311: "3.1.1"}.get(value, value) if not isinstance(value, str) else value
+    return {5: "5", 3.1: "3.1.1", 311: "3.1.1"}.get(value, value) if not isinstance(value, str) else value
 
 
 class MqttConfig(Strict):
@@ -54,7 +54,7 @@ class MqttConfig(Strict):
                 "value_error", f"{value!r} is not a broker URL; write mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
             )
         try:
-            parts.port
+            _ = parts.port
         except ValueError:
             raise PydanticCustomError("value_error", f"{value!r} has a bad port; allowed 1–65535") from None
         return value

@@ -135,8 +135,8 @@ def _active_key(keys: list[_Key], e: float) -> _Key | None:
 
 
 class Timeline:
-    def __init__(self, preset: Preset, facts: SessionFacts, limits: Limits = Limits()):
-        self.preset, self.facts, self.limits = preset, facts, limits
+    def __init__(self, preset: Preset, facts: SessionFacts, limits: Limits | None = None):
+        self.preset, self.facts, self.limits = preset, facts, limits or Limits()
         self.length = facts.length
         self.notes: list[str] = []
         self.phases = sorted(
