@@ -248,5 +248,5 @@ def load_library(folders: list[Path]) -> Library:
 def shipped_presets() -> Path:
     """The preset library that comes with ambience (in a wheel, or the checkout's presets/)."""
     here = Path(__file__).resolve().parent
-    packaged = here / "presets"
+    packaged = here / "preset_library"
     return packaged if packaged.is_dir() else here.parent / "presets"
