@@ -299,7 +299,7 @@ class Timeline:
         remaining = max(0.0, ends_at - now)
         climate = None
         if self.climate_keys:
-            climate = [c for t, c in self.climate_keys if t <= max(e, 0.0)][-1]
+            climate = next((c for t, c in reversed(self.climate_keys) if t <= max(e, 0.0)), None)
         if now < facts.started_at - facts.lead:
             return RoomState("scheduled", None, 0.0, remaining, self.length, ends_at, notes=notes)
         if now < facts.started_at:
@@ -315,7 +315,7 @@ class Timeline:
                 key = _active_key(keys, e)
                 left = 0.0 if paused or key is None else max(0.0, key.t + key.transition - e)
                 target = key.target if key is not None and left > 0 else value
-                if target == value:
+                if target == value or not (target.on or value.on):
                     left = 0.0
                 lights[channel] = LightTarget(value, target, left)  # type: ignore[arg-type]
         music = None

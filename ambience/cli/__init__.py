@@ -1,0 +1,100 @@
+"""The ``ambience`` command line: argument parsing and the one place errors are reported.
+
+Each sub-module registers its commands on the parser; a command is a function taking the
+parsed arguments and a :class:`Context` and returning an exit code. A known error
+(:class:`~ambience.errors.AmbienceError`) is printed as one line per problem and exits 1;
+only an unexpected exception shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.markup import escape
+
+from .. import __version__
+from ..config import Config, load_config
+from ..errors import AmbienceError, InvalidFile
+
+
+@dataclass
+class Context:
+    """What every command gets: the output consoles and (lazily) the config."""
+
+    args: argparse.Namespace
+    out: Console
+    err: Console
+    _config: tuple[Config, object] | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(getattr(self.args, "config", None))
+        return self._config[0]
+
+    @property
+    def config_file(self):
+        _ = self.config
+        assert self._config is not None
+        return self._config[1]
+
+
+Command = Callable[[argparse.Namespace, Context], int]
+
+
+def _console(stream) -> Console:
+    width = None if stream.isatty() else max(100, shutil.get_terminal_size((120, 24)).columns)
+    return Console(file=stream, width=width, highlight=False, soft_wrap=True)
+
+
+def print_error(console: Console, text: str) -> None:
+    console.print(f"[red]error:[/red] {escape(text)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import config_cmds, preset_cmds
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", metavar="FILE", help="the config file (default: $AMBIENCE_CONFIG, else ./ambience.yaml if present)"
+    )
+    parser = argparse.ArgumentParser(
+        prog="ambience",
+        description="Turns a treatment room into a relaxation environment for a massage session.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"ambience {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (preset_cmds, config_cmds):
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = Context(args, _console(sys.stdout), _console(sys.stderr))
+    handler: Command | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args, ctx)
+    except InvalidFile as exc:
+        for issue in exc.issues:
+            print_error(ctx.err, str(issue))
+        return 1
+    except AmbienceError as exc:
+        print_error(ctx.err, str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -1,0 +1,141 @@
+"""``ambience presets list|show|check``: work offline, from the preset files alone."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import PresetError
+from ..presets import Library, Preset, load_library, load_preset_file, preset_files
+from ..session import SessionFacts
+from ..timeline import ALL, Light, LightTarget, RoomState, Timeline
+from ..units import format_clock, format_duration
+from . import Context, print_error
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    presets = sub.add_parser("presets", help="list, show and check presets", parents=[common])
+    psub = presets.add_subparsers(dest="presets_command", metavar="ACTION", required=True)
+    p = psub.add_parser("list", help="the presets: id, name, duration, description", parents=[common])
+    p.set_defaults(handler=cmd_list)
+    p = psub.add_parser("show", help="one preset, with its phases as a timeline", parents=[common])
+    p.add_argument("preset", metavar="ID|FILE")
+    p.set_defaults(handler=cmd_show)
+    p = psub.add_parser("check", help="check preset files (default: every preset folder)", parents=[common])
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.set_defaults(handler=cmd_check)
+
+
+def library(ctx: Context) -> Library:
+    return load_library(ctx.config.preset_folders())
+
+
+def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
+    lib = library(ctx)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("ID", "NAME", "DURATION", "TECHNIQUE", "DESCRIPTION"):
+        table.add_column(col, overflow="fold" if col == "DESCRIPTION" else "ellipsis", no_wrap=col != "DESCRIPTION")
+    for pid, preset in sorted(lib.presets.items(), key=lambda kv: (kv[1].technique, kv[1].duration, kv[0])):
+        table.add_row(pid, preset.name, format_duration(preset.duration), preset.technique, preset.summary())
+    ctx.out.print(table)
+    for issue in lib.problems:
+        print_error(ctx.err, f"{issue} (skipped)")
+    return 0
+
+
+def _find(ctx: Context, ref: str) -> Preset:
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return load_preset_file(path)
+    return library(ctx).get(ref)
+
+
+def describe_light(lt: LightTarget) -> str:
+    def one(light: Light) -> str:
+        if not light.on:
+            return "off"
+        text = f"{light.brightness:.0f} %"
+        if light.color:
+            text += f" {light.color}"
+        elif light.color_temp:
+            text += f" {light.color_temp:.0f} K"
+        return text
+
+    if lt.transition > 0 and one(lt.now) != one(lt.target):
+        return f"{one(lt.now)} → {one(lt.target)} over {format_duration(round(lt.transition))}"
+    return one(lt.now)
+
+
+def describe(state: RoomState) -> dict[str, str]:
+    lights = ""
+    if state.lights:
+        parts = [describe_light(state.lights[ALL])]
+        parts += [f"{role}: {describe_light(lt)}" for role, lt in sorted(state.lights.items()) if role != ALL]
+        lights = "; ".join(parts)
+    climate = f"{state.climate.target:g} °C {state.climate.mode}" if state.climate and state.climate.target else ""
+    music = ""
+    if state.music:
+        m = state.music
+        music = f"{m.playlist} {m.volume:.0f}"
+        if m.ramp > 0:
+            music += f" → {m.target:.0f} over {format_duration(round(m.ramp))}"
+    return {"lights": lights, "climate": climate, "music": music}
+
+
+def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
+    preset = _find(ctx, args.preset)
+    out = ctx.out
+    out.print(
+        f"[bold]{escape(preset.name)}[/bold] ({preset.id}) — {format_duration(preset.duration)}, {preset.technique}"
+    )
+    if preset.description:
+        out.print(escape(preset.description.strip()))
+    facts = SessionFacts(started_at=0.0, duration=preset.duration)
+    timeline = Timeline(preset, facts)
+    table = Table(box=None, pad_edge=False, header_style="bold", title_justify="left")
+    for col in ("AT", "PHASE", "LIGHTS", "CLIMATE", "MUSIC"):
+        table.add_column(col, overflow="fold")
+    previous = None
+    for point in timeline.change_points():
+        state = timeline.at(point)
+        row = describe(state)
+        key = (state.phase, tuple(row.values()))
+        if key == previous:
+            continue
+        previous = key
+        phase = state.phase or ("ended" if state.status == "ended" else "")
+        table.add_row(format_clock(point), phase, *(escape(v) for v in row.values()))
+    out.print()
+    out.print(table)
+    after = preset.after
+    if after.restore_all:
+        out.print("After: the room is restored as it was found.")
+    else:
+        kept = [k for k in ("lights", "climate") if getattr(after, k) is None]
+        end = timeline.at(preset.duration)
+        text = describe(end)
+        shown = "; ".join(f"{k} {v}" for k, v in text.items() if v)
+        out.print(f"After: {shown}" + (f"; {' and '.join(kept)} restored as found" if kept else ""))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
+    files = [Path(f) for f in args.files] if args.files else preset_files(ctx.config.preset_folders())
+    if not files:
+        print_error(ctx.err, "no preset files found in " + ", ".join(str(p) for p in ctx.config.preset_folders()))
+        return 1
+    bad = 0
+    for path in files:
+        try:
+            preset = load_preset_file(path)
+        except PresetError as exc:
+            bad += 1
+            for issue in exc.issues:
+                print_error(ctx.err, str(issue))
+            continue
+        ctx.out.print(f"ok  {escape(str(path))}  ({escape(preset.name)}, {format_duration(preset.duration)})")
+    ctx.out.print(f"{len(files) - bad} of {len(files)} presets valid")
+    return 1 if bad else 0

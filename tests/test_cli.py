@@ -1,0 +1,97 @@
+"""The offline commands: presets list/show/check and config check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ambience.cli import main
+
+
+@pytest.fixture(autouse=True)
+def no_config(monkeypatch, tmp_path):
+    """Run every command with the defaults, whatever the developer's environment holds."""
+    monkeypatch.delenv("AMBIENCE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_presets_check_on_the_library_passes(capsys):
+    code, out, err = run(capsys, "presets", "check")
+    assert code == 0, err
+    assert "presets valid" in out and not err
+
+
+def test_presets_list_shows_the_library(capsys):
+    code, out, _ = run(capsys, "presets", "list")
+    assert code == 0
+    for technique in ("swedish", "deep-tissue", "myofascial", "trigger-point"):
+        assert technique in out
+    assert "swedish-relaxation-60" in out and "1h" in out
+
+
+def test_presets_show_prints_the_phases_as_a_timeline(capsys):
+    code, out, _ = run(capsys, "presets", "show", "swedish-relaxation-60")
+    assert code == 0
+    lines = out.splitlines()
+    assert any(line.startswith("0:00") for line in lines)
+    assert any(line.startswith("1:00:00") and "ended" in line for line in lines)
+    assert "°C" in out and " K" in out
+
+
+def test_presets_show_unknown_id_suggests_one(capsys):
+    code, _, err = run(capsys, "presets", "show", "swedish-relaxation-6")
+    assert code == 1
+    assert "unknown preset 'swedish-relaxation-6'; did you mean" in err
+
+
+def test_presets_check_reports_every_mistake_and_exits_1(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Bad\nduration: 5 minutes\nclimate: {target: 80}\nlights: {colour_temp: 2700}\n")
+    good = tmp_path / "good.yaml"
+    good.write_text("name: Good\nduration: 30m\n")
+    code, out, err = run(capsys, "presets", "check", str(bad), str(good))
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3
+    assert all(str(bad) in line for line in errors)
+    assert {"duration", "climate.target", "lights.colour_temp"} == {line.split(": ")[2] for line in errors}
+    assert "ok  " in out and "1 of 2 presets valid" in out
+
+
+def test_config_check_ok_and_bad(capsys, tmp_path):
+    good = tmp_path / "ambience.yaml"
+    good.write_text(
+        "rooms:\n  studio:\n    thermostat: {bridge: zigbee2mqtt, device: trv}\n"
+        "    lights: [{bridge: tasmota, device: lamp, role: lamp}]\n"
+    )
+    code, out, _ = run(capsys, "config", "check", "--config", str(good))
+    assert code == 0 and "studio" in out and "tasmota" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rooms:\n  studio:\n    lights: [{bridge: tasmot, device: lamp}]\n")
+    code, _, err = run(capsys, "config", "check", "--config", str(bad))
+    assert code == 1 and "rooms.studio.lights[0]" in err and "did you mean 'tasmota'" in err
+
+
+def test_config_from_environment_variable(capsys, tmp_path, monkeypatch):
+    cfg = tmp_path / "env.yaml"
+    cfg.write_text("mqtt: {base_topic: clinic-a}\n")
+    monkeypatch.setenv("AMBIENCE_CONFIG", str(cfg))
+    code, out, _ = run(capsys, "config", "check")
+    assert code == 0 and "clinic-a" in out
+
+
+def test_python_dash_m_runs_the_cli(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "AMBIENCE_CONFIG"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ambience", "presets", "list"], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert proc.returncode == 0 and "deep-tissue-90" in proc.stdout

@@ -1,0 +1,180 @@
+"""Preset, config and unit parsing: what users write by hand, and the messages they get."""
+
+from __future__ import annotations
+
+import pytest
+
+from ambience.config import parse_config
+from ambience.errors import ConfigError, PresetError
+from ambience.presets import load_library, parse_preset
+from ambience.units import format_duration, parse_duration
+
+MINIMAL = "name: Test\nduration: 30m\n"
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("90s", 90), ("5m", 300), ("1h30m", 5400), ("1h", 3600), (90, 90), (1.5, 1.5), ("45", 45), ("2m30s", 150)],
+)
+def test_durations_parse(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_signed_durations_count_back():
+    assert parse_duration("-5m", signed=True) == -300
+    with pytest.raises(ValueError, match="negative"):
+        parse_duration("-5m")
+
+
+@pytest.mark.parametrize("bad", ["5 minutes", "m", "", "1x", True, None, "1h30", float("inf")])
+def test_bad_durations_say_how_to_write_one(bad):
+    with pytest.raises(ValueError, match="90s, 5m, 1h30m"):
+        parse_duration(bad)
+
+
+@pytest.mark.parametrize("seconds", [0, 1, 59, 60, 90, 300, 3600, 5400, 3725, 0.5])
+def test_format_duration_round_trips(seconds):
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+def test_three_mistakes_three_messages_each_naming_file_and_field():
+    text = "name: Bad\nduration: 5 minutes\nclimate:\n  target: 80\nlights:\n  colour_temp: 2700\n"
+    with pytest.raises(PresetError) as caught:
+        parse_preset(text, "bad", "presets/bad.yaml")
+    issues = caught.value.issues
+    assert len(issues) == 3
+    by_field = {i.field: i for i in issues}
+    assert set(by_field) == {"duration", "climate.target", "lights.colour_temp"}
+    assert all(i.source == "presets/bad.yaml" for i in issues)
+    assert "'5 minutes'" in by_field["duration"].message
+    assert "80" in by_field["climate.target"].message and "5–35 °C" in by_field["climate.target"].message
+    assert "did you mean 'color_temp'" in by_field["lights.colour_temp"].message
+
+
+def test_yaml_off_means_state_off():
+    preset = parse_preset(MINIMAL + "lights:\n  roles:\n    ceiling: {state: off}\n", "t", "t.yaml")
+    assert preset.lights.roles["ceiling"].state == "off"
+
+
+def test_booleans_are_not_numbers():
+    with pytest.raises(PresetError, match="lights.brightness: True is not a whole number"):
+        parse_preset(MINIMAL + "lights: {brightness: yes}\n", "t", "t.yaml")
+
+
+def test_phase_outside_the_session_is_refused():
+    text = MINIMAL + "phases:\n  - {name: a, at: 10m}\n  - {name: b, at: 40m}\n  - {name: c, at: -45m}\n"
+    with pytest.raises(PresetError) as caught:
+        parse_preset(text, "t", "t.yaml")
+    assert [i.field for i in caught.value.issues] == ["phases[1].at", "phases[2].at"]
+
+
+def test_fades_longer_than_the_session_are_refused():
+    with pytest.raises(PresetError, match="music.fade_out: fade_in 20m"):
+        parse_preset(MINIMAL + "music: {playlist: calm, fade_in: 20m, fade_out: 15m}\n", "t", "t.yaml")
+
+
+@pytest.mark.parametrize("playlist", ["../outside", "/etc", "calm/../../x"])
+def test_playlists_must_stay_in_music_folders(playlist):
+    with pytest.raises(PresetError, match="music.playlist"):
+        parse_preset(MINIMAL + f"music: {{playlist: '{playlist}'}}\n", "t", "t.yaml")
+
+
+def test_after_takes_restore_or_a_state_block():
+    assert parse_preset(MINIMAL + "after: restore\n", "t", "t.yaml").after.restore_all
+    after = parse_preset(MINIMAL + "after: {climate: {target: 20}}\n", "t", "t.yaml").after
+    assert after.climate.target == 20 and after.lights is None
+    with pytest.raises(PresetError, match="after: 'reset' is not allowed"):
+        parse_preset(MINIMAL + "after: reset\n", "t", "t.yaml")
+
+
+def test_literal_choices_suggest_the_closest():
+    with pytest.raises(PresetError, match="did you mean 'swedish'"):
+        parse_preset(MINIMAL + "technique: swedisch\n", "t", "t.yaml")
+
+
+def test_yaml_syntax_error_names_the_line():
+    with pytest.raises(PresetError, match=r"t.yaml: line 2, column \d+: not valid YAML"):
+        parse_preset("name: a\nduration: 5m: 3\n", "t", "t.yaml")
+
+
+def test_file_name_is_the_id_and_id_key_is_refused():
+    with pytest.raises(PresetError, match="the preset id is the file name"):
+        parse_preset(MINIMAL + "id: other\n", "t", "t.yaml")
+    with pytest.raises(PresetError, match="not a preset id"):
+        parse_preset(MINIMAL, "Bad Name", "Bad Name.yaml")
+
+
+def test_one_bad_preset_does_not_stop_the_others(tmp_path):
+    (tmp_path / "good.yaml").write_text(MINIMAL)
+    (tmp_path / "bad.yaml").write_text("name: x\nduration: soon\n")
+    (tmp_path / "notes.txt").write_text("ignored")
+    lib = load_library([tmp_path])
+    assert list(lib.presets) == ["good"]
+    assert [i.field for i in lib.problems] == ["duration"]
+
+
+ROOMS = """
+mqtt: {url: "mqtt://broker.local:1884", base_topic: clinic}
+limits: {min_temperature: 18, max_temperature: 26, max_volume: 60}
+rooms:
+  studio:
+    name: Treatment room 1
+    thermostat: {bridge: zigbee2mqtt, device: studio-trv}
+    lights:
+      - {bridge: zigbee2mqtt, device: studio-ceiling, role: ceiling}
+      - {bridge: tasmota, device: studio-lamp, role: lamp}
+    speaker: {audio_device: auto}
+"""
+
+
+def test_config_parses_rooms_and_resolves_paths(tmp_path):
+    config = parse_config(ROOMS + "presets: [builtin, mine]\nmusic: [~/music]\n", "a.yaml", tmp_path)
+    assert config.mqtt.host == "broker.local" and config.mqtt.port == 1884 and not config.mqtt.tls
+    room = config.rooms["studio"]
+    assert room.thermostat.bridge == "zigbee2mqtt" and [d.role for d in room.lights] == ["ceiling", "lamp"]
+    assert config.presets[1] == tmp_path / "mine"
+    assert config.preset_folders()[0].name == "presets"
+    assert config.room_limits("studio").max_volume == 60
+
+
+def test_config_reports_every_problem_at_once(tmp_path):
+    text = """
+mqtt: {url: "http://x", protocl: 5}
+limits: {min_temperature: 30, max_temperature: 20}
+rooms:
+  Room 1: {}
+  ok:
+    thermostat: {bridge: zigbe2mqtt, device: x}
+    lights: [{bridge: esphome, device: y}]
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.yaml", tmp_path)
+    fields = {i.field: i.message for i in caught.value.issues}
+    assert "mqtt.url" in fields and "mqtt://HOST" in fields["mqtt.url"]
+    assert "did you mean 'protocol'" in fields["mqtt.protocl"]
+    assert "min_temperature 30 is above max_temperature 20" in fields["limits"]
+    assert "rooms.Room 1" in fields
+    assert "did you mean 'zigbee2mqtt'" in fields["rooms.ok.thermostat"]
+    assert fields["rooms.ok.lights[0].object_id"] == "is required but missing"
+
+
+def test_environment_overrides_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("AMBIENCE_MQTT__URL", "mqtts://secure.example:8883")
+    monkeypatch.setenv("AMBIENCE_MQTT__PASSWORD", "s3cret")
+    config = parse_config(ROOMS, "a.yaml", tmp_path)
+    assert config.mqtt.tls and config.mqtt.base_topic == "clinic"
+    assert config.mqtt.secret() == "s3cret"
+    assert "s3cret" not in repr(config)
+
+
+def test_password_file_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="mqtt.password_file"):
+        parse_config("mqtt: {password_file: nope.pass}\n", "a.yaml", tmp_path)
+    (tmp_path / "p.pass").write_text("pw\n")
+    assert parse_config("mqtt: {password_file: p.pass}\n", "a.yaml", tmp_path).mqtt.secret() == "pw"
+
+
+def test_duplicate_devices_in_a_room_are_refused(tmp_path):
+    text = "rooms:\n  r:\n    lights:\n      - {bridge: tasmota, device: a}\n      - {bridge: tasmota, device: a}\n"
+    with pytest.raises(ConfigError, match="device 'a' .tasmota. is listed twice"):
+        parse_config(text, "a.yaml", tmp_path)
