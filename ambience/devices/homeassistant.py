@@ -1,0 +1,389 @@
+"""Home Assistant MQTT devices: a light in HA's *JSON schema* and an MQTT *climate*.
+
+Light (``light.mqtt`` with ``schema: json``)
+    command_topic       ``{"state":"ON","brightness":0..brightness_scale,"color_temp":mired,"transition":s}``
+                        or ``"color":{"r":..,"g":..,"b":..}`` instead of ``color_temp`` for a colour;
+                        off is ``{"state":"OFF","transition":s}``.
+    state_topic         the same keys (plus ``color_mode``); ``color`` may also be ``{h,s}`` or ``{x,y}``.
+    availability_topic  ``online`` / ``offline``.
+
+Climate (``climate.mqtt``)
+    temperature_command_topic  a plain number, rounded to ``temperature_step`` (``21.5``)
+    mode_command_topic         ``heat`` / ``auto`` / ``off`` (optional: without it the mode is not sent)
+    temperature_state_topic, mode_state_topic, current_temperature_topic: plain payloads
+    (``21.5``, ``heat``); JSON numbers and strings are accepted too. Templates are not supported.
+
+HA has no standard "report your state" request, so :meth:`HomeAssistantAdapter.query` is empty.
+
+The module also holds the helpers the other adapters share: the JSON light schema (ESPHome
+speaks it, and Zigbee2MQTT's state messages use the same keys), colour conversions and
+tolerant payload parsing. None of them raises on a bad payload.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+from typing import Any
+
+from ..config import HomeAssistantDevice
+from ..errors import DeviceError
+from ..timeline import ClimateState, Light
+from .base import (
+    Availability,
+    ClimateReport,
+    LightReport,
+    Message,
+    Report,
+    hex_to_rgb,
+    json_payload,
+    kelvin_to_mired,
+    mired_to_kelvin,
+    parse_json,
+    pct_to_scale,
+    rgb_to_hex,
+    scale_to_pct,
+    step_temperature,
+)
+
+KINDS = ("light", "climate")
+DEFAULT_MAX_TRANSITION = 60.0
+"""HA passes the transition on to whatever firmware is behind the entity; one minute is safe for most."""
+
+# ---- helpers shared by the adapters ---------------------------------------------------------
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    return kind
+
+
+def wrong_kind(adapter: Any, wanted: str) -> ValueError:
+    """The error for calling ``light()`` on a thermostat adapter (or the reverse): a programming error."""
+    return ValueError(f"{type(adapter).__name__} was made for a {adapter.kind}, not a {wanted}")
+
+
+def native_max(configured: float | None, default: float, hard_max: float) -> float:
+    """The device's ``max_transition``: the configured value or ``default``, never above ``hard_max``."""
+    value = default if configured is None else float(configured)
+    return max(0.0, min(value, hard_max))
+
+
+def clamp_transition(transition: float, max_transition: float) -> float:
+    if not isinstance(transition, (int, float)) or math.isnan(transition) or transition <= 0:
+        return 0.0
+    return min(float(transition), max_transition)
+
+
+def seconds(value: float, *, integer: bool = False) -> int | float:
+    """A transition as it goes into JSON: whole seconds, or tenths (``3`` rather than ``3.0``)."""
+    if integer:
+        return int(round(value))
+    tenths = round(value, 1)
+    return int(tenths) if tenths == int(tenths) else tenths
+
+
+def text(payload: bytes | bytearray | memoryview | str) -> str | None:
+    """The payload as stripped text, or ``None`` if it is not UTF-8."""
+    if isinstance(payload, str):
+        return payload.strip()
+    try:
+        return bytes(payload).decode("utf-8").strip()
+    except (UnicodeDecodeError, TypeError, ValueError):
+        return None
+
+
+def json_of(payload: bytes | bytearray | memoryview | str) -> Any:
+    """The JSON in a payload, or ``None``."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8", "replace")
+    try:
+        return parse_json(bytes(payload))
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def number(value: Any) -> float | None:
+    """A finite number from a JSON value or text (``21.5``, ``"21.5"``); ``None`` otherwise."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def number_payload(payload: bytes | bytearray | memoryview | str) -> float | None:
+    """A plain-number payload (``21.5``), also as a JSON number or string."""
+    raw = text(payload)
+    if raw is None:
+        return None
+    value = number(raw)
+    if value is None:
+        value = number(json_of(payload))
+    return value
+
+
+CLIMATE_MODES = ("off", "heat", "cool", "auto", "heat_cool", "dry", "fan_only")
+"""The modes HA's MQTT climate and ESPHome's climate publish."""
+
+
+def mode_payload(payload: bytes | bytearray | memoryview | str) -> str | None:
+    """A climate mode payload (``heat``), also as a JSON string, lower-cased; ``None`` for anything else."""
+    raw = text(payload)
+    if raw is None:
+        return None
+    if raw.startswith('"'):
+        decoded = json_of(payload)
+        raw = decoded.strip() if isinstance(decoded, str) else None
+    mode = raw.lower() if raw else None
+    return mode if mode in CLIMATE_MODES else None
+
+
+def on_off(value: Any) -> bool | None:
+    """``ON``/``OFF`` in the usual spellings (also ``true``/``false``, ``1``/``0``); ``None`` otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("on", "true", "1"):
+            return True
+        if word in ("off", "false", "0"):
+            return False
+    return None
+
+
+def online_payload(
+    payload: bytes | bytearray | memoryview | str, online: str = "online", offline: str = "offline"
+) -> list[Report]:
+    """``[Availability]`` for an exact (case-insensitive) availability word, else ``[]``."""
+    raw = text(payload)
+    if raw is None:
+        return []
+    if raw.lower() == online.lower():
+        return [Availability(True)]
+    if raw.lower() == offline.lower():
+        return [Availability(False)]
+    return []
+
+
+def kelvin(value: Any) -> float | None:
+    """A reported colour temperature in kelvin: from mireds, or as is when it is already kelvin (> 1000)."""
+    v = number(value)
+    if v is None or v <= 0:
+        return None
+    return float(round(v if v > 1000 else mired_to_kelvin(v)))
+
+
+def normalized_hex(r: float, g: float, b: float) -> str | None:
+    """A colour at full brightness (brightest channel 255), or ``None`` for black."""
+    top = max(r, g, b)
+    if not all(math.isfinite(c) for c in (r, g, b)) or top <= 0:
+        return None
+    return rgb_to_hex(*(255 * max(0.0, c) / top for c in (r, g, b)))
+
+
+def xy_to_hex(x: float, y: float) -> str | None:
+    """CIE 1931 xy (at full brightness) to sRGB hex."""
+    if not (0 < y <= 1 and 0 <= x <= 1):
+        return None
+    X, Y, Z = x / y, 1.0, (1 - x - y) / y
+    linear = (
+        3.2404542 * X - 1.5371385 * Y - 0.4985314 * Z,
+        -0.9692660 * X + 1.8760108 * Y + 0.0415560 * Z,
+        0.0556434 * X - 0.2040259 * Y + 1.0572252 * Z,
+    )
+    top = max(linear)
+    if top <= 0:
+        return None
+    encoded = []
+    for c in linear:
+        c = max(0.0, c / top)
+        encoded.append(12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055)
+    return normalized_hex(*encoded)
+
+
+def hs_to_hex(hue: float, saturation: float) -> str | None:
+    """Hue 0–360 °, saturation 0–100 % to hex at full brightness."""
+    if not (math.isfinite(hue) and math.isfinite(saturation)):
+        return None
+    r, g, b = colorsys.hsv_to_rgb((hue % 360) / 360, max(0.0, min(100.0, saturation)) / 100, 1.0)
+    return normalized_hex(r, g, b)
+
+
+def color_to_hex(color: Any, prefer: str | None = None) -> str | None:
+    """A reported ``color`` object (``{r,g,b}``, ``{x,y}``, ``{hue,saturation}``/``{h,s}``, ``{hex}``) to hex."""
+    if not isinstance(color, dict):
+        return None
+
+    def rgb() -> str | None:
+        r, g, b = (number(color.get(k)) for k in ("r", "g", "b"))
+        return None if r is None or g is None or b is None else normalized_hex(r, g, b)
+
+    def xy() -> str | None:
+        x, y = number(color.get("x")), number(color.get("y"))
+        return None if x is None or y is None else xy_to_hex(x, y)
+
+    def hs() -> str | None:
+        h = number(color.get("hue", color.get("h")))
+        s = number(color.get("saturation", color.get("s")))
+        return None if h is None or s is None else hs_to_hex(h, s)
+
+    def hexa() -> str | None:
+        value = color.get("hex")
+        if isinstance(value, str) and len(value.lstrip("#")) == 6:
+            try:
+                return normalized_hex(*hex_to_rgb(value))
+            except ValueError:
+                return None
+        return None
+
+    order = {"xy": (xy, hs, rgb, hexa), "hs": (hs, xy, rgb, hexa)}.get(prefer or "", (rgb, hexa, xy, hs))
+    for convert in order:
+        found = convert()
+        if found is not None:
+            return found
+    return None
+
+
+_CT_MODES = {"color_temp", "cwww", "white"}
+_COLOR_MODES = {"hs", "xy", "rgb", "rgbw", "rgbww", "rgbct", "rgb_white", "rgb_color_temperature"}
+
+
+def json_light_command(
+    light: Light,
+    transition: float,
+    *,
+    scale: int,
+    mired_lo: int = 153,
+    mired_hi: int = 500,
+    color: str = "rgb",
+    integer_transition: bool = False,
+) -> dict[str, Any]:
+    """A JSON-schema light command. ``color``: ``'rgb'`` (``{r,g,b}``) or ``'hex'`` (``{hex}``, Z2M)."""
+    t = seconds(transition, integer=integer_transition)
+    if not light.on:
+        return {"state": "OFF", "transition": t}
+    data: dict[str, Any] = {"state": "ON", "brightness": pct_to_scale(light.brightness, scale)}
+    if light.color:
+        if color == "hex":
+            data["color"] = {"hex": light.color.lower()}
+        else:
+            r, g, b = hex_to_rgb(light.color)
+            data["color"] = {"r": r, "g": g, "b": b}
+    elif light.color_temp:
+        data["color_temp"] = kelvin_to_mired(light.color_temp, mired_lo, mired_hi)
+    data["transition"] = t
+    return data
+
+
+def json_light_state(data: Any, *, scale: int) -> Light | None:
+    """What a JSON-schema state message says the light shows; ``None`` if it does not say."""
+    if not isinstance(data, dict):
+        return None
+    on = on_off(data.get("state"))
+    if on is None:
+        return None
+    mode = data.get("color_mode") if isinstance(data.get("color_mode"), str) else None
+    ct = kelvin(data.get("color_temp"))
+    color = color_to_hex(data.get("color"), prefer=mode)
+    if mode in _CT_MODES or (mode is None and ct is not None):
+        color = None
+    elif mode in _COLOR_MODES and color is not None:
+        ct = None
+    elif mode in _COLOR_MODES:
+        color = None
+    if ct is not None and color is not None:
+        color = None
+    if not on:
+        return Light(0.0, ct, color)
+    raw = number(data.get("brightness"))
+    brightness = 100.0 if raw is None else scale_to_pct(raw, scale)
+    return Light(brightness, ct, color)
+
+
+# ---- the adapter ----------------------------------------------------------------------------
+
+
+class HomeAssistantAdapter:
+    def __init__(self, device: HomeAssistantDevice, kind: str):
+        self.device = device
+        self.kind = check_kind(kind)
+        self.max_transition = native_max(device.max_transition, DEFAULT_MAX_TRANSITION, 6553.0)
+        self._climate: dict[str, Any] = {"target": None, "mode": None, "current": None}
+        if kind == "light" and not device.command_topic:
+            raise DeviceError(
+                f"homeassistant light {device.device!r} has no command_topic; "
+                "write the light's JSON-schema command_topic (and state_topic)"
+            )
+        if kind == "climate" and not device.temperature_command_topic:
+            raise DeviceError(
+                f"homeassistant thermostat {device.device!r} has no temperature_command_topic; "
+                "write it (and mode_command_topic, temperature_state_topic, mode_state_topic)"
+            )
+
+    def subscriptions(self) -> list[str]:
+        d = self.device
+        if self.kind == "light":
+            topics = [d.state_topic, d.availability_topic]
+        else:
+            topics = [d.temperature_state_topic, d.mode_state_topic, d.current_temperature_topic, d.availability_topic]
+        return list(dict.fromkeys(t for t in topics if t))
+
+    def light(self, light: Light, transition: float) -> list[Message]:
+        if self.kind != "light":
+            raise wrong_kind(self, "light")
+        d = self.device
+        t = clamp_transition(transition, self.max_transition)
+        data = json_light_command(light, t, scale=d.brightness_scale, mired_lo=d.mired_min, mired_hi=d.mired_max)
+        assert d.command_topic is not None
+        return [Message(d.command_topic, json_payload(data))]
+
+    def climate(self, climate: ClimateState) -> list[Message]:
+        if self.kind != "climate":
+            raise wrong_kind(self, "climate")
+        d = self.device
+        out: list[Message] = []
+        if climate.target is not None and d.temperature_command_topic:
+            out.append(Message(d.temperature_command_topic, str(step_temperature(climate.target, d.temperature_step))))
+        if climate.mode and d.mode_command_topic:
+            out.append(Message(d.mode_command_topic, climate.mode))
+        return out
+
+    def query(self) -> list[Message]:
+        return []
+
+    def decode(self, topic: str, payload: bytes) -> list[Report]:
+        d = self.device
+        if d.availability_topic and topic == d.availability_topic:
+            return online_payload(payload)
+        if self.kind == "light":
+            if d.state_topic and topic == d.state_topic:
+                light = json_light_state(json_of(payload), scale=d.brightness_scale)
+                return [] if light is None else [LightReport(light)]
+            return []
+        changed = False
+        if topic == d.temperature_state_topic:
+            value = number_payload(payload)
+            if value is not None:
+                self._climate["target"], changed = value, True
+        if topic == d.mode_state_topic:
+            mode = mode_payload(payload)
+            if mode is not None:
+                self._climate["mode"], changed = mode, True
+        if topic == d.current_temperature_topic:
+            value = number_payload(payload)
+            if value is not None:
+                self._climate["current"], changed = value, True
+        if not changed:
+            return []
+        return [ClimateReport(self._climate["target"], self._climate["mode"], self._climate["current"])]

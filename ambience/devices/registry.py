@@ -1,0 +1,58 @@
+"""One adapter per configured device, chosen by its ``bridge``."""
+
+from __future__ import annotations
+
+from ..config import (
+    EsphomeDevice,
+    GenericDevice,
+    HomeAssistantDevice,
+    ShellyDevice,
+    TasmotaDevice,
+    Zigbee2MqttDevice,
+)
+from .base import Adapter
+from .esphome import EsphomeAdapter
+from .generic import GenericAdapter
+from .homeassistant import HomeAssistantAdapter, check_kind
+from .shelly import ShellyAdapter
+from .tasmota import TasmotaAdapter
+from .zigbee2mqtt import Zigbee2MqttAdapter
+
+ADAPTERS = {
+    "zigbee2mqtt": Zigbee2MqttAdapter,
+    "tasmota": TasmotaAdapter,
+    "homeassistant": HomeAssistantAdapter,
+    "esphome": EsphomeAdapter,
+    "shelly": ShellyAdapter,
+    "generic": GenericAdapter,
+}
+
+
+def make_adapter(
+    device: Zigbee2MqttDevice | TasmotaDevice | HomeAssistantDevice | EsphomeDevice | ShellyDevice | GenericDevice,
+    kind: str,
+    client_id: str = "ambience",
+) -> Adapter:
+    """The adapter for ``device`` as a ``'light'`` or a ``'climate'``.
+
+    ``client_id`` is ambience's MQTT client id; Shelly uses it as the RPC ``src`` (its replies come
+    on ``<client_id>/rpc``). Raises :class:`~ambience.errors.DeviceError` for a device that cannot be
+    that kind (a Tasmota or Shelly thermostat) or lacks a topic it needs.
+    """
+    check_kind(kind)
+    if isinstance(device, ShellyDevice):
+        return ShellyAdapter(device, kind, client_id)
+    if isinstance(device, Zigbee2MqttDevice):
+        return Zigbee2MqttAdapter(device, kind)
+    if isinstance(device, TasmotaDevice):
+        return TasmotaAdapter(device, kind)
+    if isinstance(device, HomeAssistantDevice):
+        return HomeAssistantAdapter(device, kind)
+    if isinstance(device, EsphomeDevice):
+        return EsphomeAdapter(device, kind)
+    if isinstance(device, GenericDevice):
+        return GenericAdapter(device, kind)
+    raise ValueError(f"no adapter for bridge {getattr(device, 'bridge', device)!r}; known: {', '.join(ADAPTERS)}")
+
+
+__all__ = ["ADAPTERS", "make_adapter"]
