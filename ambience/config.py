@@ -98,6 +98,17 @@ class Limits(Strict):
         return self
 
 
+class ReconcileConfig(Strict):
+    """How hard to insist on a device that does not confirm a command."""
+
+    ack_timeout: Seconds = 1.0
+    """Wait this long for a matching report after a command (plus its transition); doubled per try."""
+    max_tries: Annotated[int, Field(ge=1, le=20)] = 4
+    """After this many tries without a matching report a device is *unconfirmed*."""
+    slow_retry: Seconds = 30.0
+    """Seconds between tries once a device is unconfirmed."""
+
+
 # ---- devices: one model per bridge convention -------------------------------------------
 
 
@@ -224,6 +235,7 @@ class Config(BaseSettings):
     music: list[Path] = Field(default_factory=lambda: [Path("music")])
     state_dir: Path = Field(default_factory=_default_state_dir)
     limits: Limits = Limits()
+    reconcile: ReconcileConfig = ReconcileConfig()
     rooms: dict[Annotated[str, Field(pattern=ROOM_ID)], Room] = {}
 
     @classmethod

@@ -1,0 +1,266 @@
+"""Desired vs reported, per device. Pure: every method takes ``now`` and returns messages.
+
+A :class:`Tracked` device remembers what the room wants of it, what it last reported and
+whether it is online. It sends when the two differ, on (re)connect and when the device
+comes back online; it retries with backoff when no matching report arrives, and after
+``MAX_TRIES`` it is *unconfirmed* — it keeps being retried, slowly, but never blocks
+anything else. Payloads are absolute, so a duplicate (QoS 1) is harmless.
+
+A fade longer than the device does natively is sent as steps, each with a device
+transition, so it looks continuous.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..timeline import ClimateState, Light, LightTarget
+from .base import Adapter, Availability, ClimateReport, LightReport, Message, Report
+
+ACK_TIMEOUT = 2.0
+"""Seconds to wait for a device's report after a command (plus its transition), doubled per try."""
+MAX_TRIES = 4
+SLOW_RETRY = 30.0
+"""Seconds between tries once a device is unconfirmed."""
+BRIGHTNESS_TOLERANCE = 1.5
+MIRED_TOLERANCE = 3
+
+Status = Literal["idle", "pending", "confirmed", "unconfirmed", "offline"]
+
+
+@dataclass
+class Fade:
+    """A linear light fade from ``start`` (at ``since``) to ``target`` over ``duration`` seconds."""
+
+    start: Light
+    target: Light
+    since: float
+    duration: float
+
+    def value(self, t: float) -> Light:
+        if self.duration <= 0 or t >= self.since + self.duration:
+            return self.target
+        f = max(0.0, (t - self.since) / self.duration)
+        a, b = self.start, self.target
+        ct = b.color_temp
+        if a.color_temp is not None and b.color_temp is not None:
+            ct = a.color_temp + (b.color_temp - a.color_temp) * f
+        return Light(a.brightness + (b.brightness - a.brightness) * f, ct, b.color)
+
+    def left(self, t: float) -> float:
+        return max(0.0, self.since + self.duration - t)
+
+
+@dataclass
+class Tracked:
+    room: str
+    id: str
+    role: str
+    adapter: Adapter
+    mired_range: tuple[int, int] = (153, 500)
+    temperature_step: float = 0.5
+    ack_timeout: float = ACK_TIMEOUT
+    max_tries: int = MAX_TRIES
+    slow_retry: float = SLOW_RETRY
+    fade: Fade | None = None
+    climate: ClimateState | None = None
+    sent: Light | ClimateState | None = None
+    sent_transition: float = 0.0
+    reported: Light | ClimateReport | None = None
+    online: bool | None = None
+    status: Status = "idle"
+    tries: int = 0
+    retry_at: float | None = None
+    step_at: float | None = None
+    last_sent_at: float | None = None
+    sends: int = field(default=0)
+
+    @property
+    def kind(self) -> str:
+        return self.adapter.kind
+
+    @property
+    def wants_something(self) -> bool:
+        return self.fade is not None or self.climate is not None
+
+    # ---- what the room wants -----------------------------------------------------------
+
+    def want_light(self, target: LightTarget | None, now: float) -> list[Message]:
+        if target is None:
+            self.fade, self.status, self.retry_at, self.step_at = None, "idle", None, None
+            return []
+        fade = Fade(target.now, target.target, now, target.transition)
+        if self.fade is not None and self._same_fade(self.fade, fade, now):
+            return []
+        self.fade = fade
+        return self._send(now, fresh=True)
+
+    def want_climate(self, climate: ClimateState | None, now: float) -> list[Message]:
+        if climate == self.climate:
+            return []
+        self.climate = climate
+        if climate is None:
+            self.status, self.retry_at = "idle", None
+            return []
+        return self._send(now, fresh=True)
+
+    def _same_fade(self, old: Fade, new: Fade, now: float) -> bool:
+        """The same fade asked again (e.g. the timeline re-read after a wake-up)."""
+        if old.target != new.target:
+            return False
+        if old.left(now) == 0 and new.duration == 0:
+            return True
+        return abs(old.left(now) - new.duration) < 0.5
+
+    # ---- sending -------------------------------------------------------------------------
+
+    def _command(self, now: float) -> tuple[Light | ClimateState, float]:
+        if self.climate is not None:
+            return self.climate, 0.0
+        assert self.fade is not None
+        left = self.fade.left(now)
+        native = self.adapter.max_transition
+        if left <= native:
+            self.step_at = None
+            return self.fade.target, left
+        step = native
+        self.step_at = now + step
+        return self.fade.value(now + step), step
+
+    def _send(self, now: float, fresh: bool = False) -> list[Message]:
+        if not self.wants_something:
+            return []
+        if fresh:
+            self.tries = 0
+        command, transition = self._command(now)
+        if isinstance(command, ClimateState):
+            messages = self.adapter.climate(command)
+        else:
+            messages = self.adapter.light(command, transition)
+        self.sent, self.sent_transition = command, transition
+        self.tries += 1
+        self.sends += 1
+        self.last_sent_at = now
+        if self.online is False:
+            self.status = "offline"
+        elif self.tries > self.max_tries:
+            self.status = "unconfirmed"
+        else:
+            self.status = "pending"
+        if self.reported is not None and self.matches(self.reported):
+            self.status = "confirmed"
+        self.retry_at = now + self._patience(transition)
+        return messages
+
+    def _patience(self, transition: float) -> float:
+        if self.tries > self.max_tries:
+            return transition + self.slow_retry
+        return transition + self.ack_timeout * 2 ** (self.tries - 1)
+
+    # ---- what the device says --------------------------------------------------------------
+
+    def report(self, report: Report, now: float) -> list[Message]:
+        if isinstance(report, Availability):
+            was = self.online
+            self.online = report.online
+            if not report.online:
+                self.status = "offline" if self.wants_something else self.status
+                return []
+            if was is False and self.wants_something:
+                return self._send(now, fresh=True)
+            return []
+        if isinstance(report, LightReport):
+            self.reported = report.light
+        elif isinstance(report, ClimateReport):
+            old = self.reported if isinstance(self.reported, ClimateReport) else None
+            # partial reports (one topic per value) keep what the others said
+            self.reported = ClimateReport(
+                report.target if report.target is not None else old and old.target,
+                report.mode if report.mode is not None else old and old.mode,
+                report.current if report.current is not None else old and old.current,
+            )
+        if self.online is None:
+            self.online = True
+        if self.sent is not None and self.wants_something and self.matches(self.reported):
+            self.status = "confirmed"
+            self.retry_at = None
+        return []
+
+    def matches(self, reported: Light | ClimateReport | None) -> bool:
+        sent = self.sent
+        if reported is None or sent is None:
+            return False
+        if isinstance(sent, ClimateState):
+            if not isinstance(reported, ClimateReport):
+                return False
+            if sent.target is not None:
+                if reported.target is None or abs(reported.target - sent.target) > self.temperature_step / 2 + 0.01:
+                    return False
+            return reported.mode is None or reported.mode == sent.mode
+        if not isinstance(reported, Light):
+            return False
+        if sent.on != reported.on:
+            return False
+        if not sent.on:
+            return True
+        if abs(sent.brightness - reported.brightness) > BRIGHTNESS_TOLERANCE:
+            return False
+        if sent.color_temp and reported.color_temp and not sent.color:
+            lo, hi = self.mired_range
+            want = min(hi, max(lo, 1e6 / sent.color_temp))
+            if abs(1e6 / reported.color_temp - want) > MIRED_TOLERANCE:
+                return False
+        return True
+
+    # ---- time and the connection ---------------------------------------------------------------
+
+    def due(self, now: float) -> list[Message]:
+        """Steps of a long fade and retries that are due at ``now``."""
+        if self.step_at is not None and now >= self.step_at:
+            return self._send(now, fresh=True)
+        if self.retry_at is not None and now >= self.retry_at and self.status != "confirmed":
+            if self.online is False:
+                self.retry_at = None
+                return []
+            return self._send(now)
+        return []
+
+    def wake_at(self) -> float | None:
+        times = [t for t in (self.step_at, self.retry_at if self.status != "confirmed" else None) if t is not None]
+        return min(times) if times else None
+
+    def reconnected(self, now: float) -> list[Message]:
+        """After a (re)connect: the current desired state, not the backlog; and ask for state."""
+        messages = list(self.adapter.query())
+        if self.wants_something:
+            self.status = "pending"
+            messages += self._send(now, fresh=True)
+        return messages
+
+    # ---- status --------------------------------------------------------------------------------
+
+    def describe(self) -> dict:
+        desired: dict | None = None
+        if self.climate is not None:
+            desired = {"target": self.climate.target, "mode": self.climate.mode}
+        elif self.fade is not None:
+            desired = _light_json(self.fade.target)
+        reported: dict | None = None
+        if isinstance(self.reported, Light):
+            reported = _light_json(self.reported)
+        elif isinstance(self.reported, ClimateReport):
+            reported = {"target": self.reported.target, "mode": self.reported.mode, "current": self.reported.current}
+        status = self.status
+        if self.online is False:
+            status = "offline"
+        return {"id": self.id, "role": self.role, "desired": desired, "reported": reported, "status": status}
+
+
+def _light_json(light: Light) -> dict:
+    out: dict = {"on": light.on, "brightness": round(light.brightness, 1)}
+    if light.color:
+        out["color"] = light.color
+    elif light.color_temp:
+        out["color_temp"] = round(light.color_temp)
+    return out
