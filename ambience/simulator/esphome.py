@@ -1,0 +1,109 @@
+"""An ESPHome node in MQTT mode (``<prefix>`` = the configured device name).
+
+Light: JSON on ``<prefix>/light/<object_id>/command`` (``state``, ``brightness`` 0–255,
+``color_temp`` mired, ``color`` r/g/b, ``transition`` s) -> JSON on ``…/state`` with
+``color_mode``, carrying the target at once as ESPHome does. Climate: plain text on
+``…/climate/<object_id>/target_temperature/command``, ``…/mode/command``, ``…/preset/command``
+-> ``…/target_temperature/state``, ``…/mode/state``, ``…/current_temperature/state``,
+``…/action/state``. All states and ``<prefix>/status`` (``online``/``offline``) are retained.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json, scale_to_pct
+from ..devices.base import pct_to_scale as to_scale
+from .base import LIGHT, Publish, VirtualDevice, number, parse_number
+from .colors import color_to_hex
+
+TOP = 255
+
+
+class EsphomeSim(VirtualDevice):
+    bridge = "esphome"
+
+    @property
+    def base(self) -> str:
+        component = "light" if self.kind == LIGHT else "climate"
+        return f"{self.name}/{component}/{self.config.object_id}"
+
+    def subscriptions(self) -> list[str]:
+        if self.kind == LIGHT:
+            return [f"{self.base}/command"]
+        return [f"{self.base}/{item}/command" for item in ("target_temperature", "mode", "preset")]
+
+    def availability(self, online: bool) -> list[Publish]:
+        return [Publish(f"{self.name}/status", "online" if online else "offline", retain=True)]
+
+    def report(self, now: float) -> list[Publish]:
+        if self.kind == LIGHT:
+            return [self._light_state()]
+        return [self._climate("target_temperature"), self._climate("mode"), *self.climate_step(now)]
+
+    # ---- light -------------------------------------------------------------------------------
+
+    def _light_state(self) -> Publish:
+        assert self.light is not None
+        end = self.light.target()
+        state: dict[str, Any] = {"state": "ON" if end.on else "OFF", "brightness": to_scale(end.level, TOP)}
+        if end.color:
+            r, g, b = hex_to_rgb(end.color)
+            state.update(color_mode="rgb", color={"r": r, "g": g, "b": b})
+        elif end.color_temp:
+            state.update(color_mode="color_temp", color_temp=kelvin_to_mired(end.color_temp))
+        return Publish(f"{self.base}/state", json_payload(state), retain=True)
+
+    def _set_light(self, cmd: dict[str, Any], now: float) -> None:
+        assert self.light is not None
+        change: dict[str, Any] = {}
+        if str(cmd.get("state", "")).upper() in ("ON", "OFF"):
+            change["on"] = str(cmd["state"]).upper() == "ON"
+        elif str(cmd.get("state", "")).upper() == "TOGGLE":
+            change["on"] = not self.light.target().on
+        if number(cmd.get("brightness")) is not None:
+            change["level"] = scale_to_pct(number(cmd["brightness"]), TOP)
+        if number(cmd.get("color_temp")) is not None and number(cmd["color_temp"]) > 0:
+            change["color_temp"] = mired_to_kelvin(number(cmd["color_temp"]))
+        if isinstance(cmd.get("color"), dict) and color_to_hex(cmd["color"]):
+            change["color"] = color_to_hex(cmd["color"])
+        self.light.set(now, transition=max(0.0, number(cmd.get("transition")) or 0.0), **change)
+
+    # ---- climate -----------------------------------------------------------------------------
+
+    def _climate(self, item: str) -> Publish:
+        assert self.climate is not None
+        value = {
+            "target_temperature": f"{self.climate.target:.1f}",
+            "mode": self.climate.mode,
+            "preset": self.climate.preset or "",
+            "current_temperature": f"{self.climate.local:.1f}",
+            "action": self.climate.action,
+        }[item]
+        return Publish(f"{self.base}/{item}/state", value, retain=True)
+
+    # ---- incoming and time -------------------------------------------------------------------
+
+    def handle(self, topic: str, payload: bytes, now: float) -> list[Publish]:
+        if self.kind == LIGHT:
+            cmd = parse_json(payload)
+            if not isinstance(cmd, dict) or not self.accept():
+                return []
+            self._set_light(cmd, now)
+            return [self._light_state()]
+        assert self.climate is not None
+        item = topic[len(self.base) + 1 :].removesuffix("/command")
+        text = payload.decode("utf-8", errors="replace").strip()
+        if item == "target_temperature":
+            target = parse_number(text)
+            if target is None or not self.accept():
+                return []
+            self.climate.target = target
+        elif item in ("mode", "preset") and text and self.accept():
+            setattr(self.climate, item, text.lower() if item == "mode" else text)
+        else:
+            return []
+        return [self._climate(item), self._climate("action")]
+
+    def climate_step(self, now: float) -> list[Publish]:
+        return [self._climate("current_temperature"), self._climate("action")]

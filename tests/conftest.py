@@ -1,0 +1,42 @@
+"""Shared fixtures: a private mosquitto per test (``broker``, ``broker_url``) and a raw ``probe``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from mosquitto import Mosquitto, MqttProbe, find_mosquitto
+
+
+@pytest.fixture(scope="session")
+def mosquitto_binary() -> str:
+    binary = find_mosquitto()
+    if binary is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto, or set AMBIENCE_MOSQUITTO)")
+    return binary
+
+
+@pytest.fixture
+def broker(mosquitto_binary: str) -> Iterator[Mosquitto]:
+    """A started mosquitto on a free loopback port; stopped and removed after the test, pass or fail."""
+    server = Mosquitto(binary=mosquitto_binary)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def broker_url(broker: Mosquitto) -> str:
+    return broker.url
+
+
+@pytest.fixture
+def probe(broker: Mosquitto) -> Iterator[MqttProbe]:
+    """A connected paho client on ``broker`` that records every message it subscribes to."""
+    client = MqttProbe(broker)
+    try:
+        yield client
+    finally:
+        client.close()
