@@ -136,3 +136,10 @@ def test_off_matches_off_whatever_the_brightness_reported():
     dev.want_light(steady(0), 0.0)
     dev.report(LightReport(Light(0, None)), 0.1)
     assert dev.status == "confirmed"
+
+
+def test_a_device_without_native_fades_gets_one_step_a_second():
+    dev = light_device(max_transition=0.0)
+    out = dev.want_light(LightTarget(Light(0, 2700), Light(10, 2700), 10.0), 0.0)
+    assert [m.payload for m in out] == ["1.0/1"]
+    assert dev.step_at == 1.0

@@ -25,6 +25,8 @@ SLOW_RETRY = 30.0
 """Seconds between tries once a device is unconfirmed."""
 BRIGHTNESS_TOLERANCE = 1.5
 MIRED_TOLERANCE = 3
+MIN_STEP = 1.0
+"""Seconds between the steps of a fade on a device that does no transition of its own."""
 
 Status = Literal["idle", "pending", "confirmed", "unconfirmed", "offline"]
 
@@ -124,7 +126,7 @@ class Tracked:
         if left <= native:
             self.step_at = None
             return self.fade.target, left
-        step = native
+        step = max(native, MIN_STEP)
         self.step_at = now + step
         return self.fade.value(now + step), step
 

@@ -1,0 +1,167 @@
+"""The asyncio shell around the reconciler: routes messages, publishes, sleeps until due.
+
+One :class:`Devices` serves every room over one :class:`~ambience.mqtt.Connection`. All of
+it runs on the event loop; the MQTT connection has already handed every message over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from ..config import Config, ReconcileConfig
+from ..mqtt import Connection, Received
+from ..timeline import ClimateState, LightTarget, RoomState
+from .base import Message
+from .reconciler import Tracked
+from .registry import make_adapter
+
+log = logging.getLogger(__name__)
+
+
+class Devices:
+    def __init__(self, connection: Connection, config: Config, clock: Callable[[], float] = time.time):
+        self.connection = connection
+        self.clock = clock
+        self.rooms: dict[str, dict[str, Tracked]] = {}
+        self._routes: dict[str, list[Tracked]] = {}
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()
+        settings: ReconcileConfig = config.reconcile
+        for room_id, room in config.rooms.items():
+            devices = {}
+            entries = ([(room.thermostat, "climate")] if room.thermostat else []) + [(d, "light") for d in room.lights]
+            for dev, kind in entries:
+                adapter = make_adapter(dev, kind, f"{connection.client_id}-{room_id}-{dev.id}")
+                tracked = Tracked(
+                    room_id,
+                    dev.id,
+                    "thermostat" if kind == "climate" else dev.role,
+                    adapter,
+                    mired_range=(getattr(dev, "mired_min", 153), getattr(dev, "mired_max", 500)),
+                    temperature_step=getattr(dev, "temperature_step", 0.5),
+                    ack_timeout=settings.ack_timeout,
+                    max_tries=settings.max_tries,
+                    slow_retry=settings.slow_retry,
+                )
+                devices[dev.id] = tracked
+                for topic in adapter.subscriptions():
+                    if topic not in self._routes:
+                        self._routes[topic] = []
+                        connection.subscribe(topic, self._on_message)
+                    self._routes[topic].append(tracked)
+            self.rooms[room_id] = devices
+        connection.on_connect(self._on_connect)
+
+    # ---- what rooms want ---------------------------------------------------------------------
+
+    def apply(self, room_id: str, state: RoomState, parts: Iterable[str] = ("climate", "lights")) -> None:
+        """Make the room's devices follow ``state`` (only the ``parts`` named)."""
+        now = self.clock()
+        out: list[Message] = []
+        for tracked in self.rooms[room_id].values():
+            if tracked.kind == "climate" and "climate" in parts:
+                out += tracked.want_climate(state.climate, now)
+            elif tracked.kind == "light" and "lights" in parts:
+                out += tracked.want_light(state.light(tracked.role), now)
+        self._publish(out)
+
+    def want(self, room_id: str, device_id: str, desired: LightTarget | ClimateState | None) -> None:
+        tracked = self.rooms[room_id][device_id]
+        now = self.clock()
+        if tracked.kind == "climate":
+            assert desired is None or isinstance(desired, ClimateState)
+            self._publish(tracked.want_climate(desired, now))
+        else:
+            assert desired is None or isinstance(desired, LightTarget)
+            self._publish(tracked.want_light(desired, now))
+
+    def query(self, room_id: str | None = None) -> None:
+        """Ask devices to report their state (``/get`` or equivalent)."""
+        for rid, devices in self.rooms.items():
+            if room_id is None or rid == room_id:
+                for tracked in devices.values():
+                    self._publish(tracked.adapter.query())
+
+    # ---- status --------------------------------------------------------------------------------
+
+    def status(self, room_id: str) -> list[dict]:
+        return [t.describe() for t in self.rooms[room_id].values()]
+
+    def settled(self, room_id: str) -> bool:
+        """Every device that is asked something is confirmed, unconfirmed or offline."""
+        return all(t.describe()["status"] != "pending" for t in self.rooms[room_id].values())
+
+    async def wait_settled(self, room_id: str, timeout: float) -> bool:
+        deadline = self.clock() + timeout
+        while not self.settled(room_id):
+            left = deadline - self.clock()
+            if left <= 0:
+                return False
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=min(left, 1.0))
+            except TimeoutError:
+                pass
+        return True
+
+    async def wait_reported(self, room_id: str, timeout: float) -> None:
+        """Until every device of the room has said something (state or availability), or ``timeout``."""
+        deadline = self.clock() + timeout
+        devices = self.rooms[room_id].values()
+        while any(t.reported is None and t.online is not False for t in devices):
+            left = deadline - self.clock()
+            if left <= 0:
+                return
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
+            except TimeoutError:
+                pass
+
+    # ---- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Retries and fade steps, on time. Sleeps until the next one; no polling while idle."""
+        while True:
+            now = self.clock()
+            wakes = [w for devices in self.rooms.values() for t in devices.values() if (w := t.wake_at()) is not None]
+            delay = max(0.0, min(wakes) - now) if wakes else None
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+            now = self.clock()
+            out: list[Message] = []
+            for devices in self.rooms.values():
+                for tracked in devices.values():
+                    out += tracked.due(now)
+            self._publish(out)
+            self._changed.set()
+
+    def _publish(self, messages: list[Message]) -> None:
+        for m in messages:
+            self.connection.command(m.topic, m.payload)
+        if messages:
+            self._wake.set()
+
+    def _on_message(self, msg: Received) -> None:
+        now = self.clock()
+        out: list[Message] = []
+        for tracked in self._routes.get(msg.topic, ()):
+            for report in tracked.adapter.decode(msg.topic, msg.payload):
+                out += tracked.report(report, now)
+        self._publish(out)
+        self._changed.set()
+        self._wake.set()
+
+    def _on_connect(self) -> None:
+        now = self.clock()
+        out: list[Message] = []
+        for devices in self.rooms.values():
+            for tracked in devices.values():
+                out += tracked.reconnected(now)
+        self._publish(out)
