@@ -9,6 +9,7 @@ only an unexpected exception shows a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -58,9 +59,10 @@ def print_error(console: Console, text: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import config_cmds, preset_cmds
+    from . import config_cmds, device_cmds, preset_cmds
 
     common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what happens")
     common.add_argument(
         "--config", metavar="FILE", help="the config file (default: $AMBIENCE_CONFIG, else ./ambience.yaml if present)"
     )
@@ -71,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ambience {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (preset_cmds, config_cmds):
+    for module in (preset_cmds, config_cmds, device_cmds):
         module.register(sub, common)
     return parser
 
@@ -80,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     ctx = Context(args, _console(sys.stdout), _console(sys.stderr))
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.CRITICAL,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     handler: Command | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

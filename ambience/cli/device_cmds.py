@@ -1,0 +1,199 @@
+"""``ambience apply``, ``ambience rooms check`` and ``ambience simulate``: devices, no daemon."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+
+from rich.markup import escape
+from rich.table import Table
+
+from ..config import Config
+from ..devices.manager import Devices
+from ..errors import NotFound
+from ..mqtt import Connection
+from ..presets import load_library
+from ..session import SessionFacts
+from ..timeline import Timeline
+from ..units import parse_duration
+from . import Context
+
+STATUS_STYLE = {
+    "confirmed": "green",
+    "online": "green",
+    "pending": "yellow",
+    "unconfirmed": "red",
+    "offline": "red",
+    "no answer": "red",
+    "idle": "dim",
+}
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "apply",
+        help="apply a preset's state to a room now and report what each device confirmed",
+        parents=[common],
+    )
+    p.add_argument("room")
+    p.add_argument("preset")
+    p.add_argument(
+        "--at",
+        default="0s",
+        metavar="OFFSET",
+        help="the moment of the session, e.g. 10m or -5m from the end (default: the start)",
+    )
+    p.add_argument(
+        "--timeout", default="30s", metavar="DURATION", help="how long to wait for confirmations (default 30s)"
+    )
+    p.set_defaults(handler=cmd_apply)
+
+    rooms = sub.add_parser("rooms", help="check rooms' devices", parents=[common])
+    rsub = rooms.add_subparsers(dest="rooms_command", metavar="ACTION", required=True)
+    p = rsub.add_parser(
+        "check", help="ask every device for its state and report it, changing nothing", parents=[common]
+    )
+    p.add_argument("room", nargs="?")
+    p.add_argument("--timeout", default="5s", metavar="DURATION", help="how long to wait for answers (default 5s)")
+    p.set_defaults(handler=cmd_rooms_check)
+
+    p = sub.add_parser(
+        "simulate", help="run virtual devices for every room in the config (for demos and tests)", parents=[common]
+    )
+    p.add_argument("--url", help="the broker (default: the config's mqtt.url)")
+    p.set_defaults(handler=cmd_simulate)
+
+
+def _only(config: Config, room_id: str | None) -> Config:
+    if room_id is None:
+        return config
+    if room_id not in config.rooms:
+        raise NotFound("room", room_id, list(config.rooms))
+    return config.model_copy(update={"rooms": {room_id: config.rooms[room_id]}})
+
+
+@contextlib.asynccontextmanager
+async def connected(config: Config, wait: float = 5.0):
+    """A short-lived client for a command: no Last Will (that topic is the daemon's)."""
+    connection = Connection(config.mqtt, will=False)
+    devices = Devices(connection, config)
+    await connection.start(wait=wait)
+    runner = asyncio.create_task(devices.run())
+    try:
+        yield devices
+    finally:
+        runner.cancel()
+        await connection.stop()
+
+
+def _text(value: dict | None) -> str:
+    if not value:
+        return "—"
+    if value.get("on") is False:
+        return "off"
+    parts = []
+    for key, v in value.items():
+        if v is None:
+            continue
+        unit = {"brightness": " %", "color_temp": " K", "target": " °C", "current": " °C"}.get(key, "")
+        if key == "on":
+            parts.append("on" if v else "off")
+        elif key == "current":
+            parts.append(f"now {v:g}{unit}")
+        elif isinstance(v, float | int):
+            parts.append((f"{v:.0f}" if key in ("brightness", "color_temp") else f"{v:g}") + unit)
+        else:
+            parts.append(str(v))
+    return " ".join(parts)
+
+
+def device_table(config: Config, room_id: str, rows: list[dict]) -> Table:
+    room = config.rooms[room_id]
+    bridges = {d.id: d.bridge for d in ([room.thermostat] if room.thermostat else []) + list(room.lights)}
+    table = Table(
+        title=f"{room_id}" + (f" — {room.name}" if room.name else ""),
+        title_justify="left",
+        box=None,
+        header_style="bold",
+    )
+    for col in ("DEVICE", "BRIDGE", "ROLE", "DESIRED", "REPORTED", "STATUS"):
+        table.add_column(col)
+    for row in rows:
+        style = STATUS_STYLE.get(row["status"], "")
+        table.add_row(
+            escape(row["id"]),
+            bridges.get(row["id"], ""),
+            row["role"],
+            escape(_text(row["desired"])),
+            escape(_text(row["reported"])),
+            f"[{style}]{row['status']}[/{style}]" if style else row["status"],
+        )
+    return table
+
+
+def cmd_apply(args: argparse.Namespace, ctx: Context) -> int:
+    config = _only(ctx.config, args.room)
+    lib = load_library(config.preset_folders())
+    preset = lib.get(args.preset)
+    offset = parse_duration(args.at, signed=True)
+    at = preset.phase_at(offset, preset.duration)
+    timeout = parse_duration(args.timeout)
+
+    async def run() -> list[dict]:
+        async with connected(config) as devices:
+            await devices.wait_reported(args.room, 1.0)  # learn availability and state first
+            now = time.time()
+            facts = SessionFacts(started_at=now - at, duration=preset.duration)
+            state = Timeline(preset, facts, config.room_limits(args.room)).at(now)
+            devices.apply(args.room, state)
+            await devices.wait_settled(args.room, timeout)
+            return devices.status(args.room)
+
+    rows = asyncio.run(run())
+    ctx.out.print(device_table(config, args.room, rows))
+    asked = [r for r in rows if r["desired"] is not None]
+    bad = [r for r in asked if r["status"] != "confirmed"]
+    if bad:
+        ctx.err.print(f"{len(bad)} of {len(asked)} devices did not confirm: " + ", ".join(r["id"] for r in bad))
+        return 1
+    ctx.out.print(f"all {len(asked)} devices confirmed")
+    return 0
+
+
+def cmd_rooms_check(args: argparse.Namespace, ctx: Context) -> int:
+    config = _only(ctx.config, args.room)
+    timeout = parse_duration(args.timeout)
+
+    async def run() -> dict[str, list[dict]]:
+        async with connected(config) as devices:
+            devices.query()
+            await asyncio.gather(*(devices.wait_reported(r, timeout) for r in config.rooms))
+            out = {}
+            for room_id, tracked in devices.rooms.items():
+                rows = []
+                for t in tracked.values():
+                    row = t.describe()
+                    row["status"] = (
+                        "offline" if t.online is False else "online" if t.reported is not None else "no answer"
+                    )
+                    rows.append(row)
+                out[room_id] = rows
+            return out
+
+    result = asyncio.run(run())
+    silent = 0
+    for room_id, rows in result.items():
+        ctx.out.print(device_table(config, room_id, rows))
+        silent += sum(r["status"] != "online" for r in rows)
+    if silent:
+        ctx.err.print(f"{silent} device(s) offline or not answering")
+        return 1
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace, ctx: Context) -> int:
+    from ..simulator import main as simulate
+
+    return simulate(getattr(args, "config", None), url=args.url)

@@ -1,0 +1,286 @@
+"""Devices end to end: ambience's connection and reconciler against the simulator on a real mosquitto."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mosquitto import Mosquitto, make_tls_files
+
+from ambience.cli import main
+from ambience.config import Config, parse_config
+from ambience.devices.manager import Devices
+from ambience.errors import DeviceError
+from ambience.mqtt import Connection
+from ambience.simulator import Simulator
+from ambience.timeline import ClimateState, Light, LightTarget
+
+QUICK = """
+name: Quick check
+duration: 10m
+climate: {target: 24}
+lights: {brightness: 30, color_temp: 2700, transition: 1s}
+"""
+
+ROOMS = """
+rooms:
+  studio:
+    thermostat: {bridge: zigbee2mqtt, device: studio-trv}
+    lights:
+      - {bridge: zigbee2mqtt, device: studio-ceiling, role: ceiling}
+      - {bridge: tasmota, device: studio-lamp, role: lamp}
+      - {bridge: homeassistant, device: studio-floor, role: floor, command_topic: ha/floor/set, state_topic: ha/floor/state, availability_topic: ha/floor/availability}
+      - {bridge: esphome, device: studio-esp, object_id: accent, role: accent}
+      - {bridge: shelly, device: shellydimmer-1, role: wall}
+      - {bridge: generic, device: strip, role: strip, command_topic: strip/cmd, state_topic: strip/state, payload: '{"on": {on}, "level": {brightness}}', values: {state: 'on', brightness: level}}
+  ha-room:
+    thermostat:
+      bridge: homeassistant
+      device: ha-trv
+      temperature_command_topic: ha/trv/temp/set
+      temperature_state_topic: ha/trv/temp
+      mode_command_topic: ha/trv/mode/set
+      mode_state_topic: ha/trv/mode
+      current_temperature_topic: ha/trv/current
+  esp-room:
+    thermostat: {bridge: esphome, device: esp-trv, object_id: heater}
+"""
+
+FAST = "reconcile: {ack_timeout: 0.3s, max_tries: 3, slow_retry: 5s}\n"
+
+
+def write_config(tmp_path: Path, url: str, extra: str = "") -> Path:
+    presets = tmp_path / "presets"
+    presets.mkdir(exist_ok=True)
+    (presets / "quick.yaml").write_text(QUICK)
+    cfg = tmp_path / "ambience.yaml"
+    cfg.write_text(f"mqtt: {{url: '{url}'}}\npresets: [builtin, presets]\n{FAST}{ROOMS}{extra}")
+    return cfg
+
+
+def load(cfg: Path) -> Config:
+    return parse_config(cfg.read_text(), str(cfg), cfg.parent)
+
+
+def test_apply_confirms_every_device_one_per_bridge(broker, tmp_path, capsys):
+    cfg = write_config(tmp_path, broker.url)
+    config = load(cfg)
+    with Simulator(config, tick=0.2) as sim:
+        for room in ("studio", "ha-room", "esp-room"):
+            code = main(["apply", room, "quick", "--config", str(cfg), "--timeout", "15s"])
+            out, err = capsys.readouterr()
+            assert code == 0, out + err
+            assert "confirmed" in out and "all" in out
+        for device in ("studio-ceiling", "studio-lamp", "studio-floor", "studio-esp", "shellydimmer-1", "strip"):
+            # a command's reply can confirm before the device's own 1 s transition is over
+            sim.wait_for("studio", device, lambda s: s["on"] and abs(s["brightness"] - 30) <= 1.5, timeout=3)
+        assert sim.device("studio", "studio-trv")["target"] == 24
+        assert sim.device("ha-room", "ha-trv")["target"] == 24
+        assert sim.device("esp-room", "esp-trv")["target"] == 24
+
+
+def test_apply_reports_a_dead_device_and_exits_1(broker, tmp_path, capsys):
+    cfg = write_config(tmp_path, broker.url)
+    with Simulator(load(cfg), tick=0.2, faults={"studio-lamp": {"mute": True}}):
+        code = main(["apply", "studio", "quick", "--config", str(cfg), "--timeout", "15s"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "studio-lamp" in err and "did not confirm" in err
+    lamp_row = next(line for line in out.splitlines() if "studio-lamp" in line)
+    assert "unconfirmed" in lamp_row
+    assert sum("confirmed" in line and "unconfirmed" not in line for line in out.splitlines()) == 6
+
+
+def test_rooms_check_reports_what_devices_say_without_changing_them(broker, tmp_path, capsys):
+    cfg = write_config(tmp_path, broker.url)
+    config = load(cfg)
+    initial = {"studio-ceiling": {"on": True, "brightness": 80, "color_temp": 4000}}
+    with Simulator(config, tick=0.2, initial=initial, faults={"studio-esp": {"offline": True}}) as sim:
+        code = main(["rooms", "check", "studio", "--config", str(cfg)])
+        out, err = capsys.readouterr()
+        assert sim.commands("studio", "studio-ceiling") == 0
+    # the generic bridge has no query: it is heard only when its state changes
+    assert code == 1 and "2 device(s) offline or not answering" in err
+    assert "no answer" in next(line for line in out.splitlines() if "strip" in line)
+    ceiling = next(line for line in out.splitlines() if "studio-ceiling" in line)
+    assert "80 %" in ceiling and "online" in ceiling
+    assert "offline" in next(line for line in out.splitlines() if "studio-esp" in line)
+
+
+async def _running(config: Config):
+    connection = Connection(config.mqtt)
+    devices = Devices(connection, config)
+    await connection.start(wait=5)
+    task = asyncio.create_task(devices.run())
+    return connection, devices, task
+
+
+def test_dropped_commands_converge_and_a_silent_device_is_unconfirmed_in_bounded_time(broker, tmp_path):
+    config = load(write_config(tmp_path, broker.url))
+    faults = {"studio-ceiling": {"drop_first": 2}, "studio-lamp": {"mute": True}}
+    with Simulator(config, tick=0.2, faults=faults) as sim:
+
+        async def scenario():
+            connection, devices, task = await _running(config)
+            try:
+                target = LightTarget(Light(40, 2700), Light(40, 2700), 0.0)
+                for dev in ("studio-ceiling", "studio-lamp", "studio-floor"):
+                    devices.want("studio", dev, target)
+                started = time.monotonic()
+                await devices.wait_settled("studio", 20)
+                return {d["id"]: d["status"] for d in devices.status("studio")}, time.monotonic() - started
+            finally:
+                task.cancel()
+                await connection.stop()
+
+        status, took = asyncio.run(scenario())
+        assert status["studio-ceiling"] == "confirmed"
+        assert status["studio-floor"] == "confirmed"
+        assert status["studio-lamp"] == "unconfirmed"
+        assert took < 0.3 + 0.6 + 1.2 + 1.0  # the backoff of three tries, and a margin
+        assert sim.device("studio", "studio-ceiling")["brightness"] == pytest.approx(40, abs=1.5)
+
+
+def test_broker_outage_reconnects_fast_and_ends_in_the_desired_state(broker, tmp_path):
+    config = load(write_config(tmp_path, broker.url))
+    with Simulator(config, tick=0.2) as sim:
+
+        async def scenario():
+            connection, devices, task = await _running(config)
+            try:
+                devices.want("studio", "studio-ceiling", LightTarget(Light(20, 2700), Light(20, 2700), 0.0))
+                devices.want("studio", "studio-trv", ClimateState(23.0))
+                assert await devices.wait_settled("studio", 10)
+                broker.kill()
+                await asyncio.sleep(0.5)
+                assert not connection.connected
+                # the room's wish changes while the broker is away: nothing is queued for later
+                devices.want("studio", "studio-ceiling", LightTarget(Light(55, 2700), Light(55, 2700), 0.0))
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(broker.start)
+                back = time.monotonic()
+                while not connection.connected:
+                    await asyncio.sleep(0.05)
+                reconnect = time.monotonic() - back
+                assert await devices.wait_settled("studio", 10)
+                return reconnect
+            finally:
+                task.cancel()
+                await connection.stop()
+
+        reconnect = asyncio.run(scenario())
+        assert reconnect < 3.0
+        sim.wait_for("studio", "studio-ceiling", lambda s: abs(s["brightness"] - 55) <= 1.5, timeout=5)
+        assert sim.device("studio", "studio-trv")["target"] == 23
+
+
+def test_last_will_says_offline_when_the_process_dies(broker, probe):
+    probe.subscribe("lwt-test/status")
+    script = (
+        "import asyncio, sys\n"
+        "from ambience.config import MqttConfig\n"
+        "from ambience.mqtt import Connection\n"
+        "async def main():\n"
+        f"    c = Connection(MqttConfig(url='{broker.url}', base_topic='lwt-test'))\n"
+        "    await c.start(wait=5)\n"
+        "    print('up', flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "up"
+        probe.wait_for(lambda m: m.topic == "lwt-test/status" and m.text == "online", timeout=5)
+        mark = probe.mark()
+        proc.kill()
+        probe.wait_for(lambda m: m.topic == "lwt-test/status" and m.text == "offline", timeout=5, since=mark)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_commands_are_qos1_not_retained_with_an_expiry(broker, tmp_path):
+    import paho.mqtt.client as paho
+
+    config = load(write_config(tmp_path, broker.url))
+    got: list = []
+    sub = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    sub.on_message = lambda c, u, m: got.append(m)
+    sub.connect(broker.host, broker.port)
+    sub.subscribe("zigbee2mqtt/studio-ceiling/set", qos=1)
+    sub.loop_start()
+    try:
+        time.sleep(0.2)
+
+        async def scenario():
+            connection, devices, task = await _running(config)
+            try:
+                devices.want("studio", "studio-ceiling", LightTarget(Light(20, 2700), Light(20, 2700), 0.0))
+                await asyncio.sleep(0.3)
+            finally:
+                task.cancel()
+                await connection.stop()
+
+        asyncio.run(scenario())
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sub.loop_stop()
+        sub.disconnect()
+    msg = got[0]
+    assert json.loads(msg.payload)["state"] == "ON"
+    assert msg.qos == 1 and not msg.retain
+    assert msg.properties.MessageExpiryInterval == pytest.approx(30, abs=1)
+
+
+@pytest.fixture
+def secure_broker(mosquitto_binary, tmp_path):
+    ca, cert, key = make_tls_files(tmp_path / "tls")
+    server = Mosquitto(binary=mosquitto_binary, tls=(ca, cert, key), users={"ambience": "correct horse"})
+    try:
+        server.start()
+        yield server, ca
+    finally:
+        server.close()
+
+
+def test_tls_and_password_file_work_and_a_wrong_password_is_one_clear_line(secure_broker, tmp_path, capsys):
+    server, ca = secure_broker
+    url = f"mqtts://127.0.0.1:{server.port}"
+    (tmp_path / "mqtt.pass").write_text("correct horse\n")
+    cfg = write_config(tmp_path, url)
+    text = cfg.read_text().replace(
+        f"mqtt: {{url: '{url}'}}",
+        f"mqtt: {{url: '{url}', username: ambience, password_file: mqtt.pass, ca_file: '{ca}'}}",
+    )
+    cfg.write_text(text)
+    config = load(cfg)
+    with Simulator(config, tick=0.2):
+        code = main(["apply", "esp-room", "quick", "--config", str(cfg), "--timeout", "10s"])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+    (tmp_path / "mqtt.pass").write_text("wrong\n")
+    code = main(["rooms", "check", "--config", str(cfg)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "refused the connection" in lines[0] and "password" in lines[0]
+    assert "Traceback" not in err and "wrong" not in err
+
+
+def test_unreachable_broker_is_one_clear_error(tmp_path):
+    from mosquitto import free_port
+
+    config = parse_config(f"mqtt: {{url: 'mqtt://127.0.0.1:{free_port()}'}}\n", "c.yaml", tmp_path)
+
+    async def scenario():
+        await Connection(config.mqtt).start(wait=1.5)
+
+    with pytest.raises(DeviceError, match="cannot reach the broker at mqtt://127.0.0.1:.*connection refused"):
+        asyncio.run(scenario())
