@@ -284,3 +284,24 @@ def test_unreachable_broker_is_one_clear_error(tmp_path):
 
     with pytest.raises(DeviceError, match="cannot reach the broker at mqtt://127.0.0.1:.*connection refused"):
         asyncio.run(scenario())
+
+
+def test_mqtt_3_1_1_is_selectable(broker, tmp_path):
+    cfg = write_config(tmp_path, broker.url)
+    cfg.write_text(cfg.read_text().replace(f"mqtt: {{url: '{broker.url}'}}", f"mqtt: {{url: '{broker.url}', protocol: 3.1.1}}"))
+    config = load(cfg)
+    assert config.mqtt.protocol == "3.1.1"
+    with Simulator(config, tick=0.2) as sim:
+
+        async def scenario():
+            connection, devices, task = await _running(config)
+            try:
+                assert not connection.v5
+                devices.want("esp-room", "esp-trv", ClimateState(22.5))
+                return await devices.wait_settled("esp-room", 5)
+            finally:
+                task.cancel()
+                await connection.stop()
+
+        assert asyncio.run(scenario())
+        assert sim.device("esp-room", "esp-trv")["target"] == 22.5
