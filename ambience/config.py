@@ -98,6 +98,14 @@ class Limits(Strict):
         return self
 
 
+class HttpConfig(Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8765
+    token: SecretStr | None = None
+    """The API token; default: generated at first start into ``<state_dir>/token`` (mode 0600)."""
+    enabled: bool = True
+
+
 class ReconcileConfig(Strict):
     """How hard to insist on a device that does not confirm a command."""
 
@@ -236,6 +244,7 @@ class Config(BaseSettings):
     state_dir: Path = Field(default_factory=_default_state_dir)
     limits: Limits = Limits()
     reconcile: ReconcileConfig = ReconcileConfig()
+    http: HttpConfig = HttpConfig()
     rooms: dict[Annotated[str, Field(pattern=ROOM_ID)], Room] = {}
 
     @classmethod

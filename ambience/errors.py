@@ -9,7 +9,8 @@ Only an exception outside this tree deserves a traceback.
     │   ├── PresetError
     │   └── ConfigError
     ├── NotFound           an unknown room, preset, client, booking
-    ├── CommandError       a command that is well formed but not allowed now (busy room, ...)
+    ├── CommandError       a command that is well formed but not allowed now
+    │   └── Busy           the room has a session running
     ├── DeviceError        the broker or a device bridge
     ├── PlayerError        mpv / audio output
     └── BookingError       scheduling
@@ -69,6 +70,10 @@ class NotFound(AmbienceError):
 
 class CommandError(AmbienceError):
     pass
+
+
+class Busy(CommandError):
+    """The room is running a session (HTTP 409)."""
 
 
 class DeviceError(AmbienceError):

@@ -78,7 +78,7 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[type[BaseMod
 
 def _tag_of(tp: Any) -> Any:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        for name in ("bridge", "kind"):
+        for name in ("bridge", "kind", "action"):
             field = tp.model_fields.get(name)
             if field is not None and typing.get_origin(field.annotation) is typing.Literal:
                 return typing.get_args(field.annotation)[0]
@@ -147,6 +147,9 @@ def issues_from(exc: ValidationError, model: type[BaseModel], source: str) -> li
                     msg += f"; did you mean {close[0]!r}?"
         elif kind == "union_tag_invalid":
             ctx = err.get("ctx", {})
+            discriminator = str(ctx.get("discriminator", "")).strip("'")
+            if discriminator == "action":
+                loc = loc + (discriminator,)
             tag = ctx.get("tag")
             expected = ctx.get("expected_tags", "")
             choices = [t.strip(" '") for t in str(expected).split(",")]

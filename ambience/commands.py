@@ -1,0 +1,103 @@
+"""The commands every surface sends to the one dispatcher (:mod:`ambience.controller`).
+
+HTTP bodies, MQTT payloads, CLI calls and scheduled jobs all become one of these models;
+validation happens here, once. A bad command is refused whole with every problem named.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from .clients import Comfort
+from .errors import InvalidFile, Issue
+from .presets import Strict
+from .units import Seconds, SignedSeconds
+from .validation import issues_from
+
+RoomId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+PresetId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+ClientLabel = Annotated[str, Field(min_length=1, max_length=60)]
+
+
+class CommandInvalid(InvalidFile):
+    """A command that is not well formed (HTTP 422, an MQTT error reply)."""
+
+
+class Start(Strict):
+    action: Literal["start"] = "start"
+    room: RoomId
+    preset: PresetId
+    duration: Annotated[Seconds, Field(gt=0, le=6 * 3600)] | None = None
+    """The session's length, if not the preset's."""
+    client: ClientLabel | None = None
+    replace: bool = False
+    """Start even if a session is running in the room (it is ended first)."""
+    lead: Annotated[Seconds, Field(le=3 * 3600)] = 0.0
+    """Pre-conditioning before the session: only the climate runs."""
+
+
+class Pause(Strict):
+    action: Literal["pause"] = "pause"
+    room: RoomId
+
+
+class Resume(Strict):
+    action: Literal["resume"] = "resume"
+    room: RoomId
+
+
+class Extend(Strict):
+    action: Literal["extend"] = "extend"
+    room: RoomId
+    by: Annotated[SignedSeconds, Field(ge=-6 * 3600, le=6 * 3600)]
+
+
+class Stop(Strict):
+    action: Literal["stop"] = "stop"
+    room: RoomId
+
+
+class Status(Strict):
+    action: Literal["status"] = "status"
+    room: RoomId | None = None
+
+
+class ClientAdd(Strict):
+    label: ClientLabel
+    comfort: Comfort = Comfort()
+
+
+Command = Annotated[Union[Start, Pause, Resume, Extend, Stop, Status], Field(discriminator="action")]
+ACTIONS = ("start", "pause", "resume", "extend", "stop", "status")
+_adapter: TypeAdapter[Any] = TypeAdapter(Command)
+
+
+class _Wrapper(Strict):
+    command: Command
+
+
+def parse_command(data: Any, source: str = "command") -> Start | Pause | Resume | Extend | Stop | Status:
+    """Validate a command given as a dict (or JSON text/bytes). Raises :class:`CommandInvalid`."""
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CommandInvalid([Issue(source, "", "not UTF-8 text")]) from None
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            raise CommandInvalid([Issue(source, "", f"not valid JSON: {exc.msg} at position {exc.pos}")]) from None
+    if not isinstance(data, dict):
+        raise CommandInvalid([Issue(source, "", f"a command is a JSON object with an action, not {type(data).__name__}")])
+    if "action" not in data:
+        raise CommandInvalid([Issue(source, "action", f"is required; one of {', '.join(ACTIONS)}")])
+    try:
+        return _Wrapper.model_validate({"command": data}).command
+    except ValidationError as exc:
+        issues = issues_from(exc, _Wrapper, source)
+        fixed = [Issue(i.source, i.field.removeprefix("command.").removeprefix("command"), i.message) for i in issues]
+        raise CommandInvalid(fixed) from None

@@ -1,0 +1,162 @@
+"""``ambience serve``: wiring, start-up and shutdown. One asyncio loop owns all state.
+
+Start in order, stop in reverse: store → broker connection → devices → rooms (sessions
+restored) → control surfaces (MQTT commands, HTTP). SIGTERM/SIGINT stop it cleanly; sessions
+stay persisted and continue on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .config import Config
+from .controller import Controller
+from .devices.manager import Devices
+from .mqtt import Connection
+from .presets import load_library
+from .room import Room
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        players: bool = True,
+        player_options: dict[str, Any] | None = None,
+    ):
+        self.config = config
+        self.clock = clock
+        self.library = load_library(config.preset_folders())
+        for issue in self.library.problems:
+            log.warning("preset skipped: %s", issue)
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(config.state_dir / "ambience.db")
+        self.connection = Connection(config.mqtt)
+        self.devices = Devices(self.connection, config, clock=clock)
+        self.players: dict[str, Any] = {}
+        if players:
+            from .player import Player
+
+            for room_id, room in config.rooms.items():
+                if room.speaker is not None:
+                    self.players[room_id] = Player(
+                        audio_device=room.speaker.audio_device,
+                        max_volume=config.room_limits(room_id).max_volume,
+                        name=room_id,
+                        **(player_options or {}),
+                    )
+        self.rooms = {
+            room_id: Room(
+                room_id, room, config.room_limits(room_id), self.devices, self.store, self.library,
+                list(config.music), self.players.get(room_id), clock,
+            )  # fmt: skip
+            for room_id, room in config.rooms.items()
+        }
+        self.controller = Controller(self.rooms, self.library, self.store, clock)
+        self.surfaces: list[Any] = []
+        self._tasks: list[asyncio.Task] = []
+
+    # ---- lifetime ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        from .mqtt_control import MqttControl
+
+        self.surfaces.append(MqttControl(self.connection, self.controller, self.config))
+        await self.connection.start()
+        self._recover()
+        self._tasks.append(asyncio.create_task(self.devices.run(), name="devices"))
+        for room in self.rooms.values():
+            self._tasks.append(asyncio.create_task(room.run(), name=f"room-{room.id}"))
+        if self.config.http.enabled:
+            from .api import serve_http
+
+            self._tasks.append(asyncio.create_task(serve_http(self), name="http"))
+        for surface in self.surfaces:
+            await surface.start()
+
+    def _recover(self) -> None:
+        """Sessions persisted by an earlier run: resume those still in their time, end the others."""
+        now = self.clock()
+        for record in self.store.sessions():
+            room = self.rooms.get(record.room)
+            if room is None:
+                log.warning("stored session for unknown room %r dropped", record.room)
+                self.store.delete_session(record.room)
+                continue
+            room.restore(record)
+            assert room.timeline is not None
+            if record.outcome is None and room.timeline.at(now).status == "ended":
+                room._end(now, "recovered")
+                log.info("%s: session %s ended while ambience was down; after state applied", room.id, record.preset)
+            elif record.outcome is None:
+                log.info("%s: resuming %s, %.0f s left", room.id, record.preset, room.timeline.at(now).remaining)
+
+    async def stop(self) -> None:
+        for surface in reversed(self.surfaces):
+            await surface.stop()
+        for task in reversed(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for player in self.players.values():
+            await player.close()
+        await self.connection.stop()
+        self.store.close()
+
+    async def run_until_signal(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        sd_notify("READY=1")
+        log.info("ambience is running: %d rooms, %d presets", len(self.rooms), len(self.library.presets))
+        await stop.wait()
+        sd_notify("STOPPING=1")
+        log.info("stopping; sessions stay persisted")
+        await self.stop()
+
+
+def sd_notify(state: str) -> None:
+    """Tell systemd (``Type=notify``) how we are; nothing without ``$NOTIFY_SOCKET``."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(state.encode())
+    except OSError as exc:
+        log.warning("sd_notify failed: %s", exc)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """One line per event on stderr; under systemd the journal adds the time."""
+    journald = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
+    fmt = "%(levelname)s %(name)s: %(message)s" if journald else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr, force=True)
+
+
+def serve(config: Config, verbose: bool = False) -> int:
+    setup_logging(verbose)
+    daemon = Daemon(config)
+    asyncio.run(daemon.run_until_signal())
+    return 0
+
+
+__all__ = ["Daemon", "serve", "sd_notify"]

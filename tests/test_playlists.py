@@ -1,0 +1,268 @@
+"""Playlists without mpv: discovery, refusal of paths outside the music folders, fitting, the default playlist."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import time
+import wave
+from array import array
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ambience.errors import PlayerError
+from ambience.playlists import Track, fit, list_playlists, load_playlist, parse_m3u, resolve
+from ambience.sounds import PIECES, ensure_default_playlist, render
+
+
+def tone(path: Path, seconds: float, freq: float = 440.0, rate: int = 8000) -> Path:
+    """A quiet sine as a 16-bit mono WAV."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = 2 * math.pi * freq / rate
+    samples = array("h", (int(8000 * math.sin(w * i)) for i in range(int(seconds * rate))))
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(samples.tobytes())
+    return path
+
+
+@pytest.fixture
+def music(tmp_path: Path) -> Path:
+    root = tmp_path / "music"
+    tone(root / "spa" / "b.wav", 2.0)
+    tone(root / "spa" / "a.wav", 1.0)
+    tone(root / "spa" / "deeper" / "c.wav", 1.5)
+    (root / "spa" / "cover.jpg").write_bytes(b"not audio, ignored")
+    return root
+
+
+# ---- discovery ------------------------------------------------------------------------------------
+
+
+def test_a_folder_playlist_is_recursive_in_name_order_with_lengths(music):
+    pl = load_playlist("spa", [music])
+    assert [t.name for t in pl.tracks] == ["spa/a.wav", "spa/b.wav", "spa/deeper/c.wav"]
+    assert [t.length for t in pl.tracks] == pytest.approx([1.0, 2.0, 1.5])
+    assert pl.total == pytest.approx(4.5) and not pl.problems
+    assert all(t.path.is_absolute() for t in pl.tracks)
+
+
+def test_an_m3u_playlist_keeps_its_order_relative_to_its_folder(music):
+    (music / "lists").mkdir()
+    (music / "lists" / "evening.m3u").write_text("#EXTM3U\n#EXTINF:2,b\n../spa/b.wav\n\n../spa/deeper/c.wav\n")
+    (music / "morning.m3u8").write_text("\ufeffspa/a.wav\n", encoding="utf-8")
+    assert [t.name for t in load_playlist("lists/evening.m3u", [music]).tracks] == ["spa/b.wav", "spa/deeper/c.wav"]
+    assert [t.name for t in load_playlist("morning", [music]).tracks] == ["spa/a.wav"]  # the suffix may be left out
+    assert list_playlists([music]) == ["lists", "lists/evening.m3u", "morning.m3u8", "spa"]
+    assert parse_m3u("#EXTM3U\n a.flac \n#x\nhttp://radio/stream\n") == ["a.flac", "http://radio/stream"]
+
+
+def test_playlists_are_found_in_any_music_folder(music, tmp_path):
+    other = tmp_path / "more"
+    tone(other / "rain" / "r.wav", 1.0)
+    assert [t.name for t in load_playlist("rain", [music, other]).tracks] == ["rain/r.wav"]
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox is needed to make FLAC and Ogg files")
+def test_flac_and_ogg_tracks_are_read(music):
+    for suffix in ("flac", "ogg"):
+        subprocess.run(["sox", str(music / "spa" / "b.wav"), str(music / "spa" / f"b2.{suffix}")], check=True)
+    names = {t.name: t.length for t in load_playlist("spa", [music]).tracks}
+    assert names["spa/b2.flac"] == pytest.approx(2.0, abs=0.01)
+    assert names["spa/b2.ogg"] == pytest.approx(2.0, abs=0.05)
+
+
+def test_an_unknown_playlist_is_an_error_with_a_suggestion(music):
+    with pytest.raises(PlayerError, match=r"no playlist 'spaa' in the music folders .*did you mean 'spa'"):
+        load_playlist("spaa", [music])
+
+
+# ---- safety -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["..", "../outside", "spa/../../outside", "/etc", "/tmp/music", "C:/music", ""])
+def test_a_name_escaping_the_music_folders_is_refused(music, name):
+    with pytest.raises(PlayerError) as err:
+        resolve(name, [music])
+    assert repr(name) in str(err.value) and str(music) in str(err.value)
+
+
+def test_a_symlink_leading_out_of_the_music_folders_is_refused(music, tmp_path):
+    outside = tmp_path / "private"
+    tone(outside / "x.wav", 1.0)
+    (music / "sneaky").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(PlayerError, match=r"playlist 'sneaky' leads outside the music folders .*allowed: "):
+        load_playlist("sneaky", [music])
+
+
+def test_tracks_outside_the_music_folders_are_skipped_and_reported(music, tmp_path):
+    outside = tone(tmp_path / "private" / "x.wav", 1.0)
+    (music / "spa" / "link.wav").symlink_to(outside)
+    (music / "out.m3u").write_text(f"spa/a.wav\n{outside}\n../private/x.wav\nhttp://example.com/s.mp3\n")
+    pl = load_playlist("spa", [music])
+    assert "spa/link.wav" not in [t.name for t in pl.tracks]
+    assert any("link.wav" in str(p) and "outside the music folders" in str(p) for p in pl.problems)
+    pl = load_playlist("out.m3u", [music])
+    assert [t.name for t in pl.tracks] == ["spa/a.wav"]
+    messages = [str(p) for p in pl.problems]
+    assert sum("outside the music folders" in m for m in messages) == 2
+    assert any("streams are not supported" in m for m in messages)
+
+
+def test_missing_corrupt_and_zero_length_files_are_skipped_with_a_warning(music):
+    (music / "spa" / "broken.mp3").write_bytes(b"\x00garbage" * 50)
+    (music / "spa" / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
+    tone(music / "spa" / "empty.wav", 0.0)
+    (music / "gone.m3u").write_text("spa/nothing-here.flac\nspa/a.wav\n")
+    pl = load_playlist("spa", [music])
+    assert [t.name for t in pl.tracks] == ["spa/a.wav", "spa/b.wav", "spa/deeper/c.wav"]
+    problems = {Path(p.source).name: p.message for p in pl.problems}
+    assert set(problems) == {"broken.mp3", "broken.wav", "empty.wav"}
+    assert "zero length" in problems["empty.wav"] and "skipped" in problems["broken.mp3"]
+    pl = load_playlist("gone", [music])
+    assert [t.name for t in pl.tracks] == ["spa/a.wav"] and "does not exist" in str(pl.problems[0])
+
+
+# ---- fitting ------------------------------------------------------------------------------------
+
+
+def tracks_of(lengths: list[float]) -> list[Track]:
+    return [Track(Path(f"/music/t{i:03d}.flac"), float(x), f"t{i:03d}.flac") for i, x in enumerate(lengths)]
+
+
+lengths_st = st.lists(st.floats(min_value=1.0, max_value=600.0, allow_nan=False), min_size=1, max_size=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lengths_st, st.floats(min_value=0, max_value=3 * 3600), st.integers(0, 2**31), st.booleans())
+def test_fit_covers_the_session_reproducibly(lengths, length, seed, shuffle):
+    tracks = tracks_of(lengths)
+    fitted = fit(tracks, length, seed, fade_out=60, shuffle=shuffle)
+    assert fitted.total >= length
+    assert fitted == fit(tracks, length, seed, fade_out=60, shuffle=shuffle)
+    start = 0.0
+    for i, e in enumerate(fitted.entries):
+        assert e.index == i and e.start == pytest.approx(start)
+        start += e.track.length
+    if fitted.entries:
+        assert fitted.entries[-1].start < length  # no track starts after the end
+    played = [e.track for e in fitted.entries]
+    if sum(lengths) >= length:
+        assert len(set(played)) == len(played), "a track repeats though the playlist is long enough"
+    if len(tracks) > 1:
+        assert all(a != b for a, b in zip(played, played[1:], strict=False)), "the same track twice in a row"
+    assert fitted.fade_out_at == max(0.0, length - 60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lengths_st, st.floats(min_value=1, max_value=3 * 3600), st.integers(0, 2**31), st.data())
+def test_at_any_moment_agrees_with_the_order(lengths, length, seed, data):
+    fitted = fit(tracks_of(lengths), length, seed)
+    position = data.draw(st.floats(min_value=0, max_value=fitted.total, exclude_max=True))
+    index, track, offset = fitted.at(position)
+    entry = fitted.entries[index]
+    assert entry.track == track
+    assert entry.start <= position < entry.end
+    assert offset == pytest.approx(position - entry.start)
+    assert 0 <= offset < track.length
+
+
+@settings(max_examples=60, deadline=None)
+@given(lengths_st, st.floats(min_value=60, max_value=3 * 3600), st.integers(0, 2**31), st.data())
+def test_a_refit_after_an_extension_keeps_what_has_played(lengths, length, seed, data):
+    tracks = tracks_of(lengths)
+    fitted = fit(tracks, length, seed)
+    position = data.draw(st.floats(min_value=0, max_value=length))
+    extended = fit(tracks, length + data.draw(st.floats(1, 3600)), seed, keep=fitted.played(position))
+    keep = len(fitted.played(position))
+    assert extended.entries[:keep] == fitted.entries[:keep]
+    assert extended.total >= extended.length
+
+
+def test_different_seeds_give_different_orders():
+    tracks = tracks_of([100.0 + i for i in range(12)])
+    orders = {tuple(e.track.name for e in fit(tracks, 1000, seed).entries) for seed in range(10)}
+    assert len(orders) > 5
+
+
+def test_the_last_track_ends_near_the_session_end():
+    # 20 tracks of 3–5 minutes for a 61-minute session: some choice of the last tracks ends within seconds.
+    lengths = [180 + (i * 37) % 120 + (i % 7) * 0.5 for i in range(20)]
+    for seed in range(20):
+        fitted = fit(tracks_of(lengths), 3660, seed)
+        assert fitted.cut < 2.0, (seed, fitted.cut)
+        last = fitted.entries[-1]
+        assert fitted.length - last.start > 0.9 * last.track.length  # the fade-out meets a track near its end
+
+
+def test_a_short_playlist_repeats_in_fresh_cycles():
+    fitted = fit(tracks_of([60, 70, 80]), 1000, 4)
+    names = [e.track.name for e in fitted.entries]
+    for k in range(0, len(names) - 3, 3):
+        assert sorted(names[k : k + 3]) == ["t000.flac", "t001.flac", "t002.flac"]
+
+
+def test_unshuffled_keeps_the_playlist_order():
+    fitted = fit(tracks_of([60, 70, 80]), 150, 4, shuffle=False)
+    assert [e.track.name for e in fitted.entries][:2] == ["t000.flac", "t001.flac"]
+
+
+def test_at_edges_and_empty_inputs():
+    fitted = fit(tracks_of([10, 20]), 25, 1)
+    assert fitted.at(-5).offset == 0 and fitted.at(-5).index == 0
+    assert fitted.at(fitted.total) is None
+    assert fit(tracks_of([10]), 0, 1).entries == ()
+    with pytest.raises(PlayerError, match="no playable tracks"):
+        fit([], 100, 1)
+
+
+def test_fitting_a_large_library_is_fast():
+    lengths = [120 + (i * 7919) % 300 + (i % 11) / 10 for i in range(2000)]
+    started = time.perf_counter()
+    fitted = fit(tracks_of(lengths), 3 * 3600, 9)
+    assert time.perf_counter() - started < 1.0
+    assert fitted.total >= 3 * 3600
+
+
+# ---- the default playlist -------------------------------------------------------------------------
+
+
+def test_the_default_playlist_is_generated_once_and_plays_as_calm(tmp_path):
+    started = time.perf_counter()
+    folder = ensure_default_playlist(tmp_path / "music")
+    took = time.perf_counter() - started
+    assert took < 10, took
+    pl = load_playlist("calm", [tmp_path / "music"])
+    assert len(pl.tracks) == len(PIECES) >= 3 and not pl.problems
+    assert all(60 <= t.length <= 180 for t in pl.tracks)
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 12_000_000
+    mtimes = {p: p.stat().st_mtime_ns for p in folder.iterdir()}
+    started = time.perf_counter()
+    assert ensure_default_playlist(tmp_path / "music") == folder
+    assert time.perf_counter() - started < 0.05
+    assert {p: p.stat().st_mtime_ns for p in folder.iterdir()} == mtimes
+    (folder / "01 first light.wav").unlink()  # a damaged set is completed again
+    ensure_default_playlist(tmp_path / "music")
+    assert len(load_playlist("calm", [tmp_path / "music"]).tracks) == len(PIECES)
+
+
+def test_the_synthesis_is_deterministic_and_soft():
+    a, b = render(PIECES[1], seconds=3.0), render(PIECES[1], seconds=3.0)
+    assert a == b and len(a) == 3 * 16000
+    assert a != render(PIECES[0], seconds=3.0)
+    full = render(PIECES[0], seconds=12.0)
+    assert max(map(abs, full)) < 0.6 * 32768  # headroom
+    assert max(map(abs, full[:800])) < 0.05 * 32768  # starts softly
+
+
+def test_a_calm_folder_of_ones_own_is_left_alone(tmp_path):
+    own = tone(tmp_path / "music" / "calm" / "mine.wav", 1.0)
+    assert ensure_default_playlist(tmp_path / "music") == own.parent
+    assert os.listdir(own.parent) == ["mine.wav"]
