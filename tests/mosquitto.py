@@ -327,6 +327,9 @@ class MqttProbe:
                 self._refused = reason_code
                 self._answered.set()
             return
+        sock = client.socket()
+        if sock is not None and hasattr(sock, "setsockopt"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._cond:
             topics = list(self._topics)
         if topics:
