@@ -17,12 +17,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from .aio import wait_event
 from .clients import Comfort
 from .config import Limits
 from .config import Room as RoomConfig
 from .devices.manager import Devices
 from .errors import AmbienceError, Busy, CommandError
-from .playlists import FittedPlaylist, fit, load_playlist
+from .playlists import FittedPlaylist, Playlist, fit, load_playlist
 from .presets import DEFAULT_TRANSITION, Library, Preset
 from .session import SessionFacts
 from .store import SessionRecord, Store
@@ -76,6 +77,7 @@ class Room:
         self.preset: Preset | None = None
         self.timeline: Timeline | None = None
         self.fitted: FittedPlaylist | None = None
+        self.playlist: Playlist | None = None
         self.music_problem: str | None = None
         self._wake = asyncio.Event()
         self._last_phase: tuple | None = None
@@ -119,7 +121,7 @@ class Room:
         )
         self.record = SessionRecord(uuid.uuid4().hex[:12], self.id, preset.id, facts, client, snapshot, None, booking)
         self.preset = preset
-        self.fitted = None
+        self.fitted, self.playlist = None, None
         self._set_timeline()
         self.store.save_session(self.record)
         log.info("%s: started %s for %ss", self.id, preset.id, facts.length)
@@ -178,10 +180,7 @@ class Room:
                 wake_at = self.clock() + 5
             self._wake.clear()
             delay = None if wake_at is None else max(0.0, wake_at - self.clock())
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, delay)
 
     async def tick(self) -> float | None:
         """Push the desired state now; returns when to look again (``None``: not until woken)."""
@@ -240,7 +239,7 @@ class Room:
         await self._music(None)
         if self.devices.settled(self.id):
             self.store.delete_session(self.id)
-            self.record, self.timeline, self.preset, self.fitted = None, None, None, None
+            self.record, self.timeline, self.preset, self.fitted, self.playlist = None, None, None, None, None
             self._last_phase = None
             self.on_change(self.id)
             return None
@@ -262,6 +261,7 @@ class Room:
             return None
         try:
             playlist = load_playlist(preset.music.playlist, self.music_folders)
+            self.playlist = playlist
             by_name = {t.name: t for t in playlist.tracks}
             stored = [by_name[n] for n in record.music_order if n in by_name]
             fitted = fit(
@@ -283,13 +283,13 @@ class Room:
     def _refit(self, fitted: FittedPlaylist | None) -> FittedPlaylist | None:
         """After an extension: keep what has played, fit the rest to the new length."""
         record, preset = self.record, self.preset
-        if fitted is None or record is None or preset is None or preset.music is None:
+        playlist = self.playlist
+        if fitted is None or playlist is None or record is None or preset is None or preset.music is None:
             return fitted
         position = record.facts.elapsed(self.clock())
         played = fitted.played(max(0.0, position))
-        tracks = tuple({e.track.name: e.track for e in fitted.entries}.values())
         refit = fit(
-            tracks, record.facts.length, record.facts.seed, fade_out=preset.music.fade_out,
+            playlist.tracks, record.facts.length, record.facts.seed, fade_out=preset.music.fade_out,
             shuffle=preset.music.shuffle, keep=played,
         )  # fmt: skip
         self._remember(refit)
@@ -350,6 +350,7 @@ def _restored_light(snap: dict | None) -> LightTarget | None:
     """The light as found; never heard from: left as it is."""
     if not snap:
         return None
-    light = Light(float(snap.get("brightness", 0)) if snap.get("on") else 0.0, snap.get("color_temp"), snap.get("color"))
+    light = Light(
+        float(snap.get("brightness", 0)) if snap.get("on") else 0.0, snap.get("color_temp"), snap.get("color")
+    )
     return LightTarget(light, light, DEFAULT_TRANSITION)
-

@@ -11,14 +11,18 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
+from ..aio import wait_event
 from ..config import Config, ReconcileConfig
 from ..mqtt import Connection, Received
 from ..timeline import ClimateState, LightTarget, RoomState
-from .base import Message
+from .base import ClimateReport, Message
 from .reconciler import Tracked
 from .registry import make_adapter
 
 log = logging.getLogger(__name__)
+
+NOTIFY_DELAY = 0.25
+"""Seconds to gather device reports into one room change notification."""
 
 
 class Devices:
@@ -29,6 +33,8 @@ class Devices:
         self._routes: dict[str, list[Tracked]] = {}
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
+        self._listeners: list[Callable[[str], None]] = []
+        self._notify_pending: set[str] = set()
         settings: ReconcileConfig = config.reconcile
         for room_id, room in config.rooms.items():
             devices = {}
@@ -85,6 +91,22 @@ class Devices:
                 for tracked in devices.values():
                     self._publish(tracked.adapter.query())
 
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """``listener(room_id)`` soon after a device of the room reports something new (debounced)."""
+        self._listeners.append(listener)
+
+    def _notify(self, room_id: str) -> None:
+        if not self._listeners or room_id in self._notify_pending:
+            return
+        self._notify_pending.add(room_id)
+
+        def fire() -> None:
+            self._notify_pending.discard(room_id)
+            for listener in list(self._listeners):
+                listener(room_id)
+
+        asyncio.get_running_loop().call_later(NOTIFY_DELAY, fire)
+
     # ---- status --------------------------------------------------------------------------------
 
     def status(self, room_id: str) -> list[dict]:
@@ -101,10 +123,7 @@ class Devices:
             if left <= 0:
                 return False
             self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout=min(left, 1.0))
-            except TimeoutError:
-                pass
+            await wait_event(self._changed, min(left, 1.0))
         return True
 
     async def wait_reported(self, room_id: str, timeout: float) -> None:
@@ -116,10 +135,7 @@ class Devices:
             if left <= 0:
                 return
             self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
-            except TimeoutError:
-                pass
+            await wait_event(self._changed, min(left, 0.5))
 
     # ---- the loop ---------------------------------------------------------------------------
 
@@ -130,10 +146,7 @@ class Devices:
             wakes = [w for devices in self.rooms.values() for t in devices.values() if (w := t.wake_at()) is not None]
             delay = max(0.0, min(wakes) - now) if wakes else None
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, delay)
             now = self.clock()
             out: list[Message] = []
             for devices in self.rooms.values():
@@ -152,8 +165,11 @@ class Devices:
         now = self.clock()
         out: list[Message] = []
         for tracked in self._routes.get(msg.topic, ()):
+            before = _visible(tracked)
             for report in tracked.adapter.decode(msg.topic, msg.payload):
                 out += tracked.report(report, now)
+            if _visible(tracked) != before:
+                self._notify(tracked.room)
         self._publish(out)
         self._changed.set()
         self._wake.set()
@@ -165,3 +181,11 @@ class Devices:
             for tracked in devices.values():
                 out += tracked.reconnected(now)
         self._publish(out)
+
+
+def _visible(tracked: Tracked) -> tuple:
+    """What a room's status shows of a device, less the measured temperature (it drifts all day)."""
+    reported = tracked.reported
+    if isinstance(reported, ClimateReport):
+        reported = (reported.target, reported.mode)
+    return tracked.status, tracked.online, reported
