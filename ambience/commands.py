@@ -7,7 +7,7 @@ validation happens here, once. A bad command is refused whole with every problem
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -70,7 +70,7 @@ class ClientAdd(Strict):
     comfort: Comfort = Comfort()
 
 
-Command = Annotated[Union[Start, Pause, Resume, Extend, Stop, Status], Field(discriminator="action")]
+Command = Annotated[Start | Pause | Resume | Extend | Stop | Status, Field(discriminator="action")]
 ACTIONS = ("start", "pause", "resume", "extend", "stop", "status")
 _adapter: TypeAdapter[Any] = TypeAdapter(Command)
 
@@ -90,7 +90,9 @@ def parse_command(data: Any, source: str = "command") -> Start | Pause | Resume 
         try:
             data = json.loads(data)
         except ValueError as exc:
-            raise CommandInvalid([Issue(source, "", f"not valid JSON: {exc.msg} at position {exc.pos}")]) from None
+            raise CommandInvalid([Issue(source, "", f"not valid JSON: {exc}")]) from None
+        except RecursionError:
+            raise CommandInvalid([Issue(source, "", "not valid JSON: nested too deeply")]) from None
     if not isinstance(data, dict):
         raise CommandInvalid([Issue(source, "", f"a command is a JSON object with an action, not {type(data).__name__}")])
     if "action" not in data:

@@ -203,6 +203,8 @@ BRIDGES = ("zigbee2mqtt", "tasmota", "homeassistant", "esphome", "shelly", "gene
 class Speaker(Strict):
     audio_device: str = "auto"
     """An mpv audio-device name (``mpv --audio-device=help`` lists them); ``auto`` is the default output."""
+    ao: str | None = None
+    """mpv audio outputs to try, e.g. ``pipewire,pulse,alsa,null`` (``null``: silent, for demos)."""
 
 
 class Room(Strict):

@@ -33,7 +33,7 @@ class Controller:
         self.clock = clock
         self._listeners: list[Listener] = []
         for room in rooms.values():
-            room.on_change = self._changed
+            room.on_change = self.changed
 
     # ---- commands ---------------------------------------------------------------------------
 
@@ -63,7 +63,7 @@ class Controller:
             room.extend(command.by)
         elif isinstance(command, Stop):
             room.stop()
-        self._changed(room.id)
+        self.changed(room.id)
         return room.status()
 
     # ---- queries ------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class Controller:
         """``listener(room_id)`` after anything about a room changed (on the loop)."""
         self._listeners.append(listener)
 
-    def _changed(self, room_id: str) -> None:
+    def changed(self, room_id: str) -> None:
         for listener in list(self._listeners):
             try:
                 listener(room_id)

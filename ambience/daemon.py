@@ -20,6 +20,7 @@ from typing import Any
 from .config import Config
 from .controller import Controller
 from .devices.manager import Devices
+from .errors import AmbienceError, DeviceError
 from .mqtt import Connection
 from .presets import load_library
 from .room import Room
@@ -54,6 +55,7 @@ class Daemon:
                 if room.speaker is not None:
                     self.players[room_id] = Player(
                         audio_device=room.speaker.audio_device,
+                        ao=room.speaker.ao,
                         max_volume=config.room_limits(room_id).max_volume,
                         name=room_id,
                         **(player_options or {}),
@@ -66,6 +68,7 @@ class Daemon:
             for room_id, room in config.rooms.items()
         }
         self.controller = Controller(self.rooms, self.library, self.store, clock)
+        self.devices.on_change(self.controller.changed)
         self.surfaces: list[Any] = []
         self._tasks: list[asyncio.Task] = []
 
@@ -75,7 +78,20 @@ class Daemon:
         from .mqtt_control import MqttControl
 
         self.surfaces.append(MqttControl(self.connection, self.controller, self.config))
+        if self.players and self.config.music:
+            from .sounds import ensure_default_playlist
+
+            try:
+                await asyncio.to_thread(ensure_default_playlist, self.config.music[0])
+            except AmbienceError as exc:
+                log.warning("no default playlist: %s", exc)
         await self.connection.start()
+        try:
+            await self.connection.wait_connected(3.0)
+            # learn how each room was found before anyone can start a session (for after: restore)
+            await asyncio.gather(*(self.devices.wait_reported(r, 2.0) for r in self.rooms))
+        except DeviceError as exc:
+            log.warning("%s; rooms run on and catch up when the broker is back", exc)
         self._recover()
         self._tasks.append(asyncio.create_task(self.devices.run(), name="devices"))
         for room in self.rooms.values():
@@ -109,7 +125,10 @@ class Daemon:
             await surface.stop()
         for task in reversed(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=5)
+            for task in stuck:
+                log.error("task %s did not stop in 5 s; going on", task.get_name())
         self._tasks.clear()
         for player in self.players.values():
             await player.close()

@@ -1,0 +1,170 @@
+"""The daemon end to end: a real mosquitto, the simulator, ``ambience serve`` as a process."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from daemon_proc import DaemonProcess
+
+from ambience.config import parse_config
+from ambience.simulator import Simulator
+
+PRESETS = {
+    "short": """
+name: Short session
+duration: 60s
+climate: {target: 24}
+lights: {brightness: 30, color_temp: 2700, transition: 0s}
+phases:
+  - {name: arrival, at: 0s}
+  - {name: closing, at: -20s, lights: {brightness: 60, transition: 0s}}
+after: restore
+""",
+    "tiny": """
+name: Tiny session
+duration: 8s
+climate: {target: 25}
+lights: {brightness: 20, color_temp: 2500, transition: 0s}
+after: restore
+""",
+}
+
+CONFIG = """
+mqtt: {{url: '{url}', base_topic: amb}}
+presets: [builtin, presets]
+music: [music]
+state_dir: state
+http: {{port: 0}}
+reconcile: {{ack_timeout: 0.3s, max_tries: 3, slow_retry: 3s}}
+rooms:
+  studio:
+    name: Treatment room 1
+    thermostat: {{bridge: zigbee2mqtt, device: trv}}
+    lights:
+      - {{bridge: zigbee2mqtt, device: ceiling, role: ceiling}}
+      - {{bridge: tasmota, device: lamp, role: lamp}}
+    speaker: null
+"""
+
+INITIAL = {
+    "trv": {"target": 19, "mode": "heat", "local_temperature": 19},
+    "ceiling": {"on": False, "brightness": 0},
+    "lamp": {"on": True, "brightness": 80, "color_temp": 4000},
+}
+
+
+@pytest.fixture
+def setup(broker, tmp_path):
+    (tmp_path / "presets").mkdir()
+    for name, text in PRESETS.items():
+        (tmp_path / "presets" / f"{name}.yaml").write_text(text)
+    cfg = tmp_path / "ambience.yaml"
+    cfg.write_text(CONFIG.format(url=broker.url))
+    config = parse_config(cfg.read_text(), str(cfg), tmp_path)
+    with Simulator(config, tick=0.2, initial=INITIAL) as sim:
+        daemon = DaemonProcess(cfg, tmp_path / "state")
+        try:
+            yield daemon, sim
+        finally:
+            daemon.stop()
+
+
+def close(a: float, b: float, tol: float = 1.5) -> bool:
+    return abs(a - b) <= tol
+
+
+def wait(predicate, timeout=10.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"not true within {timeout} s")
+
+
+def test_after_restore_puts_back_a_light_that_was_off_and_the_previous_setpoint(setup):
+    daemon, sim = setup
+    daemon.start()
+    wait(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
+    daemon.api("POST", "/api/rooms/studio/start", {"preset": "short"})
+    sim.wait_for("studio", "ceiling", lambda s: s["on"] and close(s["brightness"], 30), timeout=5)
+    sim.wait_for("studio", "lamp", lambda s: close(s["brightness"], 30) and close(s["color_temp"], 2700, 30), timeout=5)
+    sim.wait_for("studio", "trv", lambda s: s["target"] == 24, timeout=5)
+    daemon.api("POST", "/api/rooms/studio/stop")
+    sim.wait_for("studio", "ceiling", lambda s: not s["on"], timeout=5)
+    sim.wait_for("studio", "lamp", lambda s: s["on"] and close(s["brightness"], 80) and close(s["color_temp"], 4000, 40), timeout=5)
+    sim.wait_for("studio", "trv", lambda s: s["target"] == 19 and s["mode"] == "heat", timeout=5)
+    history = daemon.api("GET", "/api/history?room=studio")
+    assert history[0]["outcome"] == "stopped" and history[0]["preset"] == "short"
+
+
+def test_sigkill_mid_session_resumes_with_the_right_remaining_time(setup):
+    daemon, sim = setup
+    daemon.start()
+    wait(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
+    status = daemon.api("POST", "/api/rooms/studio/start", {"preset": "short", "duration": "45s"})
+    ends = time.time() + status["remaining_s"]
+    sim.wait_for("studio", "ceiling", lambda s: close(s["brightness"], 30), timeout=5)
+    sent_before = sim.commands("studio", "ceiling")
+    daemon.kill()
+    time.sleep(1.0)
+    daemon.start()
+    status = daemon.room("studio")
+    assert status["state"] == "running" and status["preset"] == "short"
+    assert close(status["remaining_s"], ends - time.time(), 2.0)
+    # the devices are sent the current state again after the restart
+    wait(lambda: sim.commands("studio", "ceiling") > sent_before, timeout=5)
+    assert daemon.api("GET", "/api/history?room=studio") == []
+
+
+def test_killed_before_the_end_and_restarted_after_it_applies_the_after_state(setup):
+    daemon, sim = setup
+    daemon.start()
+    wait(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
+    daemon.api("POST", "/api/rooms/studio/start", {"preset": "tiny"})
+    sim.wait_for("studio", "trv", lambda s: s["target"] == 25, timeout=5)
+    time.sleep(5)
+    daemon.kill()
+    time.sleep(4)  # the session ends while ambience is down
+    assert sim.device("studio", "trv")["target"] == 25  # nothing put the room back yet
+    daemon.start()
+    sim.wait_for("studio", "trv", lambda s: s["target"] == 19, timeout=5)
+    sim.wait_for("studio", "lamp", lambda s: close(s["brightness"], 80), timeout=5)
+    sim.wait_for("studio", "ceiling", lambda s: not s["on"], timeout=5)
+    history = daemon.api("GET", "/api/history?room=studio")
+    assert [h["outcome"] for h in history] == ["recovered"]
+    assert wait(lambda: daemon.room("studio")["state"] == "idle")
+
+
+def test_pause_resume_extend_and_natural_end(setup):
+    daemon, sim = setup
+    daemon.start()
+    wait(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
+    status = daemon.api("POST", "/api/rooms/studio/start", {"preset": "tiny"})
+    assert status["state"] == "running" and status["phase"] is None
+    paused = daemon.api("POST", "/api/rooms/studio/pause")
+    assert paused["state"] == "paused"
+    time.sleep(2)
+    assert close(daemon.room("studio")["remaining_s"], paused["remaining_s"], 0.2)
+    daemon.api("POST", "/api/rooms/studio/resume")
+    extended = daemon.api("POST", "/api/rooms/studio/extend", {"by": "3s"})
+    assert close(extended["remaining_s"], paused["remaining_s"] + 3, 0.5)
+    busy = daemon.api("POST", "/api/rooms/studio/start", {"preset": "short"}, expect=409)
+    assert "busy" in busy["error"]
+    wait(lambda: daemon.room("studio")["state"] == "idle", timeout=15)
+    sim.wait_for("studio", "trv", lambda s: s["target"] == 19, timeout=5)
+    assert [h["outcome"] for h in daemon.api("GET", "/api/history?room=studio")] == ["completed"]
+
+
+def test_a_bad_preset_is_skipped_and_reported_and_the_daemon_runs(setup, tmp_path):
+    daemon, _ = setup
+    (tmp_path / "presets" / "broken.yaml").write_text("name: x\nduration: soon\n")
+    daemon.start()
+    ids = [p["id"] for p in daemon.api("GET", "/api/presets")]
+    assert "short" in ids and "broken" not in ids
+    log = Path(daemon.log).read_text()
+    assert "broken.yaml: duration: 'soon' is not a duration" in log
+    assert daemon.stop() == 0
