@@ -1,0 +1,391 @@
+"""The HTTP API: FastAPI served by uvicorn in the daemon's own loop, every command through the dispatcher.
+
+An action is built from the path (room, action) and the JSON body, then validated once by
+:func:`~ambience.commands.parse_command` and run by :meth:`Controller.execute`. Errors map the
+same way on every surface::
+
+    CommandInvalid, a bad body or query   422  {"error": "...", "issues": [{"field", "message"}]}
+    NotFound (room, preset, client)       404  {"error": "..."}
+    Busy, CommandError (not running)      409  {"error": "..."}
+    no or a wrong token                   401  {"error": "..."}  + WWW-Authenticate: Bearer
+    a body over 64 KiB                    413  {"error": "..."}
+
+Handlers are ``async def`` so they run on the loop that owns all state, never in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+
+from . import __version__
+from .auth import check, token_for_daemon, token_path, token_source
+from .commands import ClientAdd, CommandInvalid, parse_command
+from .controller import Controller
+from .errors import AmbienceError, InvalidFile, Issue, NotFound
+from .validation import field_path, issues_from
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+"""Bytes; a command is a few hundred."""
+SOURCE = "request body"
+MAX_MESSAGE = 300
+"""Characters of an error message; a huge bad value is cut in the middle."""
+
+
+# ---- error bodies -------------------------------------------------------------------------------
+
+
+class Error(BaseModel):
+    error: str
+
+
+class FieldIssue(BaseModel):
+    field: str
+    message: str
+
+
+class Invalid(Error):
+    issues: list[FieldIssue]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Error, "description": "no token, or a wrong one"},
+    404: {"model": Error, "description": "unknown room or preset"},
+    409: {"model": Error, "description": "the room is busy, or has no session to change"},
+    422: {"model": Invalid, "description": "the body is not a valid command; every problem named"},
+}
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_MESSAGE:
+        return text
+    half = MAX_MESSAGE // 2
+    return f"{text[:half]} … {text[-half:]}"
+
+
+def _invalid(issues: list[Issue]) -> JSONResponse:
+    shown = [{"field": i.field, "message": _clip(i.message)} for i in issues]
+    summary = "; ".join(f"{i['field']}: {i['message']}" if i["field"] else i["message"] for i in shown)
+    return JSONResponse({"error": summary, "issues": shown}, status_code=422)
+
+
+def _status_of(exc: AmbienceError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    return 409  # Busy, CommandError, and anything else the room cannot do now
+
+
+async def _ambience_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, InvalidFile):
+        return _invalid(exc.issues)
+    assert isinstance(exc, AmbienceError)
+    return JSONResponse({"error": _clip(str(exc))}, status_code=_status_of(exc))
+
+
+async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own validation (query parameters) answered in the same shape as a bad command."""
+    assert isinstance(exc, RequestValidationError)
+    issues = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        field = field_path(loc[1:]) or field_path(loc[:1])
+        msg = str(err.get("msg", "is not valid"))
+        if err.get("type") == "missing":
+            message = "is required but missing"
+        else:
+            message = f"{err.get('input')!r} is not allowed: {msg[:1].lower()}{msg[1:]}"
+        issues.append(Issue(SOURCE, field, message))
+    return _invalid(issues)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": "internal error; see the daemon's log"}, status_code=500)
+
+
+# ---- request plumbing -----------------------------------------------------------------------
+
+
+_bearer = HTTPBearer(auto_error=False, description="The token from `<state_dir>/token`, or `http.token`.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _bearer_check(token: str):
+    async def require_token(credentials: Credentials) -> None:
+        if credentials is None:
+            raise HTTPException(401, "no token: send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
+        if not check(credentials.credentials, token):
+            raise HTTPException(401, "wrong token", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    return require_token
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """The JSON object in the body (``{}`` if empty); at most :data:`MAX_BODY` bytes are read."""
+    too_large = HTTPException(413, f"the body is over {MAX_BODY // 1024} KiB; a command is a small JSON object")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise too_large
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise too_large
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _whole("the body is not UTF-8 text") from None
+    except RecursionError:
+        raise _whole("the body is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise _whole(f"the body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except ValueError:  # an integer of thousands of digits
+        raise _whole("the body holds a number too long to read") from None
+    if not isinstance(data, dict):
+        raise _whole(f"the body must be a JSON object, not {_JSON_TYPE.get(type(data), type(data).__name__)}")
+    return data
+
+
+_JSON_TYPE = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false"}
+_JSON_TYPE[type(None)] = "null"
+
+
+def _whole(message: str) -> CommandInvalid:
+    return CommandInvalid([Issue(SOURCE, "", message)])
+
+
+def _without_path_keys(issues: list[Issue]) -> list[Issue]:
+    """'allowed keys: action, client, …, room' — but in a body, action and room come from the URL."""
+    out = []
+    for issue in issues:
+        head, sep, keys = issue.message.partition("allowed keys: ")
+        if sep:
+            keys = ", ".join(k for k in keys.split(", ") if k not in ("action", "room"))
+        out.append(Issue(issue.source, issue.field, head + sep + keys))
+    return out
+
+
+async def _execute(controller: Controller, action: str, room: str, request: Request) -> dict[str, Any]:
+    controller.room(room)  # an unknown room is 404 whatever the body
+    body = await read_body(request)
+    clash = [Issue(SOURCE, key, "comes from the URL; leave it out of the body") for key in ("action", "room")]
+    if any(key in body for key in ("action", "room")):
+        raise CommandInvalid([issue for issue in clash if issue.field in body])
+    try:
+        command = parse_command({**body, "action": action, "room": room}, source=SOURCE)
+    except CommandInvalid as exc:
+        raise CommandInvalid(_without_path_keys(exc.issues)) from None
+    return controller.execute(command)
+
+
+def _duration_schema(description: str, example: str) -> dict[str, Any]:
+    return {"oneOf": [{"type": "string"}, {"type": "number"}], "description": description, "example": example}
+
+
+def _body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema = {"type": "object", "additionalProperties": False, "properties": properties, "required": list(required)}
+    return {"requestBody": {"required": bool(required), "content": {"application/json": {"schema": schema}}}}
+
+
+START_BODY = _body(
+    {
+        "preset": {"type": "string", "example": "swedish-relaxation-60"},
+        "duration": _duration_schema("The session's length if not the preset's: 45m, 1h30m or seconds.", "45m"),
+        "client": {"type": "string", "maxLength": 60, "description": "A client label; their comfort applies."},
+        "replace": {"type": "boolean", "default": False, "description": "End a running session first."},
+        "lead": _duration_schema("Pre-condition the room (climate only) for this long first.", "10m"),
+    },
+    ("preset",),
+)
+EXTEND_BODY = _body({"by": _duration_schema("Time to add; negative shortens, never to before now.", "10m")}, ("by",))
+CLIENT_BODY = _body(
+    {
+        "label": {"type": "string", "minLength": 1, "maxLength": 60, "example": "A. Smith"},
+        "comfort": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "temperature_offset": {"type": "number", "minimum": -5, "maximum": 5},
+                "no_music": {"type": "boolean"},
+                "max_brightness": {"type": "integer", "minimum": 0, "maximum": 100},
+                "volume_offset": {"type": "integer", "minimum": -50, "maximum": 50},
+            },
+        },
+    },
+    ("label",),
+)
+
+
+# ---- the app ------------------------------------------------------------------------------------
+
+
+def create_app(controller: Controller, token: str) -> FastAPI:
+    app = FastAPI(
+        title="ambience",
+        version=__version__,
+        description="Runs massage-room sessions: climate, lights and music. Every endpoint but "
+        "`/healthz` needs `Authorization: Bearer <token>`.",
+        docs_url="/docs",
+    )
+    app.add_exception_handler(AmbienceError, _ambience_error)
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness; needs no token")
+    async def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(_bearer_check(token))], responses={401: ERRORS[401]})
+    room_errors = {code: ERRORS[code] for code in (404, 409, 422)}
+
+    @api.get("/rooms", tags=["rooms"], summary="Every room's status")
+    async def rooms() -> list[dict[str, Any]]:
+        return controller.status()
+
+    @api.get("/rooms/{room}", tags=["rooms"], summary="One room's status", responses={404: ERRORS[404]})
+    async def room_status(room: str) -> dict[str, Any]:
+        return controller.status(room)[0]
+
+    @api.post("/rooms/{room}/start", tags=["sessions"], summary="Start a session", openapi_extra=START_BODY,
+              responses=room_errors)  # fmt: skip
+    async def start(room: str, request: Request) -> dict[str, Any]:
+        return await _execute(controller, "start", room, request)
+
+    @api.post("/rooms/{room}/pause", tags=["sessions"], summary="Pause: countdown and music freeze",
+              responses=room_errors)  # fmt: skip
+    async def pause(room: str, request: Request) -> dict[str, Any]:
+        return await _execute(controller, "pause", room, request)
+
+    @api.post("/rooms/{room}/resume", tags=["sessions"], summary="Resume a paused session", responses=room_errors)
+    async def resume(room: str, request: Request) -> dict[str, Any]:
+        return await _execute(controller, "resume", room, request)
+
+    @api.post("/rooms/{room}/extend", tags=["sessions"], summary="Extend (or, negative, shorten)",
+              openapi_extra=EXTEND_BODY, responses=room_errors)  # fmt: skip
+    async def extend(room: str, request: Request) -> dict[str, Any]:
+        return await _execute(controller, "extend", room, request)
+
+    @api.post("/rooms/{room}/stop", tags=["sessions"], summary="Stop: the after state at once", responses=room_errors)
+    async def stop(room: str, request: Request) -> dict[str, Any]:
+        return await _execute(controller, "stop", room, request)
+
+    @api.get("/presets", tags=["presets"], summary="The preset library")
+    async def presets() -> list[dict[str, Any]]:
+        return controller.presets()
+
+    @api.get("/clients", tags=["clients"], summary="Clients and their comfort preferences")
+    async def clients() -> list[dict[str, Any]]:
+        return controller.clients()
+
+    @api.post("/clients", tags=["clients"], summary="Add (or replace) a client", status_code=201,
+              openapi_extra=CLIENT_BODY, responses={422: ERRORS[422]})  # fmt: skip
+    async def add_client(request: Request) -> dict[str, Any]:
+        body = await read_body(request)
+        try:
+            client = ClientAdd.model_validate(body)
+        except ValidationError as exc:
+            raise CommandInvalid(issues_from(exc, ClientAdd, SOURCE)) from None
+        return controller.add_client(client)
+
+    @api.delete("/clients/{label}", tags=["clients"], summary="Remove a client", status_code=204,
+                responses={404: ERRORS[404]})  # fmt: skip
+    async def remove_client(label: str) -> Response:
+        controller.remove_client(label)
+        return Response(status_code=204)
+
+    @api.get("/history", tags=["history"], summary="Past sessions, newest first", responses={404: ERRORS[404]})
+    async def history(
+        room: Annotated[str | None, Query(description="Only this room")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        return controller.history(room or None, limit)
+
+    app.include_router(api)
+    return app
+
+
+# ---- serving in the daemon's loop -------------------------------------------------------------
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: SIGTERM/SIGINT stay the daemon's."""
+
+    def capture_signals(self):  # uvicorn >= 0.29
+        return contextlib.nullcontext()
+
+    def install_signal_handlers(self) -> None:  # older uvicorn
+        pass
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _why(exc: OSError) -> str:
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+async def serve_http(daemon: Any) -> None:
+    """Serve the API until cancelled. A port in use or no token switches the API off, not the daemon."""
+    http = daemon.config.http
+    try:
+        token = token_for_daemon(daemon.config)
+    except OSError as exc:
+        log.error("the HTTP API is off: cannot keep a token in %s: %s", token_path(daemon.config), _why(exc))
+        return
+    try:
+        sock = _listen(http.host, http.port)
+    except OSError as exc:
+        log.error("the HTTP API is off: cannot listen on %s:%d: %s", http.host, http.port, _why(exc))
+        return
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    if uvicorn_log.level == logging.NOTSET:
+        uvicorn_log.setLevel(logging.WARNING)  # its start/stop lines repeat ours
+    app = create_app(daemon.controller, token)
+    config = uvicorn.Config(
+        app, host=http.host, port=http.port, log_config=None, lifespan="off", access_log=False,
+        timeout_graceful_shutdown=2,
+    )  # fmt: skip
+    server = _Server(config)
+    daemon.http_app, daemon.http_server = app, server
+    log.info("HTTP API on http://%s:%d (token: %s)", http.host, sock.getsockname()[1], token_source(daemon.config))
+    try:
+        await server.serve(sockets=[sock])
+    except asyncio.CancelledError:
+        if server.started:
+            await server.shutdown(sockets=[sock])
+        else:
+            sock.close()
+        raise
+
+
+__all__ = ["create_app", "serve_http", "read_body", "MAX_BODY"]

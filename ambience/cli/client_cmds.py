@@ -1,0 +1,506 @@
+"""The session commands and ``ambience clients``.
+
+``start|pause|resume|extend|stop|status|history`` talk to the running daemon over its HTTP
+API (``http://<http.host>:<http.port>``, or ``$AMBIENCE_URL``) with the token from
+``$AMBIENCE_TOKEN``, the config or the state directory. ``clients add|list|remove`` work on the
+state directory's database directly, no daemon needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import ValidationError
+from rich.console import Group
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from ..auth import token_for_client, token_path
+from ..commands import ClientAdd, CommandInvalid
+from ..config import Config
+from ..errors import AmbienceError, Issue
+from ..store import Store
+from ..units import format_clock, format_duration
+from ..validation import issues_from
+from . import Context
+from .device_cmds import STATUS_STYLE
+
+TIMEOUT = 10.0
+"""Seconds to wait for the daemon's answer."""
+STATE_STYLE = {"running": "green", "preconditioning": "cyan", "paused": "yellow", "idle": "dim"}
+DEVICE_ORDER = ("confirmed", "pending", "unconfirmed", "offline", "idle")
+SIGNED_DURATION = re.compile(r"^-(?:\d+(?:\.\d+)?[hms]?)+$")
+"""``-5m``, ``-1h30m``, ``-90``: argparse takes these as values, not options."""
+
+
+class DaemonUnreachable(AmbienceError):
+    """No answer from the daemon's HTTP API."""
+
+
+class DaemonRefused(AmbienceError):
+    """The daemon answered with an error; the message is its own."""
+
+
+# ---- talking to the daemon -------------------------------------------------------------------
+
+
+def daemon_url(config: Config) -> str:
+    """``$AMBIENCE_URL``, else the config's HTTP address (a wildcard host is reached on loopback)."""
+    env = os.environ.get("AMBIENCE_URL", "").strip()
+    if env:
+        return env.rstrip("/")
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.http.host, config.http.host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{config.http.port}"
+
+
+def _reason(exc: Exception) -> str:
+    """'connection refused' from httpx's ``[Errno 111] Connection refused``."""
+    text = str(exc) or type(exc).__name__
+    match = re.search(r"\[Errno -?\d+\] (.+)", text)
+    text = match.group(1) if match else text
+    return text[:1].lower() + text[1:]
+
+
+class DaemonClient:
+    """The HTTP API as calls that return the JSON reply or raise a one-line :class:`AmbienceError`."""
+
+    def __init__(self, url: str, token: str | None, *, token_file: str = "", transport: Any = None):
+        self.url = url
+        self.token = token
+        self.token_file = token_file
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=url, headers=headers, timeout=TIMEOUT, transport=transport)
+
+    @classmethod
+    def for_config(cls, config: Config) -> DaemonClient:
+        return cls(daemon_url(config), token_for_client(config), token_file=str(token_path(config)))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> DaemonClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self.request("POST", path, json=body or {})
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            reply = self.http.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise DaemonUnreachable(
+                f"cannot reach the ambience daemon at {self.url}: {_reason(exc)} — is `ambience serve` running?"
+            ) from None
+        except httpx.TimeoutException:
+            raise DaemonUnreachable(f"the ambience daemon at {self.url} did not answer within {TIMEOUT:g} s") from None
+        except httpx.HTTPError as exc:
+            raise DaemonUnreachable(f"talking to the ambience daemon at {self.url} failed: {_reason(exc)}") from None
+        if reply.status_code == 204:
+            return None
+        try:
+            data = reply.json()
+        except ValueError:
+            data = None
+        if reply.status_code == 401:
+            raise DaemonRefused(self._unauthorized())
+        if reply.status_code >= 400:
+            message = data.get("error") if isinstance(data, dict) else None
+            raise DaemonRefused(message or f"the ambience daemon at {self.url} answered HTTP {reply.status_code}")
+        if data is None:
+            raise DaemonRefused(f"{self.url} answered something other than JSON; is it the ambience daemon?")
+        return data
+
+    def _unauthorized(self) -> str:
+        if not self.token:
+            return (
+                f"the ambience daemon at {self.url} needs a token: set AMBIENCE_TOKEN, "
+                f"or run as a user who can read {self.token_file or 'the token file in the state directory'}"
+            )
+        return f"the ambience daemon at {self.url} refused the token; check AMBIENCE_TOKEN, http.token or {self.token_file}"
+
+
+# ---- rendering ------------------------------------------------------------------------------------
+
+
+def _local(iso: str | None, fmt: str = "%H:%M") -> str:
+    if not iso:
+        return "—"
+    return datetime.fromisoformat(iso).astimezone().strftime(fmt)
+
+
+def remaining_at(room: dict[str, Any], elapsed: float) -> float | None:
+    """The countdown ``elapsed`` seconds after ``room`` was fetched; frozen while paused."""
+    remaining = room.get("remaining_s")
+    if remaining is None:
+        return None
+    if room.get("state") == "paused":
+        return float(remaining)
+    return max(0.0, float(remaining) - elapsed)
+
+
+def device_summary(devices: list[dict[str, Any]]) -> Text:
+    if not devices:
+        return Text("none configured", style="dim")
+    counts: dict[str, int] = {}
+    for dev in devices:
+        counts[dev.get("status", "?")] = counts.get(dev.get("status", "?"), 0) + 1
+    order = sorted(counts, key=lambda s: DEVICE_ORDER.index(s) if s in DEVICE_ORDER else len(DEVICE_ORDER))
+    text = Text()
+    for i, status in enumerate(order):
+        if i:
+            text.append(", ")
+        text.append(f"{counts[status]} {status}", style=STATUS_STYLE.get(status, ""))
+    return text
+
+
+def music_summary(music: dict[str, Any] | None) -> str:
+    if not music:
+        return "—"
+    if music.get("playing"):
+        return f"playing {music.get('track') or '?'} at volume {music.get('volume', 0):g}"
+    if music.get("error"):
+        return f"none: {music['error']}"
+    return "silent"
+
+
+def room_table(room: dict[str, Any], elapsed: float = 0.0) -> Table:
+    """One room as a two-column table: state, preset, phase, client, countdown, end, devices, music."""
+    name = room.get("name") or room["room"]
+    title = room["room"] + (f" — {name}" if name != room["room"] else "")
+    table = Table(title=escape(title), title_justify="left", title_style="bold", box=None, show_header=False)
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column()
+    state = room.get("state", "?")
+    table.add_row("state", Text(state, style=STATE_STYLE.get(state, "")))
+    if state != "idle":
+        preset = room.get("preset") or "?"
+        shown = room.get("preset_name") or preset
+        table.add_row("preset", Text(f"{shown} ({preset})" if shown != preset else preset))
+        table.add_row("phase", Text(room.get("phase") or "—"))
+        table.add_row("client", Text(room.get("client") or "—"))
+        remaining = remaining_at(room, elapsed)
+        table.add_row("remaining", format_clock(remaining) if remaining is not None else "—")
+        table.add_row("ends at", _local(room.get("ends_at")) + (" if resumed now" if state == "paused" else ""))
+        for note in room.get("notes") or ():
+            table.add_row("note", Text(str(note)))
+    table.add_row("devices", device_summary(room.get("devices") or []))
+    table.add_row("music", Text(music_summary(room.get("music"))))
+    return table
+
+
+def rooms_view(rooms: list[dict[str, Any]], elapsed: float = 0.0, footer: str | None = None) -> Group:
+    parts: list[Any] = []
+    for i, room in enumerate(rooms):
+        if i:
+            parts.append(Text(""))
+        parts.append(room_table(room, elapsed))
+    if footer:
+        parts += [Text(""), Text(footer, style="dim")]
+    return Group(*parts)
+
+
+def _print_json(ctx: Context, data: Any) -> None:
+    ctx.out.file.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    ctx.out.file.flush()
+
+
+def _said(room: dict[str, Any], what: str) -> str:
+    """One line after a command: ``studio: started swedish-relaxation-60; 45:00 left, ends at 11:45``."""
+    line = f"{room['room']}: {what}"
+    if room.get("state") in ("running", "preconditioning", "paused") and room.get("remaining_s") is not None:
+        line += f"; {format_clock(room['remaining_s'])} left"
+        if room.get("state") != "paused":
+            line += f", ends at {_local(room.get('ends_at'))}"
+    return line
+
+
+# ---- commands: sessions -----------------------------------------------------------------------------
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("start", help="start a session in a room (the daemon must be running)", parents=[common])
+    p.add_argument("room")
+    p.add_argument("preset")
+    p.add_argument("--for", dest="duration", metavar="DURATION", help="the session's length if not the preset's")
+    p.add_argument("--client", metavar="NAME", help="a client label: their comfort preferences apply")
+    p.add_argument("--replace", action="store_true", help="end a session running in the room first")
+    p.add_argument("--lead", metavar="DURATION", help="pre-condition the room (climate only) for this long first")
+    p.set_defaults(handler=cmd_start)
+
+    for action, text in (
+        ("pause", "pause a session: countdown and music freeze"),
+        ("resume", "resume a paused session"),
+        ("stop", "stop a session: the after state at once"),
+    ):
+        p = sub.add_parser(action, help=text, parents=[common])
+        p.add_argument("room")
+        p.set_defaults(handler=cmd_action, action=action)
+
+    p = sub.add_parser("extend", help="extend a session (negative, e.g. -5m, shortens)", parents=[common])
+    p._negative_number_matcher = SIGNED_DURATION  # take -5m as the value it is
+    p.add_argument("room")
+    p.add_argument("by", metavar="DURATION", help="e.g. 10m, 1h, or -5m to shorten")
+    p.set_defaults(handler=cmd_extend)
+
+    p = sub.add_parser("status", help="rooms and their sessions, from the running daemon", parents=[common])
+    p.add_argument("room", nargs="?")
+    p.add_argument("--json", action="store_true", help="the status JSON, as the HTTP API gives it")
+    p.add_argument("--watch", action="store_true", help="a live countdown; Ctrl-C to quit")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("history", help="past sessions, newest first", parents=[common])
+    p.add_argument("--room", metavar="ROOM")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N sessions (default 20)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_history)
+
+    _register_clients(sub, common)
+
+
+def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
+    body: dict[str, Any] = {"preset": args.preset}
+    for key in ("duration", "client", "lead"):
+        if getattr(args, key) is not None:
+            body[key] = getattr(args, key)
+    if args.replace:
+        body["replace"] = True
+    with DaemonClient.for_config(ctx.config) as client:
+        room = client.post(_room_path(args.room, "start"), body)
+    ctx.out.print(escape(_said(room, f"started {room.get('preset') or args.preset}")))
+    return 0
+
+
+def cmd_action(args: argparse.Namespace, ctx: Context) -> int:
+    with DaemonClient.for_config(ctx.config) as client:
+        room = client.post(_room_path(args.room, args.action))
+    said = {"pause": "paused", "resume": "resumed", "stop": "stopped; the after state is applied"}[args.action]
+    ctx.out.print(escape(_said(room, said)))
+    return 0
+
+
+def cmd_extend(args: argparse.Namespace, ctx: Context) -> int:
+    with DaemonClient.for_config(ctx.config) as client:
+        room = client.post(_room_path(args.room, "extend"), {"by": args.by})
+    what = "shortened by " + args.by[1:] if args.by.startswith("-") else f"extended by {args.by}"
+    ctx.out.print(escape(_said(room, what)))
+    return 0
+
+
+def _room_path(room: str, action: str = "") -> str:
+    return f"/api/rooms/{quote(room, safe='')}" + (f"/{action}" if action else "")
+
+
+def _fetch_rooms(client: DaemonClient, room: str | None) -> list[dict[str, Any]]:
+    return [client.get(_room_path(room))] if room else client.get("/api/rooms")
+
+
+def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
+    with DaemonClient.for_config(ctx.config) as client:
+        if args.watch:
+            return watch(lambda: _fetch_rooms(client, args.room), ctx)
+        if args.json:
+            _print_json(ctx, client.get(_room_path(args.room)) if args.room else client.get("/api/rooms"))
+            return 0
+        rooms = _fetch_rooms(client, args.room)
+    if not rooms:
+        ctx.out.print("no rooms configured")
+        return 0
+    ctx.out.print(rooms_view(rooms))
+    return 0
+
+
+def watch(
+    fetch: Callable[[], list[dict[str, Any]]],
+    ctx: Context,
+    *,
+    refresh: float = 1.0,
+    refetch: float = 5.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Count down locally every ``refresh`` s; ask the daemon again every ``refetch`` s. Ctrl-C: 0."""
+    rooms = fetch()  # unreachable at the start: one line, exit 1
+    fetched = clock()
+    problem: str | None = None
+
+    def view() -> Group:
+        footer = problem or f"updated {clock() - fetched:.0f} s ago · Ctrl-C to quit"
+        return rooms_view(rooms, clock() - fetched, footer)
+
+    try:
+        with Live(view(), console=ctx.out, auto_refresh=False) as live:
+            while True:
+                sleep(refresh)
+                elapsed = clock() - fetched
+                ended = any(r.get("state") != "paused" and (remaining_at(r, elapsed) or 1) <= 0 for r in rooms)
+                if elapsed >= refetch or ended:
+                    try:
+                        rooms, fetched, problem = fetch(), clock(), None
+                    except AmbienceError as exc:
+                        problem = f"{exc} (retrying)"
+                live.update(view(), refresh=True)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
+    with DaemonClient.for_config(ctx.config) as client:
+        rows = client.get("/api/history", room=args.room, limit=args.limit)
+    if args.json:
+        _print_json(ctx, rows)
+        return 0
+    if not rows:
+        ctx.out.print("no sessions yet" + (f" in {escape(args.room)}" if args.room else ""))
+        return 0
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("STARTED", "ROOM", "PRESET", "CLIENT", "LENGTH", "OUTCOME"):
+        table.add_column(col, no_wrap=True)
+    for row in rows:
+        started = datetime.fromtimestamp(row["started_at"]).strftime("%Y-%m-%d %H:%M")
+        length = format_duration(round(max(0.0, row["ended_at"] - row["started_at"])))
+        table.add_row(
+            started,
+            escape(row["room"]),
+            escape(row["preset"]),
+            escape(row.get("client") or "—"),
+            length,
+            row["outcome"],
+        )
+    ctx.out.print(table)
+    return 0
+
+
+# ---- commands: clients (the state directory, no daemon) ------------------------------------------------
+
+
+OPTION_OF = {
+    "label": "LABEL",
+    "comfort.temperature_offset": "--warmer/--cooler",
+    "comfort.max_brightness": "--max-brightness",
+    "comfort.volume_offset": "--volume-offset",
+}
+
+
+def _number(text: str) -> float | int:
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    return int(value) if value.is_integer() else value
+
+
+def _register_clients(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    clients = sub.add_parser("clients", help="clients' comfort preferences (label only; nothing medical)",
+                             parents=[common])  # fmt: skip
+    csub = clients.add_subparsers(dest="clients_command", metavar="ACTION", required=True)
+    p = csub.add_parser("add", help="add a client, or replace their preferences", parents=[common])
+    p.add_argument("label", metavar="LABEL", help='a label, e.g. "A. Smith"')
+    warmth = p.add_mutually_exclusive_group()
+    warmth.add_argument("--warmer", type=_number, metavar="N", help="°C warmer than the preset (up to 5)")
+    warmth.add_argument("--cooler", type=_number, metavar="N", help="°C cooler than the preset (up to 5)")
+    p.add_argument("--no-music", action="store_true", help="no music in their sessions")
+    p.add_argument("--max-brightness", type=_number, metavar="PCT", help="no light brighter than this (0–100)")
+    p.add_argument("--volume-offset", type=_number, metavar="N", help="louder (+) or quieter (-), -50–50")
+    p.set_defaults(handler=cmd_clients_add)
+    p = csub.add_parser("list", help="the clients and their preferences", parents=[common])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_clients_list)
+    p = csub.add_parser("remove", help="forget a client", parents=[common])
+    p.add_argument("label", metavar="LABEL")
+    p.set_defaults(handler=cmd_clients_remove)
+
+
+def _store(config: Config) -> Store:
+    return Store(config.state_dir / "ambience.db")
+
+
+def client_from_args(args: argparse.Namespace) -> ClientAdd:
+    """The options as a :class:`ClientAdd`, validated by the Comfort model; problems name the option."""
+    comfort: dict[str, Any] = {}
+    if args.warmer is not None:
+        comfort["temperature_offset"] = args.warmer
+    if args.cooler is not None:
+        comfort["temperature_offset"] = -args.cooler
+    if args.no_music:
+        comfort["no_music"] = True
+    if args.max_brightness is not None:
+        comfort["max_brightness"] = args.max_brightness
+    if args.volume_offset is not None:
+        comfort["volume_offset"] = args.volume_offset
+    try:
+        return ClientAdd.model_validate({"label": args.label, "comfort": comfort})
+    except ValidationError as exc:
+        issues = issues_from(exc, ClientAdd, "clients add")
+        raise CommandInvalid([Issue(i.source, OPTION_OF.get(i.field, i.field), i.message) for i in issues]) from None
+
+
+def _comfort_text(comfort: dict[str, Any]) -> list[str]:
+    offset = comfort.get("temperature_offset") or 0
+    warmth = f"{abs(offset):g} °C {'warmer' if offset > 0 else 'cooler'}" if offset else "—"
+    brightness = f"≤ {comfort['max_brightness']} %" if comfort.get("max_brightness") is not None else "—"
+    volume = f"{comfort.get('volume_offset', 0):+d}" if comfort.get("volume_offset") else "—"
+    return [warmth, "no" if comfort.get("no_music") else "yes", brightness, volume]
+
+
+def cmd_clients_add(args: argparse.Namespace, ctx: Context) -> int:
+    client = client_from_args(args)
+    store = _store(ctx.config)
+    try:
+        known = store.client(client.label) is not None
+        store.add_client(client)
+    finally:
+        store.close()
+    names = ("temperature", "music", "brightness", "volume")
+    shown = zip(names, _comfort_text(client.comfort.model_dump()), strict=True)
+    details = ", ".join(f"{name} {value}" for name, value in shown if value != "—")
+    said = f"{'updated' if known else 'added'} client {client.label!r}" + (f": {details}" if details else "")
+    ctx.out.print(escape(said))
+    return 0
+
+
+def cmd_clients_list(args: argparse.Namespace, ctx: Context) -> int:
+    store = _store(ctx.config)
+    try:
+        clients = [c.model_dump() for c in store.clients()]
+    finally:
+        store.close()
+    if args.json:
+        _print_json(ctx, clients)
+        return 0
+    if not clients:
+        ctx.out.print("no clients yet; add one with `ambience clients add LABEL`")
+        return 0
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("LABEL", "TEMPERATURE", "MUSIC", "MAX BRIGHTNESS", "VOLUME"):
+        table.add_column(col, no_wrap=True)
+    for client in clients:
+        table.add_row(escape(client["label"]), *_comfort_text(client["comfort"]))
+    ctx.out.print(table)
+    return 0
+
+
+def cmd_clients_remove(args: argparse.Namespace, ctx: Context) -> int:
+    store = _store(ctx.config)
+    try:
+        store.remove_client(args.label)
+    finally:
+        store.close()
+    ctx.out.print(escape(f"removed client {args.label!r}"))
+    return 0
