@@ -8,6 +8,7 @@ stay persisted and continue on the next start.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import signal
@@ -15,12 +16,13 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .config import Config
 from .controller import Controller
 from .devices.manager import Devices
-from .errors import AmbienceError, DeviceError
+from .errors import AmbienceError, CommandError, DeviceError
 from .mqtt import Connection
 from .presets import load_library
 from .room import Room
@@ -44,6 +46,7 @@ class Daemon:
         for issue in self.library.problems:
             log.warning("preset skipped: %s", issue)
         config.state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock_state_dir(config.state_dir)
         self.store = Store(config.state_dir / "ambience.db")
         self.connection = Connection(config.mqtt)
         self.devices = Devices(self.connection, config, clock=clock)
@@ -134,6 +137,7 @@ class Daemon:
             await player.close()
         await self.connection.stop()
         self.store.close()
+        os.close(self._lock)
 
     async def run_until_signal(self) -> None:
         loop = asyncio.get_running_loop()
@@ -147,6 +151,20 @@ class Daemon:
         sd_notify("STOPPING=1")
         log.info("stopping; sessions stay persisted")
         await self.stop()
+
+
+def _lock_state_dir(state_dir: Path) -> int:
+    """One daemon per state directory: a second one would run the same sessions twice."""
+    fd = os.open(state_dir / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise CommandError(f"another ambience serve (pid {other}) is running with the state directory {state_dir}") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
 
 
 def sd_notify(state: str) -> None:

@@ -168,3 +168,11 @@ def test_a_bad_preset_is_skipped_and_reported_and_the_daemon_runs(setup, tmp_pat
     log = Path(daemon.log).read_text()
     assert "broken.yaml: duration: 'soon' is not a duration" in log
     assert daemon.stop() == 0
+
+
+def test_a_second_daemon_on_the_same_state_directory_is_refused(setup):
+    daemon, _ = setup
+    daemon.start()
+    second = DaemonProcess(daemon.config_file, daemon.state_dir)
+    with pytest.raises(RuntimeError, match=r"another ambience serve \(pid \d+\) is running with the state directory"):
+        second.start(timeout=10)
