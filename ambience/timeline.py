@@ -315,7 +315,9 @@ class Timeline:
                 key = _active_key(keys, e)
                 left = 0.0 if paused or key is None else max(0.0, key.t + key.transition - e)
                 target = key.target if key is not None and left > 0 else value
-                if target == value or not (target.on or value.on):
+                if not (target.on or value.on):
+                    value, left = target, 0.0  # an off light has no colour to fade
+                elif target == value:
                     left = 0.0
                 lights[channel] = LightTarget(value, target, left)  # type: ignore[arg-type]
         music = None

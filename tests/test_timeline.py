@@ -271,7 +271,8 @@ def test_remaining_never_negative_and_zero_exactly_at_the_end(data, preset):
     if end is not None:
         assert tl.at(end).remaining == 0 and tl.at(end).status == "ended"
         before = math.nextafter(end, -math.inf)
-        assert tl.at(before).remaining > 0 and tl.at(before).status in ("running", "paused")
+        if facts.elapsed(before) < facts.length:  # not a session shortened to end as its pause ended
+            assert tl.at(before).remaining > 0 and tl.at(before).status in ("running", "paused")
 
 
 @settings(max_examples=150, deadline=None)
