@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import socket
+from datetime import date
 from typing import Annotated, Any
 
 import uvicorn
@@ -239,6 +240,19 @@ CLIENT_BODY = _body(
 # ---- the app ------------------------------------------------------------------------------------
 
 
+BOOK_BODY = _body(
+    {
+        "room": {"type": "string", "example": "studio"},
+        "preset": {"type": "string", "example": "express-30"},
+        "at": {"type": "string", "description": "the clinic's local time, or ISO 8601", "example": "2026-12-01 14:00"},
+        "duration": _duration_schema("The session's length, if not the preset's", "45m"),
+        "lead": _duration_schema("Pre-heat before the start (default from the config)", "15m"),
+        "client": {"type": "string", "example": "A. Smith"},
+    },
+    ("room", "preset", "at"),
+)
+
+
 def create_app(controller: Controller, token: str) -> FastAPI:
     app = FastAPI(
         title="ambience",
@@ -320,6 +334,41 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[dict[str, Any]]:
         return controller.history(room or None, limit)
+
+    @api.get("/bookings", tags=["bookings"], summary="Future and running bookings", responses={404: ERRORS[404]})
+    async def bookings(
+        room: Annotated[str | None, Query(description="Only this room")] = None,
+        day: Annotated[date | None, Query(description="Only this day (the clinic's time zone)")] = None,
+    ) -> list[dict[str, Any]]:
+        return controller.list_bookings(room or None, day)
+
+    @api.post("/bookings", tags=["bookings"], summary="Book a room", status_code=201, openapi_extra=BOOK_BODY,
+              responses=room_errors)  # fmt: skip
+    async def book(request: Request) -> dict[str, Any]:
+        body = await read_body(request)
+        if "action" in body:
+            raise CommandInvalid([Issue(SOURCE, "action", "comes from the URL; leave it out of the body")])
+        room = body.get("room")
+        if isinstance(room, str):
+            controller.room(room)
+        return controller.execute(parse_command({**body, "action": "book"}, source=SOURCE))
+
+    @api.delete("/bookings/{booking_id}", tags=["bookings"], summary="Cancel a booking (a running one ends now)",
+                responses={404: ERRORS[404]})  # fmt: skip
+    async def cancel(booking_id: str) -> dict[str, Any]:
+        return controller.execute(parse_command({"action": "cancel", "id": booking_id}, source=SOURCE))
+
+    @api.get("/calendars", tags=["bookings"], summary="The calendar feeds and their last sync")
+    async def calendars() -> list[Any]:
+        poller = getattr(controller, "calendars", None)
+        return poller.status() if poller else []
+
+    @api.post("/calendars/sync", tags=["bookings"], summary="Sync the calendar feeds now", responses={404: ERRORS[404]})
+    async def calendars_sync(name: Annotated[str | None, Query(description="Only this feed")] = None) -> list[Any]:
+        poller = getattr(controller, "calendars", None)
+        if poller is None:
+            return []
+        return [report.json() for report in await poller.sync_now(name)]
 
     app.include_router(api)
     return app

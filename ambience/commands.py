@@ -65,13 +65,31 @@ class Status(Strict):
     room: RoomId | None = None
 
 
+class Book(Strict):
+    action: Literal["book"] = "book"
+    room: RoomId
+    preset: PresetId
+    at: Annotated[str, Field(min_length=1, max_length=64)]
+    """``2026-12-01 14:00`` in the clinic's time zone, or ISO 8601 with an offset."""
+    duration: Annotated[Seconds, Field(gt=0, le=6 * 3600)] | None = None
+    lead: Annotated[Seconds, Field(le=3 * 3600)] | None = None
+    client: ClientLabel | None = None
+
+
+class Cancel(Strict):
+    action: Literal["cancel"] = "cancel"
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    room: RoomId | None = None
+    """When given (e.g. from a room's MQTT topic), the booking must be in this room."""
+
+
 class ClientAdd(Strict):
     label: ClientLabel
     comfort: Comfort = Comfort()
 
 
-Command = Annotated[Start | Pause | Resume | Extend | Stop | Status, Field(discriminator="action")]
-ACTIONS = ("start", "pause", "resume", "extend", "stop", "status")
+Command = Annotated[Start | Pause | Resume | Extend | Stop | Status | Book | Cancel, Field(discriminator="action")]
+ACTIONS = ("start", "pause", "resume", "extend", "stop", "status", "book", "cancel")
 _adapter: TypeAdapter[Any] = TypeAdapter(Command)
 
 
@@ -79,7 +97,7 @@ class _Wrapper(Strict):
     command: Command
 
 
-def parse_command(data: Any, source: str = "command") -> Start | Pause | Resume | Extend | Stop | Status:
+def parse_command(data: Any, source: str = "command") -> Start | Pause | Resume | Extend | Stop | Status | Book | Cancel:
     """Validate a command given as a dict (or JSON text/bytes). Raises :class:`CommandInvalid`."""
     if isinstance(data, (bytes, bytearray)):
         try:

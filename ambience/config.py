@@ -9,14 +9,17 @@ Relative paths in the file are relative to the file's folder.
 from __future__ import annotations
 
 import os
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .calendars import CalendarsConfig, check_feeds
 from .errors import ConfigError, Issue
 from .presets import RoleName, Strict, shipped_presets
 from .units import Celsius, Percent, Seconds, Volume
@@ -104,6 +107,61 @@ class HttpConfig(Strict):
     token: SecretStr | None = None
     """The API token; default: generated at first start into ``<state_dir>/token`` (mode 0600)."""
     enabled: bool = True
+
+
+class RecurringBooking(Strict):
+    """A weekly booking template: e.g. room 2, Tuesdays 09:00, express-30."""
+
+    room: Annotated[str, Field(pattern=ROOM_ID)]
+    preset: str
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    at: Annotated[str, Field(pattern=r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$")]
+    """Local wall time, ``HH:MM``."""
+    duration: Seconds | None = None
+    lead: Seconds | None = None
+    client: str | None = None
+
+    def at_time(self) -> dt_time:
+        hour, minute = self.at.split(":")
+        return dt_time(int(hour), int(minute))
+
+
+def _zone(value: Any) -> Any:
+    if value is None:
+        return value
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "value_error", f"{value!r} is not a time zone; use an IANA name such as 'Europe/London'"
+        ) from None
+    return value
+
+
+class BookingsConfig(Strict):
+    timezone: Annotated[str | None, BeforeValidator(_zone)] = None
+    """The clinic's IANA time zone (default: this machine's)."""
+    lead: Seconds = 900.0
+    """Pre-heat before a booking: only the climate runs from ``start − lead``."""
+    on_busy: Literal["wait", "replace"] = "wait"
+    """A manual session still running when a booking is due: wait for it to end, or replace it."""
+    horizon_days: Annotated[int, Field(ge=1, le=366)] = 14
+    """How far ahead weekly templates are expanded into bookings."""
+    recurring: list[RecurringBooking] = []
+    store_url: str | None = None
+    """A SQLAlchemy URL for the booking store (default: SQLite ``<state_dir>/bookings.db``)."""
+    calendars: CalendarsConfig = []
+    """ICS feeds of the clinic's booking system, kept in step with the bookings (docs/calendars.md)."""
+
+    def zone(self) -> ZoneInfo:
+        if self.timezone:
+            return ZoneInfo(self.timezone)
+        from tzlocal import get_localzone_name
+
+        try:
+            return ZoneInfo(get_localzone_name() or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
 
 
 class ReconcileConfig(Strict):
@@ -247,6 +305,7 @@ class Config(BaseSettings):
     limits: Limits = Limits()
     reconcile: ReconcileConfig = ReconcileConfig()
     http: HttpConfig = HttpConfig()
+    bookings: BookingsConfig = BookingsConfig()
     rooms: dict[Annotated[str, Field(pattern=ROOM_ID)], Room] = {}
 
     @classmethod
@@ -313,7 +372,10 @@ def parse_config(text: str | None, source: str, base: Path) -> Config:
     }
     if mqtt_paths:
         updates["mqtt"] = mqtt.model_copy(update=mqtt_paths)
-    issues = []
+    if config.bookings.calendars:
+        feeds = [f.resolved(base) for f in config.bookings.calendars]
+        updates["bookings"] = config.bookings.model_copy(update={"calendars": feeds})
+    issues = check_feeds(config.bookings.calendars, config.rooms, None, source)
     for key, path in mqtt_paths.items():
         if not path.is_file():
             issues.append(Issue(source, f"mqtt.{key}", f"{str(path)!r} does not exist or is not a file"))

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .clients import Client
-from .commands import ClientAdd, Extend, Pause, Resume, Start, Status, Stop, parse_command
-from .errors import NotFound
+from .commands import Book, Cancel, ClientAdd, CommandInvalid, Extend, Pause, Resume, Start, Status, Stop, parse_command
+from .errors import BookingError, Issue, NotFound
 from .presets import Library
 from .room import Room
 from .store import Store
@@ -32,6 +32,10 @@ class Controller:
         self.store = store
         self.clock = clock
         self._listeners: list[Listener] = []
+        self.bookings: Any = None
+        """The BookingService, when the daemon runs one."""
+        self.calendars: Any = None
+        """The CalendarPoller, when calendar feeds are configured."""
         for room in rooms.values():
             room.on_change = self.changed
 
@@ -39,10 +43,12 @@ class Controller:
 
     def execute(self, command: Any) -> dict[str, Any]:
         """Run one command (a model, or a dict/JSON to validate first); returns the room's status."""
-        if not isinstance(command, (Start, Pause, Resume, Extend, Stop, Status)):
+        if not isinstance(command, (Start, Pause, Resume, Extend, Stop, Status, Book, Cancel)):
             command = parse_command(command)
         if isinstance(command, Status):
             return {"rooms": self.status(command.room)}
+        if isinstance(command, (Book, Cancel)):
+            return self._booking_command(command)
         room = self.room(command.room)
         if isinstance(command, Start):
             preset = self.library.get(command.preset)
@@ -64,7 +70,43 @@ class Controller:
         elif isinstance(command, Stop):
             room.stop()
         self.changed(room.id)
-        return room.status()
+        return self.status(room.id)[0]
+
+    def _booking_command(self, command: Book | Cancel) -> dict[str, Any]:
+        service = self.bookings
+        if service is None:
+            raise BookingError("bookings are not available here (the daemon runs them)")
+        if isinstance(command, Book):
+            self.room(command.room)
+            from .bookings import parse_when
+
+            try:
+                start = parse_when(command.at, service.tz)
+            except BookingError as exc:
+                raise CommandInvalid([Issue("command", "at", str(exc))]) from None
+            booking = service.book(
+                command.room, command.preset, start,
+                duration=command.duration, lead=command.lead, client=command.client,
+            )  # fmt: skip
+        else:
+            booking = service.get(command.id)
+            if command.room is not None and booking.room != command.room:
+                raise NotFound("booking", command.id, [b.id for b in service.bookings(room=command.room)])
+            booking = service.cancel(command.id)
+        return {"booking": booking.json(self.library.presets[booking.preset].duration if booking.preset in self.library.presets else None)}
+
+    def list_bookings(self, room: str | None = None, day: Any = None) -> list[dict[str, Any]]:
+        if self.bookings is None:
+            return []
+        if room is not None:
+            self.room(room)
+        out = []
+        for b in self.bookings.bookings(room=room):
+            if day is not None and b.start.astimezone(self.bookings.tz).date() != day:
+                continue
+            preset = self.library.presets.get(b.preset)
+            out.append(b.json(preset.duration if preset else None))
+        return out
 
     # ---- queries ------------------------------------------------------------------------------
 
@@ -75,9 +117,13 @@ class Controller:
             raise NotFound("room", room_id, list(self.rooms)) from None
 
     def status(self, room_id: str | None = None) -> list[dict[str, Any]]:
-        if room_id is not None:
-            return [self.room(room_id).status()]
-        return [room.status() for room in self.rooms.values()]
+        rooms = [self.room(room_id)] if room_id is not None else list(self.rooms.values())
+        out = []
+        for room in rooms:
+            status = room.status()
+            status["next_booking"] = self.bookings.next_for(room.id) if self.bookings is not None else None
+            out.append(status)
+        return out
 
     def presets(self) -> list[dict[str, Any]]:
         return [

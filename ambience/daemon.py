@@ -72,6 +72,14 @@ class Daemon:
         }
         self.controller = Controller(self.rooms, self.library, self.store, clock)
         self.devices.on_change(self.controller.changed)
+        from .bookings import BookingService
+
+        self.bookings = BookingService(
+            rooms=self.rooms, library=self.library, store=self.store, config=config.bookings,
+            state_dir=config.state_dir, clock=clock, on_change=self.controller.changed,
+        )  # fmt: skip
+        self.controller.bookings = self.bookings
+        self.controller.subscribe(self._room_changed)
         self.surfaces: list[Any] = []
         self._tasks: list[asyncio.Task] = []
 
@@ -96,6 +104,16 @@ class Daemon:
         except DeviceError as exc:
             log.warning("%s; rooms run on and catch up when the broker is back", exc)
         self._recover()
+        self.bookings.start()  # after the sessions are back: a due booking sees a busy room as busy
+        if self.config.bookings.calendars:
+            from .calendars import CalendarPoller, check_feeds
+
+            for issue in check_feeds(self.config.bookings.calendars, self.config.rooms, self.library.presets, "config"):
+                log.warning("calendar: %s", issue)
+            self.controller.calendars = CalendarPoller(
+                self.config.bookings.calendars, self.bookings, self.clock, self.config.bookings.zone()
+            )
+            self._tasks.append(asyncio.create_task(self.controller.calendars.run(), name="calendars"))
         self._tasks.append(asyncio.create_task(self.devices.run(), name="devices"))
         for room in self.rooms.values():
             self._tasks.append(asyncio.create_task(room.run(), name=f"room-{room.id}"))
@@ -123,9 +141,15 @@ class Daemon:
             elif record.outcome is None:
                 log.info("%s: resuming %s, %.0f s left", room.id, record.preset, room.timeline.at(now).remaining)
 
+    def _room_changed(self, room_id: str) -> None:
+        room = self.rooms.get(room_id)
+        if room is not None and room.record is None:
+            self.bookings.room_freed(room_id)
+
     async def stop(self) -> None:
         for surface in reversed(self.surfaces):
             await surface.stop()
+        self.bookings.stop()
         for task in reversed(self._tasks):
             task.cancel()
         if self._tasks:

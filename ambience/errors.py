@@ -14,6 +14,7 @@ Only an exception outside this tree deserves a traceback.
     ├── DeviceError        the broker or a device bridge
     ├── PlayerError        mpv / audio output
     └── BookingError       scheduling
+        └── CalendarError  an unreachable or malformed calendar feed (ambience.calendars)
 """
 
 from __future__ import annotations

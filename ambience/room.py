@@ -81,6 +81,7 @@ class Room:
         self.music_problem: str | None = None
         self._wake = asyncio.Event()
         self._last_phase: tuple | None = None
+        self._stop_outcome = "stopped"
 
     # ---- commands (each persists before it returns) --------------------------------------
 
@@ -97,7 +98,7 @@ class Room:
         comfort: Comfort | None = None,
         lead: float = 0.0,
         replace: bool = False,
-        booking: str | None = None,
+        booking: dict[str, Any] | None = None,
         started_at: float | None = None,
     ) -> None:
         now = self.clock()
@@ -120,6 +121,7 @@ class Room:
             seed=random.randrange(1 << 31),
         )
         self.record = SessionRecord(uuid.uuid4().hex[:12], self.id, preset.id, facts, client, snapshot, None, booking)
+        self._stop_outcome = "stopped"
         self.preset = preset
         self.fitted, self.playlist = None, None
         self._set_timeline()
@@ -137,7 +139,8 @@ class Room:
         self._change(lambda f, now: f.extend(by, now))
         self.fitted = self._refit(self.fitted)
 
-    def stop(self) -> None:
+    def stop(self, outcome: str = "stopped") -> None:
+        self._stop_outcome = outcome
         self._change(lambda f, now: f.stop(now))
 
     def _change(self, fn: Callable[[SessionFacts, float], SessionFacts]) -> None:
@@ -191,7 +194,7 @@ class Room:
         state = timeline.at(now)
         if state.status == "ended":
             if record.outcome is None:
-                self._end(now, "stopped" if record.facts.stopped_at is not None else "completed")
+                self._end(now, self._stop_outcome if record.facts.stopped_at is not None else "completed")
             return await self._finishing()
         self.devices.apply(self.id, state)
         await self._music(state)

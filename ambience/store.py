@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS history (
 );
 CREATE INDEX IF NOT EXISTS history_room ON history (room, started_at);
 CREATE TABLE IF NOT EXISTS clients (label TEXT PRIMARY KEY, comfort TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tombstones (uid TEXT PRIMARY KEY, until REAL NOT NULL);
 """
 OUTCOMES = ("completed", "stopped", "replaced", "recovered", "missed", "cancelled")
 
@@ -43,7 +44,8 @@ class SessionRecord:
     """Each device's state when the session started, for ``after: restore``."""
     outcome: str | None = None
     """Set once the session has ended: its after state is being applied."""
-    booking: str | None = None
+    booking: dict[str, Any] | None = None
+    """The booking that started it (its job kwargs), if any."""
     music_order: list[str] = field(default_factory=list)
     """The fitted playlist (track names), so a restart resumes the same music at the same place."""
 
@@ -139,6 +141,14 @@ class Store:
         rows = self.db.execute(sql, args + (limit,)).fetchall()
         keys = ("session", "room", "preset", "client", "started_at", "ended_at", "outcome")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    # ---- cancelled recurring/calendar bookings, so they are not booked again ----------------
+
+    def add_tombstone(self, uid: str, until: float) -> None:
+        self.db.execute("INSERT OR REPLACE INTO tombstones (uid, until) VALUES (?, ?)", (uid, until))
+
+    def tombstones(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT uid FROM tombstones")}
 
     # ---- clients ----------------------------------------------------------------------------
 

@@ -59,7 +59,16 @@ def print_error(console: Console, text: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import client_cmds, config_cmds, daemon_cmds, device_cmds, music_cmds, preset_cmds
+    from . import (
+        booking_cmds,
+        calendar_cmds,
+        client_cmds,
+        config_cmds,
+        daemon_cmds,
+        device_cmds,
+        music_cmds,
+        preset_cmds,
+    )
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what happens")
@@ -73,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ambience {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (preset_cmds, config_cmds, device_cmds, music_cmds, daemon_cmds, client_cmds):
+    for module in (preset_cmds, config_cmds, device_cmds, music_cmds, daemon_cmds, client_cmds, booking_cmds, calendar_cmds):
         module.register(sub, common)
     return parser
 

@@ -1,0 +1,97 @@
+"""``ambience book``, ``ambience bookings`` and ``ambience cancel``: clinic bookings via the daemon."""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from ..units import format_duration, parse_duration
+from . import Context
+from .client_cmds import DaemonClient, _print_json
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("book", help="book a room ahead: a preset at a time, with pre-heat", parents=[common])
+    p.add_argument("room")
+    p.add_argument("preset")
+    p.add_argument("--at", required=True, metavar="TIME", help="'2026-12-01 14:00' (the clinic's time) or ISO 8601")
+    p.add_argument("--for", dest="duration", metavar="DURATION", help="the session's length, if not the preset's")
+    p.add_argument("--lead", metavar="DURATION", help="pre-heat before the start (default from the config)")
+    p.add_argument("--client", metavar="LABEL")
+    p.set_defaults(handler=cmd_book)
+
+    p = sub.add_parser("bookings", help="bookings per room (a day view)", parents=[common])
+    p.add_argument("--day", metavar="DATE", help="only this day, YYYY-MM-DD")
+    p.add_argument("--room", metavar="ROOM")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_bookings)
+
+    p = sub.add_parser("cancel", help="cancel a booking (one already running ends now)", parents=[common])
+    p.add_argument("id")
+    p.set_defaults(handler=cmd_cancel)
+
+
+def cmd_book(args: argparse.Namespace, ctx: Context) -> int:
+    body: dict[str, Any] = {"room": args.room, "preset": args.preset, "at": args.at}
+    if args.duration:
+        body["duration"] = parse_duration(args.duration)
+    if args.lead:
+        body["lead"] = parse_duration(args.lead)
+    if args.client:
+        body["client"] = args.client
+    with DaemonClient.for_config(ctx.config) as client:
+        booking = client.post("/api/bookings", body)["booking"]
+    ctx.out.print(booking["id"])
+    ctx.err.print(
+        f"booked {escape(booking['room'])}: {escape(booking['preset'])} at {_when(booking['start'])}, "
+        f"pre-heat from {format_duration(booking['lead'])} before"
+    )
+    return 0
+
+
+def _when(iso: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return datetime.fromisoformat(iso).strftime(fmt)
+
+
+def cmd_bookings(args: argparse.Namespace, ctx: Context) -> int:
+    params = {k: v for k, v in (("room", args.room), ("day", args.day)) if v}
+    with DaemonClient.for_config(ctx.config) as client:
+        bookings = client.get("/api/bookings", **params)
+    if args.json:
+        _print_json(ctx, bookings)
+        return 0
+    if not bookings:
+        ctx.out.print("no bookings" + (f" on {args.day}" if args.day else "") + (f" in {args.room}" if args.room else ""))
+        return 0
+    by_room: dict[str, list[dict]] = defaultdict(list)
+    for b in bookings:
+        by_room[b["room"]].append(b)
+    for room, items in sorted(by_room.items()):
+        table = Table(title=room, title_justify="left", box=None, header_style="bold")
+        for col in ("DAY", "FROM", "TO", "PRESET", "CLIENT", "PRE-HEAT", "ID", "NOTE"):
+            table.add_column(col)
+        for b in items:
+            table.add_row(
+                _when(b["start"], "%a %d %b"),
+                _when(b["start"], "%H:%M"),
+                _when(b["end"], "%H:%M") if b.get("end") else "",
+                escape(b["preset"]),
+                escape(b.get("client") or "—"),
+                format_duration(b["lead"]),
+                b["id"],
+                escape(b.get("waiting") or (b["source"] if b["source"] != "manual" else "")),
+            )
+        ctx.out.print(table)
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, ctx: Context) -> int:
+    with DaemonClient.for_config(ctx.config) as client:
+        booking = client.request("DELETE", f"/api/bookings/{args.id}")["booking"]
+    ctx.out.print(f"cancelled {booking['id']}: {escape(booking['room'])} {escape(booking['preset'])} at {_when(booking['start'])}")
+    return 0

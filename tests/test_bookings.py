@@ -1,0 +1,315 @@
+"""Bookings: pure rules with a fixed clock, and the daemon's booking service on a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ambience.bookings import Booking, expand_weekly, local_time, overlapping, parse_when
+from ambience.config import parse_config
+from ambience.daemon import Daemon
+from ambience.errors import BookingError
+from ambience.simulator import Simulator
+
+LONDON = ZoneInfo("Europe/London")
+
+
+# ---- pure -------------------------------------------------------------------------------------
+
+
+def test_nine_o_clock_local_stays_nine_across_the_clocks_going_forward():
+    before = local_time(date(2026, 3, 24), dtime(9, 0), LONDON)  # GMT
+    after = local_time(date(2026, 3, 31), dtime(9, 0), LONDON)  # BST
+    assert before.astimezone(UTC).hour == 9
+    assert after.astimezone(UTC).hour == 8
+    assert (before.hour, after.hour) == (9, 9)
+
+
+def test_a_time_that_does_not_exist_is_refused():
+    with pytest.raises(BookingError, match="does not exist in Europe/London"):
+        local_time(date(2026, 3, 29), dtime(1, 30), LONDON)
+
+
+def test_parse_when_reads_the_clinic_time_or_an_offset():
+    assert parse_when("2026-12-01 14:00", LONDON) == datetime(2026, 12, 1, 14, 0, tzinfo=LONDON)
+    assert parse_when("2026-07-01T14:00+00:00", LONDON).hour == 15
+    with pytest.raises(BookingError, match="not a time"):
+        parse_when("tomorrow afternoon", LONDON)
+
+
+def test_weekly_expansion_across_dst_keeps_the_local_time():
+    starts = expand_weekly("tuesday", dtime(9, 0), LONDON, date(2026, 3, 20), 14)
+    assert [s.date() for s in starts] == [date(2026, 3, 24), date(2026, 3, 31)]
+    assert [s.hour for s in starts] == [9, 9]
+    assert [s.astimezone(UTC).hour for s in starts] == [9, 8]
+
+
+def b(room, start, minutes=60, lead=900, id="x"):
+    return Booking(id, room, "p", start, minutes * 60.0, lead)
+
+
+def test_overlap_counts_the_lead_time():
+    t = datetime(2026, 12, 1, 10, 0, tzinfo=LONDON)
+    other = b("r1", t, 60, 900, "other")
+    others = [(other, t + timedelta(minutes=60))]
+    assert overlapping("r1", t + timedelta(minutes=60), t + timedelta(minutes=120), 900, others) is other  # our lead
+    assert overlapping("r1", t + timedelta(minutes=75), t + timedelta(minutes=135), 900, others) is None
+    assert overlapping("r2", t, t + timedelta(minutes=60), 0, others) is None
+    assert overlapping("r1", t - timedelta(minutes=60), t - timedelta(minutes=15), 0, others) is None
+
+
+# ---- the service with a fixed clock (no broker: nothing is started) -------------------------------
+
+ROOMS = """
+rooms:
+  studio:
+    thermostat: {bridge: zigbee2mqtt, device: trv}
+    lights: [{bridge: zigbee2mqtt, device: lamp, role: lamp}]
+    speaker: null
+  room2:
+    thermostat: {bridge: zigbee2mqtt, device: trv2}
+    speaker: null
+"""
+
+PRESETS = {
+    "short": "name: Short\nduration: 6s\nclimate: {target: 25}\nlights: {brightness: 30, transition: 0s}\n",
+    "hour": "name: Hour\nduration: 60m\nclimate: {target: 24}\n",
+}
+
+
+def make_config(tmp_path: Path, url: str = "mqtt://127.0.0.1:1", extra: str = ""):
+    (tmp_path / "presets").mkdir(exist_ok=True)
+    for name, text in PRESETS.items():
+        (tmp_path / "presets" / f"{name}.yaml").write_text(text)
+    text = (
+        f"mqtt: {{url: '{url}'}}\npresets: [presets]\nstate_dir: state\nhttp: {{enabled: false}}\n"
+        f"reconcile: {{ack_timeout: 0.3s, max_tries: 3}}\n{extra}{ROOMS}"
+    )
+    return parse_config(text, "test.yaml", tmp_path)
+
+
+def test_bookings_in_the_future_across_dst_with_a_fixed_clock(tmp_path):
+    config = make_config(
+        tmp_path,
+        extra=(
+            "bookings:\n  timezone: Europe/London\n  lead: 15m\n  horizon_days: 14\n"
+            "  recurring: [{room: room2, preset: hour, weekday: tuesday, at: '09:00'}]\n"
+        ),
+    )
+    fixed = datetime(2026, 3, 20, 12, 0, tzinfo=UTC).timestamp()
+    daemon = Daemon(config, players=False, clock=lambda: fixed)
+    service = daemon.bookings
+    booking = service.book("studio", "hour", parse_when("2026-03-30 09:00", LONDON))
+    job = service.scheduler.get_job(booking.id)
+    assert job.trigger.run_date == datetime(2026, 3, 30, 7, 45, tzinfo=UTC)  # 09:00 BST − 15 min
+    made = service.expand_recurring()
+    assert [(m.start.date(), m.start.hour, m.start.utcoffset()) for m in made] == [
+        (date(2026, 3, 24), 9, timedelta(0)),
+        (date(2026, 3, 31), 9, timedelta(hours=1)),
+    ]
+    assert service.expand_recurring() == []  # idempotent
+    with pytest.raises(BookingError, match=rf"booking {booking.id} \(hour, 2026-03-30 09:00"):
+        service.book("studio", "hour", parse_when("2026-03-30 09:50", LONDON))
+    with pytest.raises(BookingError, match="is in the past"):
+        service.book("studio", "hour", parse_when("2026-03-01 09:00", LONDON))
+    status = daemon.controller.status("studio")[0]
+    assert status["next_booking"]["id"] == booking.id and status["next_booking"]["start"] == "2026-03-30T09:00:00+01:00"
+
+
+# ---- the service running: a real broker and the simulator -----------------------------------------
+
+
+def run_daemon(config, scenario, sim_initial=None):
+    """Run ``scenario(daemon)`` inside a started daemon (in this process), with simulated devices."""
+
+    async def main():
+        daemon = Daemon(config, players=False)
+        await daemon.start()
+        try:
+            return await scenario(daemon)
+        finally:
+            await daemon.stop()
+
+    return asyncio.run(main())
+
+
+async def until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not true in time"
+        await asyncio.sleep(0.05)
+
+
+def test_lead_time_heats_first_then_lights_at_the_start_and_cancel_reverts(broker, tmp_path):
+    config = make_config(tmp_path, broker.url)
+    initial = {"trv": {"target": 19, "mode": "heat"}, "lamp": {"on": True, "brightness": 80, "color_temp": 4000}}
+    with Simulator(config, tick=0.2, initial=initial) as sim:
+
+        async def scenario(daemon):
+            start = datetime.now(UTC) + timedelta(seconds=3)
+            booking = daemon.bookings.book("studio", "hour", start, lead=2.0)
+            await until(lambda: sim.device("studio", "trv")["target"] == 24, 5)
+            heated = time.time()
+            assert heated < start.timestamp(), "the climate comes first, during the lead"
+            assert daemon.controller.status("studio")[0]["state"] == "preconditioning"
+            assert sim.device("studio", "lamp")["brightness"] == 80  # lights untouched during pre-heat
+            daemon.bookings.cancel(booking.id)
+            await until(lambda: sim.device("studio", "trv")["target"] == 19, 5)
+            assert daemon.controller.status("studio")[0]["state"] == "idle"
+            assert daemon.bookings.bookings() == []
+            return daemon.store.history("studio")
+
+        history = run_daemon(config, scenario)
+    assert [h["outcome"] for h in history] == ["cancelled"]
+
+
+def test_lights_come_at_the_start(broker, tmp_path):
+    config = make_config(tmp_path, broker.url)
+    with Simulator(config, tick=0.2) as sim:
+
+        async def scenario(daemon):
+            start = datetime.now(UTC) + timedelta(seconds=2.5)
+            daemon.bookings.book("studio", "short", start, lead=1.5)
+            await until(lambda: sim.device("studio", "trv")["target"] == 25, 5)
+            assert not sim.device("studio", "lamp")["on"]
+            await until(lambda: sim.device("studio", "lamp")["on"], 5)
+            lit = time.time()
+            assert start.timestamp() - 0.1 <= lit <= start.timestamp() + 1.5
+            await until(lambda: daemon.controller.status("studio")[0]["state"] == "idle", 15)
+            return daemon.store.history("studio")
+
+        history = run_daemon(config, scenario)
+    assert [h["outcome"] for h in history] == ["completed"]
+
+
+def test_down_across_the_start_then_late_start_ends_at_the_booked_end_or_missed(broker, tmp_path):
+    config = make_config(tmp_path, broker.url)
+    with Simulator(config, tick=0.2):
+        booked = {}
+
+        async def book(daemon):
+            start = datetime.now(UTC) + timedelta(seconds=1)
+            booked["a"] = daemon.bookings.book("studio", "short", start, lead=0, duration=8)
+            booked["b"] = daemon.bookings.book("room2", "short", start, lead=0, duration=2)
+
+        run_daemon(config, book)
+        time.sleep(3.5)  # down across both starts; room2's whole window passes
+
+        async def later(daemon):
+            status = daemon.controller.status("studio")[0]
+            await until(lambda: daemon.controller.status("studio")[0]["state"] == "running", 5)
+            status = daemon.controller.status("studio")[0]
+            return status, daemon.store.history("room2")
+
+        status, history = run_daemon(config, later)
+    end = booked["a"].start.timestamp() + 8
+    assert abs(datetime.fromisoformat(status["ends_at"]).timestamp() - end) <= 1
+    assert [h["outcome"] for h in history] == ["missed"]
+
+
+def test_a_manual_session_is_left_alone_and_the_booking_waits(broker, tmp_path):
+    config = make_config(tmp_path, broker.url)
+    with Simulator(config, tick=0.2):
+
+        async def scenario(daemon):
+            daemon.controller.execute({"action": "start", "room": "studio", "preset": "hour"})
+            start = datetime.now(UTC) + timedelta(seconds=1)
+            booking = daemon.bookings.book("studio", "short", start, lead=0, duration=10)
+            await asyncio.sleep(1.5)
+            status = daemon.controller.status("studio")[0]
+            assert status["preset"] == "hour", "the manual session runs on"
+            assert daemon.bookings.get(booking.id).waiting
+            daemon.controller.execute({"action": "stop", "room": "studio"})
+            await until(lambda: daemon.controller.status("studio")[0]["preset"] == "short", 10)
+            status = daemon.controller.status("studio")[0]
+            return booking, status
+
+        booking, status = run_daemon(config, scenario)
+    end = booking.start.timestamp() + 10
+    assert abs(datetime.fromisoformat(status["ends_at"]).timestamp() - end) <= 1
+
+
+def test_bookings_survive_a_restart(broker, tmp_path):
+    config = make_config(tmp_path, broker.url)
+    start = datetime.now(UTC) + timedelta(days=1)
+
+    async def book(daemon):
+        return [daemon.bookings.book("studio", "hour", start + timedelta(hours=2 * i)) for i in range(5)]
+
+    async def listed(daemon):
+        return daemon.bookings.bookings()
+
+    made = run_daemon(config, book)
+    again = run_daemon(config, listed)
+    assert [b.id for b in again] == [m.id for m in made]
+    assert [b.start for b in again] == [m.start for m in made]
+
+
+def test_book_and_cancel_through_the_dispatcher(broker, tmp_path):
+    config = make_config(tmp_path, broker.url, extra="bookings: {timezone: Europe/London}\n")
+
+    async def scenario(daemon):
+        at = (datetime.now(LONDON) + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
+        made = daemon.controller.execute({"action": "book", "room": "studio", "preset": "hour", "at": at})
+        booking = made["booking"]
+        assert booking["start"].startswith(at.replace(" ", "T"))
+        listed = daemon.controller.list_bookings(room="studio")
+        assert [b["id"] for b in listed] == [booking["id"]]
+        from ambience.errors import NotFound
+
+        with pytest.raises(NotFound):
+            daemon.controller.execute({"action": "cancel", "id": booking["id"], "room": "room2"})
+        daemon.controller.execute({"action": "cancel", "id": booking["id"]})
+        return daemon.controller.list_bookings()
+
+    assert run_daemon(config, scenario) == []
+
+
+def test_cli_http_and_mqtt_book_list_and_cancel(broker, probe, tmp_path, capsys, monkeypatch):
+    from daemon_proc import DaemonProcess
+
+    from ambience.cli import main
+
+    make_config(tmp_path, broker.url, extra="bookings: {timezone: Europe/London, lead: 10m}\n")
+    cfg = tmp_path / "ambience.yaml"
+    text = (
+        f"mqtt: {{url: '{broker.url}', base_topic: amb}}\npresets: [presets]\nstate_dir: state\n"
+        f"bookings: {{timezone: Europe/London, lead: 10m}}\n{ROOMS}"
+    )
+    cfg.write_text(text)
+    daemon = DaemonProcess(cfg, tmp_path / "state").start()
+    try:
+        monkeypatch.setenv("AMBIENCE_URL", daemon.url)
+        monkeypatch.setenv("AMBIENCE_TOKEN", daemon.token())
+        day = (datetime.now(LONDON) + timedelta(days=3)).date()
+        assert main(["book", "studio", "hour", "--at", f"{day} 14:00", "--client", "A. Smith", "--config", str(cfg)]) == 0
+        booking_id = capsys.readouterr().out.strip()
+        # an overlap (the lead counts) is refused, naming the other booking
+        assert main(["book", "studio", "hour", "--at", f"{day} 15:05", "--config", str(cfg)]) == 1
+        assert f"booking {booking_id} (hour, {day} 14:00" in capsys.readouterr().err
+        # the same over HTTP: 409 with the message; a bad time is 422 naming the field
+        clash = daemon.api("POST", "/api/bookings", {"room": "studio", "preset": "hour", "at": f"{day} 14:30"}, expect=409)
+        assert booking_id in clash["error"]
+        bad = daemon.api("POST", "/api/bookings", {"room": "studio", "preset": "hour", "at": "soon"}, expect=422)
+        assert bad["issues"][0]["field"] == "at"
+        # MQTT: book in room2
+        probe.subscribe("amb/room2/command/result")
+        probe.publish("amb/room2/command", {"action": "book", "preset": "hour", "at": f"{day} 09:00"})
+        reply = probe.wait_for(lambda m: m.topic == "amb/room2/command/result", timeout=5).json()
+        assert reply["ok"], reply
+        assert main(["bookings", "--day", str(day), "--config", str(cfg)]) == 0
+        out = capsys.readouterr().out
+        assert "studio" in out and "room2" in out and "14:00" in out and "A. Smith" in out
+        status = daemon.room("studio")
+        assert status["next_booking"]["id"] == booking_id
+        assert main(["cancel", booking_id, "--config", str(cfg)]) == 0
+        capsys.readouterr()
+        assert [b["room"] for b in daemon.api("GET", "/api/bookings")] == ["room2"]
+    finally:
+        daemon.stop()
