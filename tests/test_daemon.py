@@ -176,3 +176,26 @@ def test_a_second_daemon_on_the_same_state_directory_is_refused(setup):
     second = DaemonProcess(daemon.config_file, daemon.state_dir)
     with pytest.raises(RuntimeError, match=r"another ambience serve \(pid \d+\) is running with the state directory"):
         second.start(timeout=10)
+
+
+def test_the_cli_starts_a_session_that_drives_the_devices(setup, capsys, monkeypatch):
+    from ambience.cli import main
+
+    daemon, sim = setup
+    daemon.start()
+    monkeypatch.setenv("AMBIENCE_URL", daemon.url)
+    monkeypatch.setenv("AMBIENCE_TOKEN", daemon.token())
+    cfg = str(daemon.config_file)
+    assert main(["start", "studio", "short", "--client", "A. Smith", "--config", cfg]) == 0
+    sim.wait_for("studio", "lamp", lambda s: s["on"] and close(s["brightness"], 30), timeout=5)
+    sim.wait_for("studio", "trv", lambda s: s["target"] == 24, timeout=5)
+    capsys.readouterr()
+    assert main(["status", "studio", "--json", "--config", cfg]) == 0
+    import json
+
+    status = json.loads(capsys.readouterr().out)
+    status = status[0] if isinstance(status, list) else status
+    assert status["state"] == "running" and status["client"] == "A. Smith" and status["preset"] == "short"
+    wait(lambda: all(d["status"] == "confirmed" for d in daemon.room("studio")["devices"]))
+    assert main(["stop", "studio", "--config", cfg]) == 0
+    sim.wait_for("studio", "lamp", lambda s: close(s["brightness"], 80), timeout=5)
