@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .calendars import CalendarsConfig, check_feeds
+from .ha_discovery import HomeAssistantConfig
 from .errors import ConfigError, Issue
 from .presets import RoleName, Strict, shipped_presets
 from .units import Celsius, Percent, Seconds, Volume
@@ -306,6 +307,8 @@ class Config(BaseSettings):
     reconcile: ReconcileConfig = ReconcileConfig()
     http: HttpConfig = HttpConfig()
     bookings: BookingsConfig = BookingsConfig()
+    homeassistant: HomeAssistantConfig = HomeAssistantConfig()
+    """Home Assistant MQTT discovery (docs/homeassistant.md)."""
     rooms: dict[Annotated[str, Field(pattern=ROOM_ID)], Room] = {}
 
     @classmethod

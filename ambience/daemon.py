@@ -86,9 +86,11 @@ class Daemon:
     # ---- lifetime ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        from .ha_discovery import HomeAssistantDiscovery
         from .mqtt_control import MqttControl
 
         self.surfaces.append(MqttControl(self.connection, self.controller, self.config))
+        self.surfaces.append(HomeAssistantDiscovery(self.connection, self.controller, self.config))
         if self.players and self.config.music:
             from .sounds import ensure_default_playlist
 
