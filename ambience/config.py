@@ -20,8 +20,8 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .calendars import CalendarsConfig, check_feeds
-from .ha_discovery import HomeAssistantConfig
 from .errors import ConfigError, Issue
+from .ha_discovery import HomeAssistantConfig
 from .presets import RoleName, Strict, shipped_presets
 from .units import Celsius, Percent, Seconds, Volume
 from .validation import issues_from, load_yaml
