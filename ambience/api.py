@@ -37,6 +37,7 @@ from .commands import ClientAdd, CommandInvalid, parse_command
 from .controller import Controller
 from .errors import AmbienceError, InvalidFile, Issue, NotFound
 from .validation import field_path, issues_from
+from .web import mount_web
 
 log = logging.getLogger(__name__)
 
@@ -371,6 +372,7 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         return [report.json() for report in await poller.sync_now(name)]
 
     app.include_router(api)
+    mount_web(app, controller, token)
     return app
 
 
@@ -431,6 +433,7 @@ async def serve_http(daemon: Any) -> None:
         await server.serve(sockets=[sock])
     except asyncio.CancelledError:
         if server.started:
+            app.state.web_hub.shutdown()  # end the phone pages' event streams: nothing to wait for
             await server.shutdown(sockets=[sock])
         else:
             sock.close()
