@@ -149,9 +149,10 @@ In another terminal:
   ambience status --watch
   ambience extend studio 10m;  ambience pause studio;  ambience resume studio;  ambience stop studio
 
-HTTP API: http://127.0.0.1:{http_port}/docs   (token: {token})
-MQTT:     mosquitto_sub -p {mqtt_port} -t 'ambience/#' -v
-Logs:     {logs}/
+Phone page: http://127.0.0.1:{http_port}/   (sign in with the token: {token})
+HTTP API:   http://127.0.0.1:{http_port}/docs
+MQTT:       mosquitto_sub -p {mqtt_port} -t 'ambience/#' -v
+Logs:       {logs}/
 
 Press Ctrl-C to stop everything.""",
             flush=True,
