@@ -96,24 +96,6 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
 
 
-class _Commands:
-    """:meth:`MqttControl._handle` without MqttControl's subscriptions: the one MQTT command path.
-
-    It needs nothing of its instance but ``controller``; borrowing it keeps a button press and a JSON
-    command on ``<base>/<room>/command`` identical (validation, error codes, the result's shape).
-    """
-
-    def __init__(self, controller: Controller):
-        from .mqtt_control import MqttControl
-
-        self.controller = controller
-        self._run = MqttControl._handle
-
-    def handle(self, room_id: str, command: dict[str, Any]) -> dict[str, Any]:
-        payload = json.dumps(command).encode()
-        return self._run(self, room_id, payload)  # type: ignore[arg-type]
-
-
 class HomeAssistantDiscovery:
     """Announces the rooms to Home Assistant and runs its preset select and buttons."""
 
@@ -139,7 +121,6 @@ class HomeAssistantDiscovery:
         self.enabled = self.settings.discovery
         self.record_topic = f"{self.base}/ha/rooms"
         self.sync_topic = f"{self.base}/ha/sync"
-        self._commands = _Commands(controller)
         self._running = False
         self._record: dict[str, Any] | None = None
         """What the broker says was announced: ``{"prefix": ..., "rooms": [...]}``."""
@@ -463,7 +444,9 @@ class HomeAssistantDiscovery:
             command["preset"] = preset
         elif action == "extend":
             command["by"] = self.settings.extend_by
-        return self._commands.handle(room_id, command)
+        from .mqtt_control import run_command
+
+        return run_command(self.controller, room_id, json.dumps(command).encode())
 
 
 def _parse_record(payload: bytes) -> dict[str, Any] | None:

@@ -153,58 +153,7 @@ class MqttControl:
         self._reply(room_id, msg, reply)
 
     def _handle(self, room_id: str, payload: bytes) -> dict[str, Any]:
-        if len(payload) > MAX_PAYLOAD:
-            return _error("too_large", f"the command is {len(payload)} bytes; at most {MAX_PAYLOAD} are accepted")
-        if not payload:
-            return _error("invalid", "an empty payload is no command; send a JSON object with an action")
-        try:
-            data = json.loads(payload.decode("utf-8"))
-        except UnicodeDecodeError:
-            return _error("invalid", "the command is not UTF-8 text")
-        except RecursionError:
-            return _error("invalid", "the command is not valid JSON: nested too deeply")
-        except ValueError as exc:
-            where = f" at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
-            return _error("invalid", f"the command is not valid JSON: {getattr(exc, 'msg', exc)}{where}")
-        if not isinstance(data, dict):
-            return _error("invalid", f"a command is a JSON object with an action, not {_json_type(data)}")
-
-        request_id = data.pop("id", None)
-        echo: dict[str, Any] = {}
-        if request_id is not None:
-            if not _good_id(request_id):
-                msg = f"is echoed in the result: a string of at most {MAX_ID} characters or a finite number"
-                return _error("invalid", f"id: {msg}", [("id", msg)])
-            echo["id"] = request_id
-        if room_id not in self.controller.rooms:
-            known = ", ".join(sorted(self.controller.rooms)) or "none configured"
-            msg = f"unknown room {room_id!r}; known rooms: {known}"
-            return _error("not_found", msg, [("room", msg)], echo)
-        if "room" in data and data["room"] != room_id:
-            msg = f"{_short(repr(data['room']))} differs from the room of the topic, {room_id!r}; leave it out"
-            return _error("invalid", f"room: {msg}", [("room", msg)], echo)
-        data["room"] = room_id
-        try:
-            command = parse_command(data, source="mqtt")
-            result = self.controller.execute(command)
-        except CommandInvalid as exc:
-            issues = [(i.field, i.message) for i in exc.issues]
-            first = f"{issues[0][0]}: {issues[0][1]}" if issues and issues[0][0] else (issues[0][1] if issues else "")
-            more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-            return _error("invalid", f"invalid command: {first}{more}", issues, echo)
-        except NotFound as exc:
-            return _error("not_found", str(exc), [(exc.kind, str(exc))], echo)
-        except Busy as exc:
-            return _error("busy", str(exc), [], echo)
-        except CommandError as exc:
-            return _error("refused", str(exc), [], echo)
-        except AmbienceError as exc:
-            return _error("failed", str(exc), [], echo)
-        except Exception:
-            log.exception("the MQTT command %s on room %s failed", _short(repr(data), 200), room_id)
-            return _error("internal", "internal error (see the daemon's log)", [], echo)
-        status = result["rooms"][0] if "rooms" in result else result
-        return {"ok": True, **echo, "status": status}
+        return run_command(self.controller, room_id, payload)
 
     def _reply(self, room_id: str, msg: Received, reply: dict[str, Any]) -> None:
         payload = _json(reply)
@@ -261,4 +210,64 @@ def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-__all__ = ["MqttControl", "MAX_PAYLOAD", "REFRESH_S"]
+__all__ = ["MqttControl", "MAX_PAYLOAD", "REFRESH_S", "run_command"]
+
+
+def run_command(controller: Controller, room_id: str, payload: bytes) -> dict[str, Any]:
+    """One MQTT command (a JSON payload for ``room_id``) through the dispatcher; the result to publish.
+
+    Every error becomes a reply; the Home Assistant buttons use it too, so a press and a JSON
+    command are validated and answered alike.
+    """
+    if len(payload) > MAX_PAYLOAD:
+        return _error("too_large", f"the command is {len(payload)} bytes; at most {MAX_PAYLOAD} are accepted")
+    if not payload:
+        return _error("invalid", "an empty payload is no command; send a JSON object with an action")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError:
+        return _error("invalid", "the command is not UTF-8 text")
+    except RecursionError:
+        return _error("invalid", "the command is not valid JSON: nested too deeply")
+    except ValueError as exc:
+        where = f" at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+        return _error("invalid", f"the command is not valid JSON: {getattr(exc, 'msg', exc)}{where}")
+    if not isinstance(data, dict):
+        return _error("invalid", f"a command is a JSON object with an action, not {_json_type(data)}")
+
+    request_id = data.pop("id", None)
+    echo: dict[str, Any] = {}
+    if request_id is not None:
+        if not _good_id(request_id):
+            msg = f"is echoed in the result: a string of at most {MAX_ID} characters or a finite number"
+            return _error("invalid", f"id: {msg}", [("id", msg)])
+        echo["id"] = request_id
+    if room_id not in controller.rooms:
+        known = ", ".join(sorted(controller.rooms)) or "none configured"
+        msg = f"unknown room {room_id!r}; known rooms: {known}"
+        return _error("not_found", msg, [("room", msg)], echo)
+    if "room" in data and data["room"] != room_id:
+        msg = f"{_short(repr(data['room']))} differs from the room of the topic, {room_id!r}; leave it out"
+        return _error("invalid", f"room: {msg}", [("room", msg)], echo)
+    data["room"] = room_id
+    try:
+        command = parse_command(data, source="mqtt")
+        result = controller.execute(command)
+    except CommandInvalid as exc:
+        issues = [(i.field, i.message) for i in exc.issues]
+        first = f"{issues[0][0]}: {issues[0][1]}" if issues and issues[0][0] else (issues[0][1] if issues else "")
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        return _error("invalid", f"invalid command: {first}{more}", issues, echo)
+    except NotFound as exc:
+        return _error("not_found", str(exc), [(exc.kind, str(exc))], echo)
+    except Busy as exc:
+        return _error("busy", str(exc), [], echo)
+    except CommandError as exc:
+        return _error("refused", str(exc), [], echo)
+    except AmbienceError as exc:
+        return _error("failed", str(exc), [], echo)
+    except Exception:
+        log.exception("the MQTT command %s on room %s failed", _short(repr(data), 200), room_id)
+        return _error("internal", "internal error (see the daemon's log)", [], echo)
+    status = result["rooms"][0] if "rooms" in result else result
+    return {"ok": True, **echo, "status": status}
