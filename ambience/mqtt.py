@@ -215,7 +215,7 @@ class Connection:
         if reason.is_failure:
             self._call(self._refused, _reason_text(reason))
             return
-        _no_delay(client)
+        set_no_delay(client)
         # Subscribing here (paho's thread) renews the subscriptions before any message flows.
         topics = list(self._subscriptions)
         if topics:
@@ -283,7 +283,7 @@ class Connection:
                         log.exception("handling a message on %s failed", msg.topic)
 
 
-def _no_delay(client: paho.Client) -> None:
+def set_no_delay(client: paho.Client) -> None:
     """Nagle's algorithm held small MQTT packets ~40 ms on loopback; paho does not turn it off."""
     sock = client.socket()
     try:

@@ -35,6 +35,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ambience.mqtt import set_no_delay
+
 HOST = "127.0.0.1"
 _SEARCH = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 
@@ -327,9 +329,7 @@ class MqttProbe:
                 self._refused = reason_code
                 self._answered.set()
             return
-        sock = client.socket()
-        if sock is not None and hasattr(sock, "setsockopt"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_no_delay(client)
         with self._cond:
             topics = list(self._topics)
         if topics:

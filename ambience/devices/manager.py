@@ -114,28 +114,26 @@ class Devices:
 
     def settled(self, room_id: str) -> bool:
         """Every device that is asked something is confirmed, unconfirmed or offline."""
-        return all(t.describe()["status"] != "pending" for t in self.rooms[room_id].values())
+        return all(t.shown_status != "pending" for t in self.rooms[room_id].values())
 
     async def wait_settled(self, room_id: str, timeout: float) -> bool:
+        return await self._wait_until(lambda: self.settled(room_id), timeout)
+
+    async def wait_reported(self, room_id: str, timeout: float) -> None:
+        """Until every device of the room has said something (state or availability), or ``timeout``."""
+        devices = self.rooms[room_id].values()
+        await self._wait_until(lambda: all(t.reported is not None or t.online is False for t in devices), timeout)
+
+    async def _wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Check ``done`` after every device report (and at least once a second) until ``timeout``."""
         deadline = self.clock() + timeout
-        while not self.settled(room_id):
+        while not done():
             left = deadline - self.clock()
             if left <= 0:
                 return False
             self._changed.clear()
             await wait_event(self._changed, min(left, 1.0))
         return True
-
-    async def wait_reported(self, room_id: str, timeout: float) -> None:
-        """Until every device of the room has said something (state or availability), or ``timeout``."""
-        deadline = self.clock() + timeout
-        devices = self.rooms[room_id].values()
-        while any(t.reported is None and t.online is not False for t in devices):
-            left = deadline - self.clock()
-            if left <= 0:
-                return
-            self._changed.clear()
-            await wait_event(self._changed, min(left, 0.5))
 
     # ---- the loop ---------------------------------------------------------------------------
 

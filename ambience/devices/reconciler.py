@@ -240,6 +240,11 @@ class Tracked:
             messages += self._send(now, fresh=True)
         return messages
 
+    @property
+    def shown_status(self) -> Status:
+        """The status as reported: an availability of offline wins over what was last tried."""
+        return "offline" if self.online is False else self.status
+
     # ---- status --------------------------------------------------------------------------------
 
     def describe(self) -> dict:
@@ -253,10 +258,7 @@ class Tracked:
             reported = _light_json(self.reported)
         elif isinstance(self.reported, ClimateReport):
             reported = {"target": self.reported.target, "mode": self.reported.mode, "current": self.reported.current}
-        status = self.status
-        if self.online is False:
-            status = "offline"
-        return {"id": self.id, "role": self.role, "desired": desired, "reported": reported, "status": status}
+        return {"id": self.id, "role": self.role, "desired": desired, "reported": reported, "status": self.shown_status}
 
 
 def _light_json(light: Light) -> dict:

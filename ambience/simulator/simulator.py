@@ -30,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ..config import Config, Device
 from ..devices.base import json_payload, parse_json
 from ..errors import DeviceError
-from ..mqtt import _no_delay
+from ..mqtt import set_no_delay
 from .base import CLIMATE, LIGHT, Publish, VirtualDevice
 from .esphome import EsphomeSim
 from .faults import Faults
@@ -287,7 +287,7 @@ class Simulator:
         if reason_code.is_failure:
             log.warning("simulator: the broker at %s refused the connection: %s", self.url, reason_code)
             return
-        _no_delay(client)
+        set_no_delay(client)
         topics = list(self._routes) + list(self._fault_topics)
         _, self._sub_mid = client.subscribe([(t, 1) for t in topics])
         self._online.set()
