@@ -19,14 +19,55 @@ from .errors import Issue
 
 
 def load_yaml(text: str, source: str) -> tuple[Any, list[Issue]]:
-    """Parse YAML text; a syntax error becomes one issue with its line and column."""
+    """Parse YAML text; a syntax error becomes one issue with its line and column.
+
+    A key given twice in one mapping is an issue too (at the key's path): PyYAML would keep
+    the last silently, so a room or a setting listed twice would lose the first unseen.
+    """
+    loader = yaml.SafeLoader(text)
     try:
-        return yaml.safe_load(text), []
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        duplicates = [Issue(source, path, message) for path, message in _duplicate_keys(node)]
+        if duplicates:
+            return None, duplicates
+        return loader.construct_document(node), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return None, [Issue(source, where, f"not valid YAML: {problem}")]
+    finally:
+        loader.dispose()
+
+
+def _duplicate_keys(root: yaml.Node) -> list[tuple[str, str]]:
+    """(field path, message) for every scalar key repeated in a mapping; each node visited once (aliases)."""
+    found: list[tuple[str, str]] = []
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                line = key_node.start_mark.line + 1
+                if key is not None and key_node.tag != "tag:yaml.org,2002:merge":
+                    if (key_node.tag, key) in first:
+                        earlier = first[key_node.tag, key]
+                        where = f"line {line}" if earlier == line else f"lines {earlier} and {line}"
+                        found.append((field_path(loc + (key,)), f"{key!r} is given twice ({where}); keep one"))
+                    else:
+                        first[key_node.tag, key] = line
+                stack.append((value_node, loc + (key if key is not None else "?",)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, loc + (i,)) for i, item in enumerate(node.value))
+    return sorted(found)
 
 
 def field_path(loc: tuple[Any, ...]) -> str:

@@ -178,3 +178,23 @@ def test_duplicate_devices_in_a_room_are_refused(tmp_path):
     text = "rooms:\n  r:\n    lights:\n      - {bridge: tasmota, device: a}\n      - {bridge: tasmota, device: a}\n"
     with pytest.raises(ConfigError, match="device 'a' .tasmota. is listed twice"):
         parse_config(text, "a.yaml", tmp_path)
+
+
+def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path):
+    # PyYAML keeps the last of two equal keys: the first room (or setting) would vanish unseen.
+    text = "rooms:\n  studio: {lights: [{bridge: tasmota, device: a}]}\n  studio: {lights: [{bridge: tasmota, device: b}]}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "a.yaml", tmp_path)
+    issues = [str(i) for i in caught.value.issues]
+    assert issues == ["a.yaml: rooms.studio: 'studio' is given twice (lines 2 and 3); keep one"]
+    with pytest.raises(PresetError, match=r"t.yaml: duration: 'duration' is given twice \(lines 2 and 3\)"):
+        parse_preset(MINIMAL + "duration: 45m\n", "t", "t.yaml")
+    text = MINIMAL + "phases:\n  - {name: a, at: 0s, at: 1m}\n"
+    with pytest.raises(PresetError, match=r"phases\[0\].at: 'at' is given twice \(line 4\)"):
+        parse_preset(text, "t", "t.yaml")
+    # the same key in different mappings, and anchors with aliases, are fine; a cycle does not hang
+    preset = parse_preset(MINIMAL + "climate: &c {target: 22}\nafter: {climate: *c}\n", "t", "t.yaml")
+    assert preset.after.climate.target == 22
+    assert parse_config("rooms: {a: &r {}, b: *r}\n", "a.yaml", tmp_path).rooms.keys() == {"a", "b"}
+    with pytest.raises(ConfigError, match="a.yaml: music"):
+        parse_config("music: &m [*m]\n", "a.yaml", tmp_path)
