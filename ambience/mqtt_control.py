@@ -235,7 +235,8 @@ def run_command(controller: Controller, room_id: str, payload: bytes) -> dict[st
     if not isinstance(data, dict):
         return _error("invalid", f"a command is a JSON object with an action, not {_json_type(data)}")
 
-    request_id = data.pop("id", None)
+    # ``id`` is echoed in the result; for ``cancel`` it also names the booking to cancel (docs/bookings.md)
+    request_id = data.get("id") if data.get("action") == "cancel" else data.pop("id", None)
     echo: dict[str, Any] = {}
     if request_id is not None:
         if not _good_id(request_id):

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -362,6 +363,20 @@ def test_unknown_room_busy_room_and_other_refusals(broker, live, results):
     huge = send(results, "room2", b'{"action":"status","x":"' + b"x" * MAX_PAYLOAD + b'"}')
     assert huge["ok"] is False and huge["code"] == "too_large"
     assert live.status("room2")["state"] == "idle"
+
+
+def test_a_booking_is_cancelled_over_mqtt_by_its_id(broker, live, results):
+    # docs/bookings.md: {"action": "cancel", "id": ...}; that id names the booking (and is echoed too)
+    at = (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%d 10:00")
+    booked = send(results, "room2", {"action": "book", "preset": "express-30", "at": at})
+    assert booked["ok"], booked
+    booking_id = booked["status"]["booking"]["id"]
+    assert live.call(lambda: [b.id for b in live.daemon.bookings.bookings()]) == [booking_id]
+    cancelled = send(results, "room2", {"action": "cancel", "id": booking_id})
+    assert cancelled["ok"] is True and cancelled["id"] == booking_id, cancelled
+    assert live.call(lambda: live.daemon.bookings.bookings()) == []
+    missing = send(results, "room2", {"action": "cancel"})
+    assert missing["ok"] is False and [i["field"] for i in missing["issues"]] == ["id"]
 
 
 def test_a_retained_stale_command_is_not_executed_but_cleared(broker, config, sim, results):
