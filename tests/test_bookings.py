@@ -7,10 +7,12 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from ambience import bookings as bookings_module
 from ambience.bookings import Booking, expand_weekly, local_time, overlapping, parse_when
 from ambience.config import parse_config
 from ambience.daemon import Daemon
@@ -120,6 +122,19 @@ def test_bookings_in_the_future_across_dst_with_a_fixed_clock(tmp_path):
         service.book("studio", "hour", parse_when("2026-03-01 09:00", LONDON))
     status = daemon.controller.status("studio")[0]
     assert status["next_booking"]["id"] == booking.id and status["next_booking"]["start"] == "2026-03-30T09:00:00+01:00"
+
+
+def test_a_new_booking_never_takes_the_id_of_another(tmp_path, monkeypatch):
+    # Ids are 8 random hex digits; a second booking drawing a taken id replaced the first without a word.
+    config = make_config(tmp_path)
+    fixed = datetime(2026, 3, 20, 12, 0, tzinfo=UTC).timestamp()
+    service = Daemon(config, players=False, clock=lambda: fixed).bookings
+    draws = iter(["aaaaaaaa" + "0" * 24, "aaaaaaaa" + "1" * 24, "bbbbbbbb" + "0" * 24])
+    monkeypatch.setattr(bookings_module.uuid, "uuid4", lambda: SimpleNamespace(hex=next(draws)))
+    first = service.book("studio", "hour", parse_when("2026-03-30 09:00", LONDON))
+    second = service.book("studio", "hour", parse_when("2026-03-30 12:00", LONDON))
+    assert (first.id, second.id) == ("aaaaaaaa", "bbbbbbbb")
+    assert [(b.id, b.start) for b in service.bookings()] == [(first.id, first.start), (second.id, second.start)]
 
 
 # ---- the service running: a real broker and the simulator -----------------------------------------
