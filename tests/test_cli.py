@@ -95,3 +95,26 @@ def test_python_dash_m_runs_the_cli(tmp_path):
         [sys.executable, "-m", "ambience", "presets", "list"], capture_output=True, text=True, cwd=tmp_path, env=env
     )
     assert proc.returncode == 0 and "deep-tissue-90" in proc.stdout
+
+
+def test_simulate_takes_tick_and_drift(capsys, monkeypatch):
+    import ambience.simulator
+
+    seen = {}
+    monkeypatch.setattr(ambience.simulator, "main", lambda config, **kw: seen.update(kw) or 0)
+    code, _, err = run(capsys, "simulate", "--tick", "0.25", "--drift", "0")
+    assert code == 0, err
+    assert seen == {"url": None, "tick": 0.25, "drift": 0.0}
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["--tick", "0s"], "--tick 0s must be more than 0 seconds"),
+        (["--tick", "soon"], "--tick: "),
+        (["--drift", "9"], "--drift 9.0 must be between 0 and 5 °C per tick"),
+    ],
+)
+def test_simulate_refuses_a_bad_tick_or_drift(capsys, argv, said):
+    code, _, err = run(capsys, "simulate", *argv)
+    assert code == 2 and said in err

@@ -63,6 +63,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "simulate", help="run virtual devices for every room in the config (for demos and tests)", parents=[common]
     )
     p.add_argument("--url", help="the broker (default: the config's mqtt.url)")
+    p.add_argument("--tick", default="1", metavar="DURATION", help="seconds between fade reports and thermostat steps (default 1)")
+    p.add_argument("--drift", type=float, default=0.1, metavar="CELSIUS", help="°C a thermostat's room moves per tick (default 0.1)")
     p.set_defaults(handler=cmd_simulate)
 
 
@@ -196,4 +198,15 @@ def cmd_rooms_check(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_simulate(args: argparse.Namespace, ctx: Context) -> int:
     from ..simulator import main as simulate
 
-    return simulate(getattr(args, "config", None), url=args.url)
+    try:
+        tick = parse_duration(args.tick)
+    except ValueError as exc:
+        ctx.err.print(f"error: --tick: {escape(str(exc))}")
+        return 2
+    if tick <= 0:
+        ctx.err.print(f"error: --tick {escape(args.tick)} must be more than 0 seconds")
+        return 2
+    if not 0 <= args.drift <= 5:
+        ctx.err.print(f"error: --drift {args.drift} must be between 0 and 5 °C per tick")
+        return 2
+    return simulate(getattr(args, "config", None), url=args.url, tick=tick, drift=args.drift)
