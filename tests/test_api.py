@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -522,6 +523,35 @@ def test_serve_http_keeps_the_daemons_signal_handlers_and_frees_the_port(tmp_pat
     daemon.store.close()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # released
+
+
+def test_the_api_answers_kept_alive_connections_without_nagle_delays(tmp_path: Path):
+    # Nagle's algorithm on the daemon's side held each response body ~40 ms (the client's delayed
+    # ACK) on every request of a kept-alive connection: a status poll or 10,000 fuzzed commands.
+    port = free_port()
+    daemon = Daemon(serving_config(tmp_path, port), players=False)
+
+    async def main() -> tuple[list[int], float]:
+        task = asyncio.create_task(serve_http(daemon))
+        while not getattr(getattr(daemon, "http_server", None), "started", False):
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            await client.get("/healthz")
+            server_sockets = [c.transport.get_extra_info("socket") for c in daemon.http_server.server_state.connections]
+            nodelay = [s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in server_sockets]
+            began = time.perf_counter()
+            for _ in range(20):
+                assert (await client.get("/healthz")).status_code == 200
+            took = time.perf_counter() - began
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return nodelay, took
+
+    nodelay, took = asyncio.run(main())
+    daemon.store.close()
+    assert nodelay and all(nodelay), "TCP_NODELAY on the daemon's side of each connection"
+    assert took < 0.5, f"20 requests on one connection took {took:.2f} s (40 ms each is Nagle's)"
 
 
 def test_a_port_in_use_switches_the_api_off_not_the_daemon(tmp_path: Path, caplog):
