@@ -1,8 +1,10 @@
 """The broker connection. Knows MQTT, nothing about devices.
 
-paho-mqtt runs its network thread; every event it raises is handed to the asyncio loop
-(``loop.call_soon_threadsafe``) before anything else sees it, so no ambience state is ever
-touched from paho's thread. What it does for its users:
+paho-mqtt runs on the asyncio loop itself, as aiomqtt does: the socket is watched with
+``add_reader``/``add_writer``, keep-alive runs from a task, and only the blocking TCP/TLS
+connect happens in a worker thread. So every message is handled, and every publish written,
+on the loop with no thread hand-off (with paho's own network thread a burst of commands waited
+on the GIL between the two threads: bench P2). What it does for its users:
 
 - MQTT 5 by default (3.1.1 selectable), ``mqtt://`` or ``mqtts://`` with a CA file and an
   optional client certificate, a username and password (never logged);
@@ -19,9 +21,11 @@ import asyncio
 import logging
 import socket
 import ssl
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.matcher import MQTTMatcher
@@ -35,7 +39,9 @@ from .errors import DeviceError
 log = logging.getLogger(__name__)
 
 RECONNECT_MIN, RECONNECT_MAX = 0.5, 1.5
-"""Seconds between reconnect attempts: paho's default doubles up to 120 s."""
+"""Seconds between reconnect attempts (doubling): paho's default doubles up to 120 s."""
+KEEPALIVE = 30
+"""Seconds: a PINGREQ when nothing else was sent; a broker silent for 1.5× that is gone."""
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,18 @@ class Connection:
         self._exact: dict[str, list[MessageHandler]] = {}
         self._wild = MQTTMatcher()
         self._has_wild = False
+        self._expiry: dict[float, Properties] = {}
         self._on_connect: list[Callable[[], None]] = []
         self._on_disconnect: list[Callable[[], None]] = []
         self._connected_event: asyncio.Event | None = None
         self._fatal: asyncio.Future[None] | None = None
         self._will = will
         self._stopping = False
+        self._loop_thread: int | None = None
+        self._fd: int | None = None
+        self._closed_event: asyncio.Event | None = None
+        self._misc: asyncio.Task | None = None
+        self._reconnecting: asyncio.Task | None = None
         self._client = self._make_client()
 
     # ---- set-up ---------------------------------------------------------------------------
@@ -101,8 +113,7 @@ class Connection:
             protocol=paho.MQTTv5 if self.v5 else paho.MQTTv311,
             **({} if self.v5 else {"clean_session": True}),
         )
-        client.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)  # type: ignore[arg-type]
-        client.max_inflight_messages_set(1000)
+        client.max_inflight_messages_set(0)  # until the broker says its Receive Maximum (on CONNACK)
         client.max_queued_messages_set(0)
         if cfg.username:
             client.username_pw_set(cfg.username, cfg.secret())
@@ -120,7 +131,6 @@ class Connection:
         client.on_connect = self._paho_connect
         client.on_disconnect = self._paho_disconnect
         client.on_message = self._paho_message
-        client.on_connect_fail = self._paho_connect_fail
         return client
 
     def subscribe(self, topic: str, handler: MessageHandler) -> None:
@@ -148,18 +158,25 @@ class Connection:
     async def start(self, wait: float | None = None) -> None:
         """Connect and keep connected. With ``wait``, raise :class:`DeviceError` if not up by then."""
         self.loop = self.loop or asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._connected_event = asyncio.Event()
+        self._closed_event = asyncio.Event()
         self._fatal = self.loop.create_future()
+        client = self._client
+        client.on_socket_open = self._socket_open
+        client.on_socket_close = self._socket_close
+        client.on_socket_register_write = self._register_write
+        client.on_socket_unregister_write = self._unregister_write
         cfg = self.config
         try:
-            await asyncio.to_thread(self._client.connect, cfg.host, cfg.port, 30)
+            await asyncio.to_thread(client.connect, cfg.host, cfg.port, KEEPALIVE)
         except ssl.SSLError as exc:
             raise DeviceError(f"TLS with the broker at {cfg.url} failed: {exc.reason or exc}") from None
         except (OSError, ValueError) as exc:
             self.last_error = f"cannot reach the broker at {cfg.url}: {_os_error(exc)}"
             log.warning("%s; retrying in the background", self.last_error)
-            self._client.connect_async(cfg.host, cfg.port, 30)
-        self._client.loop_start()
+            self._schedule_reconnect()
+        self._misc = self.loop.create_task(self._keepalive(), name="mqtt-keepalive")
         if wait is not None:
             await self.wait_connected(wait)
 
@@ -183,9 +200,102 @@ class Connection:
             info = self._client.publish(self.status_topic, "offline", qos=1, retain=True)
             await asyncio.to_thread(_wait_published, info, 2.0)
         self._stopping = True
-        self._client.disconnect()
-        await asyncio.to_thread(self._client.loop_stop)
+        for task in (self._reconnecting, self._misc):
+            if task is not None:
+                task.cancel()
+        if self._client.socket() is not None and self._closed_event is not None:
+            self._closed_event.clear()
+            self._client.disconnect()  # written by the loop; paho closes the socket after it
+            try:
+                async with asyncio.timeout(2.0):
+                    await self._closed_event.wait()
+            except TimeoutError:
+                sock = self._client.socket()
+                self._unwatch()
+                if sock is not None:
+                    sock.close()
         self.connected = False
+
+    # ---- paho on the loop --------------------------------------------------------------------
+
+    def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn`` now if on the loop's thread, else hand it over (the connect runs in a worker)."""
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+        elif self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    def _socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
+        self._on_loop(self._watch, sock)
+
+    def _watch(self, sock: Any) -> None:
+        if self.loop is None or sock.fileno() < 0 or self._client.socket() is not sock:
+            return  # already closed again
+        self._fd = sock.fileno()
+        self.loop.add_reader(self._fd, self._readable)
+
+    def _readable(self) -> None:
+        client = self._client
+        client.loop_read()
+        sock = client.socket()
+        # TLS: what the SSL object decrypted already is not readable on the socket any more
+        while sock is not None and hasattr(sock, "pending") and sock.pending() > 0:
+            client.loop_read()
+            sock = client.socket()
+
+    def _socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._unwatch)
+
+    def _unwatch(self) -> None:
+        if self._fd is not None and self.loop is not None and not self.loop.is_closed():
+            self.loop.remove_reader(self._fd)
+            self.loop.remove_writer(self._fd)
+        self._fd = None
+        if self._closed_event is not None:
+            self._closed_event.set()
+
+    def _register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._want_write, sock)
+
+    def _want_write(self, sock: Any) -> None:
+        if self.loop is not None and sock.fileno() >= 0 and self._client.socket() is sock:
+            self.loop.add_writer(sock.fileno(), self._client.loop_write)
+
+    def _unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._no_write, sock)
+
+    def _no_write(self, sock: Any) -> None:
+        if self.loop is not None and sock.fileno() >= 0:
+            self.loop.remove_writer(sock.fileno())
+
+    async def _keepalive(self) -> None:
+        """paho's housekeeping: PINGREQ when idle, and a dead connection noticed after keep-alive."""
+        while True:
+            await asyncio.sleep(1.0)
+            if self._client.socket() is not None:
+                self._client.loop_misc()
+
+    def _schedule_reconnect(self) -> None:
+        if self._stopping or self.loop is None or (self._reconnecting and not self._reconnecting.done()):
+            return
+        self._reconnecting = self.loop.create_task(self._reconnect(), name="mqtt-reconnect")
+
+    async def _reconnect(self) -> None:
+        """Try again every RECONNECT_MIN … RECONNECT_MAX seconds (doubling) until connected."""
+        delay = RECONNECT_MIN
+        while not self._stopping:
+            await asyncio.sleep(delay)
+            try:
+                await asyncio.to_thread(self._client.reconnect)
+                return  # CONNACK (or a refusal) arrives through the reader
+            except (OSError, ValueError, ssl.SSLError) as exc:
+                self.last_error = f"cannot reach the broker at {self.config.url}: {_os_error(exc)}"
+                log.debug("%s", self.last_error)
+            delay = min(RECONNECT_MAX, delay * 2)
 
     # ---- publishing -------------------------------------------------------------------------
 
@@ -203,12 +313,16 @@ class Connection:
         if not self.connected:
             return False
         props = None
-        if self.v5 and (expiry or correlation is not None):
+        if self.v5 and correlation is not None:
             props = Properties(PacketTypes.PUBLISH)
             if expiry:
                 props.MessageExpiryInterval = max(1, int(expiry))
-            if correlation is not None:
-                props.CorrelationData = correlation
+            props.CorrelationData = correlation
+        elif self.v5 and expiry:
+            props = self._expiry.get(expiry)
+            if props is None:  # built once: paho only reads it, and building one per command showed in profiles
+                props = self._expiry[expiry] = Properties(PacketTypes.PUBLISH)
+                props.MessageExpiryInterval = max(1, int(expiry))
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
         return info.rc == paho.MQTT_ERR_SUCCESS
 
@@ -218,36 +332,35 @@ class Connection:
 
     # ---- paho's thread -> the loop ------------------------------------------------------------
 
-    def _call(self, fn, *args) -> None:
-        loop = self.loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(fn, *args)
-
     def _paho_connect(self, client, userdata, flags, reason, properties) -> None:
-        if reason.is_failure:
-            self._call(self._refused, _reason_text(reason))
+        if self._stopping:  # a reconnect that finished after stop()
+            client.disconnect()
             return
-        set_no_delay(client)
-        # Subscribing here (paho's thread) renews the subscriptions before any message flows.
+        if reason.is_failure:
+            self._on_loop(self._refused, _reason_text(reason))
+            return
+        # MQTT 5: never more unacknowledged QoS 1 publishes than the broker's Receive Maximum
+        # (mosquitto says 20 unless max_inflight_messages is set); paho does not do this itself.
+        # Without one (3.1.1, or none said) paho's 0 = unlimited, which also spares paho a walk of
+        # every message in flight on each PUBACK (quadratic in a burst: bench P2).
+        # The public setter refuses on an open connection; paho reads the field when it next sends.
+        client._max_inflight_messages = int(getattr(properties, "ReceiveMaximum", 0) or 0) if self.v5 else 0
+        # Subscribing before anything else renews the subscriptions before any message flows.
         topics = list(self._subscriptions)
         if topics:
             client.subscribe([(t, 1) for t in topics])
         if self._will:
             client.publish(self.status_topic, "online", qos=1, retain=True)
-        self._call(self._connected)
+        self._on_loop(self._connected)
 
     def _paho_disconnect(self, client, userdata, flags, reason, properties) -> None:
-        self._call(self._disconnected, str(reason))
-
-    def _paho_connect_fail(self, client, userdata) -> None:
-        self._call(self._connect_failed)
+        self._on_loop(self._disconnected, str(reason))
 
     def _paho_message(self, client, userdata, msg: paho.MQTTMessage) -> None:
         props = getattr(msg, "properties", None)
         response = getattr(props, "ResponseTopic", None) if props else None
         correlation = getattr(props, "CorrelationData", None) if props else None
-        received = Received(msg.topic, msg.payload, bool(msg.retain), response, correlation)
-        self._call(self._dispatch, received)
+        self._on_loop(self._dispatch, Received(msg.topic, msg.payload, bool(msg.retain), response, correlation))
 
     # ---- on the loop -------------------------------------------------------------------------
 
@@ -274,16 +387,13 @@ class Connection:
             self._connected_event.clear()
         for callback in list(self._on_disconnect):
             callback()
+        self._schedule_reconnect()
 
     def _refused(self, reason: str) -> None:
         self.last_error = f"the broker at {self.config.url} refused the connection: {reason}"
         log.error("%s", self.last_error)
         if self._fatal is not None and not self._fatal.done() and self.connects == 0:
             self._fatal.set_exception(DeviceError(self.last_error))
-
-    def _connect_failed(self) -> None:
-        if self.last_error is None:
-            self.last_error = f"cannot reach the broker at {self.config.url}"
 
     def _dispatch(self, msg: Received) -> None:
         matched = [self._exact.get(msg.topic, ())]

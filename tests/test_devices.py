@@ -305,3 +305,26 @@ def test_mqtt_3_1_1_is_selectable(broker, tmp_path):
 
         assert asyncio.run(scenario())
         assert sim.device("esp-room", "esp-trv")["target"] == 22.5
+
+
+def test_never_more_unacknowledged_publishes_than_the_brokers_receive_maximum():
+    """MQTT 5: the broker says how many QoS 1 publishes may await their PUBACK (mosquitto: its
+    max_inflight_messages); paho does not honour it, the Connection does."""
+    from ambience.config import MqttConfig
+
+    async def scenario(url: str, protocol: str) -> tuple[int, int]:
+        connection = Connection(MqttConfig(url=url, protocol=protocol))
+        await connection.start(wait=5)
+        try:
+            for i in range(50):
+                connection.command(f"t/{i}", b"x")
+            return connection._client._max_inflight_messages, connection._client._inflight_messages
+        finally:
+            await connection.stop()
+
+    with Mosquitto(extra_config=["max_inflight_messages 7"]) as broker:
+        broker.start()
+        limit, in_flight = asyncio.run(scenario(broker.url, "5"))
+        assert limit == 7 and 0 < in_flight <= 7
+        limit, _ = asyncio.run(scenario(broker.url, "3.1.1"))
+        assert limit == 0  # 3.1.1 has no such limit: paho's 0 is unlimited
