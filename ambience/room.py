@@ -127,6 +127,7 @@ class Room:
         self._set_timeline()
         self.store.save_session(self.record)
         log.info("%s: started %s for %ss", self.id, preset.id, facts.length)
+        self._apply_now()
         self.wake()
 
     def pause(self) -> None:
@@ -150,6 +151,7 @@ class Room:
         self.record.facts = fn(self.record.facts, self.clock())
         self._set_timeline()
         self.store.save_session(self.record)
+        self._apply_now()
         self.wake()
 
     def restore(self, record: SessionRecord) -> None:
@@ -171,6 +173,15 @@ class Room:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _apply_now(self) -> None:
+        """Send the devices what the command changed before anything else (the tick that follows
+        finds them asked already); a session that ended is left to the tick's after state."""
+        assert self.timeline is not None
+        state = self.timeline.at(self.clock())
+        if state.status != "ended":
+            self.devices.apply(self.id, state)
+            self._last_phase = (state.status, state.phase)  # the command's caller tells the listeners
 
     # ---- the loop -------------------------------------------------------------------------------
 
