@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -125,6 +126,9 @@ class Daemon:
             self._tasks.append(asyncio.create_task(serve_http(self), name="http"))
         for surface in self.surfaces:
             await surface.start()
+        # What start-up built lives as long as the daemon: out of the collector's sight, a full
+        # collection no longer walks it (one took ~80 ms in a burst of 200 starts, bench P2).
+        gc.freeze()
 
     def _recover(self) -> None:
         """Sessions persisted by an earlier run: resume those still in their time, end the others."""
