@@ -24,7 +24,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,7 +61,7 @@ class Booking:
 
     def kwargs(self) -> dict[str, Any]:
         """The job's kwargs: JSON-like values only, so the job survives any restart."""
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}  # plain values: no deep copy needed
         out["start"] = self.start.isoformat()
         out["tz"] = _tz_name(self.start)
         return out
@@ -78,7 +78,7 @@ class Booking:
         return self.duration if self.duration is not None else preset_length
 
     def json(self, preset_length: float | None = None) -> dict[str, Any]:
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}  # plain values: no deep copy needed
         out["start"] = self.start.isoformat()
         if preset_length is not None:
             out["end"] = (self.start + timedelta(seconds=self.length(preset_length))).isoformat()
@@ -187,7 +187,6 @@ class BookingService:
         self._batched: set[str] | None = None
 
     def _make_scheduler(self):
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from sqlalchemy import create_engine, event
 
@@ -201,8 +200,11 @@ class BookingService:
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.close()
 
+        from .jobstore import BatchingJobStore
+
+        self._store = BatchingJobStore(engine=engine)
         return AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+            jobstores={"default": self._store},
             timezone=self.tz,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
@@ -237,7 +239,8 @@ class BookingService:
             self.scheduler.pause()
         outer, self._batched = self._batched, set()
         try:
-            yield
+            with self._store.batch():
+                yield
         finally:
             rooms, self._batched = self._batched, outer
             if pause:
