@@ -33,6 +33,8 @@ class Controller:
         self.clock = clock
         self._listeners: list[Listener] = []
         self._pending: dict[str, None] = {}
+        self.defer: Callable[[Callable[[], None]], None] | None = None
+        """How to run the listeners later (the daemon: its connection's background work); else call_soon."""
         self.bookings: Any = None
         """The BookingService, when the daemon runs one."""
         self.calendars: Any = None
@@ -164,7 +166,7 @@ class Controller:
         """Tell the listeners, once per room, after the commands already queued on the loop.
 
         A burst of 200 starts told each surface 400 times before the next start was read (bench
-        P2); now each room's state is published once, after every device has its command.
+        P2); now each room's state is published once, after the burst's device commands.
         """
         try:
             loop = asyncio.get_running_loop()
@@ -172,7 +174,10 @@ class Controller:
             self._tell(room_id)
             return
         if not self._pending:
-            loop.call_soon(self._flush)
+            if self.defer is not None:
+                self.defer(self._flush)
+            else:
+                loop.call_soon(self._flush)
         self._pending[room_id] = None
 
     def _flush(self) -> None:

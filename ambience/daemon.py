@@ -72,6 +72,7 @@ class Daemon:
             for room_id, room in config.rooms.items()
         }
         self.controller = Controller(self.rooms, self.library, self.store, clock)
+        self.controller.defer = self.connection.background
         self.devices.on_change(self.controller.changed)
         from .bookings import BookingService
 

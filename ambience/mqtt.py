@@ -23,6 +23,7 @@ import socket
 import ssl
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN, RECONNECT_MAX = 0.5, 1.5
 """Seconds between reconnect attempts (doubling): paho's default doubles up to 120 s."""
+BACKGROUND_QUIET, BACKGROUND_MAX_WAIT = 0.002, 0.3
+"""Background work waits for 2 ms without a command, 100 ms at most."""
 KEEPALIVE = 30
 """Seconds: a PINGREQ when nothing else was sent; a broker silent for 1.5× that is gone."""
 
@@ -90,6 +93,12 @@ class Connection:
         self._wild = MQTTMatcher()
         self._has_wild = False
         self._expiry: dict[float, Properties] = {}
+        self._urgent: set[int] = set()
+        """The handler lists (by id) of subscriptions whose messages hold background work back."""
+        self._background: deque[tuple[Callable[..., None], tuple]] = deque()
+        self._background_timer: asyncio.TimerHandle | None = None
+        self._background_since = 0.0
+        self._urgent_at = 0.0
         self._on_connect: list[Callable[[], None]] = []
         self._on_disconnect: list[Callable[[], None]] = []
         self._connected_event: asyncio.Event | None = None
@@ -133,11 +142,16 @@ class Connection:
         client.on_message = self._paho_message
         return client
 
-    def subscribe(self, topic: str, handler: MessageHandler) -> None:
-        """Call ``handler`` (on the loop) for every message on ``topic`` (wildcards allowed)."""
+    def subscribe(self, topic: str, handler: MessageHandler, *, urgent: bool = True) -> None:
+        """Call ``handler`` (on the loop) for every message on ``topic`` (wildcards allowed).
+
+        ``urgent=False``: these messages (device reports) do not hold back :meth:`background` work.
+        """
         first = topic not in self._subscriptions
         handlers = self._subscriptions.setdefault(topic, [])
         handlers.append(handler)
+        if urgent:
+            self._urgent.add(id(handlers))
         if "+" in topic or "#" in topic:
             self._wild[topic] = handlers
             self._has_wild = True
@@ -395,10 +409,44 @@ class Connection:
         if self._fatal is not None and not self._fatal.done() and self.connects == 0:
             self._fatal.set_exception(DeviceError(self.last_error))
 
+    # ---- background work ------------------------------------------------------------------------
+
+    def background(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop once commands stop arriving for BACKGROUND_QUIET seconds
+        (BACKGROUND_MAX_WAIT at most): answers, room state and device reports wait while a burst of
+        commands is turned into device messages (bench P2). In order; an error is logged."""
+        loop = self.loop
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop yet: nothing to wait for
+                fn(*args)
+                return
+        self._background.append((fn, args))
+        if self._background_timer is None:
+            self._background_since = loop.time()
+            self._background_timer = loop.call_later(BACKGROUND_QUIET, self._run_background)
+
+    def _run_background(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._urgent_at < BACKGROUND_QUIET and now - self._background_since < BACKGROUND_MAX_WAIT:
+            self._background_timer = loop.call_later(BACKGROUND_QUIET, self._run_background)
+            return
+        self._background_timer = None
+        while self._background:
+            fn, args = self._background.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("background work %r failed", fn)
+
     def _dispatch(self, msg: Received) -> None:
         matched = [self._exact.get(msg.topic, ())]
         if self._has_wild:
             matched += list(self._wild.iter_match(msg.topic))
+        if self.loop is not None and any(id(handlers) in self._urgent for handlers in matched):
+            self._urgent_at = self.loop.time()
         for handlers in matched:
             for handler in list(handlers):
                 try:

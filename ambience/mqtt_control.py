@@ -150,7 +150,8 @@ class MqttControl:
             reply = _error("internal", "internal error (see the daemon's log)")
         if not reply["ok"]:
             log.info("MQTT command on %s refused: %s", msg.topic, reply["error"])
-        self._reply(room_id, msg, reply)
+        # after the device messages of any commands still arriving (a burst): those are what people feel
+        self.connection.background(self._reply, room_id, msg, reply)
 
     def _handle(self, room_id: str, payload: bytes) -> dict[str, Any]:
         return run_command(self.controller, room_id, payload)

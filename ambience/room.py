@@ -101,6 +101,7 @@ class Room:
         booking: dict[str, Any] | None = None,
         started_at: float | None = None,
     ) -> None:
+        self.devices.catch_up(self.id)  # what the room's devices said so far, before taking it as found
         now = self.clock()
         snapshot = snapshot_of(self.devices, self.id)
         if self.record is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from ..aio import wait_event
@@ -35,6 +36,8 @@ class Devices:
         self._changed = asyncio.Event()
         self._listeners: list[Callable[[str], None]] = []
         self._notify_pending: set[str] = set()
+        self._inbox: deque[Received] = deque()
+        """Reports not handled yet: they wait for a burst of commands to be sent (see catch_up)."""
         self._active: dict[int, Tracked] = {}
         """Devices with a retry or fade step ahead (or just touched): the only ones the loop looks at.
         Walking every device of every room after each report was quadratic in a burst (bench P2)."""
@@ -59,7 +62,7 @@ class Devices:
                 for topic in adapter.subscriptions():
                     if topic not in self._routes:
                         self._routes[topic] = []
-                        connection.subscribe(topic, self._on_message)
+                        connection.subscribe(topic, self._receive, urgent=False)
                     self._routes[topic].append(tracked)
             self.rooms[room_id] = devices
         connection.on_connect(self._on_connect)
@@ -168,6 +171,30 @@ class Devices:
             self.connection.command(m.topic, m.payload)
         if messages:
             self._wake.set()
+
+    def _receive(self, msg: Received) -> None:
+        if not self._inbox:
+            self.connection.background(self.catch_up)
+        self._inbox.append(msg)
+
+    def catch_up(self, room_id: str | None = None) -> None:
+        """Handle the reports received so far (only the room's with ``room_id``), in order.
+
+        A room's reports are handled before a command changes the room, so what a session finds
+        (its snapshot for ``after: restore``) is never older than what has arrived.
+        """
+        if room_id is None:
+            while self._inbox:
+                self._on_message(self._inbox.popleft())
+            return
+        keep: deque[Received] = deque()
+        while self._inbox:
+            msg = self._inbox.popleft()
+            if any(t.room == room_id for t in self._routes.get(msg.topic, ())):
+                self._on_message(msg)
+            else:
+                keep.append(msg)
+        self._inbox = keep
 
     def _on_message(self, msg: Received) -> None:
         now = self.clock()
