@@ -1,0 +1,148 @@
+"""ambience's benchmarks: ``./run bench`` prints the table and writes bench/RESULTS.md.
+
+    ./run bench                 every benchmark (about 12 minutes: P3 alone waits out a 300 s session)
+    ./run bench --quick         fewer runs and shorter sessions, to try a change (about 4 minutes)
+    ./run bench --only P1,P2    some of them
+    ./run bench --no-write      print only; leave RESULTS.md alone
+
+Each figure is measured against a baseline in the same run (see the notes of each benchmark)
+because these machines are noisy. Everything is real: a private mosquitto started here,
+``ambience serve`` (as a process, or in this process where mpv must be watched), the
+simulator's devices as the subscribers, libmpv playing to its null output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, Result, machine  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+KEEP = "<!-- everything below this line is kept when the bench rewrites the file -->"
+COLUMNS = ["id", "what", "ambience", "baseline", "ratio", "goal", "verdict"]
+
+
+def plan(quick: bool) -> dict[str, object]:
+    import bookings
+    import idle
+    import latency
+    import music
+
+    if quick:
+        return {
+            "P1": lambda f: latency.p1(f, starts=60, growth_starts=20),
+            "P2": lambda f: latency.p2(f, sizes=(25, 100, 200), repeats=1),
+            "P3": lambda f: music.p3(f, lengths=(10, 30)),
+            "P4": lambda f: idle.p4(f, seconds=20, growth=(10,), growth_seconds=10),
+            "P5": lambda f: bookings.p5(f, counts=(2_000, 10_000)),
+            "P6": lambda f: music.p6(f, runs=10),
+        }
+    return {
+        "P1": lambda f: latency.p1(f),
+        "P2": lambda f: latency.p2(f),
+        "P3": lambda f: music.p3(f),
+        "P4": lambda f: idle.p4(f),
+        "P5": lambda f: bookings.p5(f),
+        "P6": lambda f: music.p6(f),
+    }
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def write_results(results: dict[str, Result], info: dict[str, str], took: float, quick: bool) -> None:
+    kept = ""
+    if RESULTS.exists():
+        text = RESULTS.read_text()
+        if KEEP in text:
+            kept = text.split(KEEP, 1)[1]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `./run bench{' --quick' if quick else ''}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
+        f"in {took / 60:.1f} minutes. Ratios are against a baseline measured in the same run.",
+        "",
+        "## Machine",
+        "",
+        *[f"- **{k}**: {v}" for k, v in info.items()],
+        "",
+        "## Figures",
+        "",
+        markdown_table(COLUMNS, [row.cells() for r in results.values() for row in r.rows]),
+        "",
+        "## How they grow",
+        "",
+    ]
+    for result in results.values():
+        for title, header, rows in result.growth:
+            lines += [f"### {title}", "", markdown_table(header, rows), ""]
+    notes = [n for r in results.values() for n in r.notes]
+    if notes:
+        lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
+    RESULTS.write_text("\n".join(lines) + "\n" + KEEP + (kept or "\n"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs, shorter sessions")
+    parser.add_argument("--only", help="comma-separated ids, e.g. P1,P3")
+    parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/RESULTS.md")
+    args = parser.parse_args()
+    console = Console(width=max(140, Console().width))
+    steps = plan(args.quick)
+    wanted = [s.strip().upper() for s in args.only.split(",")] if args.only else list(steps)
+    unknown = [w for w in wanted if w not in steps]
+    if unknown:
+        console.print(f"[red]unknown benchmark {', '.join(unknown)}; there are {', '.join(steps)}[/]")
+        return 2
+    info = machine()
+    results: dict[str, Result] = {}
+    started = time.monotonic()
+    for name in wanted:
+        console.print(f"[bold]{name}[/] …")
+        t0 = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"ambience-bench-{name}-") as folder:
+            results[name] = steps[name](Path(folder))  # type: ignore[operator]
+        console.print(f"  done in {time.monotonic() - t0:.0f} s")
+    took = time.monotonic() - started
+
+    table = Table(title="ambience benchmarks", show_lines=False)
+    for column in COLUMNS:
+        table.add_column(column, overflow="fold")
+    for result in results.values():
+        for row in result.rows:
+            cells = row.cells()
+            style = None if row.met is None else ("green" if row.met else "bold red")
+            table.add_row(*cells[:-1], f"[{style}]{cells[-1]}[/]" if style else cells[-1])
+    console.print(table)
+    for result in results.values():
+        for title, header, rows in result.growth:
+            grow = Table(title=title)
+            for column in header:
+                grow.add_column(column)
+            for row in rows:
+                grow.add_row(*row)
+            console.print(grow)
+    if not args.no_write:
+        if set(wanted) != set(steps):
+            console.print("[yellow]not all benchmarks ran: RESULTS.md is left alone (use them all to rewrite it)[/]")
+        else:
+            write_results(results, info, took, args.quick)
+            console.print(f"written: {RESULTS.relative_to(ROOT)}")
+    return 0 if all(row.met is not False for r in results.values() for row in r.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
