@@ -94,10 +94,10 @@ class Daemon:
         self.surfaces.append(MqttControl(self.connection, self.controller, self.config))
         self.surfaces.append(HomeAssistantDiscovery(self.connection, self.controller, self.config))
         if self.players and self.config.music:
-            from .sounds import ensure_default_playlist
+            from .sounds import ensure_default_playlist_aside
 
             try:
-                await asyncio.to_thread(ensure_default_playlist, self.config.music[0])
+                await ensure_default_playlist_aside(self.config.music[0])
             except AmbienceError as exc:
                 log.warning("no default playlist: %s", exc)
         await self.connection.start()

@@ -266,3 +266,23 @@ def test_a_calm_folder_of_ones_own_is_left_alone(tmp_path):
     own = tone(tmp_path / "music" / "calm" / "mine.wav", 1.0)
     assert ensure_default_playlist(tmp_path / "music") == own.parent
     assert os.listdir(own.parent) == ["mine.wav"]
+
+
+def test_the_daemon_generates_the_default_playlist_in_a_child_process(tmp_path):
+    """The daemon's own memory never holds the synthesis (bench P4); the files are the same."""
+    import asyncio
+
+    from ambience.errors import PlayerError
+    from ambience.sounds import ensure_default_playlist_aside, needs_generating
+
+    music = tmp_path / "music"
+    assert needs_generating(music)
+    folder = asyncio.run(ensure_default_playlist_aside(music))
+    assert not needs_generating(music)
+    assert len(load_playlist("calm", [music]).tracks) == len(PIECES)
+    assert asyncio.run(ensure_default_playlist_aside(music)) == folder  # nothing to do the second time
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with pytest.raises(PlayerError, match="cannot write the default playlist"):
+        asyncio.run(ensure_default_playlist_aside(blocked))
