@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit
 
-import httpx
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -42,6 +41,7 @@ from .presets import Strict
 from .units import Seconds, format_duration
 
 if TYPE_CHECKING:  # icalendar and recurring_ical_events are imported when a feed is parsed: ~50 ms off every CLI run
+    import httpx
     import icalendar
 
     from .bookings import Booking
@@ -683,6 +683,8 @@ def fetch(feed: CalendarFeed, *, transport: httpx.BaseTransport | None = None) -
         return _read(Path(unquote(parts.path)), feed.name)
     if parts.scheme.lower() == "webcal":
         url = "https" + url[len("webcal") :]
+    import httpx  # here: ~10 MB a daemon without calendar feeds need not hold (bench P4)
+
     where = feed.where()
     headers = {"User-Agent": f"ambience/{__version__} (calendar sync)", "Accept": "text/calendar, */*;q=0.5"}
     try:
