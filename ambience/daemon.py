@@ -62,6 +62,7 @@ class Daemon:
                         ao=room.speaker.ao,
                         max_volume=config.room_limits(room_id).max_volume,
                         name=room_id,
+                        clock=clock,
                         **(player_options or {}),
                     )
         self.rooms = {

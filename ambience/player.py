@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -55,6 +55,8 @@ CATCH_UP_RATE = 10.0
 """...and no faster than this many volume points a second (an extension during the fade-out swells back)."""
 JOIN_WITHIN = 3.0
 """A new envelope's turning point this close after the lead is where the splice joins it."""
+STARTUP = 0.03
+"""First guess of the seconds between loading a file and hearing it; learnt per player (see _learn)."""
 LABEL = "ambience"
 OBSERVED = ("idle-active", "pause", "playlist-playing-pos", "playback-time", "current-ao")
 _END_FILE_ERROR = 4
@@ -170,6 +172,9 @@ def _quote(value: str) -> str:
 
 
 class Player:
+    learnt = STARTUP
+    """The start-up delay the last player learnt (all rooms share one audio stack)."""
+
     """One room's music. Construct, then ``await follow(...)`` as the timeline changes; ``await close()``.
 
     ``audio_device``: an mpv device name (``pulse/<sink>``, ``alsa/<device>``, see
@@ -190,6 +195,7 @@ class Player:
         name: str = "music",
         retry_after: float = RETRY_AFTER,
         meter: bool = False,
+        clock: Callable[[], float] = time.time,
     ):
         self.audio_device = audio_device or "auto"
         self.ao = ao if ao is not None else (DEFAULT_AO if self.audio_device == "auto" else None)
@@ -209,7 +215,12 @@ class Player:
         self._ao_failed_at: float | None = None
         self._plan: _Plan | None = None
         self._seen: dict[str, Any] = {"idle-active": True, "pause": False}
+        self.clock = clock
         self.reloads = 0
+        self.startup = Player.learnt
+        """Seconds mpv takes from a load until it plays, learnt: a load starts this far ahead so the music
+        is where the session is when it is heard (bench P3: it was ~140 ms behind the clock)."""
+        self._loaded: tuple[float, float] | None = None
         """How many times the playlist was loaded into mpv (a start or a seek); ``follow`` is idempotent."""
 
     # ---- lifetime ------------------------------------------------------------------------------
@@ -260,8 +271,12 @@ class Player:
 
     # ---- what the daemon calls -----------------------------------------------------------------
 
-    async def follow(self, music: MusicState | None, fitted: FittedPlaylist | None) -> None:
-        """Make the music what ``music`` says, playing ``fitted``; ``None`` stops. Idempotent, never raises."""
+    async def follow(self, music: MusicState | None, fitted: FittedPlaylist | None, at: float | None = None) -> None:
+        """Make the music what ``music`` says, playing ``fitted``; ``None`` stops. Idempotent, never raises.
+
+        ``at``: the moment (of :attr:`clock`) ``music`` is for. Music that plays is then started where
+        the session is when mpv gets to it, plus what mpv takes to be heard (:attr:`startup`).
+        """
         if self._closed:
             return
         if not self._opened:
@@ -274,7 +289,7 @@ class Player:
                 return
             self._ao_failed_at, self._problem, force = None, None, True
         try:
-            await self._call(self._apply, music, fitted, force)
+            await self._call(self._apply, music, fitted, force, at)
         except Exception as exc:
             log.warning("%s: %s", self.name, exc, exc_info=True)
             self._problem = f"music error: {exc}"
@@ -370,6 +385,22 @@ class Player:
 
     def _observe(self, name: str, value: Any) -> None:
         self._post(self._seen.__setitem__, name, value)
+        if name == "playback-time" and value is not None and self._loaded is not None:
+            self._learn(self.clock(), float(value))
+
+    def _learn(self, now: float, file_time: float) -> None:
+        """Once per load, half a second in (mpv's thread): how far the music is heard behind the session,
+        learnt into :attr:`startup` (an average: one slow load does not throw the next far ahead). A seek
+        to make it good at once was tried: mpv reports its position in ~50 ms steps, so it overshot."""
+        loaded = self._loaded
+        if loaded is None or now - loaded[0] < 0.5:
+            return
+        self._loaded = None
+        at, position, entry_start = loaded
+        behind = position + (now - at) - (entry_start + file_time)
+        if abs(behind) < 1.0:  # anything larger is a seek or a pause, not start-up
+            self.startup = min(0.5, max(0.0, self.startup + 0.5 * behind))
+            Player.learnt = self.startup  # the next player starts from what this one learnt
 
     def _event(self, event: Any) -> None:
         if event.event_id.value == self._end_file_id:
@@ -439,9 +470,14 @@ class Player:
             options.append(f"end={fitted.length - entry.start:.3f}")
         return ",".join(options)
 
-    def _apply(self, music: MusicState | None, fitted: FittedPlaylist | None, force: bool) -> None:
+    def _apply(
+        self, music: MusicState | None, fitted: FittedPlaylist | None, force: bool, at: float | None = None
+    ) -> None:
         if self._mpv is None:
             return
+        if music is not None and music.playing and at is not None:
+            late = max(0.0, self.clock() - at)  # opening mpv, fitting the playlist, the worker's queue
+            music = replace(music, position=music.position + late, ramp=max(0.0, music.ramp - late))
         slot = None if music is None or fitted is None or music.position >= fitted.length else fitted.at(music.position)
         if music is None or fitted is None or slot is None:
             self._stop()
@@ -483,9 +519,12 @@ class Player:
         m.command("stop")
         self.reloads += 1
         self._set("pause", paused)
+        first = fitted.entries[index]
+        ahead = 0.0 if paused else min(self.startup, max(0.0, first.track.length - offset - 0.05))
         for k, entry in enumerate(fitted.entries[index:]):
-            options = self._file_options(fitted, entry, envelope, offset if k == 0 else 0.0)
+            options = self._file_options(fitted, entry, envelope, offset + ahead if k == 0 else 0.0)
             m.command("loadfile", str(entry.track.path), "append", options)
+        self._loaded = None if paused else (self.clock(), first.start + offset, first.start)
         self._plan = _Plan(fitted, index, envelope)
         m.command("playlist-play-index", "0")
         log.info("%s: playing %s from %.1fs", self.name, fitted.entries[index].track.name, offset)

@@ -209,7 +209,7 @@ class Room:
                 self._end(now, self._stop_outcome if record.facts.stopped_at is not None else "completed")
             return await self._finishing()
         self.devices.apply(self.id, state)
-        await self._music(state)
+        await self._music(state, now)
         key = (state.status, state.phase)
         if key != self._last_phase:
             self._last_phase = key
@@ -262,13 +262,13 @@ class Room:
 
     # ---- music ------------------------------------------------------------------------------
 
-    async def _music(self, state: RoomState | None) -> None:
+    async def _music(self, state: RoomState | None, at: float | None = None) -> None:
         if self.player is None:
             return
         music = state.music if state is not None else None
         if music is not None and self.fitted is None:
             self.fitted = await asyncio.to_thread(self._fit)
-        await self.player.follow(music if self.fitted is not None else None, self.fitted)
+        await self.player.follow(music if self.fitted is not None else None, self.fitted, at)
 
     def _fit(self) -> FittedPlaylist | None:
         record, preset = self.record, self.preset

@@ -132,18 +132,34 @@ def p3(folder: Path, lengths: tuple[int, ...] = (10, 60, 300)) -> Result:
             drift: dict[int, list[float]] = {n: [] for n in lengths}
             stopped: dict[int, float] = {}
             marks = {n: rig.probe.mark() for n in lengths}
+            done = threading.Event()
+
+            def sample() -> None:
+                """mpv's position, asked directly (the observed value can be a frame old), from a thread
+                of its own so the daemon's loop is never held up by it."""
+                while not done.is_set():
+                    now = time.time()
+                    for n in lengths:
+                        start, end = ends[n]
+                        player = daemon.players[f"e{n}"]
+                        entry = player._entry()
+                        if end - 2 <= now < end and entry is not None:
+                            t = player._mpv.playback_time
+                            if t is not None:
+                                drift[n].append((time.time() - start) - (entry.start + t))  # > 0: mpv behind
+                    time.sleep(0.005)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
             while len(stopped) < len(lengths):
                 now = time.time()
                 for n in lengths:
-                    start, end = ends[n]
-                    player = daemon.players[f"e{n}"]
-                    if n in stopped:
-                        continue
-                    if now >= end - 2 and now < end and player.position is not None:
-                        drift[n].append((now - start) - player.position)  # > 0: mpv behind the clock
-                    if now >= end and player._seen.get("idle-active", True):
+                    if n not in stopped and now >= ends[n][1] and daemon.players[f"e{n}"]._seen.get("idle-active", True):
                         stopped[n] = now
-                await asyncio.sleep(0.002 if any(ends[n][1] - time.time() < 2.5 for n in lengths if n not in stopped) else 0.2)
+                near = any(ends[n][1] - time.time() < 2.5 for n in lengths if n not in stopped)
+                await asyncio.sleep(0.002 if near else 0.2)
+            done.set()
+            sampler.join()
             await asyncio.sleep(1)
             out = {}
             for n in lengths:

@@ -300,6 +300,26 @@ def test_starts_at_the_second_track_30s_in(quiet):
 
 
 @needs_mpv
+def test_music_starts_where_the_session_is_when_mpv_gets_to_it(quiet):
+    """A state computed a while ago (mpv opening, the playlist being fitted) plays from where the session
+    is now, not from where it was then (bench P3: it was ~140 ms behind)."""
+    fitted = fit(quiet, 110.0, 5, fade_out=10.0)
+    clock = [1000.0]
+
+    async def scenario() -> tuple[float, float]:
+        async with Player(ao="null", clock=lambda: clock[0]) as player:
+            ahead = player.startup  # what mpv is learnt to take before it is heard
+            clock[0] += 2.0  # two seconds went by since the state was computed
+            await player.follow(steady(10.0, 30), fitted, at=1000.0)
+            await until(lambda: player.position is not None)
+            return player.position, ahead
+
+    position, ahead = asyncio.run(scenario())
+    assert 0.0 <= ahead <= 0.5
+    assert position == pytest.approx(12.0 + ahead, abs=0.15)
+
+
+@needs_mpv
 def test_a_follow_near_a_track_boundary_does_not_seek(quiet):
     """The daemon's clock and mpv may sit on either side of a track change: that is no reason to seek."""
     fitted = fit(quiet, 110.0, 5, fade_out=10.0)
