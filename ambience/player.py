@@ -57,6 +57,8 @@ JOIN_WITHIN = 3.0
 """A new envelope's turning point this close after the lead is where the splice joins it."""
 STARTUP = 0.03
 """First guess of the seconds between loading a file and hearing it; learnt per player (see _learn)."""
+COLD_STARTUP = 0.08
+"""The same for a player's first file, which also opens the audio output (~50-140 ms here); learnt too."""
 LABEL = "ambience"
 OBSERVED = ("idle-active", "pause", "playlist-playing-pos", "playback-time", "current-ao")
 _END_FILE_ERROR = 4
@@ -174,6 +176,8 @@ def _quote(value: str) -> str:
 class Player:
     learnt = STARTUP
     """The start-up delay the last player learnt (all rooms share one audio stack)."""
+    learnt_cold = COLD_STARTUP
+    """The same for a player's first file (the audio output opens then)."""
 
     """One room's music. Construct, then ``await follow(...)`` as the timeline changes; ``await close()``.
 
@@ -220,7 +224,8 @@ class Player:
         self.startup = Player.learnt
         """Seconds mpv takes from a load until it plays, learnt: a load starts this far ahead so the music
         is where the session is when it is heard (bench P3: it was ~140 ms behind the clock)."""
-        self._loaded: tuple[float, float] | None = None
+        self._loaded: tuple[float, float, float, bool] | None = None
+        self._cold = True
         """How many times the playlist was loaded into mpv (a start or a seek); ``follow`` is idempotent."""
 
     # ---- lifetime ------------------------------------------------------------------------------
@@ -396,9 +401,13 @@ class Player:
         if loaded is None or now - loaded[0] < 0.5:
             return
         self._loaded = None
-        at, position, entry_start = loaded
+        at, position, entry_start, cold = loaded
         behind = position + (now - at) - (entry_start + file_time)
-        if abs(behind) < 1.0:  # anything larger is a seek or a pause, not start-up
+        if abs(behind) >= 1.0:  # a seek or a pause, not start-up
+            return
+        if cold:
+            Player.learnt_cold = min(0.5, max(0.0, Player.learnt_cold + 0.5 * behind))
+        else:
             self.startup = min(0.5, max(0.0, self.startup + 0.5 * behind))
             Player.learnt = self.startup  # the next player starts from what this one learnt
 
@@ -520,11 +529,13 @@ class Player:
         self.reloads += 1
         self._set("pause", paused)
         first = fitted.entries[index]
-        ahead = 0.0 if paused else min(self.startup, max(0.0, first.track.length - offset - 0.05))
+        cold, self._cold = self._cold and not paused, self._cold and paused
+        ahead = 0.0 if paused else Player.learnt_cold if cold else self.startup
+        ahead = min(ahead, max(0.0, first.track.length - offset - 0.05))
         for k, entry in enumerate(fitted.entries[index:]):
             options = self._file_options(fitted, entry, envelope, offset + ahead if k == 0 else 0.0)
             m.command("loadfile", str(entry.track.path), "append", options)
-        self._loaded = None if paused else (self.clock(), first.start + offset, first.start)
+        self._loaded = None if paused else (self.clock(), first.start + offset, first.start, cold)
         self._plan = _Plan(fitted, index, envelope)
         m.command("playlist-play-index", "0")
         log.info("%s: playing %s from %.1fs", self.name, fitted.entries[index].track.name, offset)

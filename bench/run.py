@@ -14,6 +14,7 @@ simulator's devices as the subscribers, libmpv playing to its null output.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -100,6 +101,8 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated ids, e.g. P1,P3")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/RESULTS.md")
     args = parser.parse_args()
+    # a SIGTERM (timeout, CI) unwinds like Ctrl-C, so every broker, daemon and simulator is stopped
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     console = Console(width=max(140, Console().width))
     steps = plan(args.quick)
     wanted = [s.strip().upper() for s in args.only.split(",")] if args.only else list(steps)
