@@ -178,7 +178,7 @@ def pools(devices: tuple[int, ...]) -> tuple[dict[int, list[str]], dict[str, int
     return pool, rooms, clone
 
 
-def p1(folder: Path, starts: int = 200, growth_starts: int = 50) -> Result:
+def p1(folder: Path, starts: int = 300, growth_starts: int = 50) -> Result:
     pool, rooms, clone = pools((6, 1, 3, 12))
     rig = Rig(folder, rooms, clone)
     result = Result()
