@@ -55,8 +55,9 @@ CATCH_UP_RATE = 10.0
 """...and no faster than this many volume points a second (an extension during the fade-out swells back)."""
 JOIN_WITHIN = 3.0
 """A new envelope's turning point this close after the lead is where the splice joins it."""
-STARTUP = 0.03
-"""First guess of the seconds between loading a file and hearing it; learnt per player (see _learn)."""
+STARTUP = 0.0
+"""First guess of the seconds between loading a file and hearing it: none until measured; learnt per player
+(see _learn), and below 0 where the output reports ahead of its clock (mpv's null output: ~-30 ms)."""
 COLD_STARTUP = 0.08
 """The same for a player's first file, which also opens the audio output (~50-140 ms here); learnt too."""
 LABEL = "ambience"
@@ -406,9 +407,9 @@ class Player:
         if abs(behind) >= 1.0:  # a seek or a pause, not start-up
             return
         if cold:
-            Player.learnt_cold = min(0.5, max(0.0, Player.learnt_cold + 0.5 * behind))
+            Player.learnt_cold = min(0.5, max(-0.2, Player.learnt_cold + 0.5 * behind))
         else:
-            self.startup = min(0.5, max(0.0, self.startup + 0.5 * behind))
+            self.startup = min(0.5, max(-0.2, self.startup + 0.5 * behind))
             Player.learnt = self.startup  # the next player starts from what this one learnt
 
     def _event(self, event: Any) -> None:
@@ -531,7 +532,7 @@ class Player:
         first = fitted.entries[index]
         cold, self._cold = self._cold and not paused, self._cold and paused
         ahead = 0.0 if paused else Player.learnt_cold if cold else self.startup
-        ahead = min(ahead, max(0.0, first.track.length - offset - 0.05))
+        ahead = max(-offset, min(ahead, max(0.0, first.track.length - offset - 0.05)))  # within the file
         for k, entry in enumerate(fitted.entries[index:]):
             options = self._file_options(fitted, entry, envelope, offset + ahead if k == 0 else 0.0)
             m.command("loadfile", str(entry.track.path), "append", options)
