@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 RECONNECT_MIN, RECONNECT_MAX = 0.5, 1.5
 """Seconds between reconnect attempts (doubling): paho's default doubles up to 120 s."""
 BACKGROUND_QUIET, BACKGROUND_MAX_WAIT = 0.002, 0.3
-"""Background work waits for 2 ms without a command, 100 ms at most."""
+"""Background work waits for 2 ms without a command, 300 ms at most."""
 KEEPALIVE = 30
 """Seconds: a PINGREQ when nothing else was sent; a broker silent for 1.5× that is gone."""
 
@@ -240,10 +240,7 @@ class Connection:
             self.loop.call_soon_threadsafe(fn, *args)
 
     def _socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            pass
+        set_no_delay(client)
         self._on_loop(self._watch, sock)
 
     def _watch(self, sock: Any) -> None:
@@ -344,7 +341,7 @@ class Connection:
         """A device command: QoS 1, never retained, expiring after ``command_expiry``."""
         return self.publish(topic, payload, qos=1, retain=False, expiry=self.config.command_expiry)
 
-    # ---- paho's thread -> the loop ------------------------------------------------------------
+    # ---- paho's callbacks (on the loop, or the connect's worker thread) -----------------------
 
     def _paho_connect(self, client, userdata, flags, reason, properties) -> None:
         if self._stopping:  # a reconnect that finished after stop()
@@ -453,6 +450,7 @@ class Connection:
                     handler(msg)
                 except Exception:
                     log.exception("handling a message on %s failed", msg.topic)
+
 
 def set_no_delay(client: paho.Client) -> None:
     """Nagle's algorithm held small MQTT packets ~40 ms on loopback; paho does not turn it off."""
