@@ -175,19 +175,20 @@ def _quote(value: str) -> str:
 
 
 class Player:
-    learnt = STARTUP
-    """The start-up delay the last player learnt (all rooms share one audio stack)."""
-    learnt_cold = COLD_STARTUP
-    """The same for a player's first file (the audio output opens then)."""
-
     """One room's music. Construct, then ``await follow(...)`` as the timeline changes; ``await close()``.
 
     ``audio_device``: an mpv device name (``pulse/<sink>``, ``alsa/<device>``, see
     ``mpv --audio-device=help``) or ``auto``. ``ao``: the audio outputs to try (default
     :data:`DEFAULT_AO` with ``auto``; with a named device, the device's own output). ``options``:
     more mpv options (``{"ao_pcm_file": ...}``). ``load``: returns the python-mpv module.
-    ``meter``: measure the level after the envelope, for :meth:`level`.
+    ``meter``: measure the level after the envelope, for :meth:`level`. ``clock``: the clock the
+    ``at`` of :meth:`follow` is read on (the daemon's).
     """
+
+    learnt = STARTUP
+    """The start-up delay the last player learnt (all rooms share one audio stack)."""
+    learnt_cold = COLD_STARTUP
+    """The same for a player's first file (the audio output opens then)."""
 
     def __init__(
         self,
