@@ -13,11 +13,13 @@ done by ``map`` over arrays.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import operator
 import os
 import random
+import sys
 import wave
 from array import array
 from dataclasses import dataclass
@@ -239,9 +241,7 @@ def ensure_default_playlist(music_folder: Path) -> Path:
     if the folder cannot be written.
     """
     folder = Path(music_folder) / NAME
-    if folder.is_dir() and not (folder / MARKER).exists() and any(folder.iterdir()):
-        return folder
-    if _complete(folder):
+    if not needs_generating(music_folder):
         return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -271,9 +271,6 @@ async def ensure_default_playlist_aside(music_folder: Path) -> Path:
     resident memory afterwards (bench P4: 109 MB instead of 73 MB idle). Raises
     :class:`PlayerError` with the child's message if it fails.
     """
-    import asyncio
-    import sys
-
     if not needs_generating(music_folder):
         return Path(music_folder) / NAME
     proc = await asyncio.create_subprocess_exec(
@@ -291,7 +288,7 @@ def _main(music_folder: str) -> int:
     try:
         ensure_default_playlist(Path(music_folder))
     except PlayerError as exc:
-        print(exc, file=__import__("sys").stderr)
+        print(exc, file=sys.stderr)
         return 1
     return 0
 
