@@ -102,10 +102,9 @@ def write_setup(
     return path, parse_config(text, str(path), folder)
 
 
-def simulator_config(url: str, rooms: dict[str, int], folder: Path) -> Config:
-    """The devices of ``rooms`` for the simulator alone (e.g. the baseline's clone rooms)."""
-    text = f"mqtt: {{url: '{url}'}}\nrooms:\n" + "".join(room_yaml(r, n) for r, n in rooms.items())
-    return parse_config(text, "simulator.yaml", folder)
+def simulator_yaml(url: str, rooms: dict[str, int]) -> str:
+    """A config holding only ``rooms``' devices, for the simulator (e.g. with the baseline's clone rooms)."""
+    return f"mqtt: {{url: '{url}'}}\nrooms:\n" + "".join(room_yaml(r, n) for r, n in rooms.items())
 
 
 class SimProcess:
@@ -119,7 +118,7 @@ class SimProcess:
         path = config or folder / "simulator.yaml"
         if config is None:
             assert rooms is not None
-            path.write_text(f"mqtt: {{url: '{url}'}}\nrooms:\n" + "".join(room_yaml(r, n) for r, n in rooms.items()))
+            path.write_text(simulator_yaml(url, rooms))
         self.model = Simulator(parse_config(path.read_text(), str(path), folder), url)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ambience", "simulate", "--config", str(path), "--tick", str(tick), "--drift", str(drift)],
