@@ -13,6 +13,7 @@ Only an exception outside this tree deserves a traceback.
     │   └── Busy           the room has a session running
     ├── DeviceError        the broker or a device bridge
     ├── PlayerError        mpv / audio output
+    ├── StoreError         the state store cannot be written (disk full, locked): nothing changed
     └── BookingError       scheduling
         └── CalendarError  an unreachable or malformed calendar feed (ambience.calendars)
 """
@@ -83,6 +84,14 @@ class DeviceError(AmbienceError):
 
 class PlayerError(AmbienceError):
     pass
+
+
+class StoreError(AmbienceError):
+    """The store could not be written (a full disk, a database locked by another process).
+
+    A command that meets it has changed nothing (HTTP 503); an ending that meets it is still
+    applied from memory and persisted once the store works again.
+    """
 
 
 class BookingError(AmbienceError):
