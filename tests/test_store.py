@@ -1,0 +1,61 @@
+"""The store's transactions (ambience.store): all or nothing, and a clear StoreError when it cannot write."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from ambience.errors import StoreError
+from ambience.session import SessionFacts
+from ambience.store import SessionRecord, Store
+
+
+def record(room="studio", sid="s1") -> SessionRecord:
+    return SessionRecord(
+        sid, room, "tiny", SessionFacts(started_at=100.0, duration=8.0), None, {"trv": {"target": 19.0}}
+    )
+
+
+def test_ending_a_session_writes_history_and_owed_and_removes_it_at_once(tmp_path):
+    store = Store(tmp_path / "a.db")
+    store.start_session(record())
+    store.end_session(record(), 108.0, "completed", {"trv": {"target": 19.0, "mode": "heat"}}, 108.0)
+    assert store.sessions() == []
+    assert [(o.device, o.state, o.session) for o in store.owed()] == [("trv", {"target": 19.0, "mode": "heat"}, "s1")]
+    assert [h["outcome"] for h in store.history()] == ["completed"]
+
+
+def test_a_confirmation_settles_only_the_ending_that_owes_it(tmp_path):
+    store = Store(tmp_path / "a.db")
+    store.end_session(record(sid="s1"), 108.0, "completed", {"trv": {"target": 19.0}}, 108.0)
+    store.end_session(record(sid="s2"), 208.0, "completed", {"trv": {"target": 19.0}}, 208.0)  # a later ending
+    store.settle_owed("studio", [("trv", "s1")])  # a late confirmation of the first
+    assert [o.session for o in store.owed()] == ["s2"]
+    store.settle_owed("studio", [("trv", "s2")])
+    assert store.owed() == []
+
+
+def test_a_locked_database_is_a_store_error_and_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.setattr("ambience.store.BUSY_TIMEOUT_MS", 100)
+    store = Store(tmp_path / "a.db")
+    store.start_session(record())
+    other = sqlite3.connect(str(tmp_path / "a.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(
+            StoreError, match="cannot record the end of the session: the store a.db is locked by another program"
+        ):
+            store.end_session(record(), 108.0, "completed", {"trv": {"target": 19.0}}, 108.0)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert [r.id for r in store.sessions()] == ["s1"] and store.owed() == [] and store.history() == []
+
+
+def test_a_replacing_start_records_the_replaced_session_in_the_same_transaction(tmp_path):
+    store = Store(tmp_path / "a.db")
+    store.start_session(record(sid="s1"))
+    store.start_session(record(sid="s2"), replaced=(record(sid="s1"), 104.0))
+    assert [r.id for r in store.sessions()] == ["s2"]
+    assert [(h["session"], h["outcome"]) for h in store.history()] == [("s1", "replaced")]
