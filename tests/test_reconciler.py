@@ -143,3 +143,74 @@ def test_a_device_without_native_fades_gets_one_step_a_second():
     out = dev.want_light(LightTarget(Light(0, 2700), Light(10, 2700), 10.0), 0.0)
     assert [m.payload for m in out] == ["1.0/1"]
     assert dev.step_at == 1.0
+
+
+# ---- reports that disagree (issue 12) ------------------------------------------------------------
+
+
+def climate_device(limits=(16.0, 27.0)):
+    return Tracked(
+        "room", "trv", "thermostat", FakeAdapter(kind="climate"),
+        ack_timeout=1.0, max_tries=3, slow_retry=30.0, temperature_limits=limits,
+    )  # fmt: skip
+
+
+def test_a_confirmed_light_changed_at_the_device_is_manual_and_left_alone():
+    dev = light_device()
+    dev.want_light(steady(30), 0.0)
+    dev.report(LightReport(Light(30, 2700)), 0.2)
+    assert dev.status == "confirmed"
+    dev.report(LightReport(Light(0)), 10.0)  # switched off by hand
+    assert dev.status == "manual" and dev.shown_status == "manual"
+    assert dev.wake_at() is None and dev.due(100.0) == []  # not fought
+    assert dev.reconnected(200.0) == [Message("dev/get", "")]  # a reconnect asks, but does not undo it
+    assert dev.want_light(steady(60), 300.0) != []  # the next change of the room is sent
+    assert dev.status == "pending"
+
+
+def test_a_manual_light_set_back_to_what_is_wanted_is_confirmed_again():
+    dev = light_device()
+    dev.want_light(steady(30), 0.0)
+    dev.report(LightReport(Light(30, 2700)), 0.2)
+    dev.report(LightReport(Light(70, 2700)), 10.0)
+    assert dev.status == "manual"
+    dev.report(LightReport(Light(30, 2700)), 20.0)
+    assert dev.status == "confirmed"
+
+
+def test_an_in_between_report_during_a_fade_is_pending_not_manual():
+    dev = light_device()
+    light = Light(10, 2700)
+    dev.want_light(LightTarget(Light(60, 2700), light, 20.0), 0.0)
+    dev.report(LightReport(light), 0.1)  # Z2M's optimistic answer: the target at once
+    assert dev.status == "confirmed"
+    dev.report(LightReport(Light(45, 2700)), 5.0)  # the bulb's attribute report on the way down
+    assert dev.status == "pending"
+    dev.report(LightReport(light), 20.5)
+    assert dev.status == "confirmed"
+
+
+def test_a_stale_report_after_a_missed_command_keeps_retrying():
+    dev = light_device()
+    dev.want_light(steady(30), 0.0)
+    dev.report(LightReport(Light(80, 4000)), 5.0)  # never confirmed: the old state, not a person
+    assert dev.status == "pending" and dev.wake_at() is not None
+    assert dev.due(dev.wake_at()) != []
+
+
+def test_a_setpoint_above_the_limits_is_corrected_at_once_even_after_a_confirmation():
+    dev = climate_device()
+    dev.want_climate(ClimateState(24.0, "heat"), 0.0)
+    dev.report(ClimateReport(24.0, "heat"), 0.5)
+    assert dev.status == "confirmed"
+    resent = dev.report(ClimateReport(30.0, "heat"), 10.0)  # turned up by hand, above the 27 °C limit
+    assert [m.payload for m in resent] == ["24.0/heat"]
+    assert dev.status == "pending"
+
+
+def test_a_setpoint_within_the_limits_changed_by_hand_is_manual():
+    dev = climate_device()
+    dev.want_climate(ClimateState(24.0, "heat"), 0.0)
+    dev.report(ClimateReport(24.0, "heat"), 0.5)
+    assert dev.report(ClimateReport(22.0, "heat"), 10.0) == []
+    assert dev.status == "manual"

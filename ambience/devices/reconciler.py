@@ -8,6 +8,13 @@ anything else. Payloads are absolute, so a duplicate (QoS 1) is harmless.
 
 A fade longer than the device does natively is sent as steps, each with a device
 transition, so it looks continuous.
+
+*Confirmed* means the device's last report matches what is desired now. A report that differs
+is never confirmed: while a command is in flight (its transition plus the ack window) it is
+*pending*; a device that had confirmed and then reports something else was changed at the
+device — *manual* — and is left as the person set it until the room wants something new of it
+(or it comes back to what is wanted). A thermostat reporting a setpoint outside the room's
+limits is always corrected at once, manual or not.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ MIRED_TOLERANCE = 3
 MIN_STEP = 1.0
 """Seconds between the steps of a fade on a device that does no transition of its own."""
 
-Status = Literal["idle", "pending", "confirmed", "unconfirmed", "offline"]
+Status = Literal["idle", "pending", "confirmed", "unconfirmed", "offline", "manual"]
 
 
 @dataclass
@@ -62,6 +69,8 @@ class Tracked:
     adapter: Adapter
     mired_range: tuple[int, int] = (153, 500)
     temperature_step: float = 0.5
+    temperature_limits: tuple[float, float] | None = None
+    """The room's min/max temperature: a reported setpoint outside them is corrected at once."""
     ack_timeout: float = ACK_TIMEOUT
     max_tries: int = MAX_TRIES
     slow_retry: float = SLOW_RETRY
@@ -169,7 +178,7 @@ class Tracked:
             if not report.online:
                 self.status = "offline" if self.wants_something else self.status
                 return []
-            if was is False and self.wants_something:
+            if was is False and self.wants_something and self.status != "manual":
                 return self._send(now, fresh=True)
             return []
         if isinstance(report, LightReport):
@@ -184,10 +193,32 @@ class Tracked:
             )
         if self.online is None:
             self.online = True
-        if self.sent is not None and self.wants_something and self.matches(self.reported):
+        if self.sent is None or not self.wants_something:
+            return []
+        if self.matches(self.reported):
             self.status = "confirmed"
             self.retry_at = None
+            return []
+        in_flight = self.last_sent_at is not None and now < self.last_sent_at + self.sent_transition + self.ack_timeout
+        if self._outside_limits() and not in_flight:
+            return self._send(now, fresh=True)  # never leave a room heated beyond its limits
+        if in_flight:
+            if self.status in ("confirmed", "manual"):  # an in-between report of a fade
+                self.status = "pending"
+                self.retry_at = self.last_sent_at + self._patience(self.sent_transition)  # type: ignore[operator]
+        elif self.status in ("confirmed", "manual"):
+            self.status = "manual"  # it had what was asked, and was changed at the device
+            self.retry_at, self.step_at = None, None
         return []
+
+    def _outside_limits(self) -> bool:
+        reported, limits = self.reported, self.temperature_limits
+        if not isinstance(reported, ClimateReport) or reported.target is None or limits is None:
+            return False
+        if not isinstance(self.sent, ClimateState) or self.sent.target is None:
+            return False
+        lo, hi = limits
+        return not lo - 0.01 <= reported.target <= hi + 0.01
 
     def matches(self, reported: Light | ClimateReport | None) -> bool:
         sent = self.sent
@@ -235,7 +266,7 @@ class Tracked:
     def reconnected(self, now: float) -> list[Message]:
         """After a (re)connect: the current desired state, not the backlog; and ask for state."""
         messages = list(self.adapter.query())
-        if self.wants_something:
+        if self.wants_something and self.status != "manual":  # a person's change is kept
             self.status = "pending"
             messages += self._send(now, fresh=True)
         return messages
