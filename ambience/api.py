@@ -35,7 +35,7 @@ from . import __version__
 from .auth import check, token_for_daemon, token_path, token_source
 from .commands import ClientAdd, CommandInvalid, parse_command
 from .controller import Controller
-from .errors import AmbienceError, InvalidFile, Issue, NotFound
+from .errors import AmbienceError, InvalidFile, Issue, NotFound, StoreError
 from .validation import field_path, issues_from
 from .web import mount_web
 
@@ -88,6 +88,8 @@ def _invalid(issues: list[Issue]) -> JSONResponse:
 def _status_of(exc: AmbienceError) -> int:
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, StoreError):
+        return 503  # nothing was changed; try again when the store can be written
     return 409  # Busy, CommandError, and anything else the room cannot do now
 
 

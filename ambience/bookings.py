@@ -219,6 +219,11 @@ class BookingService:
         if self.settings.recurring:
             self._expander = asyncio.create_task(self._expand_forever(), name="recurring-bookings")
 
+    def clock_stepped(self) -> None:
+        """The wall clock jumped: look at the jobs again now (APScheduler sleeps on the loop's clock)."""
+        if self.scheduler.running:
+            self.scheduler.wakeup()
+
     def stop(self) -> None:
         global _service
         if self._expander is not None:

@@ -1,8 +1,12 @@
 """``ambience serve``: wiring, start-up and shutdown. One asyncio loop owns all state.
 
-Start in order, stop in reverse: store → broker connection → devices → rooms (sessions
-restored) → control surfaces (MQTT commands, HTTP). SIGTERM/SIGINT stop it cleanly; sessions
-stay persisted and continue on the next start.
+Start in order, stop in reverse: store → broker connection → devices → rooms (owed after
+states and sessions restored) → control surfaces (MQTT commands, HTTP). SIGTERM/SIGINT stop it
+cleanly; sessions stay persisted and continue on the next start.
+
+Three watchers run beside the rooms: the wall clock (a step re-evaluates every room at once,
+:mod:`ambience.clockwatch`), systemd's watchdog (``WATCHDOG=1`` while the rooms' loop is alive)
+and the site's presence (one daemon per base topic, :mod:`ambience.presence`).
 """
 
 from __future__ import annotations
@@ -20,16 +24,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .clockwatch import CHECK_EVERY, ClockWatch
 from .config import Config
 from .controller import Controller
 from .devices.manager import Devices
 from .errors import AmbienceError, CommandError, DeviceError
 from .mqtt import Connection
+from .presence import SitePresence
 from .presets import load_library
 from .room import Room
 from .store import Store
 
 log = logging.getLogger(__name__)
+
+STUCK_TICK = 30.0
+"""Seconds a room may take over one tick before the watchdog stops vouching for the daemon."""
 
 
 class Daemon:
@@ -38,11 +47,15 @@ class Daemon:
         config: Config,
         *,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] | None = None,
         players: bool = True,
         player_options: dict[str, Any] | None = None,
     ):
         self.config = config
         self.clock = clock
+        self.monotonic = monotonic if monotonic is not None else (time.monotonic if clock is time.time else None)
+        """Compared with ``clock`` to notice steps of the wall clock (``None``: a test's own clock, not watched)."""
+        self.exit_code = 0
         self.library = load_library(config.preset_folders())
         for issue in self.library.problems:
             log.warning("preset skipped: %s", issue)
@@ -67,8 +80,15 @@ class Daemon:
                     )
         self.rooms = {
             room_id: Room(
-                room_id, room, config.room_limits(room_id), self.devices, self.store, self.library,
-                list(config.music), self.players.get(room_id), clock,
+                room_id,
+                room,
+                config.room_limits(room_id),
+                self.devices,
+                self.store,
+                self.library,
+                list(config.music),
+                self.players.get(room_id),
+                clock,
             )  # fmt: skip
             for room_id, room in config.rooms.items()
         }
@@ -85,6 +105,8 @@ class Daemon:
         self.controller.subscribe(self._room_changed)
         self.surfaces: list[Any] = []
         self._tasks: list[asyncio.Task] = []
+        self._stop_event: asyncio.Event | None = None
+        self.presence = SitePresence(self.connection, config.mqtt.base_topic, clock, self._conflict)
 
     # ---- lifetime ----------------------------------------------------------------------------
 
@@ -105,9 +127,12 @@ class Daemon:
         try:
             await self.connection.wait_connected(3.0)
             # learn how each room was found before anyone can start a session (for after: restore)
-            await asyncio.gather(*(self.devices.wait_reported(r, 2.0) for r in self.rooms))
+            await asyncio.gather(self.presence.check(), *(self.devices.wait_reported(r, 2.0) for r in self.rooms))
         except DeviceError as exc:
             log.warning("%s; rooms run on and catch up when the broker is back", exc)
+        except CommandError:
+            await self.connection.stop()
+            raise
         self._recover()
         self.bookings.start()  # after the sessions are back: a due booking sees a busy room as busy
         if self.config.bookings.calendars:
@@ -122,6 +147,11 @@ class Daemon:
         self._tasks.append(asyncio.create_task(self.devices.run(), name="devices"))
         for room in self.rooms.values():
             self._tasks.append(asyncio.create_task(room.run(), name=f"room-{room.id}"))
+        if self.monotonic is not None:
+            self._tasks.append(asyncio.create_task(self._watch_clock(), name="clock"))
+        interval = watchdog_interval()
+        if interval is not None:
+            self._tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
         if self.config.http.enabled:
             from .api import serve_http
 
@@ -133,8 +163,16 @@ class Daemon:
         gc.freeze()
 
     def _recover(self) -> None:
-        """Sessions persisted by an earlier run: resume those still in their time, end the others."""
+        """What an earlier run left: after states still owed, sessions to resume, sessions that ended
+        while ambience was down (their after state is applied now)."""
         now = self.clock()
+        for owed in self.store.owed():
+            room = self.rooms.get(owed.room)
+            if room is None:
+                log.warning("an after state owed in unknown room %r is dropped", owed.room)
+                self.store.settle_owed(owed.room, [(owed.device, owed.session)])
+                continue
+            room.take_owed(owed)
         for record in self.store.sessions():
             room = self.rooms.get(record.room)
             if room is None:
@@ -143,11 +181,48 @@ class Daemon:
                 continue
             room.restore(record)
             assert room.timeline is not None
-            if record.outcome is None and room.timeline.at(now).status == "ended":
-                room._end(now, "recovered")
+            if record.outcome is not None:  # written by an older ambience: ended, after state not sure
+                room.end(now, None)
+            elif room.timeline.at(now).status == "ended":
+                room.end(now, "recovered")
                 log.info("%s: session %s ended while ambience was down; after state applied", room.id, record.preset)
-            elif record.outcome is None:
+            else:
                 log.info("%s: resuming %s, %.0f s left", room.id, record.preset, room.timeline.at(now).remaining)
+
+    async def _watch_clock(self) -> None:
+        """Every CHECK_EVERY seconds: did the wall clock step? Then every room looks again at once."""
+        assert self.monotonic is not None
+        watch = ClockWatch()
+        watch.observe(self.clock(), self.monotonic())
+        while True:
+            await asyncio.sleep(CHECK_EVERY)
+            delta = watch.observe(self.clock(), self.monotonic())
+            if delta is None:
+                continue
+            log.warning(
+                "the wall clock jumped %s by %.0f s; sessions follow it (a jump back never makes one longer)",
+                "forward" if delta > 0 else "back", abs(delta),
+            )  # fmt: skip
+            for room in self.rooms.values():
+                room.clock_stepped(delta)
+            self.bookings.clock_stepped()
+
+    async def _watchdog(self, interval: float) -> None:
+        """``WATCHDOG=1`` every half interval while the loop runs and no room is stuck in a tick."""
+        while True:
+            await asyncio.sleep(interval / 2)
+            stuck = [room.id for room in self.rooms.values() if room.ticking_for(time.monotonic()) > STUCK_TICK]
+            dead = [task.get_name() for task in self._tasks if task.done()]
+            if stuck or dead:
+                log.error("watchdog: not vouching for the daemon (stuck rooms: %s; stopped tasks: %s)", stuck, dead)
+                continue
+            sd_notify("WATCHDOG=1")
+
+    def _conflict(self, why: str) -> None:
+        log.error("%s", why)
+        self.exit_code = 1
+        if self._stop_event is not None:
+            self._stop_event.set()
 
     def _room_changed(self, room_id: str) -> None:
         room = self.rooms.get(room_id)
@@ -173,7 +248,7 @@ class Daemon:
 
     async def run_until_signal(self) -> None:
         loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
+        stop = self._stop_event = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
@@ -193,10 +268,21 @@ def _lock_state_dir(state_dir: Path) -> int:
     except OSError:
         other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise CommandError(f"another ambience serve (pid {other}) is running with the state directory {state_dir}") from None
+        raise CommandError(
+            f"another ambience serve (pid {other}) is running with the state directory {state_dir}"
+        ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd
+
+
+def watchdog_interval() -> float | None:
+    """systemd's ``WatchdogSec`` in seconds (``$WATCHDOG_USEC``, for this process), or ``None``."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    pid = os.environ.get("WATCHDOG_PID", "")
+    if not usec.isdigit() or int(usec) <= 0 or (pid and pid != str(os.getpid())):
+        return None
+    return int(usec) / 1e6
 
 
 def sd_notify(state: str) -> None:
@@ -225,7 +311,7 @@ def serve(config: Config, verbose: bool = False) -> int:
     setup_logging(verbose)
     daemon = Daemon(config)
     asyncio.run(daemon.run_until_signal())
-    return 0
+    return daemon.exit_code
 
 
 __all__ = ["Daemon", "serve", "sd_notify"]

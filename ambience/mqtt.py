@@ -105,12 +105,17 @@ class Connection:
         self._fatal: asyncio.Future[None] | None = None
         self._will = will
         self._stopping = False
+        self._leaving = False
         self._loop_thread: int | None = None
         self._fd: int | None = None
         self._closed_event: asyncio.Event | None = None
         self._misc: asyncio.Task | None = None
         self._reconnecting: asyncio.Task | None = None
         self._client = self._make_client()
+        if will:
+            # Another client's Last Will (a daemon that died on this base topic, its restart already
+            # running) must not mark this live one offline: say online again.
+            self.subscribe(self.status_topic, self._status_seen, urgent=False)
 
     # ---- set-up ---------------------------------------------------------------------------
 
@@ -208,8 +213,14 @@ class Connection:
                 self.last_error or f"no connection to the broker at {self.config.url} within {timeout:g} s"
             )
 
+    def _status_seen(self, msg: Received) -> None:
+        if msg.payload == b"offline" and self.connected and not self._stopping and not self._leaving:
+            log.warning("%s said offline while this daemon runs (an old Last Will?); saying online", self.status_topic)
+            self.publish(self.status_topic, "online", qos=1, retain=True)
+
     async def stop(self) -> None:
         """Say ``offline`` (retained) and disconnect cleanly."""
+        self._leaving = True
         if self.connected and self._will:
             info = self._client.publish(self.status_topic, "offline", qos=1, retain=True)
             await asyncio.to_thread(_wait_published, info, 2.0)

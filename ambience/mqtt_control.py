@@ -28,7 +28,7 @@ from typing import Any
 from .commands import CommandInvalid, parse_command
 from .config import Config
 from .controller import Controller
-from .errors import AmbienceError, Busy, CommandError, NotFound
+from .errors import AmbienceError, Busy, CommandError, NotFound, StoreError
 from .mqtt import Connection, Received
 
 log = logging.getLogger(__name__)
@@ -266,6 +266,8 @@ def run_command(controller: Controller, room_id: str, payload: bytes) -> dict[st
         return _error("busy", str(exc), [], echo)
     except CommandError as exc:
         return _error("refused", str(exc), [], echo)
+    except StoreError as exc:
+        return _error("store", str(exc), [], echo)
     except AmbienceError as exc:
         return _error("failed", str(exc), [], echo)
     except Exception:

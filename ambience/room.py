@@ -2,50 +2,69 @@
 
 The room never sleeps through a change: it asks the timeline for the desired state now,
 hands it to the devices and the player, and sleeps until the timeline's next change (or a
-command wakes it). A session's end is the timeline's deadline, never a chain of sleeps; the
-after state is applied at once and the session row kept until the devices have settled, so
-a crash in between re-applies it on the next start.
+command wakes it; never longer than ``MAX_SLEEP`` while a session is on, so a step of the wall
+clock is noticed). A session's end is the timeline's deadline, never a chain of sleeps.
+
+Ending is an obligation (:mod:`ambience.after`): the after state of every device is written down
+(with the history row, in the transaction that removes the session) and then sent; each device
+*owes* it until it confirms, across restarts, outages and later sessions, and a device that owes
+one is taken "as found" at its owed state by the next session. A store that cannot be written
+never stops the after state: it is sent from memory, the write is retried every
+``STORE_RETRY`` seconds and the status says so.
+
+Commands are atomic: a start, pause, resume or extend is persisted before it takes effect, or
+refused (:class:`~ambience.errors.StoreError`) with nothing changed. A stop is an ending, so it
+always takes effect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from .after import DeviceRef, after_states, from_json, to_json
 from .aio import wait_event
 from .clients import Comfort
 from .config import Limits
 from .config import Room as RoomConfig
 from .devices.manager import Devices
-from .errors import AmbienceError, Busy, CommandError
+from .errors import AmbienceError, Busy, CommandError, StoreError
 from .playlists import FittedPlaylist, Playlist, fit, load_playlist
-from .presets import DEFAULT_TRANSITION, Library, Preset
+from .presets import Library, Preset
 from .session import SessionFacts
-from .store import SessionRecord, Store
-from .timeline import ClimateState, Light, LightTarget, RoomState, Timeline
+from .store import Owed, SessionRecord, Store
+from .timeline import RoomState, Timeline
 
 log = logging.getLogger(__name__)
 
-FINISH_POLL = 0.5
-"""Seconds between checks that the after state has settled."""
+OWED_POLL = 1.0
+"""Seconds between checks that a device confirmed the after state it owes."""
+MAX_SLEEP = 5.0
+"""Seconds a room with a session on sleeps at most: a step of the wall clock is seen in time."""
+STORE_RETRY = 5.0
+"""Seconds between tries to write what the store refused."""
 
 
 def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).astimezone().isoformat(timespec="seconds")
 
 
-def snapshot_of(devices: Devices, room_id: str) -> dict[str, Any]:
-    """What each device last reported, in ambience units, for ``after: restore``."""
+def snapshot_of(devices: Devices, room_id: str, owed: dict[str, Owed] | None = None) -> dict[str, Any]:
+    """How the room is found, for ``after: restore``: what each device still owes, else what it
+    last reported (in ambience units)."""
+    owed = owed or {}
     out: dict[str, Any] = {}
     for dev_id, tracked in devices.rooms[room_id].items():
-        rep = tracked.describe()["reported"]
-        if rep is not None:
-            out[dev_id] = rep
+        found = owed[dev_id].state if dev_id in owed else tracked.describe()["reported"]
+        if found is not None:
+            out[dev_id] = found
     return out
 
 
@@ -79,6 +98,14 @@ class Room:
         self.fitted: FittedPlaylist | None = None
         self.playlist: Playlist | None = None
         self.music_problem: str | None = None
+        self.owed: dict[str, Owed] = {}
+        """After states the room's devices have not confirmed yet (mirrors the store's owed rows)."""
+        self.store_error: str | None = None
+        """The last store write that failed and is still to be retried, in words."""
+        self._unsaved: list[Callable[[], None]] = []
+        """Store writes that failed, retried in order every STORE_RETRY seconds."""
+        self._retry_store_at = 0.0
+        self._tick_started: float | None = None
         self._wake = asyncio.Event()
         self._last_phase: tuple | None = None
         self._stop_outcome = "stopped"
@@ -101,9 +128,14 @@ class Room:
         booking: dict[str, Any] | None = None,
         started_at: float | None = None,
     ) -> None:
+        """Start a session; persisted before anything changes, or :class:`StoreError` and nothing did."""
         self.devices.catch_up(self.id)  # what the room's devices said so far, before taking it as found
+        self.flush_store()
+        if self._unsaved:
+            raise StoreError(f"cannot start the session: {self.store_error}")
         now = self.clock()
-        snapshot = snapshot_of(self.devices, self.id)
+        snapshot = snapshot_of(self.devices, self.id, self.owed)
+        replaced: tuple[SessionRecord, float] | None = None
         if self.record is not None:
             if self.active and not replace:
                 raise Busy(
@@ -112,8 +144,7 @@ class Room:
                 )
             # the room as found is the first session's snapshot, not what this one left
             snapshot = self.record.snapshot
-            if self.active:
-                self._end(now, "replaced", apply_after=False)
+            replaced = (self.record, min(now, self.record.facts.ends_at(now)))
         facts = SessionFacts(
             started_at=now + lead if started_at is None else started_at,
             duration=duration or preset.duration,
@@ -121,12 +152,15 @@ class Room:
             comfort=comfort or Comfort(),
             seed=random.randrange(1 << 31),
         )
-        self.record = SessionRecord(uuid.uuid4().hex[:12], self.id, preset.id, facts, client, snapshot, None, booking)
+        record = SessionRecord(uuid.uuid4().hex[:12], self.id, preset.id, facts, client, snapshot, None, booking)
+        self.store.start_session(record, replaced)  # raises StoreError: nothing has changed
+        if replaced is not None:
+            log.info("%s: session %s replaced", self.id, replaced[0].preset)
+        self.record = record
         self._stop_outcome = "stopped"
         self.preset = preset
         self.fitted, self.playlist = None, None
         self._set_timeline()
-        self.store.save_session(self.record)
         log.info("%s: started %s for %ss", self.id, preset.id, facts.length)
         self._apply_now()
         self.wake()
@@ -142,17 +176,52 @@ class Room:
         self.fitted = self._refit(self.fitted)
 
     def stop(self, outcome: str = "stopped") -> None:
+        """End the session now. An ending always takes effect: a store error does not keep a room heated."""
+        self._change(lambda f, now: f.stop(now), ending=True)
         self._stop_outcome = outcome
-        self._change(lambda f, now: f.stop(now))
 
-    def _change(self, fn: Callable[[SessionFacts, float], SessionFacts]) -> None:
+    def _change(self, fn: Callable[[SessionFacts, float], SessionFacts], ending: bool = False) -> None:
         if not self.active:
             raise CommandError(f"room {self.id!r} has no session running")
         assert self.record is not None
-        self.record.facts = fn(self.record.facts, self.clock())
+        facts = fn(self.record.facts, self.clock())
+        record = dataclasses.replace(self.record, facts=facts)
+        try:
+            self.store.save_session(record)
+        except StoreError as exc:
+            if not ending:
+                raise  # nothing has changed
+            self._failed_write(exc, lambda: None)  # the ending persists the outcome; nothing else to keep
+        self.record = record
         self._set_timeline()
-        self.store.save_session(self.record)
         self._apply_now()
+        self.wake()
+
+    def clock_stepped(self, delta: float) -> None:
+        """The wall clock jumped by ``delta`` seconds. Forward: the session is that much further on
+        (it may be over). Back: the session is moved with it, so it never runs longer than planned."""
+        if not self.active or delta >= 0:
+            self.wake()
+            return
+        assert self.record is not None
+        self.record = dataclasses.replace(self.record, facts=self.record.facts.shifted(delta))
+        try:
+            self.store.save_session(self.record)
+        except StoreError as exc:
+            record = self.record
+            self._failed_write(exc, lambda: self.store.save_session(record))
+        self._set_timeline()
+        self.wake()
+
+    def take_owed(self, owed: Owed) -> None:
+        """After a restart: a device still owes an after state; keep sending it until it confirms."""
+        tracked = self.devices.rooms[self.id].get(owed.device)
+        if tracked is None:
+            log.warning("%s: device %r owes an after state but is no longer configured; dropped", self.id, owed.device)
+            self._write(lambda: self.store.settle_owed(self.id, [(owed.device, owed.session)]))
+            return
+        self.owed[owed.device] = owed
+        self.devices.want(self.id, owed.device, from_json(tracked.kind, owed.state))
         self.wake()
 
     def restore(self, record: SessionRecord) -> None:
@@ -181,84 +250,142 @@ class Room:
         assert self.timeline is not None
         state = self.timeline.at(self.clock())
         if state.status != "ended":
-            self.devices.apply(self.id, state)
+            self._push(state)
             self._last_phase = (state.status, state.phase)  # the command's caller tells the listeners
+
+    def _push(self, state: RoomState) -> None:
+        """The session's state to the devices; a device the session leaves alone keeps what it owes."""
+        self.devices.apply(self.id, state, keep=self.owed.keys())
 
     # ---- the loop -------------------------------------------------------------------------------
 
+    def ticking_for(self, monotonic_now: float) -> float:
+        """Seconds the room has been in its current tick (0 between ticks): the watchdog asks."""
+        return 0.0 if self._tick_started is None else monotonic_now - self._tick_started
+
     async def run(self) -> None:
         while True:
+            self._tick_started = time.monotonic()
             try:
                 wake_at = await self.tick()
             except Exception:
                 log.exception("%s: tick failed", self.id)
                 wake_at = self.clock() + 5
+            self._tick_started = None
             self._wake.clear()
-            delay = None if wake_at is None else max(0.0, wake_at - self.clock())
+            now = self.clock()
+            if self.record is not None:
+                wake_at = min(wake_at if wake_at is not None else now + MAX_SLEEP, now + MAX_SLEEP)
+            delay = None if wake_at is None else max(0.0, wake_at - now)
             await wait_event(self._wake, delay)
 
     async def tick(self) -> float | None:
         """Push the desired state now; returns when to look again (``None``: not until woken)."""
-        record, timeline = self.record, self.timeline
-        if record is None or timeline is None:
-            return None
         now = self.clock()
-        state = timeline.at(now)
-        if state.status == "ended":
-            if record.outcome is None:
-                self._end(now, self._stop_outcome if record.facts.stopped_at is not None else "completed")
-            return await self._finishing()
-        self.devices.apply(self.id, state)
-        await self._music(state, now)
-        key = (state.status, state.phase)
-        if key != self._last_phase:
-            self._last_phase = key
-            self.on_change(self.id)
-        return timeline.next_change(now)
+        wakes = []
+        record, timeline = self.record, self.timeline
+        if record is not None and timeline is not None:
+            state = timeline.at(now)
+            if state.status == "ended":
+                outcome = None if record.outcome is not None else self._stop_outcome
+                if record.facts.stopped_at is None and outcome is not None:
+                    outcome = "completed"
+                self.end(now, outcome)
+                await self._music(None)
+            else:
+                self._push(state)
+                await self._music(state, now)
+                key = (state.status, state.phase)
+                if key != self._last_phase:
+                    self._last_phase = key
+                    self.on_change(self.id)
+                wakes.append(timeline.next_change(now))
+        wakes += [self._settle_owed(now), self._retry_store(now)]
+        times = [t for t in wakes if t is not None]
+        return min(times) if times else None
 
-    def _end(self, now: float, outcome: str, apply_after: bool = True) -> None:
-        record = self.record
-        assert record is not None and self.timeline is not None
+    def end(self, now: float, outcome: str | None) -> None:
+        """The session is over: write down its after state with its history (``outcome`` None: the
+        history has it already), then send it; each device owes it until it confirms."""
+        record, timeline = self.record, self.timeline
+        assert record is not None and timeline is not None
         ended_at = min(now, record.facts.ends_at(now))
-        record.outcome = outcome
-        self.store.record_history(record, ended_at, outcome)
-        self.store.save_session(record)
-        log.info("%s: session %s %s", self.id, record.preset, outcome)
-        if apply_after:
-            self._apply_after(self.timeline.at(max(now, record.facts.ends_at(now))))
+        after = timeline.at(max(now, record.facts.ends_at(now)))
+        refs = [DeviceRef(dev_id, t.kind, t.role) for dev_id, t in self.devices.rooms[self.id].items()]
+        desired = after_states(after, refs, record.snapshot, self.limits)
+        owed = {dev: to_json(state) for dev, state in desired.items()}
+        try:
+            self.store.end_session(record, ended_at, outcome, owed, now)
+        except StoreError as exc:  # the after state goes out all the same, from memory
+            self._failed_write(exc, lambda: self.store.end_session(record, ended_at, outcome, owed, now))
+        for dev_id, state in owed.items():
+            self.owed[dev_id] = Owed(self.id, dev_id, state, record.id, now)
+        for dev_id in self.devices.rooms[self.id]:
+            self.devices.want(self.id, dev_id, desired.get(dev_id))
+        log.info("%s: session %s %s; after state sent", self.id, record.preset, outcome or "over")
+        self.record, self.timeline, self.preset, self.fitted, self.playlist = None, None, None, None, None
+        self._last_phase = None
+        self.on_change(self.id)
+        self.wake()
+
+    def _settle_owed(self, now: float) -> float | None:
+        """Forget the owed states their devices confirmed; when to look again while any is owed."""
+        if not self.owed:
+            return None
+        done = []
+        for dev_id, owed in list(self.owed.items()):
+            tracked = self.devices.rooms[self.id][dev_id]
+            described = tracked.describe()
+            if tracked.status == "confirmed" and described["desired"] == owed.state:
+                done.append((dev_id, owed.session))
+                del self.owed[dev_id]
+                log.info("%s: %s confirmed its after state", self.id, dev_id)
+        if done:
+            self._write(lambda: self.store.settle_owed(self.id, done))
+            self.on_change(self.id)
+        return now + OWED_POLL if self.owed else None
+
+    # ---- the store failing -------------------------------------------------------------------
+
+    def _write(self, write: Callable[[], None]) -> None:
+        """A store write that may wait for the store to work again (kept in order)."""
+        if self._unsaved:
+            self._unsaved.append(write)
+            return
+        try:
+            write()
+        except StoreError as exc:
+            self._failed_write(exc, write)
+
+    def _failed_write(self, exc: StoreError, write: Callable[[], None]) -> None:
+        if self.store_error is None:
+            log.error("%s: %s; retrying every %g s (the room goes on from memory)", self.id, exc, STORE_RETRY)
+        self.store_error = str(exc)
+        self._unsaved.append(write)
+        self._retry_store_at = self.clock() + STORE_RETRY
         self.on_change(self.id)
 
-    def _apply_after(self, state: RoomState) -> None:
-        record = self.record
-        assert record is not None
-        for dev_id, tracked in self.devices.rooms[self.id].items():
-            snap = record.snapshot.get(dev_id)
-            if tracked.kind == "climate":
-                desired: Any = state.climate
-                if "climate" in state.restore:
-                    desired = self._restored_climate(snap)
-            else:
-                desired = state.light(tracked.role)
-                if "lights" in state.restore:
-                    desired = _restored_light(snap)
-            if desired is not None or tracked.kind == "light":
-                self.devices.want(self.id, dev_id, desired)
-
-    def _restored_climate(self, snap: dict | None) -> ClimateState:
-        # A thermostat never heard from is set to the room's minimum: no heater is left on high.
-        if not snap or snap.get("target") is None:
-            return ClimateState(self.limits.min_temperature, (snap or {}).get("mode") or "heat")
-        return ClimateState(float(snap["target"]), snap.get("mode") or "heat")
-
-    async def _finishing(self) -> float | None:
-        await self._music(None)
-        if self.devices.settled(self.id):
-            self.store.delete_session(self.id)
-            self.record, self.timeline, self.preset, self.fitted, self.playlist = None, None, None, None, None
-            self._last_phase = None
+    def flush_store(self) -> None:
+        """Write what the store refused before, in order, as far as it goes now."""
+        while self._unsaved:
+            try:
+                self._unsaved[0]()
+            except StoreError as exc:
+                self.store_error = str(exc)
+                self._retry_store_at = self.clock() + STORE_RETRY
+                return
+            self._unsaved.pop(0)
+        if self.store_error is not None:
+            log.info("%s: the store works again; everything is written", self.id)
+            self.store_error = None
             self.on_change(self.id)
+
+    def _retry_store(self, now: float) -> float | None:
+        if not self._unsaved:
             return None
-        return self.clock() + FINISH_POLL
+        if now >= self._retry_store_at:
+            self.flush_store()
+        return self._retry_store_at if self._unsaved else None
 
     # ---- music ------------------------------------------------------------------------------
 
@@ -315,7 +442,8 @@ class Room:
         order = [e.track.name for e in fitted.entries]
         if order != self.record.music_order:
             self.record.music_order = order
-            self.store.save_session(self.record)
+            record = self.record
+            self._write(lambda: self.store.save_session(record))
 
     # ---- status -------------------------------------------------------------------------------
 
@@ -334,6 +462,12 @@ class Room:
             "ends_at": None,
             "remaining_s": None,
             "devices": self.devices.status(self.id),
+            "owed": [
+                {"device": o.device, "state": o.state, "since": iso(o.since), "status": t.shown_status}
+                for o in self.owed.values()
+                for t in (self.devices.rooms[self.id][o.device],)
+            ],
+            "store_error": self.store_error,
         }
         if record is not None and timeline is not None and record.outcome is None:
             state = timeline.at(now)
@@ -359,13 +493,3 @@ class Room:
         if self.music_problem and not status.get("error"):
             status["error"] = self.music_problem
         return status
-
-
-def _restored_light(snap: dict | None) -> LightTarget | None:
-    """The light as found; never heard from: left as it is."""
-    if not snap:
-        return None
-    light = Light(
-        float(snap.get("brightness", 0)) if snap.get("on") else 0.0, snap.get("color_temp"), snap.get("color")
-    )
-    return LightTarget(light, light, DEFAULT_TRANSITION)

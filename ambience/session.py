@@ -97,6 +97,15 @@ class SessionFacts:
         extended = max(self.extended + by, floor - self.duration)
         return replace(self, extended=extended)
 
+    def shifted(self, delta: float) -> SessionFacts:
+        """Every wall time moved by ``delta`` seconds (the wall clock was stepped by it)."""
+        return replace(
+            self,
+            started_at=self.started_at + delta,
+            pauses=tuple(Pause(p.start + delta, None if p.end is None else p.end + delta) for p in self.pauses),
+            stopped_at=None if self.stopped_at is None else self.stopped_at + delta,
+        )
+
     def stop(self, now: float) -> SessionFacts:
         if self.stopped_at is not None:
             raise CommandError("cannot stop: the session is already stopped")

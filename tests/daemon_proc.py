@@ -15,8 +15,11 @@ from mosquitto import free_port
 
 
 class DaemonProcess:
-    def __init__(self, config_file: Path, state_dir: Path, port: int | None = None):
+    def __init__(
+        self, config_file: Path, state_dir: Path, port: int | None = None, env: dict[str, str] | None = None
+    ):
         self.config_file = config_file
+        self.env = dict(env or {})
         self.state_dir = state_dir
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -27,7 +30,7 @@ class DaemonProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> DaemonProcess:
-        env = dict(os.environ, AMBIENCE_HTTP__PORT=str(self.port), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, AMBIENCE_HTTP__PORT=str(self.port), PYTHONUNBUFFERED="1", **self.env)
         env.pop("AMBIENCE_CONFIG", None)
         log = open(self.log, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(

@@ -235,19 +235,14 @@ def test_fitting_a_large_library_is_fast():
 
 
 def test_the_default_playlist_is_generated_once_and_plays_as_calm(tmp_path):
-    started = time.perf_counter()
-    folder = ensure_default_playlist(tmp_path / "music")
-    took = time.perf_counter() - started
-    assert took < 10, took
+    folder = ensure_default_playlist(tmp_path / "music")  # how long it takes is bench's business (P13)
     pl = load_playlist("calm", [tmp_path / "music"])
     assert len(pl.tracks) == len(PIECES) >= 3 and not pl.problems
     assert all(60 <= t.length <= 180 for t in pl.tracks)
     assert sum(p.stat().st_size for p in folder.iterdir()) < 12_000_000
     mtimes = {p: p.stat().st_mtime_ns for p in folder.iterdir()}
-    started = time.perf_counter()
     assert ensure_default_playlist(tmp_path / "music") == folder
-    assert time.perf_counter() - started < 0.05
-    assert {p: p.stat().st_mtime_ns for p in folder.iterdir()} == mtimes
+    assert {p: p.stat().st_mtime_ns for p in folder.iterdir()} == mtimes  # not made again
     (folder / "01 first light.wav").unlink()  # a damaged set is completed again
     ensure_default_playlist(tmp_path / "music")
     assert len(load_playlist("calm", [tmp_path / "music"]).tracks) == len(PIECES)

@@ -39,7 +39,7 @@ from .device_cmds import STATUS_STYLE
 TIMEOUT = 10.0
 """Seconds to wait for the daemon's answer."""
 STATE_STYLE = {"running": "green", "preconditioning": "cyan", "paused": "yellow", "idle": "dim"}
-DEVICE_ORDER = ("confirmed", "pending", "unconfirmed", "offline", "idle")
+DEVICE_ORDER = ("confirmed", "pending", "manual", "unconfirmed", "offline", "idle")
 SIGNED_DURATION = re.compile(r"^-(?:\d+(?:\.\d+)?[hms]?)+$")
 """``-5m``, ``-1h30m``, ``-90``: argparse takes these as values, not options."""
 
@@ -201,8 +201,31 @@ def room_table(room: dict[str, Any], elapsed: float = 0.0) -> Table:
         for note in room.get("notes") or ():
             table.add_row("note", Text(str(note)))
     table.add_row("devices", device_summary(room.get("devices") or []))
+    for owed in room.get("owed") or ():
+        table.add_row(
+            "putting back",
+            Text(f"{owed['device']} to {owed_summary(owed.get('state') or {})} ({owed.get('status')} since "
+                 f"{_local(owed.get('since'))})", style="yellow"),
+        )  # fmt: skip
+    if room.get("store_error"):
+        table.add_row("store", Text(f"{room['store_error']}; retrying", style="red"))
     table.add_row("music", Text(music_summary(room.get("music"))))
     return table
+
+
+def owed_summary(state: dict[str, Any]) -> str:
+    """An owed after state in words: ``19 °C (heat)``, ``off``, ``80 % at 4000 K``."""
+    if "target" in state or "mode" in state:
+        target = state.get("target")
+        return f"{target:g} °C ({state.get('mode') or 'heat'})" if isinstance(target, (int, float)) else str(state.get("mode"))
+    if not state.get("on"):
+        return "off"
+    text = f"{state.get('brightness', 0):g} %"
+    if state.get("color_temp"):
+        text += f" at {state['color_temp']:g} K"
+    elif state.get("color"):
+        text += f" in {state['color']}"
+    return text
 
 
 def rooms_view(rooms: list[dict[str, Any]], elapsed: float = 0.0, footer: str | None = None) -> Group:

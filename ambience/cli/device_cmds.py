@@ -24,6 +24,7 @@ STATUS_STYLE = {
     "confirmed": "green",
     "online": "green",
     "pending": "yellow",
+    "manual": "magenta",
     "unconfirmed": "red",
     "offline": "red",
     "no answer": "red",

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from ..aio import wait_event
 from ..config import Config, ReconcileConfig
@@ -43,6 +43,7 @@ class Devices:
         Walking every device of every room after each report was quadratic in a burst (bench P2)."""
         settings: ReconcileConfig = config.reconcile
         for room_id, room in config.rooms.items():
+            limits = config.room_limits(room_id)
             devices = {}
             entries = ([(room.thermostat, "climate")] if room.thermostat else []) + [(d, "light") for d in room.lights]
             for dev, kind in entries:
@@ -54,6 +55,7 @@ class Devices:
                     adapter,
                     mired_range=(getattr(dev, "mired_min", 153), getattr(dev, "mired_max", 500)),
                     temperature_step=getattr(dev, "temperature_step", 0.5),
+                    temperature_limits=(limits.min_temperature, limits.max_temperature),
                     ack_timeout=settings.ack_timeout,
                     max_tries=settings.max_tries,
                     slow_retry=settings.slow_retry,
@@ -69,15 +71,26 @@ class Devices:
 
     # ---- what rooms want ---------------------------------------------------------------------
 
-    def apply(self, room_id: str, state: RoomState, parts: Iterable[str] = ("climate", "lights")) -> None:
-        """Make the room's devices follow ``state`` (only the ``parts`` named)."""
+    def apply(
+        self,
+        room_id: str,
+        state: RoomState,
+        parts: Iterable[str] = ("climate", "lights"),
+        keep: Collection[str] = (),
+    ) -> None:
+        """Make the room's devices follow ``state`` (only the ``parts`` named). A device in ``keep``
+        that ``state`` leaves alone keeps what it was asked before (an after state it owes)."""
         now = self.clock()
         out: list[Message] = []
         for tracked in self.rooms[room_id].values():
             if tracked.kind == "climate" and "climate" in parts:
-                out += tracked.want_climate(state.climate, now)
+                climate = state.climate
+                if climate is not None or tracked.id not in keep:
+                    out += tracked.want_climate(climate, now)
             elif tracked.kind == "light" and "lights" in parts:
-                out += tracked.want_light(state.light(tracked.role), now)
+                light = state.light(tracked.role)
+                if light is not None or tracked.id not in keep:
+                    out += tracked.want_light(light, now)
             self._active[id(tracked)] = tracked
         self._publish(out)
 

@@ -8,7 +8,7 @@
   const RESYNC_MS = 30000;
   const BOOKINGS_MS = 60000;
   const STATE_LABEL = { idle: "Idle", preconditioning: "Preparing", running: "Running", paused: "Paused" };
-  const DEVICE_ORDER = ["offline", "unconfirmed", "pending", "confirmed", "idle"];
+  const DEVICE_ORDER = ["offline", "unconfirmed", "manual", "pending", "confirmed", "idle"];
 
   const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -339,10 +339,15 @@
       if (i > 0) e.devices.append(" · ");
       e.devices.append(el("span", `${counts.get(key)} ${key}`, `st-${key}`));
     });
+    const owed = new Set((Array.isArray(room.status.owed) ? room.status.owed : []).map((o) => o.device));
     for (const d of devices) {
       const item = el("li");
       item.append(`${d.id}${d.role ? ` (${d.role})` : ""}: `, el("span", d.status, `st-${d.status}`));
+      if (owed.has(d.id)) item.append(el("span", " · putting back as found", "st-pending"));
       e.deviceList.append(item);
+    }
+    if (room.status.store_error) {
+      e.deviceList.append(el("li", `store: ${room.status.store_error}; retrying`, "st-offline"));
     }
   }
 
