@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .errors import BookingError, NotFound
+from .errors import BookingError, NotFound, StoreError
 from .units import format_duration
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 JOB_FUNC = "ambience.bookings:fire"
 WAIT_RETRY = 15.0
 """Seconds between tries of a booking waiting for a manual session to end."""
+BUSY_TIMEOUT = 1.0
+"""Seconds a write to the SQLite booking store waits for another connection's lock before it is refused
+(the daemon's loop waits with it; its own writes take milliseconds)."""
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _service: BookingService | None = None
@@ -185,13 +188,17 @@ class BookingService:
         self._spans: dict[str, list[tuple[float, float, str]]] = {}
         """Per room, (from, end, id) sorted: a room's bookings never overlap, so neighbours are enough."""
         self._batched: set[str] | None = None
+        self._stops: list[tuple[str, str]] = []
+        """(booking, room) of cancelled bookings whose session is to stop once the cancel is written."""
 
     def _make_scheduler(self):
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from sqlalchemy import create_engine, event
 
-        engine = create_engine(self.url)
-        if self.url.startswith("sqlite"):
+        sqlite = self.url.startswith("sqlite")
+        engine = create_engine(self.url, connect_args={"timeout": BUSY_TIMEOUT} if sqlite else {})
+        self._where = engine.url.database if sqlite else engine.url.render_as_string(hide_password=True)
+        if sqlite:
 
             @event.listens_for(engine, "connect")
             def _pragmas(connection, _record) -> None:  # one commit per add_job: WAL makes it ~5x faster
@@ -230,23 +237,62 @@ class BookingService:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Many changes at once (a calendar sync, an import): the scheduler looks at its jobs and the
-        rooms' listeners hear of the change once, at the end, rather than after every booking."""
+        """Many changes at once (a calendar sync, an import), written in one transaction: the scheduler
+        looks at its jobs and the rooms' listeners hear of the change once, at the end, rather than after
+        every booking. All or nothing: if the store cannot be written (:class:`StoreError`) or the block
+        raises, no booking of the batch is added, moved or cancelled and no session is stopped."""
         from apscheduler.schedulers.base import STATE_RUNNING
 
         pause = self.scheduler.state == STATE_RUNNING
         if pause:
             self.scheduler.pause()
         outer, self._batched = self._batched, set()
+        stops, self._stops = self._stops, []
+        landed = False
         try:
-            with self._store.batch():
+            with self._writing(), self._store.batch():
                 yield
+            landed = True
         finally:
             rooms, self._batched = self._batched, outer
+            mine, self._stops = self._stops, stops
+            if outer is None and not landed:
+                self._index = None  # what the store holds, read again
+                mine = []
+            self._stops += mine
             if pause:
                 self.scheduler.resume()
+            if outer is None:
+                self._stop_cancelled()
             for room in sorted(rooms):
                 self._changed(room)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A store that cannot be written, as a :class:`StoreError` saying why. Whatever writes inside has
+        changed nothing when it fails (one statement, or a batch's one transaction)."""
+        import sqlite3
+
+        from sqlalchemy.exc import DBAPIError, IntegrityError
+
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except (DBAPIError, sqlite3.Error, OSError) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreError(
+                f"the booking store ({self._where}) could not be written: {reason}; nothing was changed"
+            ) from None
+
+    def _stop_cancelled(self) -> None:
+        """Stop the sessions of bookings cancelled while they ran (after the cancel is written)."""
+        stops, self._stops = self._stops, []
+        for booking_id, room_id in stops:
+            record = self.rooms[room_id].record
+            if record is not None and record.outcome is None and isinstance(record.booking, dict):
+                if record.booking.get("id") == booking_id:
+                    self.rooms[room_id].stop(outcome="cancelled")
 
     def _changed(self, room: str) -> None:
         if self._batched is not None:
@@ -397,26 +443,27 @@ class BookingService:
         return [booked[s[2]] for s in near if s[2] in booked] + extra
 
     def _schedule(self, booking: Booking, when: datetime) -> None:
+        """Store the booking's job, then list it: a booking the store refused is never listed."""
+        with self._writing():
+            self.scheduler.add_job(
+                JOB_FUNC, "date", run_date=when, id=booking.id, kwargs=booking.kwargs(),
+                replace_existing=True, name=f"{booking.room} {booking.preset} {booking.start:%Y-%m-%d %H:%M}",
+            )  # fmt: skip
         self._put(booking)
-        self.scheduler.add_job(
-            JOB_FUNC, "date", run_date=when, id=booking.id, kwargs=booking.kwargs(),
-            replace_existing=True, name=f"{booking.room} {booking.preset} {booking.start:%Y-%m-%d %H:%M}",
-        )  # fmt: skip
 
     def cancel(self, booking_id: str, reason: str = "cancelled") -> Booking:
         """Cancel a booking; during its pre-heat or session the room goes to its after state."""
         booking = self.get(booking_id)
         job = self.scheduler.get_job(booking_id)
-        if job is not None:
-            job.remove()
+        with self._writing():
+            if booking.uid:  # first: a tombstone of a booking whose removal then fails changes nothing
+                self.store.add_tombstone(booking.uid, self._end(booking).timestamp())
+            if job is not None:
+                job.remove()
         self._drop(booking_id)
-        room = self.rooms[booking.room]
-        record = room.record
-        if record is not None and record.outcome is None and isinstance(record.booking, dict):
-            if record.booking.get("id") == booking_id:
-                room.stop(outcome="cancelled")
-        if booking.uid:
-            self.store.add_tombstone(booking.uid, self._end(booking).timestamp())
+        self._stops.append((booking_id, booking.room))
+        if self._batched is None:
+            self._stop_cancelled()
         log.info("booking %s %s (%s)", booking_id, reason, booking.room)
         self._changed(booking.room)
         return booking
@@ -427,16 +474,17 @@ class BookingService:
         old = self.get(booking_id)
         if self.scheduler.get_job(booking_id) is None:
             raise BookingError(f"booking {booking_id} has started; stop it or cancel it instead")
-        self.scheduler.remove_job(booking_id)
-        self._drop(booking_id)
-        try:
-            return self.book(
-                room, preset, start, duration=duration, lead=old.lead, client=old.client,
-                source=old.source, uid=old.uid, booking_id=old.id,
-            )  # fmt: skip
-        except Exception:
-            self._schedule(old, old.start - timedelta(seconds=old.lead))  # put it back as it was
-            raise
+        with self.batch():  # the move is one transaction
+            self.scheduler.remove_job(booking_id)
+            self._drop(booking_id)
+            try:
+                return self.book(
+                    room, preset, start, duration=duration, lead=old.lead, client=old.client,
+                    source=old.source, uid=old.uid, booking_id=old.id,
+                )  # fmt: skip
+            except Exception:
+                self._schedule(old, old.start - timedelta(seconds=old.lead))  # put it back as it was (nothing is written yet)
+                raise
 
     # ---- firing ------------------------------------------------------------------------------------
 
