@@ -11,7 +11,10 @@ is the record. Rules:
   retried until the room frees, still ending at its booked end — or replaces it (``replace``);
 - jobs never "misfire" away: a booking due while the daemon was down fires at start-up and
   either starts late (inside its window, ending at the booked end) or is recorded ``missed``;
-- a booking's local wall time is kept across daylight-saving changes (zoneinfo).
+- a booking's local wall time is kept across daylight-saving changes (zoneinfo);
+- every length, lead and overlap is reckoned on UTC instants (:func:`later`, timestamps): an aware
+  ``datetime`` plus a ``timedelta`` is wall-clock arithmetic in Python, an hour off across a change,
+  and two in the same zone compare by wall time. A local time is only parsed and shown.
 
 Pure helpers (:func:`local_time`, :func:`expand_weekly`, :func:`overlapping`) take ``now``.
 """
@@ -84,7 +87,7 @@ class Booking:
         out = {f.name: getattr(self, f.name) for f in fields(self)}  # plain values: no deep copy needed
         out["start"] = self.start.isoformat()
         if preset_length is not None:
-            out["end"] = (self.start + timedelta(seconds=self.length(preset_length))).isoformat()
+            out["end"] = later(self.start, self.length(preset_length)).isoformat()
         return out
 
 
@@ -94,6 +97,11 @@ def _tz_name(moment: datetime) -> str | None:
 
 
 # ---- pure helpers ------------------------------------------------------------------------------
+
+
+def later(moment: datetime, seconds: float) -> datetime:
+    """``seconds`` of real time after ``moment`` (before, if negative), shown in ``moment``'s zone."""
+    return (moment.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(moment.tzinfo)
 
 
 def local_time(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -119,13 +127,12 @@ def parse_when(text: str, tz: ZoneInfo) -> datetime:
 def overlapping(
     room: str, start: datetime, end: datetime, lead: float, others: Iterable[tuple[Booking, datetime]]
 ) -> Booking | None:
-    """The first of ``others`` (booking, its end) in ``room`` whose time, lead included, meets ours."""
-    ours_from = start - timedelta(seconds=lead)
+    """The first of ``others`` (booking, its end) in ``room`` whose time, lead included, meets ours (in real time)."""
+    ours_from, ours_end = start.timestamp() - lead, end.timestamp()
     for other, other_end in others:
         if other.room != room:
             continue
-        theirs_from = other.start - timedelta(seconds=other.lead)
-        if ours_from < other_end and theirs_from < end:
+        if ours_from < other_end.timestamp() and other.start.timestamp() - other.lead < ours_end:
             return other
     return None
 
@@ -309,7 +316,7 @@ class BookingService:
             return 0.0
 
     def _end(self, booking: Booking) -> datetime:
-        return booking.start + timedelta(seconds=booking.length(self._preset_length(booking.preset)))
+        return later(booking.start, booking.length(self._preset_length(booking.preset)))
 
     @property
     def index(self) -> dict[str, Booking]:
@@ -350,7 +357,7 @@ class BookingService:
         found += [b for b in self._running() if b.id not in self.index]
         return sorted(
             (b for b in found if (source is None or b.source == source) and (room is None or b.room == room)),
-            key=lambda b: (b.start, b.room),
+            key=lambda b: (b.start.timestamp(), b.room),
         )
 
     def _running(self) -> list[Booking]:
@@ -373,7 +380,7 @@ class BookingService:
         future = [b for b in self._by_room.get(room_id, {}).values() if self._end(b) > now]
         if not future:
             return None
-        first = min(future, key=lambda b: b.start)
+        first = min(future, key=lambda b: b.start.timestamp())
         return first.json(self._preset_length(first.preset))
 
     # ---- changes ---------------------------------------------------------------------------------
@@ -401,7 +408,7 @@ class BookingService:
             booking_id or self._new_id(), room, preset, start, duration,
             self.settings.lead if lead is None else lead, client, source, uid,
         )  # fmt: skip
-        end = start + timedelta(seconds=booking.length(preset_length))
+        end = later(start, booking.length(preset_length))
         now = datetime.fromtimestamp(self.clock(), UTC)
         if end <= now:
             raise BookingError(f"{start:%Y-%m-%d %H:%M} + {format_duration(booking.length(preset_length))} is in the past")
@@ -413,7 +420,7 @@ class BookingService:
                 f"room {room!r} is booked then: booking {clash.id} ({clash.preset}, "
                 f"{clash.start:%Y-%m-%d %H:%M}–{self._end(clash):%H:%M}, lead {format_duration(clash.lead)})"
             )
-        self._schedule(booking, start - timedelta(seconds=booking.lead))
+        self._schedule(booking, later(start, -booking.lead))
         log.info("booked %s: %s %s at %s", booking.id, room, preset, start.isoformat())
         self._changed(room)
         return booking
@@ -483,7 +490,7 @@ class BookingService:
                     source=old.source, uid=old.uid, booking_id=old.id,
                 )  # fmt: skip
             except Exception:
-                self._schedule(old, old.start - timedelta(seconds=old.lead))  # put it back as it was (nothing is written yet)
+                self._schedule(old, later(old.start, -old.lead))  # put it back as it was (nothing is written yet)
                 raise
 
     # ---- firing ------------------------------------------------------------------------------------
@@ -563,7 +570,7 @@ class BookingService:
             lead = self.settings.lead if template.lead is None else template.lead
             for start in expand_weekly(template.weekday, template.at_time(), self.tz, today, self.settings.horizon_days):
                 uid = f"recurring:{i}:{start.date().isoformat()}"
-                if uid in known or start - timedelta(seconds=lead) <= now:
+                if uid in known or later(start, -lead) <= now:
                     continue
                 try:
                     added.append(
@@ -574,5 +581,5 @@ class BookingService:
                     )
                 except (BookingError, NotFound) as exc:
                     log.warning("recurring booking %s not made: %s", uid, exc)
-                    self.store.add_tombstone(uid, (start + timedelta(days=1)).timestamp())
+                    self.store.add_tombstone(uid, start.timestamp() + 86400)
         return added

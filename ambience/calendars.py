@@ -279,7 +279,7 @@ class Event:
 
     @property
     def length(self) -> float:
-        return (self.end - self.start).total_seconds()
+        return self.end.timestamp() - self.start.timestamp()  # real seconds: in one zone ``-`` is wall-clock time
 
     def label(self) -> str:
         return f"{self.summary or '(no title)'!r} at {self.start:%Y-%m-%d %H:%M}"
@@ -408,7 +408,8 @@ class Want:
         same_length = (booking.duration is None) == (self.duration is None) and (
             self.duration is None or abs((booking.duration or 0.0) - self.duration) < 1.0
         )
-        return (booking.room, booking.preset, booking.start) == (self.room, self.preset, self.start) and same_length
+        mine = (self.room, self.preset, self.start.timestamp())  # the instant: 01:30 twice in a night of October
+        return (booking.room, booking.preset, booking.start.timestamp()) == mine and same_length
 
 
 @dataclass

@@ -38,6 +38,7 @@ from ambience.calendars import (
     Event,
     SyncReport,
     Target,
+    Want,
     check_feeds,
     dry_run,
     fetch,
@@ -390,6 +391,21 @@ def test_a_weekly_0900_london_event_stays_0900_local_across_the_end_of_march():
         "17 Mar 09:00", "31 Mar 09:00", "14 Apr 09:00", "21 Apr 09:00",
     ]  # fmt: skip
     assert [s.astimezone(UTC).hour for s in starts] == [9, 8, 8, 8]  # GMT, then BST from 29 March
+
+
+def test_an_event_across_a_clock_change_lasts_its_real_time_and_keeps_its_instant():
+    """Issue 12 (18): 00:30 to 02:30 on the night the clocks go forward is one hour, not two; and an event
+    moved from the first 01:30 of the night they go back to the second is a move."""
+    window = (NOW, NOW + timedelta(days=240))
+    (spring,) = parse_feed(ics(("s", "20260329T003000", "20260329T023000")), "clinic", *window, LONDON)
+    assert spring.length == 3600
+    (autumn,) = parse_feed(ics(("a", "20261025T003000", "20261025T023000")), "clinic", *window, LONDON)
+    assert autumn.length == 3 * 3600  # 01:00 to 02:00 comes twice
+    first = datetime(2026, 10, 25, 1, 30, tzinfo=LONDON)
+    second = datetime(2026, 10, 25, 1, 30, fold=1, tzinfo=LONDON)
+    booked = Booking("b1", "room1", "deep-tissue-60", first, None, 0.0, uid="a")
+    assert Want("a", "room1", "deep-tissue-60", first, None, "").same_as(booked)
+    assert not Want("a", "room1", "deep-tissue-60", second, None, "").same_as(booked)
 
 
 # ---- syncing ---------------------------------------------------------------------------------------
