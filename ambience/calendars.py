@@ -36,7 +36,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import __version__
-from .errors import AmbienceError, BookingError, Issue, NotFound
+from .errors import AmbienceError, BookingError, Issue, NotFound, StoreError
 from .presets import Strict
 from .units import Seconds, format_duration
 
@@ -766,7 +766,10 @@ class CalendarPoller:
             except CalendarError as exc:
                 report = SyncReport(feed.name, now, failed=str(exc))
             else:
-                report = sync_events(feed, events, self.service, now)  # on the loop: it owns the bookings
+                try:
+                    report = sync_events(feed, events, self.service, now)  # on the loop: it owns the bookings
+                except StoreError as exc:  # the sync's one transaction did not land: nothing changed
+                    report = SyncReport(feed.name, now, failed=f"calendar {feed.name!r}: {exc}")
             self._record(report)
             return report
 

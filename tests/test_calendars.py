@@ -51,7 +51,7 @@ from ambience.calendars import (
 from ambience.cli import Context, calendar_cmds
 from ambience.cli.client_cmds import DaemonClient, DaemonRefused
 from ambience.config import Config, parse_config
-from ambience.errors import BookingError, NotFound
+from ambience.errors import BookingError, NotFound, StoreError
 from ambience.presets import Strict
 from ambience.validation import issues_from
 
@@ -595,6 +595,22 @@ def test_an_unreachable_feed_changes_nothing_and_is_reported(service):
 
 
 # ---- the poller --------------------------------------------------------------------------------------
+
+
+def test_a_sync_the_booking_store_cannot_take_is_reported_as_failed():
+    full = "the booking store (bookings.db) could not be written: database or disk is full; nothing was changed"
+
+    class Unwritable(FakeBookings):
+        @contextlib.contextmanager
+        def batch(self) -> Iterator[None]:  # as BookingService.batch when its one commit fails
+            yield
+            raise StoreError(full)
+
+    poller = CalendarPoller([feed()], Unwritable(), clock=lambda: NOW.timestamp(), tz=LONDON,
+                            fetcher=lambda f: text("google-v1.ics"))  # fmt: skip
+    [report] = asyncio.run(poller.sync_now())
+    assert report.failed == f"calendar 'clinic': {full}"
+    assert poller.state["clinic"].last_error == report.failed
 
 
 def test_the_poller_syncs_each_feed_at_start_and_keeps_its_status():
