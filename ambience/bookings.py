@@ -11,7 +11,10 @@ is the record. Rules:
   retried until the room frees, still ending at its booked end — or replaces it (``replace``);
 - jobs never "misfire" away: a booking due while the daemon was down fires at start-up and
   either starts late (inside its window, ending at the booked end) or is recorded ``missed``;
-- a booking's local wall time is kept across daylight-saving changes (zoneinfo).
+- a booking's local wall time is kept across daylight-saving changes (zoneinfo);
+- every length, lead and overlap is reckoned on UTC instants (:func:`later`, timestamps): an aware
+  ``datetime`` plus a ``timedelta`` is wall-clock arithmetic in Python, an hour off across a change,
+  and two in the same zone compare by wall time. A local time is only parsed and shown.
 
 Pure helpers (:func:`local_time`, :func:`expand_weekly`, :func:`overlapping`) take ``now``.
 """
@@ -29,7 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .errors import BookingError, NotFound
+from .errors import BookingError, NotFound, StoreError
 from .units import format_duration
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,9 @@ log = logging.getLogger(__name__)
 JOB_FUNC = "ambience.bookings:fire"
 WAIT_RETRY = 15.0
 """Seconds between tries of a booking waiting for a manual session to end."""
+BUSY_TIMEOUT = 1.0
+"""Seconds a write to the SQLite booking store waits for another connection's lock before it is refused
+(the daemon's loop waits with it; its own writes take milliseconds)."""
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _service: BookingService | None = None
@@ -81,7 +87,7 @@ class Booking:
         out = {f.name: getattr(self, f.name) for f in fields(self)}  # plain values: no deep copy needed
         out["start"] = self.start.isoformat()
         if preset_length is not None:
-            out["end"] = (self.start + timedelta(seconds=self.length(preset_length))).isoformat()
+            out["end"] = later(self.start, self.length(preset_length)).isoformat()
         return out
 
 
@@ -91,6 +97,11 @@ def _tz_name(moment: datetime) -> str | None:
 
 
 # ---- pure helpers ------------------------------------------------------------------------------
+
+
+def later(moment: datetime, seconds: float) -> datetime:
+    """``seconds`` of real time after ``moment`` (before, if negative), shown in ``moment``'s zone."""
+    return (moment.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(moment.tzinfo)
 
 
 def local_time(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -116,13 +127,12 @@ def parse_when(text: str, tz: ZoneInfo) -> datetime:
 def overlapping(
     room: str, start: datetime, end: datetime, lead: float, others: Iterable[tuple[Booking, datetime]]
 ) -> Booking | None:
-    """The first of ``others`` (booking, its end) in ``room`` whose time, lead included, meets ours."""
-    ours_from = start - timedelta(seconds=lead)
+    """The first of ``others`` (booking, its end) in ``room`` whose time, lead included, meets ours (in real time)."""
+    ours_from, ours_end = start.timestamp() - lead, end.timestamp()
     for other, other_end in others:
         if other.room != room:
             continue
-        theirs_from = other.start - timedelta(seconds=other.lead)
-        if ours_from < other_end and theirs_from < end:
+        if ours_from < other_end.timestamp() and other.start.timestamp() - other.lead < ours_end:
             return other
     return None
 
@@ -185,13 +195,17 @@ class BookingService:
         self._spans: dict[str, list[tuple[float, float, str]]] = {}
         """Per room, (from, end, id) sorted: a room's bookings never overlap, so neighbours are enough."""
         self._batched: set[str] | None = None
+        self._stops: list[tuple[str, str]] = []
+        """(booking, room) of cancelled bookings whose session is to stop once the cancel is written."""
 
     def _make_scheduler(self):
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from sqlalchemy import create_engine, event
 
-        engine = create_engine(self.url)
-        if self.url.startswith("sqlite"):
+        sqlite = self.url.startswith("sqlite")
+        engine = create_engine(self.url, connect_args={"timeout": BUSY_TIMEOUT} if sqlite else {})
+        self._where = engine.url.database if sqlite else engine.url.render_as_string(hide_password=True)
+        if sqlite:
 
             @event.listens_for(engine, "connect")
             def _pragmas(connection, _record) -> None:  # one commit per add_job: WAL makes it ~5x faster
@@ -235,23 +249,62 @@ class BookingService:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Many changes at once (a calendar sync, an import): the scheduler looks at its jobs and the
-        rooms' listeners hear of the change once, at the end, rather than after every booking."""
+        """Many changes at once (a calendar sync, an import), written in one transaction: the scheduler
+        looks at its jobs and the rooms' listeners hear of the change once, at the end, rather than after
+        every booking. All or nothing: if the store cannot be written (:class:`StoreError`) or the block
+        raises, no booking of the batch is added, moved or cancelled and no session is stopped."""
         from apscheduler.schedulers.base import STATE_RUNNING
 
         pause = self.scheduler.state == STATE_RUNNING
         if pause:
             self.scheduler.pause()
         outer, self._batched = self._batched, set()
+        stops, self._stops = self._stops, []
+        landed = False
         try:
-            with self._store.batch():
+            with self._writing(), self._store.batch():
                 yield
+            landed = True
         finally:
             rooms, self._batched = self._batched, outer
+            mine, self._stops = self._stops, stops
+            if outer is None and not landed:
+                self._index = None  # what the store holds, read again
+                mine = []
+            self._stops += mine
             if pause:
                 self.scheduler.resume()
+            if outer is None:
+                self._stop_cancelled()
             for room in sorted(rooms):
                 self._changed(room)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A store that cannot be written, as a :class:`StoreError` saying why. Whatever writes inside has
+        changed nothing when it fails (one statement, or a batch's one transaction)."""
+        import sqlite3
+
+        from sqlalchemy.exc import DBAPIError, IntegrityError
+
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except (DBAPIError, sqlite3.Error, OSError) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreError(
+                f"the booking store ({self._where}) could not be written: {reason}; nothing was changed"
+            ) from None
+
+    def _stop_cancelled(self) -> None:
+        """Stop the sessions of bookings cancelled while they ran (after the cancel is written)."""
+        stops, self._stops = self._stops, []
+        for booking_id, room_id in stops:
+            record = self.rooms[room_id].record
+            if record is not None and record.outcome is None and isinstance(record.booking, dict):
+                if record.booking.get("id") == booking_id:
+                    self.rooms[room_id].stop(outcome="cancelled")
 
     def _changed(self, room: str) -> None:
         if self._batched is not None:
@@ -268,7 +321,7 @@ class BookingService:
             return 0.0
 
     def _end(self, booking: Booking) -> datetime:
-        return booking.start + timedelta(seconds=booking.length(self._preset_length(booking.preset)))
+        return later(booking.start, booking.length(self._preset_length(booking.preset)))
 
     @property
     def index(self) -> dict[str, Booking]:
@@ -309,7 +362,7 @@ class BookingService:
         found += [b for b in self._running() if b.id not in self.index]
         return sorted(
             (b for b in found if (source is None or b.source == source) and (room is None or b.room == room)),
-            key=lambda b: (b.start, b.room),
+            key=lambda b: (b.start.timestamp(), b.room),
         )
 
     def _running(self) -> list[Booking]:
@@ -332,7 +385,7 @@ class BookingService:
         future = [b for b in self._by_room.get(room_id, {}).values() if self._end(b) > now]
         if not future:
             return None
-        first = min(future, key=lambda b: b.start)
+        first = min(future, key=lambda b: b.start.timestamp())
         return first.json(self._preset_length(first.preset))
 
     # ---- changes ---------------------------------------------------------------------------------
@@ -360,7 +413,7 @@ class BookingService:
             booking_id or self._new_id(), room, preset, start, duration,
             self.settings.lead if lead is None else lead, client, source, uid,
         )  # fmt: skip
-        end = start + timedelta(seconds=booking.length(preset_length))
+        end = later(start, booking.length(preset_length))
         now = datetime.fromtimestamp(self.clock(), UTC)
         if end <= now:
             raise BookingError(f"{start:%Y-%m-%d %H:%M} + {format_duration(booking.length(preset_length))} is in the past")
@@ -372,7 +425,7 @@ class BookingService:
                 f"room {room!r} is booked then: booking {clash.id} ({clash.preset}, "
                 f"{clash.start:%Y-%m-%d %H:%M}–{self._end(clash):%H:%M}, lead {format_duration(clash.lead)})"
             )
-        self._schedule(booking, start - timedelta(seconds=booking.lead))
+        self._schedule(booking, later(start, -booking.lead))
         log.info("booked %s: %s %s at %s", booking.id, room, preset, start.isoformat())
         self._changed(room)
         return booking
@@ -402,26 +455,27 @@ class BookingService:
         return [booked[s[2]] for s in near if s[2] in booked] + extra
 
     def _schedule(self, booking: Booking, when: datetime) -> None:
+        """Store the booking's job, then list it: a booking the store refused is never listed."""
+        with self._writing():
+            self.scheduler.add_job(
+                JOB_FUNC, "date", run_date=when, id=booking.id, kwargs=booking.kwargs(),
+                replace_existing=True, name=f"{booking.room} {booking.preset} {booking.start:%Y-%m-%d %H:%M}",
+            )  # fmt: skip
         self._put(booking)
-        self.scheduler.add_job(
-            JOB_FUNC, "date", run_date=when, id=booking.id, kwargs=booking.kwargs(),
-            replace_existing=True, name=f"{booking.room} {booking.preset} {booking.start:%Y-%m-%d %H:%M}",
-        )  # fmt: skip
 
     def cancel(self, booking_id: str, reason: str = "cancelled") -> Booking:
         """Cancel a booking; during its pre-heat or session the room goes to its after state."""
         booking = self.get(booking_id)
         job = self.scheduler.get_job(booking_id)
-        if job is not None:
-            job.remove()
+        with self._writing():
+            if booking.uid:  # first: a tombstone of a booking whose removal then fails changes nothing
+                self.store.add_tombstone(booking.uid, self._end(booking).timestamp())
+            if job is not None:
+                job.remove()
         self._drop(booking_id)
-        room = self.rooms[booking.room]
-        record = room.record
-        if record is not None and record.outcome is None and isinstance(record.booking, dict):
-            if record.booking.get("id") == booking_id:
-                room.stop(outcome="cancelled")
-        if booking.uid:
-            self.store.add_tombstone(booking.uid, self._end(booking).timestamp())
+        self._stops.append((booking_id, booking.room))
+        if self._batched is None:
+            self._stop_cancelled()
         log.info("booking %s %s (%s)", booking_id, reason, booking.room)
         self._changed(booking.room)
         return booking
@@ -432,16 +486,17 @@ class BookingService:
         old = self.get(booking_id)
         if self.scheduler.get_job(booking_id) is None:
             raise BookingError(f"booking {booking_id} has started; stop it or cancel it instead")
-        self.scheduler.remove_job(booking_id)
-        self._drop(booking_id)
-        try:
-            return self.book(
-                room, preset, start, duration=duration, lead=old.lead, client=old.client,
-                source=old.source, uid=old.uid, booking_id=old.id,
-            )  # fmt: skip
-        except Exception:
-            self._schedule(old, old.start - timedelta(seconds=old.lead))  # put it back as it was
-            raise
+        with self.batch():  # the move is one transaction
+            self.scheduler.remove_job(booking_id)
+            self._drop(booking_id)
+            try:
+                return self.book(
+                    room, preset, start, duration=duration, lead=old.lead, client=old.client,
+                    source=old.source, uid=old.uid, booking_id=old.id,
+                )  # fmt: skip
+            except Exception:
+                self._schedule(old, later(old.start, -old.lead))  # put it back as it was (nothing is written yet)
+                raise
 
     # ---- firing ------------------------------------------------------------------------------------
 
@@ -520,7 +575,7 @@ class BookingService:
             lead = self.settings.lead if template.lead is None else template.lead
             for start in expand_weekly(template.weekday, template.at_time(), self.tz, today, self.settings.horizon_days):
                 uid = f"recurring:{i}:{start.date().isoformat()}"
-                if uid in known or start - timedelta(seconds=lead) <= now:
+                if uid in known or later(start, -lead) <= now:
                     continue
                 try:
                     added.append(
@@ -531,5 +586,5 @@ class BookingService:
                     )
                 except (BookingError, NotFound) as exc:
                     log.warning("recurring booking %s not made: %s", uid, exc)
-                    self.store.add_tombstone(uid, (start + timedelta(days=1)).timestamp())
+                    self.store.add_tombstone(uid, start.timestamp() + 86400)
         return added

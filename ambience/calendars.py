@@ -36,7 +36,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import __version__
-from .errors import AmbienceError, BookingError, Issue, NotFound
+from .errors import AmbienceError, BookingError, Issue, NotFound, StoreError
 from .presets import Strict
 from .units import Seconds, format_duration
 
@@ -279,7 +279,7 @@ class Event:
 
     @property
     def length(self) -> float:
-        return (self.end - self.start).total_seconds()
+        return self.end.timestamp() - self.start.timestamp()  # real seconds: in one zone ``-`` is wall-clock time
 
     def label(self) -> str:
         return f"{self.summary or '(no title)'!r} at {self.start:%Y-%m-%d %H:%M}"
@@ -408,7 +408,8 @@ class Want:
         same_length = (booking.duration is None) == (self.duration is None) and (
             self.duration is None or abs((booking.duration or 0.0) - self.duration) < 1.0
         )
-        return (booking.room, booking.preset, booking.start) == (self.room, self.preset, self.start) and same_length
+        mine = (self.room, self.preset, self.start.timestamp())  # the instant: 01:30 twice in a night of October
+        return (booking.room, booking.preset, booking.start.timestamp()) == mine and same_length
 
 
 @dataclass
@@ -765,7 +766,10 @@ class CalendarPoller:
             except CalendarError as exc:
                 report = SyncReport(feed.name, now, failed=str(exc))
             else:
-                report = sync_events(feed, events, self.service, now)  # on the loop: it owns the bookings
+                try:
+                    report = sync_events(feed, events, self.service, now)  # on the loop: it owns the bookings
+                except StoreError as exc:  # the sync's one transaction did not land: nothing changed
+                    report = SyncReport(feed.name, now, failed=f"calendar {feed.name!r}: {exc}")
             self._record(report)
             return report
 

@@ -62,6 +62,30 @@ COLD_STARTUP = 0.08
 """The same for a player's first file, which also opens the audio output (~50-140 ms here); learnt too."""
 LABEL = "ambience"
 OBSERVED = ("idle-active", "pause", "playlist-playing-pos", "playback-time", "current-ao")
+CONTAINED: dict[str, Any] = {
+    "demuxer": "lavf",
+    "access_references": False,
+    "demuxer_lavf_o": "protocol_whitelist=file",
+    "load_unsafe_playlists": False,
+    "ordered_chapters": False,
+    "autoload_files": False,
+    "sub_auto": "no",
+    "audio_file_auto": "no",
+    "cover_art_auto": "no",
+    "sid": "no",
+    "ytdl": False,
+    "config": False,
+    "load_scripts": False,
+    "load_auto_profiles": False,
+    "load_stats_overlay": False,
+    "load_osd_console": False,
+    "resume_playback": False,
+}
+"""mpv opens the file it is given and nothing else (docs/music.md): every file through libavformat with
+the demuxer its checked type names (per file, ``demuxer-lavf-format``), so no content is sniffed into an
+EDL, a playlist, a cue sheet or a linked timeline; libavformat opens nothing nested
+(``access-references``) and, should it try, only local files; no external subtitle, audio or cover
+files, no youtube-dl, no config file, scripts or saved positions. Applied over ``options``."""
 _END_FILE_ERROR = 4
 _AO_INIT_FAILED = -14
 _ERRORS = {-13: "loading failed", -16: "nothing to play", -17: "unrecognized file format"}
@@ -440,14 +464,13 @@ class Player:
             "volume_max": 100,
             "hr_seek": "yes",
             "input_default_bindings": False,
-            "ytdl": False,
-            "load_scripts": False,
         }
         if self.audio_device != "auto":
             options["audio_device"] = self.audio_device
         if self.ao:
             options["ao"] = self.ao
         options.update(self._options)
+        options.update(CONTAINED)
         self._end_file_id = module.MpvEventID.END_FILE
         m = module.MPV(log_handler=self._log, loglevel="warn", **options)
         for name in OBSERVED:
@@ -474,7 +497,7 @@ class Player:
         return chain + (",@meter:lavfi=[astats=metadata=1:reset=1]" if self.meter else "")
 
     def _file_options(self, fitted: FittedPlaylist, entry: Entry, envelope: Envelope, start: float) -> str:
-        options = [f"af={_quote(self._af(envelope, entry.start))}"]
+        options = [f"demuxer-lavf-format={_quote(entry.track.format)}", f"af={_quote(self._af(envelope, entry.start))}"]
         if start > 0:
             options.append(f"start={start:.3f}")
         if entry.end > fitted.length:

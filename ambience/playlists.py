@@ -28,7 +28,44 @@ from typing import NamedTuple
 from .errors import Issue, PlayerError
 from .units import format_duration
 
-AUDIO_SUFFIXES = frozenset({".flac", ".ogg", ".oga", ".opus", ".mp3", ".wav", ".m4a"})
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """What a file with a given suffix must be: checked before it is played, and told to mpv."""
+
+    name: str
+    """For people: "MP3"."""
+    lavf: str
+    """The libavformat demuxer mpv is made to use for it (never a guess from the content)."""
+    kinds: tuple[str, ...]
+    """The mutagen file types it may be read as."""
+    magic: Callable[[bytes], bool]
+    """Whether the file's first bytes are how this format begins."""
+
+
+def _mp3_begins(head: bytes) -> bool:
+    return head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+
+
+def _ogg_begins(head: bytes) -> bool:
+    return head[:4] == b"OggS"
+
+
+_OGG = AudioFormat("Ogg", "ogg", ("OggVorbis", "OggOpus", "OggFLAC", "OggSpeex"), _ogg_begins)
+FORMATS: dict[str, AudioFormat] = {
+    ".mp3": AudioFormat("MP3", "mp3", ("MP3",), _mp3_begins),
+    ".flac": AudioFormat("FLAC", "flac", ("FLAC",), lambda h: h[:4] == b"fLaC" or h[:3] == b"ID3"),
+    ".ogg": _OGG,
+    ".oga": _OGG,
+    ".opus": AudioFormat("Opus", "ogg", ("OggOpus",), _ogg_begins),
+    ".wav": AudioFormat("WAV", "wav", ("WAVE",), lambda h: h[:4] == b"RIFF" and h[8:12] == b"WAVE"),
+    ".m4a": AudioFormat("M4A", "mp4", ("MP4",), lambda h: h[4:8] == b"ftyp"),
+}
+"""The audio a music folder may hold, by suffix. A file must be what its suffix says: mpv, left to
+itself, plays what the content looks like, and some content (an mpv EDL, a playlist) opens other files
+or URLs. See docs/music.md."""
+AUDIO_SUFFIXES = frozenset(FORMATS)
+_NOT_AUDIO = f"is not one of {', '.join(sorted(AUDIO_SUFFIXES))}"
 LIST_SUFFIXES = (".m3u", ".m3u8")
 DEFAULT_FADE_OUT = 60.0
 WINDOW_TRACKS = 5
@@ -47,6 +84,15 @@ class Track:
     """Seconds, read from the file before playing."""
     name: str
     """The path relative to its music folder, for people."""
+    format: str = ""
+    """The libavformat demuxer for it (:attr:`AudioFormat.lavf`, as checked); by default the suffix's."""
+
+    def __post_init__(self) -> None:
+        if not self.format:
+            audio = FORMATS.get(self.path.suffix.lower())
+            if audio is None:
+                raise ValueError(f"{self.path} {_NOT_AUDIO}")
+            object.__setattr__(self, "format", audio.lavf)
 
 
 @dataclass(frozen=True)
@@ -135,17 +181,31 @@ def parse_m3u(text: str) -> list[str]:
 # ---- reading tracks ------------------------------------------------------------------------------
 
 
-def track_length(path: Path) -> float:
-    """Seconds of audio in ``path``, read with mutagen. Raises ValueError saying why it cannot be read."""
+def read_audio(path: Path) -> tuple[float, str]:
+    """Seconds of audio in ``path`` and the libavformat demuxer for it, read with mutagen.
+
+    Raises ValueError saying why it cannot be played: unreadable, or not the audio its suffix says
+    (it must begin as that format does, and mutagen must read it as that format).
+    """
     import mutagen
 
+    audio = FORMATS.get(path.suffix.lower())
+    if audio is None:
+        raise ValueError(_NOT_AUDIO)
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if not audio.magic(head):
+        raise ValueError(f"is not {audio.name} audio as its name says (it begins {head[:12]!r})")
     try:
         info = mutagen.File(path)
     except Exception as exc:  # mutagen raises many kinds for a broken file
         raise ValueError(f"cannot be read ({exc.__class__.__name__}: {exc})") from None
     if info is None or getattr(info, "info", None) is None:
         raise ValueError("is not an audio file mutagen knows")
-    return float(getattr(info.info, "length", 0.0) or 0.0)
+    kind = type(info).__name__
+    if kind not in audio.kinds:
+        raise ValueError(f"is not {audio.name} audio as its name says (mutagen reads it as {kind})")
+    return float(getattr(info.info, "length", 0.0) or 0.0), audio.lavf
 
 
 def _audio_files(folder: Path) -> list[Path]:
@@ -167,14 +227,23 @@ def _m3u_files(source: Path, problems: list[Issue]) -> list[Path]:
     files = []
     for entry in parse_m3u(text):
         if "://" in entry:
-            problems.append(Issue(str(source), entry, "streams are not supported; only files under the music folders"))
+            problems.append(
+                Issue(
+                    str(source),
+                    entry,
+                    "is a URL: streams and mpv's edl://, memory://, av://… are not played; "
+                    "only files under the music folders",
+                )
+            )
             continue
         path = Path(entry.replace("\\", "/")).expanduser()
         files.append(path if path.is_absolute() else source.parent / path)
     return files
 
 
-def load_playlist(name: str, folders: Sequence[Path], *, length_of: Callable[[Path], float] = track_length) -> Playlist:
+def load_playlist(
+    name: str, folders: Sequence[Path], *, read: Callable[[Path], tuple[float, str]] = read_audio
+) -> Playlist:
     """Find the playlist ``name`` and read its tracks' lengths. Raises :class:`PlayerError` if it is refused
     or missing; a bad track is skipped and listed in ``problems``."""
     source = resolve(name, folders)
@@ -194,18 +263,15 @@ def load_playlist(name: str, folders: Sequence[Path], *, length_of: Callable[[Pa
         if not real.is_file():
             problems.append(Issue(str(path), "", "does not exist; skipped"))
             continue
-        if real.suffix.lower() not in AUDIO_SUFFIXES:
-            problems.append(Issue(str(path), "", f"is not one of {', '.join(sorted(AUDIO_SUFFIXES))}; skipped"))
-            continue
         try:
-            length = length_of(real)
+            length, lavf = read(real)
         except (ValueError, OSError) as exc:
             problems.append(Issue(str(path), "", f"{exc}; skipped"))
             continue
         if not length > 0:
             problems.append(Issue(str(path), "", "has zero length; skipped"))
             continue
-        tracks.append(Track(real, length, real.relative_to(root).as_posix()))
+        tracks.append(Track(real, length, real.relative_to(root).as_posix(), lavf))
     return Playlist(name, source, tuple(tracks), tuple(problems))
 
 

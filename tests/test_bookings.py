@@ -328,3 +328,82 @@ def test_cli_http_and_mqtt_book_list_and_cancel(broker, probe, tmp_path, capsys,
         assert [b["room"] for b in daemon.api("GET", "/api/bookings")] == ["room2"]
     finally:
         daemon.stop()
+
+
+# ---- daylight saving: lengths, leads and overlaps in real time ---------------------------------------
+
+DST = {  # zone: (the spring day, its first skipped hour; the autumn day, its repeated hour)
+    "Europe/London": (date(2026, 3, 29), 1, date(2026, 10, 25), 1),
+    "America/New_York": (date(2026, 3, 8), 2, date(2026, 11, 1), 1),
+}
+
+
+def dst_service(tmp_path, zone: str):
+    config = make_config(tmp_path, extra=f"bookings: {{timezone: {zone}}}\n")
+    fixed = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()
+    return Daemon(config, players=False, clock=lambda: fixed).bookings
+
+
+def at(service, day: date, hour: int, minute: int, offset: str = "") -> datetime:
+    return parse_when(f"{day}T{hour:02d}:{minute:02d}{offset}", service.tz)
+
+
+def run_at(service, booking) -> float:
+    return service.scheduler.get_job(booking.id).trigger.run_date.timestamp()
+
+
+@pytest.mark.parametrize("zone", DST)
+def test_across_the_clocks_going_forward_lengths_overlaps_and_leads_are_real_time(tmp_path, zone):
+    """Issue 12 (18): wall-clock arithmetic ended a booking an hour early, accepted an overlap and put the
+    pre-heat after the start."""
+    service = dst_service(tmp_path, zone)
+    day, skipped = DST[zone][:2]
+    start = at(service, day, skipped - 1, 30)  # half an hour before the clocks go forward
+    two_hours = service.book("studio", "hour", start, duration=7200, lead=0)
+    assert datetime.fromisoformat(two_hours.json(3600)["end"]).timestamp() - start.timestamp() == 7200
+    ends = {"Europe/London": "2026-03-29T03:30:00+01:00", "America/New_York": "2026-03-08T04:30:00-04:00"}
+    assert two_hours.json(3600)["end"] == ends[zone]
+    service.cancel(two_hours.id)
+    hour = service.book("studio", "hour", start, duration=3600, lead=0)
+    assert datetime.fromisoformat(hour.json(3600)["end"]).timestamp() == start.timestamp() + 3600
+    later = at(service, day, skipped + 1, 15)  # 45 real minutes after `start`: inside its hour
+    with pytest.raises(BookingError, match=rf"booking {hour.id} \(hour"):
+        service.book("studio", "hour", later, duration=1800, lead=0)
+    service.cancel(hour.id)
+    heated = service.book("studio", "hour", later, duration=1800, lead=1800)
+    assert run_at(service, heated) == later.timestamp() - 1800  # the pre-heat: 30 real minutes before
+
+
+@pytest.mark.parametrize("zone", DST)
+def test_across_the_clocks_going_back_lengths_and_leads_are_real_time(tmp_path, zone):
+    service = dst_service(tmp_path, zone)
+    day, repeated = DST[zone][2:]
+    start = at(service, day, repeated - 1, 30)  # half an hour before the repeated hour begins
+    booking = service.book("studio", "hour", start, duration=7200, lead=0)
+    assert datetime.fromisoformat(booking.json(3600)["end"]).timestamp() - start.timestamp() == 7200
+    ends = {"Europe/London": "2026-10-25T01:30:00+00:00", "America/New_York": "2026-11-01T01:30:00-05:00"}
+    assert booking.json(3600)["end"] == ends[zone]  # the second 01:30
+    after = at(service, day, repeated + 1, 0)  # the first hour after the repeated one
+    heated = service.book("room2", "hour", after, duration=1800, lead=2700)
+    assert run_at(service, heated) == after.timestamp() - 2700
+
+
+@pytest.mark.parametrize("zone", DST)
+def test_a_repeated_time_is_the_first_unless_an_offset_says_the_second(tmp_path, zone):
+    service = dst_service(tmp_path, zone)
+    day, repeated = DST[zone][2:]
+    first = at(service, day, repeated, 30)
+    offset = {"Europe/London": "+00:00", "America/New_York": "-05:00"}[zone]  # the zone's winter offset
+    second = at(service, day, repeated, 30, offset)
+    assert second.timestamp() - first.timestamp() == 3600 and (first.hour, second.hour) == (repeated, repeated)
+    # an hour apart in real time: no overlap, listed in the order they happen
+    b2 = service.book("studio", "hour", second, duration=1200, lead=0)
+    b1 = service.book("studio", "hour", first, duration=1200, lead=0)
+    assert [b.id for b in service.bookings()] == [b1.id, b2.id]
+
+
+@pytest.mark.parametrize("zone", DST)
+def test_a_skipped_time_is_refused(zone):
+    day, skipped = DST[zone][:2]
+    with pytest.raises(BookingError, match=f"does not exist in {zone}"):
+        parse_when(f"{day} {skipped:02d}:30", ZoneInfo(zone))

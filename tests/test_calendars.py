@@ -38,6 +38,7 @@ from ambience.calendars import (
     Event,
     SyncReport,
     Target,
+    Want,
     check_feeds,
     dry_run,
     fetch,
@@ -50,7 +51,7 @@ from ambience.calendars import (
 from ambience.cli import Context, calendar_cmds
 from ambience.cli.client_cmds import DaemonClient, DaemonRefused
 from ambience.config import Config, parse_config
-from ambience.errors import BookingError, NotFound
+from ambience.errors import BookingError, NotFound, StoreError
 from ambience.presets import Strict
 from ambience.validation import issues_from
 
@@ -392,6 +393,21 @@ def test_a_weekly_0900_london_event_stays_0900_local_across_the_end_of_march():
     assert [s.astimezone(UTC).hour for s in starts] == [9, 8, 8, 8]  # GMT, then BST from 29 March
 
 
+def test_an_event_across_a_clock_change_lasts_its_real_time_and_keeps_its_instant():
+    """Issue 12 (18): 00:30 to 02:30 on the night the clocks go forward is one hour, not two; and an event
+    moved from the first 01:30 of the night they go back to the second is a move."""
+    window = (NOW, NOW + timedelta(days=240))
+    (spring,) = parse_feed(ics(("s", "20260329T003000", "20260329T023000")), "clinic", *window, LONDON)
+    assert spring.length == 3600
+    (autumn,) = parse_feed(ics(("a", "20261025T003000", "20261025T023000")), "clinic", *window, LONDON)
+    assert autumn.length == 3 * 3600  # 01:00 to 02:00 comes twice
+    first = datetime(2026, 10, 25, 1, 30, tzinfo=LONDON)
+    second = datetime(2026, 10, 25, 1, 30, fold=1, tzinfo=LONDON)
+    booked = Booking("b1", "room1", "deep-tissue-60", first, None, 0.0, uid="a")
+    assert Want("a", "room1", "deep-tissue-60", first, None, "").same_as(booked)
+    assert not Want("a", "room1", "deep-tissue-60", second, None, "").same_as(booked)
+
+
 # ---- syncing ---------------------------------------------------------------------------------------
 
 
@@ -579,6 +595,22 @@ def test_an_unreachable_feed_changes_nothing_and_is_reported(service):
 
 
 # ---- the poller --------------------------------------------------------------------------------------
+
+
+def test_a_sync_the_booking_store_cannot_take_is_reported_as_failed():
+    full = "the booking store (bookings.db) could not be written: database or disk is full; nothing was changed"
+
+    class Unwritable(FakeBookings):
+        @contextlib.contextmanager
+        def batch(self) -> Iterator[None]:  # as BookingService.batch when its one commit fails
+            yield
+            raise StoreError(full)
+
+    poller = CalendarPoller([feed()], Unwritable(), clock=lambda: NOW.timestamp(), tz=LONDON,
+                            fetcher=lambda f: text("google-v1.ics"))  # fmt: skip
+    [report] = asyncio.run(poller.sync_now())
+    assert report.failed == f"calendar 'clinic': {full}"
+    assert poller.state["clinic"].last_error == report.failed
 
 
 def test_the_poller_syncs_each_feed_at_start_and_keeps_its_status():

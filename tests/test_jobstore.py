@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import create_engine, event
+from sqlalchemy.exc import OperationalError
 
 from ambience.jobstore import BatchingJobStore
 
@@ -55,7 +57,7 @@ def test_a_batch_is_one_transaction_and_everything_in_it_is_stored(setup):
     assert jobs["job299"].kwargs == {"n": 299}
 
 
-def test_reads_other_than_a_lookup_write_what_is_pending_first(setup):
+def test_reads_inside_a_batch_see_what_is_pending(setup):
     scheduler, store, commits, _ = setup
     with store.batch():
         add(scheduler, "a", 1)
@@ -72,3 +74,55 @@ def test_outside_a_batch_it_is_the_stock_store(setup):
     assert len(commits) - before == 2
     with pytest.raises(JobLookupError):
         store.remove_job("nothing")
+
+
+def written(tmp_path) -> list[str]:
+    """The job ids in the database, as another connection sees them."""
+    with sqlite3.connect(tmp_path / "jobs.db") as connection:
+        return sorted(row[0] for row in connection.execute("SELECT id FROM apscheduler_jobs"))
+
+
+def test_removals_are_part_of_the_batch_and_an_exception_writes_nothing(setup):
+    scheduler, store, commits, tmp_path = setup
+    for job_id in ("a", "b", "c"):
+        add(scheduler, job_id, 1)
+    with store.batch():
+        scheduler.remove_job("a")
+        add(scheduler, "d", 2)
+        add(scheduler, "b", 3, n=1)  # replaced
+        assert scheduler.get_job("a") is None and scheduler.get_job("b").kwargs == {"n": 1}
+        assert [job.id for job in store.get_all_jobs()] == ["c", "d", "b"]  # by next run time
+        assert store.get_next_run_time() == store.lookup_job("c").next_run_time
+        assert [job.id for job in store.get_due_jobs(datetime.now(UTC) + timedelta(hours=2.5))] == ["c", "d"]
+        with pytest.raises(JobLookupError):
+            scheduler.remove_job("a")  # gone already
+        assert written(tmp_path) == ["a", "b", "c"]  # none of it yet, reads included
+    assert {job.id: job.kwargs for job in store.get_all_jobs()} == {"b": {"n": 1}, "c": {}, "d": {}}
+    with pytest.raises(RuntimeError), store.batch():
+        scheduler.remove_job("b")
+        add(scheduler, "e", 4)
+        raise RuntimeError("a sync that failed half-way")
+    assert [job.id for job in store.get_all_jobs()] == ["c", "d", "b"]  # as before the batch
+
+
+def test_a_batch_whose_commit_fails_leaves_the_store_as_it_was(setup):
+    scheduler, store, commits, tmp_path = setup
+    add(scheduler, "kept", 1)
+    impatient = BatchingJobStore(
+        engine=create_engine(f"sqlite:///{tmp_path / 'jobs.db'}", connect_args={"timeout": 0.1})
+    )
+    other_scheduler = BackgroundScheduler(jobstores={"default": impatient}, timezone=UTC)
+    other_scheduler.start(paused=True)
+    other = sqlite3.connect(tmp_path / "jobs.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the database longer than the busy timeout
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), impatient.batch():
+            add(other_scheduler, "fresh", 2)
+            other_scheduler.remove_job("kept")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert written(tmp_path) == ["kept"]
+    add(other_scheduler, "later", 3)  # outside a batch again: written at once
+    assert written(tmp_path) == ["kept", "later"]
+    other_scheduler.shutdown(wait=False)

@@ -14,6 +14,7 @@ from array import array
 from pathlib import Path
 
 import pytest
+from media import disguised_edl
 
 from ambience import cli
 
@@ -129,6 +130,18 @@ def test_check_reports_every_problem_and_exits_1(capsys, spa, room):
     assert "empty.wav: has zero length" in err
     assert "playlist 'away' leads outside the music folders" in err
     assert "2 playlists, 4 problems" in out
+
+
+def test_check_reports_files_that_are_not_the_audio_their_names_say(capsys, spa, room):
+    """Issue 12 (15): an mpv EDL named .mp3 (naming a file outside the folders, or a URL) passed the check."""
+    disguised_edl(spa / "edl.mp3", str(tone(room / "private" / "x.wav", 1)))
+    disguised_edl(spa / "url.mp3", "http://127.0.0.1:9/x.wav")
+    code, out, err = run(capsys, "playlists", "check")
+    assert code == 1
+    lines = [line for line in err.splitlines() if "mpv EDL" in line]
+    assert len(lines) == 2 and all("is not MP3 audio as its name says" in line for line in lines)
+    assert "edl.mp3" in lines[0] and "url.mp3" in lines[1]
+    assert "1 playlist, 2 problems" in out
 
 
 def test_check_reports_a_missing_music_folder(capsys, room):

@@ -17,9 +17,10 @@ from array import array
 from pathlib import Path
 
 import pytest
+from media import Requests, disguised_edl, opens
 
 from ambience.player import Envelope, Player
-from ambience.playlists import Track, fit
+from ambience.playlists import Track, fit, load_playlist
 from ambience.presets import Music, Preset
 from ambience.session import SessionFacts
 from ambience.timeline import MusicState, Timeline
@@ -441,3 +442,81 @@ def test_a_splice_keeps_what_mpv_has_filtered_and_joins_the_new_envelope():
     spliced, settled = faded.splice(back, 5.0)
     assert settled - 6.0 == pytest.approx((35 - faded.at(6.0)) / 10)
     assert all(b[1] >= a[1] for a, b in zip(spliced.points[1:], spliced.points[2:], strict=False) if b[0] <= settled)
+
+
+# ---- what mpv may open ------------------------------------------------------------------------------
+
+ENCODINGS = {  # suffix: (mpv's --of, --oac)
+    ".mp3": ("mp3", "libmp3lame"),
+    ".flac": ("flac", "flac"),
+    ".ogg": ("ogg", "libvorbis"),
+    ".oga": ("ogg", "flac"),
+    ".opus": ("ogg", "libopus"),
+    ".wav": ("wav", "pcm_s16le"),
+    ".m4a": ("ipod", "aac"),
+}
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory) -> list[Track]:
+    """A second of tone in each format a music folder may hold, encoded by libmpv itself, read as a playlist."""
+    import mpv
+
+    folder = tmp_path_factory.mktemp("formats")
+    source = write_wav(folder / "source.wav", 1.0, 330.0, rate=44_100).path
+    (folder / "all").mkdir()
+    for suffix, (of, oac) in ENCODINGS.items():
+        m = mpv.MPV(o=str(folder / "all" / f"tone{suffix}"), of=of, oac=oac, vid="no")
+        m.command("loadfile", str(source))
+        m.wait_for_playback()
+        m.terminate()
+    playlist = load_playlist("all", [folder])
+    assert not playlist.problems
+    return list(playlist.tracks)
+
+
+@needs_mpv
+def test_every_audio_format_plays_through_its_own_demuxer(encoded, tmp_path):
+    assert sorted(t.path.suffix for t in encoded) == sorted(ENCODINGS)
+    assert {t.path.suffix: t.format for t in encoded}[".m4a"] == "mp4"
+    out = tmp_path / "all.wav"
+    fitted = fit(encoded, sum(t.length for t in encoded), 0, fade_out=0.0, shuffle=False)
+
+    one_output = {"ao_pcm_file": str(out), "audio_samplerate": 44_100, "audio_channels": "mono"}  # no reopening
+
+    async def play() -> None:
+        async with Player(ao="pcm", options=one_output) as player:
+            await player.follow(steady(0.0, 30), fitted)
+            assert await player.wait_until_idle(15)
+
+    asyncio.run(play())
+    rate, samples = read_wav(out)
+    assert len(samples) / rate == pytest.approx(fitted.total, abs=0.1 * len(encoded))  # none was left out
+
+
+@needs_mpv
+def test_mpv_opens_only_the_file_it_is_given(tmp_path):
+    """Issue 12 (15): an .mp3 that is an mpv EDL naming a WAV outside the music folder, or a URL, plays as
+    the MP3 its name says; mpv opens no other file and asks no server."""
+    outside = tmp_path / "private"
+    outside.mkdir()
+    secret = write_wav(outside / "secret.wav", 0.3, 440.0).path
+    music = tmp_path / "music"
+    body = secret.read_bytes()
+    with Requests(body) as server:
+        files = [
+            disguised_edl(music / "local.mp3", str(secret)),
+            disguised_edl(music / "remote.mp3", f"{server.url}/x.wav"),
+        ]
+        tracks = [Track(f, 0.2, f.name) for f in files] + [write_wav(music / "last.wav", 1.0, None)]
+        fitted = fit(tracks, sum(t.length for t in tracks), 0, fade_out=0.0, shuffle=False)
+
+        async def scenario() -> None:
+            async with Player(ao="null") as player:
+                await player.follow(steady(0.0, 30), fitted)
+                await until(lambda: player.status()["track"] == "last.wav")
+
+        with opens(outside) as opened:
+            asyncio.run(scenario())
+    assert opened == []
+    assert server.paths == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import struct
 import subprocess
 import time
 import wave
@@ -14,9 +15,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from media import disguised_edl
+from mutagen.ogg import OggPage
 
 from ambience.errors import PlayerError
-from ambience.playlists import Track, fit, list_playlists, load_playlist, parse_m3u, resolve
+from ambience.playlists import Track, fit, list_playlists, load_playlist, parse_m3u, read_audio, resolve
 from ambience.sounds import PIECES, ensure_default_playlist, render
 
 
@@ -113,7 +116,65 @@ def test_tracks_outside_the_music_folders_are_skipped_and_reported(music, tmp_pa
     assert [t.name for t in pl.tracks] == ["spa/a.wav"]
     messages = [str(p) for p in pl.problems]
     assert sum("outside the music folders" in m for m in messages) == 2
-    assert any("streams are not supported" in m for m in messages)
+    assert any("is a URL" in m for m in messages)
+
+
+def test_a_file_that_is_not_the_audio_its_name_says_is_refused_naming_it(music, tmp_path):
+    """Issue 12 (15): mpv, left to itself, plays what the content looks like; an mpv EDL named .mp3 passed
+    the old check (mutagen finds the MPEG frames after it) and made mpv open what the EDL names."""
+    outside = tone(tmp_path / "private" / "x.wav", 1.0)
+    disguised_edl(music / "spa" / "edl.mp3", str(outside))
+    disguised_edl(music / "spa" / "url.mp3", "http://127.0.0.1:9/x.wav")
+    shutil.copy(music / "spa" / "a.wav", music / "spa" / "wave.mp3")  # a WAV named .mp3
+    (music / "spa" / "list.flac").write_bytes(b"#EXTM3U\n" + bytes(200))
+    pl = load_playlist("spa", [music])
+    assert [t.name for t in pl.tracks] == ["spa/a.wav", "spa/b.wav", "spa/deeper/c.wav"]
+    problems = {Path(p.source).name: p.message for p in pl.problems}
+    assert set(problems) == {"edl.mp3", "url.mp3", "wave.mp3", "list.flac"}
+    assert problems["edl.mp3"] == "is not MP3 audio as its name says (it begins b'# mpv EDL v0'); skipped"
+    assert problems["wave.mp3"].startswith("is not MP3 audio as its name says (it begins b'RIFF")
+    assert problems["list.flac"].startswith("is not FLAC audio as its name says (it begins b'#EXTM3U")
+    assert {t.format for t in pl.tracks} == {"wav"}
+
+
+def vorbis(path: Path, seconds: float = 1.0, rate: int = 8000) -> Path:
+    """The headers of an Ogg Vorbis stream and a last page at ``seconds``: enough for mutagen."""
+    ident = b"\x01vorbis" + struct.pack("<IBIiii", 0, 1, rate, 0, 64000, 0) + b"\xb8\x01"
+    comment = b"\x03vorbis" + struct.pack("<II", 0, 0) + b"\x01"
+    pages = []
+    for i, (packet, position) in enumerate([(ident, 0), (comment, 0), (bytes(10), int(seconds * rate))]):
+        page = OggPage()
+        page.serial, page.sequence, page.position, page.packets = 1, i, position, [packet]
+        page.first, page.last = i == 0, i == 2
+        pages.append(page.write())
+    path.write_bytes(b"".join(pages))
+    return path
+
+
+def test_mutagen_must_read_a_file_as_its_suffix_says(music):
+    assert read_audio(vorbis(music / "spa" / "v.ogg")) == (1.0, "ogg")
+    vorbis(music / "spa" / "fake.opus")  # Ogg, but Vorbis: not Opus
+    with pytest.raises(ValueError, match=r"is not Opus audio as its name says \(mutagen reads it as OggVorbis\)"):
+        read_audio(music / "spa" / "fake.opus")
+    assert read_audio(music / "spa" / "a.wav") == (pytest.approx(1.0), "wav")
+
+
+@pytest.mark.parametrize(
+    "entry", ["edl://%20%/etc/hostname,0,1", "memory://# mpv EDL v0", "av://lavfi:sine", "file:///etc/hostname"]
+)
+def test_an_m3u_entry_in_mpvs_own_protocols_is_refused(music, entry):
+    (music / "tricks.m3u").write_text(f"{entry}\nspa/a.wav\n")
+    pl = load_playlist("tricks", [music])
+    assert [t.name for t in pl.tracks] == ["spa/a.wav"]
+    assert [(p.field, p.message.split(":")[0]) for p in pl.problems] == [(entry, "is a URL")]
+
+
+def test_an_m3u_entry_that_is_a_disguised_edl_is_refused(music, tmp_path):
+    disguised_edl(music / "spa" / "x.mp3", str(tone(tmp_path / "private" / "x.wav", 1.0)))
+    (music / "evil.m3u").write_text("spa/x.mp3\nspa/a.wav\n")
+    pl = load_playlist("evil", [music])
+    assert [t.name for t in pl.tracks] == ["spa/a.wav"]
+    assert "spa/x.mp3" in pl.problems[0].source and "is not MP3 audio" in pl.problems[0].message
 
 
 def test_missing_corrupt_and_zero_length_files_are_skipped_with_a_warning(music):
