@@ -526,16 +526,26 @@ class BookingService:
             return
         preset = self.library.get(booking.preset)
         client = self.store.client(booking.client) if booking.client else None
-        room.start(
-            preset,
-            duration=booking.length(preset.duration),
-            client=booking.client,
-            comfort=client.comfort if client else None,
-            lead=booking.lead,
-            replace=True,
-            booking=replace(booking, waiting=None).kwargs(),
-            started_at=booking.start.timestamp(),
-        )
+        try:
+            room.start(
+                preset,
+                duration=booking.length(preset.duration),
+                client=booking.client,
+                comfort=client.comfort if client else None,
+                lead=booking.lead,
+                replace=True,
+                booking=replace(booking, waiting=None).kwargs(),
+                started_at=booking.start.timestamp(),
+            )
+        except StoreError as exc:
+            why = f"waiting for the store: {exc}"
+            log.error("booking %s: %s", booking.id, why)
+            try:
+                self._schedule(replace(booking, waiting=why), datetime.fromtimestamp(now + WAIT_RETRY, UTC))
+            except StoreError as again:
+                log.error("booking %s could not start and could not be kept for later: %s", booking.id, again)
+            self._changed(booking.room)
+            return
         log.info("booking %s started in %s (%s)", booking.id, booking.room, booking.preset)
         self._changed(booking.room)
 
