@@ -155,3 +155,27 @@ def test_a_store_locked_by_another_connection_refuses_the_change(tmp_path):
         assert stored(db) == {kept.id, made.id} == listed(service)
 
     with_service(tmp_path, db, scenario)
+
+
+def test_a_booking_due_while_the_session_store_cannot_be_written_waits_and_is_kept(tmp_path):
+    config = make_config(tmp_path, extra="bookings: {timezone: Europe/London}\n")
+
+    async def main() -> None:
+        daemon = Daemon(config, players=False)
+        service = daemon.bookings
+        service.start()
+        try:
+            booking = service.book("studio", "hour", datetime.now(UTC) + timedelta(minutes=5), lead=600)
+
+            def full(*args, **kwargs):
+                raise StoreError("cannot start the session: the store ambience.db cannot grow: the disk is full")
+
+            daemon.rooms["studio"].start = full  # type: ignore[method-assign]
+            await service.fire(booking)
+            kept = service.get(booking.id)
+            assert kept.waiting is not None and "the disk is full" in kept.waiting
+            assert service.scheduler.get_job(booking.id) is not None  # tried again later
+        finally:
+            service.stop()
+
+    asyncio.run(main())
