@@ -48,6 +48,23 @@ class MqttConfig(Strict):
     client_id: str | None = None
     command_expiry: Seconds = 30.0
     """MQTT 5 message expiry of device commands: a command queued longer is dropped, not late."""
+    response_topic_prefix: str | None = None
+    """Where an MQTT 5 response topic may point (default ``<base_topic>/``): answers go nowhere else."""
+
+    @field_validator("response_topic_prefix")
+    @classmethod
+    def _response_prefix(cls, value: str | None) -> str | None:
+        if value is not None and (not value.endswith("/") or value.startswith("/") or set(value) & {"+", "#", "\0"}):
+            raise PydanticCustomError(
+                "value_error",
+                f"{value!r} is not allowed; write a topic prefix ending in '/', without '+' or '#', e.g. 'replies/'",
+            )
+        return value
+
+    @property
+    def response_prefix(self) -> str:
+        """The prefix every MQTT 5 response topic must start with."""
+        return self.response_topic_prefix or f"{self.base_topic}/"
 
     @field_validator("url")
     @classmethod

@@ -198,3 +198,16 @@ def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path):
     assert parse_config("rooms: {a: &r {}, b: *r}\n", "a.yaml", tmp_path).rooms.keys() == {"a", "b"}
     with pytest.raises(ConfigError, match="a.yaml: music"):
         parse_config("music: &m [*m]\n", "a.yaml", tmp_path)
+
+
+def test_the_response_topic_prefix_defaults_to_the_base_topic_and_refuses_wildcards(tmp_path):
+    assert parse_config(ROOMS, "a.yaml", tmp_path).mqtt.response_prefix == "clinic/"
+    mine = parse_config("mqtt: {response_topic_prefix: replies/}\n", "a.yaml", tmp_path)
+    assert mine.mqtt.response_prefix == "replies/"
+    for bad in ("replies", "#/", "a/+/", "/replies/", ""):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(f"mqtt: {{response_topic_prefix: '{bad}'}}\n", "a.yaml", tmp_path)
+        assert [str(i) for i in caught.value.issues] == [
+            f"a.yaml: mqtt.response_topic_prefix: {bad!r} is not allowed; write a topic prefix ending in '/', "
+            "without '+' or '#', e.g. 'replies/'"
+        ]
