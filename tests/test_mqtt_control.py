@@ -354,6 +354,7 @@ def test_a_response_topic_outside_the_prefix_gets_no_answer_and_the_lamp_does_no
             publish_v5(broker, command_topic("room1"), {"action": "status"}, f"{BASE}/room1/command")
             # commands are handled in order: once a later one is answered, the refused ones were handled
             assert send(results, "room2", {"action": "status", "id": "barrier"})["id"] == "barrier"
+            watcher.wait_json(result_topic("room2"), lambda r: r.get("id") == "barrier", since=mark)
         heard = watcher.messages(since=mark)
     assert [m.topic for m in heard if m.topic.startswith("cmnd/")] == [], "something was published under cmnd/"
     answers = [m for m in heard if m.topic.startswith(f"{BASE}/") and "command" in m.topic]
@@ -382,6 +383,7 @@ def test_the_response_topic_prefix_is_configurable(tmp_path, broker, sim, result
             mark = watcher.mark()
             publish_v5(broker, command_topic("room1"), {"action": "status", "id": 2}, f"{BASE}/replies/tablet")
             assert send(results, "room1", {"action": "status", "id": "barrier"})["ok"]
+            watcher.wait_json(result_topic("room1"), lambda r: r.get("id") == "barrier", since=mark)
             assert [m.json()["id"] for m in watcher.messages(since=mark)] == ["barrier"]
     finally:
         live.stop()
