@@ -24,9 +24,11 @@ from .errors import ConfigError, Issue
 from .ha_discovery import HomeAssistantConfig
 from .presets import RoleName, Strict, shipped_presets
 from .units import Celsius, Percent, Seconds, Volume
-from .validation import issues_from, load_yaml
+from .validation import issues_from, load_yaml, read_text
 
 ROOM_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+MAX_BYTES = 256 * 1024
+"""The largest config file read; one for 50 rooms of 10 lights each is 52 KiB (docs/daemon.md)."""
 BUILTIN = "builtin"
 """Written in ``presets:``, stands for the preset library shipped with ambience."""
 
@@ -409,10 +411,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> tuple[Config, Pat
     file = find_config_file(path)
     if file is None:
         return parse_config(None, "defaults", Path.cwd()), None
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Issue(str(file), "", f"cannot be read: {exc}")]) from None
+    text, issues = read_text(file, MAX_BYTES, "config file")
+    if text is None:
+        raise ConfigError(issues)
     return parse_config(text, str(file), file.resolve().parent), file
 
 
