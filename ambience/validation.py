@@ -307,6 +307,7 @@ def issues_from(exc: ValidationError, model: type[BaseModel], source: str) -> li
             msg = "is required but missing"
         elif kind in (
             "duration",
+            "boolean",
             "number",
             "range",
             "color",

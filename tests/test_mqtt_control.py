@@ -404,6 +404,10 @@ def test_unknown_room_busy_room_and_other_refusals(broker, live, results):
     after = live.status("room1")
     assert (after["preset"], after["started_at"]) == ("express-30", first["status"]["started_at"])
 
+    for lax in ("yes", 1):  # only true replaces
+        refused = send(results, "room1", {"action": "start", "preset": "deep-tissue-60", "replace": lax})
+        assert refused["error"] == f"invalid command: replace: {lax!r} is not true or false", refused
+        assert live.status("room1")["preset"] == "express-30"
     replaced = send(results, "room1", {"action": "start", "preset": "deep-tissue-60", "replace": True})
     assert replaced["ok"] and replaced["status"]["preset"] == "deep-tissue-60", replaced
 
@@ -572,7 +576,10 @@ BAD_VALUES = {
         JUNK.filter(lambda v: v is not None and not isinstance(v, str)),
     ),
     "replace": st.one_of(
-        st.lists(SCALARS, max_size=3), st.dictionaries(st.text(max_size=5), SCALARS, max_size=3), st.floats(0.1, 0.9)
+        st.lists(SCALARS, max_size=3),
+        st.dictionaries(st.text(max_size=5), SCALARS, max_size=3),
+        st.floats(0.1, 0.9),
+        st.sampled_from(["yes", "no", "true", "false", "on", "off", "1", "0", 1, 0, 1.0, None]),
     ),
 }
 
