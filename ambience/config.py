@@ -293,10 +293,13 @@ class Room(Strict):
     limits: Limits | None = None
     """This room's own limits; the top-level ``limits`` otherwise."""
 
+    def devices(self) -> tuple[Device, ...]:
+        return ((self.thermostat,) if self.thermostat else ()) + self.lights
+
     @model_validator(mode="after")
     def _unique_devices(self) -> Room:
         seen: set[tuple[str, str]] = set()
-        for dev in ((self.thermostat,) if self.thermostat else ()) + self.lights:
+        for dev in self.devices():
             key = (dev.bridge, dev.id)
             if key in seen:
                 raise PydanticCustomError("value_error", f"device {dev.id!r} ({dev.bridge}) is listed twice")
@@ -329,6 +332,23 @@ class Config(BaseSettings):
     homeassistant: HomeAssistantConfig = HomeAssistantConfig()
     """Home Assistant MQTT discovery (docs/homeassistant.md)."""
     rooms: dict[Annotated[str, Field(pattern=ROOM_ID)], Room] = {}
+
+    @field_validator("rooms")
+    @classmethod
+    def _one_room_per_device(cls, rooms: dict[str, Room]) -> dict[str, Room]:
+        """Two rooms driving one device would fight over it, and each restore the other's state."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for room_id, room in rooms.items():
+            for dev in room.devices():
+                found.setdefault((dev.bridge, dev.id), []).append(room_id)
+        shared = [
+            f"device {device!r} ({bridge}) is in rooms {', '.join(map(repr, ids[:-1]))} and {ids[-1]!r}"
+            for (bridge, device), ids in found.items()
+            if len(ids) > 1
+        ]
+        if shared:
+            raise PydanticCustomError("value_error", "; ".join(shared) + "; a device belongs to one room only")
+        return rooms
 
     @classmethod
     def settings_customise_sources(
