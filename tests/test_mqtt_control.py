@@ -336,7 +336,7 @@ def publish_v5(broker: Mosquitto, topic: str, payload: Any, response_topic: str,
 
 
 def test_a_response_topic_outside_the_prefix_gets_no_answer_and_the_lamp_does_not_move(
-    broker, sim, live, results, caplog
+    broker, sim, live, results, caplog, monkeypatch
 ):
     # The attack: a refused pause whose answer, published on a Tasmota lamp's Backlog topic, would
     # be run by the lamp (the echoed id holds commands). Nothing may be published there.
@@ -370,6 +370,13 @@ def test_a_response_topic_outside_the_prefix_gets_no_answer_and_the_lamp_does_no
     assert len(refusals) == 1, refusals  # one line for the burst (rate-limited), naming the topic and the rule
     assert "'cmnd/r2-lamp/Backlog'" in refusals[0] and f"'{BASE}/'" in refusals[0], refusals[0]
     assert "\n" not in refusals[0]
+    # the next line, once the minute is over, counts the refusals it did not log
+    monkeypatch.setattr(mqtt_control, "REFUSAL_LOG_S", 0.0)
+    with caplog.at_level(logging.WARNING, logger="ambience.mqtt_control"):
+        publish_v5(broker, command_topic("room2"), attack, "cmnd/r2-lamp/Backlog")
+        assert send(results, "room2", {"action": "status", "id": "barrier"})["ok"]
+    refusals = [r.getMessage() for r in caplog.records if "response topic" in r.getMessage()]
+    assert len(refusals) == 2 and refusals[1].endswith("not run, not answered (7 more since the last such line)")
 
 
 def test_the_response_topic_prefix_is_configurable(tmp_path, broker, sim, results):
