@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from .presets import Strict
-from .units import CelsiusOffset, Percent, VolumeOffset
+from .units import Bool, CelsiusOffset, Percent, VolumeOffset
 
 
 class Comfort(Strict):
@@ -15,7 +15,7 @@ class Comfort(Strict):
 
     temperature_offset: CelsiusOffset = 0.0
     """Warmer (+) or cooler (-) than the preset, in °C."""
-    no_music: bool = False
+    no_music: Bool = False
     max_brightness: Percent | None = None
     """Light-sensitive clients: no light brighter than this."""
     volume_offset: VolumeOffset = 0

@@ -14,7 +14,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from .clients import Comfort
 from .errors import InvalidFile, Issue
 from .presets import Strict
-from .units import Seconds, SignedSeconds
+from .units import Bool, Seconds, SignedSeconds
 from .validation import issues_from
 
 RoomId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
@@ -33,7 +33,7 @@ class Start(Strict):
     duration: Annotated[Seconds, Field(gt=0, le=6 * 3600)] | None = None
     """The session's length, if not the preset's."""
     client: ClientLabel | None = None
-    replace: bool = False
+    replace: Bool = False
     """Start even if a session is running in the room (it is ended first)."""
     lead: Annotated[Seconds, Field(le=3 * 3600)] = 0.0
     """Pre-conditioning before the session: only the climate runs."""

@@ -24,9 +24,11 @@ from .errors import ConfigError, Issue
 from .ha_discovery import HomeAssistantConfig
 from .presets import RoleName, Strict, shipped_presets
 from .units import Celsius, Percent, Seconds, Volume
-from .validation import issues_from, load_yaml
+from .validation import issues_from, load_yaml, read_text
 
 ROOM_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+MAX_BYTES = 256 * 1024
+"""The largest config file read; one for 50 rooms of 10 lights each is 52 KiB (docs/daemon.md)."""
 BUILTIN = "builtin"
 """Written in ``presets:``, stands for the preset library shipped with ambience."""
 
@@ -48,6 +50,23 @@ class MqttConfig(Strict):
     client_id: str | None = None
     command_expiry: Seconds = 30.0
     """MQTT 5 message expiry of device commands: a command queued longer is dropped, not late."""
+    response_topic_prefix: str | None = None
+    """Where an MQTT 5 response topic may point (default ``<base_topic>/``): answers go nowhere else."""
+
+    @field_validator("response_topic_prefix")
+    @classmethod
+    def _response_prefix(cls, value: str | None) -> str | None:
+        if value is not None and (not value.endswith("/") or value.startswith("/") or set(value) & {"+", "#", "\0"}):
+            raise PydanticCustomError(
+                "value_error",
+                f"{value!r} is not allowed; write a topic prefix ending in '/', without '+' or '#', e.g. 'replies/'",
+            )
+        return value
+
+    @property
+    def response_prefix(self) -> str:
+        """The prefix every MQTT 5 response topic must start with."""
+        return self.response_topic_prefix or f"{self.base_topic}/"
 
     @field_validator("url")
     @classmethod
@@ -274,10 +293,13 @@ class Room(Strict):
     limits: Limits | None = None
     """This room's own limits; the top-level ``limits`` otherwise."""
 
+    def devices(self) -> tuple[Device, ...]:
+        return ((self.thermostat,) if self.thermostat else ()) + self.lights
+
     @model_validator(mode="after")
     def _unique_devices(self) -> Room:
         seen: set[tuple[str, str]] = set()
-        for dev in ((self.thermostat,) if self.thermostat else ()) + self.lights:
+        for dev in self.devices():
             key = (dev.bridge, dev.id)
             if key in seen:
                 raise PydanticCustomError("value_error", f"device {dev.id!r} ({dev.bridge}) is listed twice")
@@ -310,6 +332,23 @@ class Config(BaseSettings):
     homeassistant: HomeAssistantConfig = HomeAssistantConfig()
     """Home Assistant MQTT discovery (docs/homeassistant.md)."""
     rooms: dict[Annotated[str, Field(pattern=ROOM_ID)], Room] = {}
+
+    @field_validator("rooms")
+    @classmethod
+    def _one_room_per_device(cls, rooms: dict[str, Room]) -> dict[str, Room]:
+        """Two rooms driving one device would fight over it, and each restore the other's state."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for room_id, room in rooms.items():
+            for dev in room.devices():
+                found.setdefault((dev.bridge, dev.id), []).append(room_id)
+        shared = [
+            f"device {device!r} ({bridge}) is in rooms {', '.join(map(repr, ids[:-1]))} and {ids[-1]!r}"
+            for (bridge, device), ids in found.items()
+            if len(ids) > 1
+        ]
+        if shared:
+            raise PydanticCustomError("value_error", "; ".join(shared) + "; a device belongs to one room only")
+        return rooms
 
     @classmethod
     def settings_customise_sources(
@@ -392,10 +431,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> tuple[Config, Pat
     file = find_config_file(path)
     if file is None:
         return parse_config(None, "defaults", Path.cwd()), None
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Issue(str(file), "", f"cannot be read: {exc}")]) from None
+    text, issues = read_text(file, MAX_BYTES, "config file")
+    if text is None:
+        raise ConfigError(issues)
     return parse_config(text, str(file), file.resolve().parent), file
 
 

@@ -36,10 +36,11 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from .presets import Strict
 from .units import Seconds
+from .validation import issues_from
 
 if TYPE_CHECKING:
     from .config import Config
@@ -292,7 +293,7 @@ class HomeAssistantDiscovery:
     def _on_record(self, msg: Received) -> None:
         if not msg.retained:
             return  # the echo of our own update
-        self._record = _parse_record(msg.payload)
+        self._record = _parse_record(msg.payload, msg.topic)
         if self._record_read and self._running and self._stale():
             self._request_sync()  # arrived late: clean up now
 
@@ -449,22 +450,50 @@ class HomeAssistantDiscovery:
         return run_command(self.controller, room_id, json.dumps(command).encode())
 
 
-def _parse_record(payload: bytes) -> dict[str, Any] | None:
-    """``{"prefix": ..., "rooms": [...]}``; a bare list of rooms is read with the current prefix."""
+MAX_RECORD = 64 * 1024
+"""Bytes of the retained record of announced rooms; 1,000 rooms take about 35 KiB."""
+
+
+class AnnouncedRooms(Strict):
+    """The retained ``<base>/ha/rooms``: under which prefix which rooms were announced.
+
+    Anyone who may publish there can leave any retained message, and it is read at every start:
+    it is validated like a file, and one that is not this is ignored (one log line).
+    """
+
+    prefix: Annotated[str, Field(pattern=TOPIC)] | None = None
+    rooms: tuple[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")], ...] = ()
+
+
+def _parse_record(payload: bytes, topic: str) -> dict[str, Any] | None:
+    """``{"prefix": ..., "rooms": [...]}``; a bare list of rooms is read with the current prefix.
+
+    Anything else is ignored with one warning: rooms announced before are then not removed from
+    Home Assistant, and the next announcement replaces it with ours.
+    """
     if not payload:
         return None
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        log.warning("ignored an unreadable record of announced rooms: %r", payload[:200])
-        return None
-    if isinstance(data, list):
-        data = {"rooms": data}
-    if not isinstance(data, dict):
-        return None
-    rooms = [r for r in data.get("rooms") or [] if isinstance(r, str) and re.fullmatch(r"[a-zA-Z0-9_-]+", r)]
-    prefix = data.get("prefix")
-    return {"prefix": prefix if isinstance(prefix, str) and prefix else None, "rooms": rooms}
+    problem = None
+    if len(payload) > MAX_RECORD:
+        problem = f"{len(payload):,} bytes; at most {MAX_RECORD:,} are read"
+    else:
+        try:
+            data = json.loads(payload)
+        except RecursionError:
+            problem = "not JSON: nested too deeply"
+        except ValueError as exc:
+            problem = f"not JSON: {getattr(exc, 'msg', exc)}"
+        else:
+            try:
+                record = AnnouncedRooms.model_validate({"rooms": data} if isinstance(data, list) else data)
+            except ValidationError as exc:
+                issues = issues_from(exc, AnnouncedRooms, topic)
+                problem = "; ".join(f"{i.field}: {i.message}" if i.field else i.message for i in issues[:3])
+            else:
+                return {"prefix": record.prefix, "rooms": list(record.rooms)}
+    problem = problem if len(problem) <= 300 else problem[:299] + "…"
+    log.warning("ignored the retained record of announced rooms on %s: %s", topic, problem)
+    return None
 
 
 __all__ = ["HomeAssistantConfig", "HomeAssistantDiscovery", "ACTIONS", "STATES", "node_id"]

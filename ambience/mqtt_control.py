@@ -6,7 +6,11 @@ Topics (``<base>`` is ``mqtt.base_topic``, ``ambience`` by default; see docs/mqt
   comes from the topic. It runs through the one dispatcher (:class:`~ambience.controller.Controller`).
 - ``<base>/<room>/command/result``: ``{"ok": true, "status": {...}}`` or ``{"ok": false, "error":
   "...", "issues": [...]}``, never retained; or, when the request carried an MQTT 5 response
-  topic, on that topic with the request's correlation data echoed.
+  topic, on that topic with the request's correlation data echoed. A response topic must start
+  with ``mqtt.response_topic_prefix`` (``<base>/``), have no wildcard and not be one of ambience's
+  own topics; a command naming any other is neither run nor answered (one log line a minute):
+  anyone who may command a room could otherwise make ambience publish on a device's command
+  topic (a Tasmota ``cmnd/<lamp>/Backlog`` runs what the echoed ``id`` says).
 - ``<base>/<room>/state`` (retained): the room's status JSON, as in ``ambience status --json`` and
   the HTTP API; published on every change, on every (re)connect and every :data:`REFRESH_S` while
   a session is on (one timer for all rooms; nothing runs while every room is idle).
@@ -23,7 +27,10 @@ import asyncio
 import json
 import logging
 import math
+import time
 from typing import Any
+
+from paho.mqtt.client import topic_matches_sub
 
 from .commands import CommandInvalid, parse_command
 from .config import Config
@@ -42,6 +49,8 @@ MAX_ID = 128
 MAX_ISSUES = 20
 MAX_TEXT = 300
 """Characters of one issue message in a reply (they quote the bad value)."""
+REFUSAL_LOG_S = 60.0
+"""Seconds between two log lines about refused response topics: a flood is one line a minute."""
 
 
 class MqttControl:
@@ -52,6 +61,12 @@ class MqttControl:
         self.controller = controller
         self.base = config.mqtt.base_topic
         self.command_filter = f"{self.base}/+/command"
+        self.response_prefix = config.mqtt.response_prefix
+        self._own = (f"{self.base}/status", f"{self.base}/ha/#", self.command_filter, f"{self.base}/+/state",
+                     f"{self.base}/+/ha/#")  # fmt: skip
+        """ambience's own topics: answers never go there (``<base>/+/command/result`` may)."""
+        self._refused = 0
+        self._refusal_logged = -REFUSAL_LOG_S
         self._running = False
         self._timer: asyncio.TimerHandle | None = None
         self._clearing: set[str] = set()
@@ -139,6 +154,11 @@ class MqttControl:
         if not msg.payload and msg.topic in self._clearing:
             self._clearing.discard(msg.topic)  # the echo of our own clearing
             return
+        if msg.response_topic is not None:
+            why = self.refuse_response_topic(msg.response_topic)
+            if why is not None:
+                self._log_refusal(msg.topic, msg.response_topic, why)
+                return
         if not self._running:
             self._reply(room_id, msg, _error("unavailable", "ambience is starting or stopping; try again"))
             return
@@ -156,16 +176,30 @@ class MqttControl:
     def _handle(self, room_id: str, payload: bytes) -> dict[str, Any]:
         return run_command(self.controller, room_id, payload)
 
+    def refuse_response_topic(self, topic: str) -> str | None:
+        """Why ``topic`` may not be answered on (None: it may)."""
+        if "+" in topic or "#" in topic or "\0" in topic:
+            return "has a wildcard or a NUL"
+        if not topic.startswith(self.response_prefix):
+            return f"is not under {self.response_prefix!r} (mqtt.response_topic_prefix)"
+        if any(topic_matches_sub(own, topic) for own in self._own):
+            return "is one of ambience's own topics"
+        return None
+
+    def _log_refusal(self, command_topic: str, response_topic: str, why: str) -> None:
+        """One warning, then at most one a minute, counting the refusals in between."""
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refusal_logged < REFUSAL_LOG_S:
+            return
+        more = f" ({self._refused - 1} more since the last such line)" if self._refused > 1 else ""
+        log.warning("ignored a command on %s: its response topic %r %s; not run, not answered%s",
+                    command_topic, _short(response_topic, 200), why, more)  # fmt: skip
+        self._refused, self._refusal_logged = 0, now
+
     def _reply(self, room_id: str, msg: Received, reply: dict[str, Any]) -> None:
-        payload = _json(reply)
         topic = msg.response_topic or self.result_topic(room_id)
-        try:
-            self.connection.publish(topic, payload, qos=1, retain=False, correlation=msg.correlation)
-        except (ValueError, TypeError) as exc:  # paho refuses e.g. a response topic with wildcards
-            log.warning("cannot answer on %r (%s); answering on %s", topic, exc, self.result_topic(room_id))
-            self.connection.publish(
-                self.result_topic(room_id), payload, qos=1, retain=False, correlation=msg.correlation
-            )
+        self.connection.publish(topic, _json(reply), qos=1, retain=False, correlation=msg.correlation)
 
 
 def _error(

@@ -17,10 +17,12 @@ from pydantic_core import PydanticCustomError
 
 from .errors import Issue, PresetError
 from .units import Celsius, HexColor, Kelvin, Percent, Seconds, SignedSeconds, Volume, format_duration
-from .validation import issues_from, load_yaml
+from .validation import issues_from, load_yaml, read_text
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TECHNIQUES = ("swedish", "deep-tissue", "myofascial", "trigger-point", "express", "home-visit", "other")
+MAX_BYTES = 64 * 1024
+"""The largest preset file read; the shipped ones are under 1.5 KiB (docs/daemon.md, presets/README.md)."""
 DEFAULT_TRANSITION = 3.0
 """Seconds a light change takes when neither the phase nor the preset says."""
 
@@ -192,10 +194,9 @@ def parse_preset(text: str, preset_id: str, source: str) -> Preset:
 
 
 def load_preset_file(path: Path) -> Preset:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PresetError([Issue(str(path), "", f"cannot be read: {exc}")]) from None
+    text, issues = read_text(path, MAX_BYTES, "preset file")
+    if text is None:
+        raise PresetError(issues)
     return parse_preset(text, path.stem, str(path))
 
 

@@ -98,6 +98,12 @@ def _number(lo: float, hi: float, unit: str, integer: bool = False):
     return check
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise PydanticCustomError("boolean", f"{value!r} is not true or false")
+
+
 def _hex_color(value: Any) -> str:
     if isinstance(value, str) and re.fullmatch(r"#?[0-9a-fA-F]{6}", value.strip()):
         return "#" + value.strip().lstrip("#").lower()
@@ -120,3 +126,5 @@ Kelvin = Annotated[int, BeforeValidator(_number(1500, 6500, " K", integer=True))
 Volume = Annotated[int, BeforeValidator(_number(0, 100, "", integer=True))]
 VolumeOffset = Annotated[int, BeforeValidator(_number(-50, 50, "", integer=True))]
 HexColor = Annotated[str, BeforeValidator(_hex_color)]
+Bool = Annotated[bool, BeforeValidator(_bool)]
+"""``true`` or ``false`` and nothing else: pydantic would take ``"yes"``, ``"off"``, ``1`` or ``"0"`` as well."""

@@ -1,12 +1,13 @@
 """A private mosquitto for integration tests, and a paho probe that records what it hears.
 
 ``Mosquitto`` writes a config into its own temporary folder, starts the broker on a free
-loopback port and waits until the port accepts connections. ``stop()`` / ``kill()`` and a
+loopback port and waits until the port accepts connections. It may take users (a password
+file), TLS files and an ACL file (``acl_file``: mosquitto's own format, copied in). ``stop()`` / ``kill()`` and a
 later ``start()`` reuse the same port, so a test can take the broker away and bring it back.
 
 Run as root, mosquitto drops its privileges to the user ``mosquitto`` *before* it reads the
 password file and the TLS files (the config itself is read as root). So the folder is 0755 and
-those files belong to group ``mosquitto`` with mode 0640 (0600 when not root). The log goes to
+those files (and the ACL file) belong to group ``mosquitto`` with mode 0640 (0600 when not root). The log goes to
 ``mosquitto.log`` in that folder through stderr, which needs no permission at all.
 
 ``MqttProbe`` is a raw paho client for tests: it subscribes, records every message with its
@@ -112,6 +113,7 @@ class Mosquitto:
         tls: tuple[str | os.PathLike[str], str | os.PathLike[str], str | os.PathLike[str]] | None = None,
         password_file: str | os.PathLike[str] | None = None,
         users: dict[str, str] | None = None,
+        acl_file: str | os.PathLike[str] | None = None,
         binary: str | None = None,
         extra_config: Iterable[str] = (),
     ):
@@ -148,6 +150,8 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {self._private_copy(password_file, 'passwords')}"]
         else:
             lines.append("allow_anonymous true")
+        if acl_file is not None:
+            lines.append(f"acl_file {self._private_copy(acl_file, 'acl')}")
         if tls is not None:
             cafile, certfile, keyfile = tls
             lines += [
@@ -289,6 +293,7 @@ class MqttProbe:
         cafile: str | os.PathLike[str] | None = None,
         protocol: int = mqtt.MQTTv5,
         timeout: float = 5.0,
+        client_id: str | None = None,
     ):
         url = broker.url if isinstance(broker, Mosquitto) else broker
         scheme, _, rest = url.partition("://")
@@ -301,7 +306,7 @@ class MqttProbe:
         self._answered = threading.Event()
         self._refused: Any = None
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"probe-{os.getpid()}-{id(self):x}", protocol=protocol
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{os.getpid()}-{id(self):x}", protocol=protocol
         )
         if username is not None:
             self.client.username_pw_set(username, password)

@@ -312,6 +312,9 @@ def test_busy_room_and_no_session_are_409(api: Api):
         ("start", {"preset": PRESET, "duration": "45 minutes"}, "duration", "'45 minutes' is not a duration"),
         ("start", {"preset": PRESET, "duration": "7h"}, "duration", "7h"),
         ("start", {"preset": PRESET, "replace": "maybe"}, "replace", "'maybe'"),
+        ("start", {"preset": PRESET, "replace": "yes"}, "replace", "replace: 'yes' is not true or false"),
+        ("start", {"preset": PRESET, "replace": 1}, "replace", "replace: 1 is not true or false"),
+        ("start", {"preset": PRESET, "replace": "false"}, "replace", "replace: 'false' is not true or false"),
         ("start", {"preset": PRESET, "client": ""}, "client", ""),
         ("start", {"preset": "Swedish Relaxation"}, "preset", "'Swedish Relaxation' is not allowed"),
         ("start", {"duration": "45m"}, "preset", "is required"),
@@ -379,6 +382,10 @@ def test_bad_client_bodies_are_422(api: Api):
         {"field": "comfort.temperature_offset", "message": "9 is out of range; allowed -5–5 °C"}
     ]
     assert api.http.post("/api/clients", json={"comfort": {}}).json()["issues"][0]["field"] == "label"
+    for lax in ("yes", 1, "true", "off", 0.0):
+        reply = api.http.post("/api/clients", json={"label": "A", "comfort": {"no_music": lax}})
+        assert reply.status_code == 422
+        assert reply.json()["issues"] == [{"field": "comfort.no_music", "message": f"{lax!r} is not true or false"}]
     assert api.http.get("/api/clients").json() == []
 
 

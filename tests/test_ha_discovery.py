@@ -341,3 +341,35 @@ def test_discovery_off_publishes_nothing_and_withdraws_an_earlier_announcement(b
     assert retained(broker, f"{PREFIX}/#", 0.3) == []
     assert retained(broker, "ambience/ha/rooms", 0.3) == []
     assert retained(broker, "ambience/+/ha/#", 0.3) == []
+
+
+@pytest.mark.parametrize(
+    "record, problem",
+    [
+        (b'{"prefix": "homeassistant/#", "rooms": ["room1"]}', "prefix: 'homeassistant/#' is not allowed"),
+        (b'{"prefix": 5}', "prefix: 5: input should be a valid string"),
+        (b'{"rooms": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "not JSON: nested too deeply"),
+        (b'{"rooms": ["' + b"x" * 70_000 + b'"]}', "70,015 bytes; at most 65,536 are read"),
+        (b'{"prefix": "homeassistant", "rooms": ["room1", "Room 2"], "extra": 1}', "rooms[1]: 'Room 2' is not"),
+    ],
+    ids=["wildcard-prefix", "number-prefix", "deep", "huge", "bad-room"],
+)
+def test_a_bad_retained_record_is_ignored_with_one_line_and_discovery_works(
+    broker, sim, tmp_path, caplog, record, problem
+):
+    with MqttProbe(broker, f"{PREFIX}/device/+/config") as ha:
+        ha.publish("ambience/ha/rooms", record, retain=True)
+        live = run(make_config(tmp_path, broker))
+        try:
+            announced = ha.wait_count(f"{PREFIX}/device/+/config", 2)
+            assert {m.topic for m in announced} == {config_topic("room1"), config_topic("room2")}
+            assert all(json.loads(m.payload)["dev"]["ids"] for m in announced)
+            # the broker's record is ours again
+            stored = json.loads(dict(retained(broker, "ambience/ha/rooms", 0.3))["ambience/ha/rooms"])
+            assert stored == {"prefix": "homeassistant", "rooms": ["room1", "room2"]}
+        finally:
+            live.stop()
+    lines = [r for r in caplog.records if "ambience/ha/rooms" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert problem in lines[0].getMessage() and "\n" not in lines[0].getMessage()
+    assert [r.getMessage()[:200] for r in caplog.records if r.exc_info or r.levelname == "ERROR"] == []

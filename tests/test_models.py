@@ -198,3 +198,34 @@ def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path):
     assert parse_config("rooms: {a: &r {}, b: *r}\n", "a.yaml", tmp_path).rooms.keys() == {"a", "b"}
     with pytest.raises(ConfigError, match="a.yaml: music"):
         parse_config("music: &m [*m]\n", "a.yaml", tmp_path)
+
+
+def test_the_response_topic_prefix_defaults_to_the_base_topic_and_refuses_wildcards(tmp_path):
+    assert parse_config(ROOMS, "a.yaml", tmp_path).mqtt.response_prefix == "clinic/"
+    mine = parse_config("mqtt: {response_topic_prefix: replies/}\n", "a.yaml", tmp_path)
+    assert mine.mqtt.response_prefix == "replies/"
+    for bad in ("replies", "#/", "a/+/", "/replies/", ""):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(f"mqtt: {{response_topic_prefix: '{bad}'}}\n", "a.yaml", tmp_path)
+        assert [str(i) for i in caught.value.issues] == [
+            f"a.yaml: mqtt.response_topic_prefix: {bad!r} is not allowed; write a topic prefix ending in '/', "
+            "without '+' or '#', e.g. 'replies/'"
+        ]
+
+
+def test_the_same_device_in_two_rooms_is_refused_naming_it_its_bridge_and_both_rooms(tmp_path):
+    text = """
+rooms:
+  room1: {lights: [{bridge: tasmota, device: lamp}], thermostat: {bridge: zigbee2mqtt, device: trv}}
+  room2: {lights: [{bridge: zigbee2mqtt, device: ceiling}, {bridge: tasmota, device: lamp}]}
+  room3: {thermostat: {bridge: zigbee2mqtt, device: trv}}
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "a.yaml", tmp_path)
+    assert [str(i) for i in caught.value.issues] == [
+        "a.yaml: rooms: device 'trv' (zigbee2mqtt) is in rooms 'room1' and 'room3'; "
+        "device 'lamp' (tasmota) is in rooms 'room1' and 'room2'; a device belongs to one room only"
+    ]
+    # the same name on two bridges is two devices
+    text = "rooms:\n  a: {lights: [{bridge: tasmota, device: lamp}]}\n  b: {lights: [{bridge: shelly, device: lamp}]}\n"
+    assert set(parse_config(text, "a.yaml", tmp_path).rooms) == {"a", "b"}

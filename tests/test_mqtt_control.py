@@ -287,10 +287,10 @@ def test_the_result_goes_to_the_mqtt5_response_topic_with_the_correlation_data(b
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
     try:
-        client.subscribe("requester/replies/7", qos=1)
+        client.subscribe(f"{BASE}/replies/7", qos=1)
         assert subscribed.wait(5)
         props = Properties(PacketTypes.PUBLISH)
-        props.ResponseTopic = "requester/replies/7"
+        props.ResponseTopic = f"{BASE}/replies/7"
         props.CorrelationData = b"\x00corr-42\xff"
         mark = results.mark()
         payload = json.dumps({"action": "start", "preset": "express-30", "id": 7})
@@ -319,6 +319,83 @@ def test_the_result_goes_to_the_mqtt5_response_topic_with_the_correlation_data(b
         client.loop_stop()
 
 
+def publish_v5(broker: Mosquitto, topic: str, payload: Any, response_topic: str, correlation: bytes = b"c") -> None:
+    """Publish as an MQTT 5 client naming ``response_topic`` (the probe speaks 5 but sets no properties)."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"v5-{time.monotonic_ns()}", protocol=paho.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = response_topic
+        props.CorrelationData = correlation
+        body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
+        client.publish(topic, body, qos=1, properties=props).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_a_response_topic_outside_the_prefix_gets_no_answer_and_the_lamp_does_not_move(
+    broker, sim, live, results, caplog, monkeypatch
+):
+    # The attack: a refused pause whose answer, published on a Tasmota lamp's Backlog topic, would
+    # be run by the lamp (the echoed id holds commands). Nothing may be published there.
+    lamp = sim.device("room2", "r2-lamp")
+    obeyed = sim.commands("room2", "r2-lamp")
+    with MqttProbe(broker, "cmnd/#", f"{BASE}/#") as watcher:
+        mark = watcher.mark()
+        attack = {"action": "pause", "id": "x; Power ON; Dimmer 100"}
+        with caplog.at_level(logging.WARNING, logger="ambience.mqtt_control"):
+            for _ in range(5):
+                publish_v5(broker, command_topic("room2"), attack, "cmnd/r2-lamp/Backlog")
+            # a wildcard, and ambience's own topics under the base (a Home Assistant button), are refused too
+            publish_v5(broker, command_topic("room2"), {"action": "status"}, f"{BASE}/+/command/result")
+            publish_v5(broker, command_topic("room1"), {"action": "status"}, f"{BASE}/room1/ha/start")
+            publish_v5(broker, command_topic("room1"), {"action": "status"}, f"{BASE}/room1/command")
+            # commands are handled in order: once a later one is answered, the refused ones were handled
+            assert send(results, "room2", {"action": "status", "id": "barrier"})["id"] == "barrier"
+            watcher.wait_json(result_topic("room2"), lambda r: r.get("id") == "barrier", since=mark)
+        heard = watcher.messages(since=mark)
+    assert [m.topic for m in heard if m.topic.startswith("cmnd/")] == [], "something was published under cmnd/"
+    answers = [m for m in heard if m.topic.startswith(f"{BASE}/") and "command" in m.topic]
+    assert [(m.topic, m.json().get("id")) for m in answers if m.topic.endswith("/result")] == [
+        (result_topic("room2"), "barrier")
+    ], "the refused commands got no answer anywhere"
+    assert sim.commands("room2", "r2-lamp") == obeyed
+    assert {k: sim.device("room2", "r2-lamp")[k] for k in ("on", "brightness")} == {
+        k: lamp[k] for k in ("on", "brightness")
+    }
+    assert live.status("room1")["state"] == "idle", "the Home Assistant Start button was not pressed"
+    refusals = [r.getMessage() for r in caplog.records if "response topic" in r.getMessage()]
+    assert len(refusals) == 1, refusals  # one line for the burst (rate-limited), naming the topic and the rule
+    assert "'cmnd/r2-lamp/Backlog'" in refusals[0] and f"'{BASE}/'" in refusals[0], refusals[0]
+    assert "\n" not in refusals[0]
+    # the next line, once the minute is over, counts the refusals it did not log
+    monkeypatch.setattr(mqtt_control, "REFUSAL_LOG_S", 0.0)
+    with caplog.at_level(logging.WARNING, logger="ambience.mqtt_control"):
+        publish_v5(broker, command_topic("room2"), attack, "cmnd/r2-lamp/Backlog")
+        assert send(results, "room2", {"action": "status", "id": "barrier"})["ok"]
+    refusals = [r.getMessage() for r in caplog.records if "response topic" in r.getMessage()]
+    assert len(refusals) == 2 and refusals[1].endswith("not run, not answered (7 more since the last such line)")
+
+
+def test_the_response_topic_prefix_is_configurable(tmp_path, broker, sim, results):
+    config = make_config(tmp_path, broker)
+    config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"response_topic_prefix": "replies/"})})
+    live = LiveDaemon(config).start()
+    try:
+        with MqttProbe(broker, "replies/#", f"{BASE}/replies/#", f"{BASE}/+/command/result") as watcher:
+            publish_v5(broker, command_topic("room1"), {"action": "status", "id": 1}, "replies/tablet")
+            assert watcher.wait_json("replies/tablet")["id"] == 1
+            mark = watcher.mark()
+            publish_v5(broker, command_topic("room1"), {"action": "status", "id": 2}, f"{BASE}/replies/tablet")
+            assert send(results, "room1", {"action": "status", "id": "barrier"})["ok"]
+            watcher.wait_json(result_topic("room1"), lambda r: r.get("id") == "barrier", since=mark)
+            assert [m.json()["id"] for m in watcher.messages(since=mark)] == ["barrier"]
+    finally:
+        live.stop()
+
+
 # ---- refusals ------------------------------------------------------------------------------------
 
 
@@ -334,6 +411,10 @@ def test_unknown_room_busy_room_and_other_refusals(broker, live, results):
     after = live.status("room1")
     assert (after["preset"], after["started_at"]) == ("express-30", first["status"]["started_at"])
 
+    for lax in ("yes", 1):  # only true replaces
+        refused = send(results, "room1", {"action": "start", "preset": "deep-tissue-60", "replace": lax})
+        assert refused["error"] == f"invalid command: replace: {lax!r} is not true or false", refused
+        assert live.status("room1")["preset"] == "express-30"
     replaced = send(results, "room1", {"action": "start", "preset": "deep-tissue-60", "replace": True})
     assert replaced["ok"] and replaced["status"]["preset"] == "deep-tissue-60", replaced
 
@@ -502,7 +583,10 @@ BAD_VALUES = {
         JUNK.filter(lambda v: v is not None and not isinstance(v, str)),
     ),
     "replace": st.one_of(
-        st.lists(SCALARS, max_size=3), st.dictionaries(st.text(max_size=5), SCALARS, max_size=3), st.floats(0.1, 0.9)
+        st.lists(SCALARS, max_size=3),
+        st.dictionaries(st.text(max_size=5), SCALARS, max_size=3),
+        st.floats(0.1, 0.9),
+        st.sampled_from(["yes", "no", "true", "false", "on", "off", "1", "0", 1, 0, 1.0, None]),
     ),
 }
 
