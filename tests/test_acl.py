@@ -160,15 +160,21 @@ def test_a_session_runs_with_exactly_the_documented_acl_and_nothing_is_denied(ac
             sim.wait_for("studio", "shellydimmer2-studio", lambda s: s["brightness"] != 70)
             sim.wait_for("garden", "garden-node", lambda s: s["target"] != 18)
 
-            # stopped: the rooms are put back as found
+            # stopped: the after state (express-30's `after`: every light at 80 %, the climate as found)
             for room in ("studio", "garden"):
                 mark = tablet.mark()
                 tablet.publish(f"ambience/{room}/command", {"action": "stop", "id": f"stop-{room}"})
                 assert tablet.wait_json(f"ambience/{room}/command/result", since=mark)["ok"]
-            sim.wait_for("studio", "studio-lamp", lambda s: abs(s["brightness"] - 80) < 1, timeout=20)
-            sim.wait_for("studio", "shellydimmer2-studio", lambda s: abs(s["brightness"] - 70) < 1, timeout=20)
-            sim.wait_for("garden", "garden-node", lambda s: s["target"] == 18, timeout=20)
-            sim.wait_for("garden", "garden-ceiling", lambda s: abs(s["brightness"] - 50) < 1, timeout=20)
+            for room in ("studio", "garden"):
+                wait_confirmed(live, room, timeout=20)
+            for room, light in (
+                ("studio", "studio-lamp"),
+                ("studio", "shellydimmer2-studio"),
+                ("garden", "garden-ceiling"),
+            ):
+                sim.wait_for(room, light, lambda s: s["on"] and abs(s["brightness"] - 80) < 1 and not s.get("fading"))
+            sim.wait_for("studio", "studio-trv", lambda s: s["target"] == 19)
+            sim.wait_for("garden", "garden-node", lambda s: s["target"] == 18)
             subscribed = live.call(lambda: list(live.daemon.connection._subscriptions))  # every filter, devices' too
         finally:
             live.stop()
