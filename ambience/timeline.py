@@ -148,6 +148,7 @@ class Timeline:
         self.light_keys = self._light_keys() if preset.lights or any(p.lights for _, _, p in self.phases) else None
         music = preset.music
         self.music_keys = self._music_keys() if music and not facts.comfort.no_music else None
+        self._after_state = self._after_parts()
         self.notes = list(dict.fromkeys(self.notes))
 
     # ---- building the tracks ------------------------------------------------------------
@@ -347,7 +348,8 @@ class Timeline:
             notes=notes,
         )
 
-    def _after(self, elapsed: float, ends_at: float, notes: tuple[str, ...]) -> RoomState:
+    def _after_parts(self) -> tuple[ClimateState | None, dict[str, LightTarget] | None, frozenset[str]]:
+        """The after state's climate, lights and parts to restore: computed once (``at`` mutates nothing)."""
         after = self.preset.after
         climate = None
         restore = set()
@@ -369,6 +371,10 @@ class Timeline:
                 lights[channel] = LightTarget(light, light, DEFAULT_TRANSITION if asked is None else asked)
         else:
             restore.add("lights")
+        return climate, lights, frozenset(restore)
+
+    def _after(self, elapsed: float, ends_at: float, notes: tuple[str, ...]) -> RoomState:
+        climate, lights, restore = self._after_state
         return RoomState(
             "ended",
             None,
@@ -378,8 +384,8 @@ class Timeline:
             ends_at,
             climate=climate,
             lights=lights,
-            restore=frozenset(restore),
-            notes=tuple(dict.fromkeys(notes + tuple(self.notes))),
+            restore=restore,
+            notes=notes,
         )
 
     def next_change(self, now: float) -> float | None:

@@ -330,3 +330,21 @@ def test_every_value_stays_within_the_limits(data, preset, limits, comfort):
             assert 0 <= state.music.volume <= limits.max_volume + 1e-9
             assert 0 <= state.music.target <= limits.max_volume + 1e-9
             assert not comfort.no_music
+
+
+@settings(max_examples=60, deadline=None)
+@given(now=st.floats(-100, 10_000))
+def test_asking_the_timeline_changes_nothing(now):
+    """Timeline.at is pure: asking twice gives equal answers, and the timeline's notes stay as they were."""
+    preset = parse_preset(
+        "name: t\nduration: 60s\nclimate: {target: 33}\nlights: {brightness: 20}\n"
+        "after: {climate: {target: 34}, lights: {brightness: 100}}\n",
+        "t",
+        "t.yaml",
+    )
+    timeline = Timeline(preset, SessionFacts(started_at=0.0, duration=60.0), Limits(max_brightness=80))
+    notes = list(timeline.notes)
+    first, second = timeline.at(now), timeline.at(now)
+    assert first == second
+    assert timeline.notes == notes
+    assert timeline.at(1e6).notes == timeline.at(2e6).notes
