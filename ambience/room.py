@@ -106,6 +106,8 @@ class Room:
         """Store writes that failed, retried in order every STORE_RETRY seconds."""
         self._retry_store_at = 0.0
         self._tick_started: float | None = None
+        self._fit_tried = False
+        """The session's playlist was fitted (or failed to be): not tried again on every tick."""
         self._wake = asyncio.Event()
         self._last_phase: tuple | None = None
         self._stop_outcome = "stopped"
@@ -159,7 +161,7 @@ class Room:
         self.record = record
         self._stop_outcome = "stopped"
         self.preset = preset
-        self.fitted, self.playlist = None, None
+        self.fitted, self.playlist, self._fit_tried = None, None, False
         self._set_timeline()
         log.info("%s: started %s for %ss", self.id, preset.id, facts.length)
         self._apply_now()
@@ -233,7 +235,7 @@ class Room:
             log.error("%s: preset %r of the stored session is gone; ending the session", self.id, record.preset)
             self.preset = Preset(id=record.preset, name=record.preset, duration=max(1.0, record.facts.duration))
             record.facts = record.facts.stop(self.clock()) if record.facts.stopped_at is None else record.facts
-        self.fitted = None
+        self.fitted, self._fit_tried = None, False
         self._set_timeline()
         self.wake()
 
@@ -393,34 +395,28 @@ class Room:
         if self.player is None:
             return
         music = state.music if state is not None else None
-        if music is not None and self.fitted is None:
-            self.fitted = await asyncio.to_thread(self._fit)
+        record, preset = self.record, self.preset
+        if music is not None and self.fitted is None and not self._fit_tried and record and preset and preset.music:
+            # Reading the tracks' lengths is file I/O: a worker does it and hands back a value; the
+            # loop takes it only if the session it was for is still the room's (a --replace meanwhile).
+            length, order = record.facts.length, list(record.music_order)
+            result = await asyncio.to_thread(fit_playlist, preset, self.music_folders, length, record.facts.seed, order)
+            if self.record is not record:
+                return  # another session started while this one's music was being fitted
+            self._take_fit(result, length)
+            if self.record is not None and self.record.facts.length != length:
+                self.fitted = self._refit(self.fitted)  # extended while the worker fitted
+        if self.record is not record:
+            return
         await self.player.follow(music if self.fitted is not None else None, self.fitted, at)
 
-    def _fit(self) -> FittedPlaylist | None:
-        record, preset = self.record, self.preset
-        if record is None or preset is None or preset.music is None:
-            return None
-        try:
-            playlist = load_playlist(preset.music.playlist, self.music_folders)
-            self.playlist = playlist
-            by_name = {t.name: t for t in playlist.tracks}
-            stored = [by_name[n] for n in record.music_order if n in by_name]
-            fitted = fit(
-                playlist.tracks,
-                record.facts.length,
-                record.facts.seed,
-                fade_out=preset.music.fade_out,
-                shuffle=preset.music.shuffle,
-                keep=stored if len(stored) == len(record.music_order) else (),
-            )
-        except AmbienceError as exc:
-            self.music_problem = str(exc)
-            log.warning("%s: no music: %s", self.id, exc)
-            return None
-        self.music_problem = None
-        self._remember(fitted)
-        return fitted
+    def _take_fit(self, result: FitResult, length: float) -> None:
+        self._fit_tried = True
+        self.playlist, self.fitted, self.music_problem = result.playlist, result.fitted, result.problem
+        if result.problem is not None:
+            log.warning("%s: no music: %s", self.id, result.problem)
+        if result.fitted is not None:
+            self._remember(result.fitted)
 
     def _refit(self, fitted: FittedPlaylist | None) -> FittedPlaylist | None:
         """After an extension: keep what has played, fit the rest to the new length."""
@@ -493,3 +489,27 @@ class Room:
         if self.music_problem and not status.get("error"):
             status["error"] = self.music_problem
         return status
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    playlist: Playlist | None
+    fitted: FittedPlaylist | None
+    problem: str | None
+
+
+def fit_playlist(preset: Preset, folders: list, length: float, seed: int, order: list[str]) -> FitResult:
+    """The session's playlist fitted to ``length`` (``order``: a stored fit to keep). Touches no room:
+    run in a worker thread, its value is applied by the loop."""
+    assert preset.music is not None
+    try:
+        playlist = load_playlist(preset.music.playlist, folders)
+        by_name = {t.name: t for t in playlist.tracks}
+        stored = [by_name[n] for n in order if n in by_name]
+        fitted = fit(
+            playlist.tracks, length, seed, fade_out=preset.music.fade_out, shuffle=preset.music.shuffle,
+            keep=stored if len(stored) == len(order) else (),
+        )  # fmt: skip
+    except AmbienceError as exc:
+        return FitResult(None, None, str(exc))
+    return FitResult(playlist, fitted, None)
