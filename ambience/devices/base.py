@@ -13,6 +13,7 @@ for the manager to log, and the message's other values still count.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -136,6 +137,7 @@ MODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 """A climate mode: one lower-case word (``heat``, ``fan_only``) of at most 32 characters."""
 
 
+@functools.cache
 def brightness_bounds(top: int) -> Bounds:
     return Bounds("a brightness", 0, top, f" (this device's scale is 0–{top})")
 
