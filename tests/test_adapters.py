@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +17,18 @@ from ambience.config import (
     TasmotaDevice,
     Zigbee2MqttDevice,
 )
-from ambience.devices.base import Availability, ClimateReport, LightReport, Message
+from ambience.devices.base import (
+    Availability,
+    ClimateReport,
+    Dropped,
+    LightReport,
+    Message,
+    kelvin_to_mired,
+    mired_to_kelvin,
+    pct_to_scale,
+    scale_to_pct,
+    step_temperature,
+)
 from ambience.devices.esphome import EsphomeAdapter
 from ambience.devices.generic import GenericAdapter
 from ambience.devices.homeassistant import HomeAssistantAdapter
@@ -87,6 +99,16 @@ def as_text(messages: list[Message]) -> list[tuple[str, str]]:
 def one_light(reports) -> Light:
     assert len(reports) == 1 and isinstance(reports[0], LightReport), reports
     return reports[0].light
+
+
+def reports_in(decoded: list) -> list:
+    """What a decode says, less the values it dropped."""
+    return [r for r in decoded if not isinstance(r, Dropped)]
+
+
+def dropped_in(decoded: list) -> list[str]:
+    """The fields a decode dropped."""
+    return [r.field for r in decoded if isinstance(r, Dropped)]
 
 
 # ---- commands -----------------------------------------------------------------------------------
@@ -762,9 +784,16 @@ ADAPTERS = {
     "esphome climate": lambda: esphome("climate"),
     "shelly": shelly,
     "generic light": lambda: generic(
-        state_topic="x/state", availability_topic="x/avail", values={"state": "a.b", "brightness": "c"}
+        state_topic="x/state",
+        availability_topic="x/avail",
+        values={"state": "a.b", "brightness": "c", "color_temp": "k", "mired": "CT", "color": "color"},
     ),
-    "generic climate": lambda: generic("climate", state_topic="x/state", values={"target": "t", "mode": "m"}),
+    "generic climate": lambda: generic(
+        "climate",
+        payload='{"t": {target}, "m": "{mode}"}',
+        state_topic="x/state",
+        values={"target": "t", "mode": "m", "current": "local_temperature"},
+    ),
 }
 
 
@@ -775,59 +804,362 @@ def test_garbage_says_nothing(name, payload):
     if isinstance(adapter, ShellyAdapter):
         adapter.query()  # a pending id 1
     for topic in adapter.subscriptions() + ["unrelated/topic", ""]:
-        assert adapter.decode(topic, payload) == [], (topic, payload)
+        assert reports_in(adapter.decode(topic, payload)) == [], (topic, payload)
+
+
+# ---- what a device may report ----------------------------------------------------------------------
+
+EXTREMES = [1e308, -1e308, 1e-310, float("nan"), float("inf"), float("-inf"), 10**400, -1]
+WORDS = ["ON", "OFF", "heat", "NotifyStatus", "xy", "hs", "color_temp", "#ff9a40", "FF9A40", "255,154,64", "999,0,0"]
+KEYS = [
+    *("state", "brightness", "color", "color_temp", "color_mode", "x", "y", "r", "g", "b", "h", "s", "hue"),
+    *("saturation", "hex", "POWER", "POWER1", "Dimmer", "CT", "Color", "id", "src", "result", "params", "light:0"),
+    *("output", "method", "local_temperature", "occupied_heating_setpoint", "current_heating_setpoint"),
+    *("system_mode", "a", "c", "t", "m", "k"),
+]
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.sampled_from(EXTREMES)
+    | st.sampled_from([1, 2, 50, 370])
+    | st.text(max_size=8)
+    | st.sampled_from(WORDS),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=5),
+    max_leaves=10,
+)
+PAYLOADS = st.one_of(
+    st.binary(max_size=64),
+    JSONISH.map(lambda v: json.dumps(v).encode()),  # NaN and Infinity too: Python's json reads them
+    st.sampled_from(EXTREMES).map(lambda v: repr(v).encode()),
+)
+
+
+def believable(item) -> bool:
+    """A report whose every number is finite and physically possible; a drop that is short to log."""
+    if isinstance(item, LightReport):
+        light = item.light
+        return (
+            0 <= light.brightness <= 100
+            and (light.color_temp is None or 1000 <= light.color_temp <= 20000)
+            and (light.color is None or re.fullmatch("#[0-9a-f]{6}", light.color) is not None)
+        )
+    if isinstance(item, ClimateReport):
+        return (
+            (item.target is None or 0 <= item.target <= 45)
+            and (item.current is None or -40 <= item.current <= 80)
+            and (item.mode is None or re.fullmatch("[a-z][a-z0-9_]{0,31}", item.mode) is not None)
+        )
+    if isinstance(item, Dropped):
+        return len(str(item)) < 250
+    return isinstance(item, Availability)
+
+
+SHAPES = {
+    # per adapter: messages as its device sends them, whose values the property below replaces at random
+    "z2m light": [
+        ("zigbee2mqtt/lamp", {"state": "ON", "brightness": 76, "color_temp": 370}),
+        (
+            "zigbee2mqtt/lamp",
+            {"state": "ON", "brightness": 76, "color_temp": 370, "color_mode": "xy", "color": {"x": 0.3, "y": 0.3}},
+        ),
+        ("zigbee2mqtt/lamp", {"state": "ON", "color_mode": "hs", "color": {"hue": 24, "saturation": 75}}),
+    ],
+    "z2m climate": [
+        (
+            "zigbee2mqtt/lamp",
+            {
+                "occupied_heating_setpoint": 21,
+                "current_heating_setpoint": 21,
+                "system_mode": "heat",
+                "local_temperature": 20,
+            },
+        )
+    ],
+    "tasmota": [
+        ("stat/lamp/RESULT", {"POWER": "ON", "Dimmer": 30, "CT": 370, "Color": "FF9A40"}),
+        ("tele/lamp/STATE", {"POWER1": "ON", "Dimmer": 30, "Color": "255,154,64"}),
+        ("stat/lamp/POWER", "ON"),
+    ],
+    "ha light": [
+        ("home/lamp/state", {"state": "ON", "brightness": 77, "color_mode": "color_temp", "color_temp": 370}),
+        (
+            "home/lamp/state",
+            {"state": "ON", "brightness": 128, "color_mode": "rgb", "color": {"r": 200, "g": 120, "b": 40}},
+        ),
+        ("home/lamp/state", {"state": "ON", "color_mode": "hs", "color": {"h": 24, "s": 75}, "color_temp": 370}),
+    ],
+    "ha climate": [("home/trv/target", 21.5), ("home/trv/mode", "heat"), ("home/trv/current", 20.5)],
+    "esphome light": [
+        (
+            "node1/light/ceiling/state",
+            {"state": "ON", "color_mode": "rgb", "brightness": 128, "color": {"r": 255, "g": 154, "b": 64}},
+        ),
+        ("node1/light/ceiling/state", {"state": "ON", "color_mode": "color_temp", "color_temp": 370}),
+    ],
+    "esphome climate": [
+        ("node1/climate/trv/target_temperature/state", 22),
+        ("node1/climate/trv/mode/state", "heat"),
+        ("node1/climate/trv/current_temperature/state", 19.8),
+    ],
+    "shelly": [
+        ("shellyprodm1pm-abc/status/light:0", {"output": True, "brightness": 40}),
+        (
+            "shellyprodm1pm-abc/events/rpc",
+            {"method": "NotifyStatus", "params": {"light:0": {"output": True, "brightness": 40}}},
+        ),
+        (f"{CLIENT}/rpc", {"id": 1, "src": "shellyprodm1pm-abc", "result": {"output": True, "brightness": 42}}),
+    ],
+    "generic light": [("x/state", {"a": {"b": "ON"}, "c": 50, "k": 2700, "CT": 370, "color": "#ff9a40"})],
+    "generic climate": [("x/state", {"t": 21, "m": "heat", "local_temperature": 20})],
+}
+
+
+POISON = st.sampled_from(EXTREMES) | JSONISH
+
+
+def mutated(value) -> st.SearchStrategy:
+    """``value`` with any of its leaves replaced by anything JSON can hold, extreme numbers most often."""
+    if isinstance(value, dict):
+        return st.fixed_dictionaries({k: mutated(v) for k, v in value.items()})
+    return POISON | st.just(value)
+
+
+def encoded(value) -> bytes:
+    return value.encode() if isinstance(value, str) else json.dumps(value).encode()
+
+
+def shaped(name: str) -> st.SearchStrategy:
+    return st.sampled_from(SHAPES[name]).flatmap(lambda s: mutated(s[1]).map(lambda v: (s[0], encoded(v))))
+
+
+def every_number(value, replacement):
+    """``value`` with each of its numbers replaced."""
+    if isinstance(value, dict):
+        return {k: every_number(v, replacement) for k, v in value.items()}
+    return replacement if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
-@settings(max_examples=60, deadline=None)
-@given(
-    payload=st.one_of(
-        st.binary(max_size=64),
-        st.recursive(
-            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-            lambda inner: (
-                st.lists(inner, max_size=3)
-                | st.dictionaries(
-                    st.sampled_from(
-                        [
-                            "state",
-                            "brightness",
-                            "color",
-                            "color_temp",
-                            "color_mode",
-                            "POWER",
-                            "Dimmer",
-                            "CT",
-                            "Color",
-                            "id",
-                            "result",
-                            "params",
-                            "light:0",
-                            "output",
-                            "method",
-                            "x",
-                            "y",
-                            "local_temperature",
-                            "occupied_heating_setpoint",
-                            "system_mode",
-                            "a",
-                            "b",
-                        ]
-                    ),
-                    inner,
-                    max_size=4,
-                )
-            ),
-            max_leaves=12,
-        ).map(lambda v: json.dumps(v).encode()),
-    )
-)
-def test_decode_never_raises(name, payload):
+def test_decode_never_raises_and_reports_only_believable_values(name):
+    topics = ADAPTERS[name]().subscriptions()
+    anything = st.tuples(st.sampled_from(topics), PAYLOADS)
+    explicit = [[(topic, encoded(every_number(v, extreme))) for topic, v in SHAPES[name]] for extreme in EXTREMES]
+
+    def check(messages):
+        adapter = ADAPTERS[name]()
+        if isinstance(adapter, ShellyAdapter):
+            adapter.query()  # pending ids 1 and 2, so that replies are read
+            adapter.light(WARM_30, 1)
+        for topic, payload in messages:
+            decoded = adapter.decode(topic, payload)
+            assert isinstance(decoded, list)
+            assert all(believable(item) for item in decoded), decoded
+
+    for messages in explicit:  # every number of every message made extreme, then anything at all
+        check(messages)
+    settings(max_examples=100, deadline=None)(given(st.lists(shaped(name) | anything, min_size=1, max_size=6))(check))()
+
+
+POISONED = [
+    # (adapter, messages before, topic, poisoned payload, what it still says, the fields dropped)
+    (
+        z2m,
+        [],
+        "zigbee2mqtt/lamp",
+        b'{"state":"ON","brightness":76,"color_temp":1e-310}',
+        [LightReport(Light(76 * 100 / 254))],
+        ["color_temp"],
+    ),
+    (
+        z2m,
+        [("zigbee2mqtt/lamp", b'{"state":"ON","brightness":76}')],
+        "zigbee2mqtt/lamp",
+        b'{"state":"ON","brightness":NaN,"color_temp":370,"color":{"x":"0.3","y":[[[]]]}}',
+        [LightReport(Light(76 * 100 / 254, 2703.0))],  # the last brightness said
+        ["color.y", "brightness"],
+    ),
+    (z2m, [], "zigbee2mqtt/lamp", b'{"state":"ON","brightness":255000}', [], ["brightness"]),
+    (
+        lambda: z2m("climate"),
+        [],
+        "zigbee2mqtt/lamp",
+        b'{"occupied_heating_setpoint":1e308,"system_mode":"heat","local_temperature":20.5}',
+        [ClimateReport(None, "heat", 20.5)],
+        ["occupied_heating_setpoint"],
+    ),
+    (
+        lambda: z2m("climate"),
+        [],
+        "zigbee2mqtt/lamp",
+        b'{"occupied_heating_setpoint":"21","system_mode":"' + b"h" * 200 + b'","local_temperature":Infinity}',
+        [ClimateReport(21.0, None, None)],
+        ["system_mode", "local_temperature"],
+    ),
+    (
+        lambda: z2m("climate"),
+        [],
+        "zigbee2mqtt/lamp",
+        b'{"occupied_heating_setpoint":1' + b"0" * 400 + b',"current_heating_setpoint":22,"system_mode":true}',
+        [ClimateReport(22.0, None, None)],  # the other setpoint key, when the configured one is bad
+        ["occupied_heating_setpoint", "system_mode"],
+    ),
+    (
+        tasmota,
+        [],
+        "stat/lamp/RESULT",
+        b'{"POWER":"ON","Dimmer":30,"CT":1e-310}',
+        [LightReport(Light(30.0))],
+        ["CT"],
+    ),
+    (
+        tasmota,
+        [("stat/lamp/RESULT", b'{"POWER":"ON","Dimmer":30,"CT":370}')],
+        "tele/lamp/STATE",
+        b'{"POWER":"ON","Dimmer":150,"CT":"warm","Color":"999,0,0"}',
+        [LightReport(Light(30.0, 2703.0))],
+        ["Dimmer", "CT", "Color"],
+    ),
+    (tasmota, [("stat/lamp/RESULT", b'{"Dimmer":30}')], "stat/lamp/POWER", b"MAYBE", [], ["POWER"]),
+    (
+        ha,
+        [],
+        "home/lamp/state",
+        b'{"state":"ON","brightness":128,"color_mode":"hs","color":{"h":NaN,"s":75}}',
+        [LightReport(Light(128 * 100 / 255))],
+        ["color.h"],
+    ),
+    (
+        ha,
+        [],
+        "home/lamp/state",
+        b'{"state":"ON","brightness":true,"color_mode":"rgb","color":{"r":300,"g":0,"b":0}}',
+        [],  # on, at a brightness never said
+        ["color.r", "brightness"],
+    ),
+    (lambda: ha("climate"), [], "home/trv/target", b"1e308", [], ["target"]),
+    (lambda: ha("climate"), [("home/trv/target", b"21")], "home/trv/current", b"NaN", [], ["current"]),
+    (lambda: ha("climate"), [], "home/trv/mode", b'"' + b"x" * 100 + b'"', [], ["mode"]),
+    (
+        esphome,
+        [],
+        "node1/light/ceiling/state",
+        b'{"state":"OFF","brightness":77,"color_mode":"color_temp","color_temp":-370}',
+        [LightReport(Light(0.0))],
+        ["color_temp"],
+    ),
+    (
+        lambda: esphome("climate"),
+        [("node1/climate/trv/mode/state", b"heat")],
+        "node1/climate/trv/target_temperature/state",
+        b"inf",
+        [],
+        ["target"],
+    ),
+    (
+        shelly,
+        [("shellyprodm1pm-abc/status/light:0", b'{"output":true,"brightness":40}')],
+        "shellyprodm1pm-abc/status/light:0",
+        b'{"output":"yes","brightness":1e308}',
+        [],
+        ["output", "brightness"],
+    ),
+    (
+        shelly,
+        [("shellyprodm1pm-abc/status/light:0", b'{"output":false,"brightness":40}')],
+        "shellyprodm1pm-abc/events/rpc",
+        b'{"method":"NotifyStatus","params":{"light:0":{"output":true,"brightness":-5}}}',
+        [LightReport(Light(40.0))],
+        ["brightness"],
+    ),
+    (
+        lambda: generic(
+            state_topic="x/state", values={"state": "light.on", "brightness": "light.dim", "color_temp": "light.k"}
+        ),
+        [],
+        "x/state",
+        b'{"light":{"on":true,"dim":30,"k":1e-310}}',
+        [LightReport(Light(30.0))],
+        ["color_temp at light.k"],
+    ),
+    (
+        lambda: generic("climate", state_topic="x/state", values={"target": "sp", "mode": "m", "current": "t.now"}),
+        [],
+        "x/state",
+        b'{"sp":1e308,"m":"Heat","t":{"now":[{"deep":[1]}]}}',
+        [ClimateReport(None, "heat", None)],
+        ["target at sp", "current at t.now"],
+    ),
+    (z2m, [], "zigbee2mqtt/lamp", b"[" * 100_000, [], ["payload"]),
+    (tasmota, [], "stat/lamp/RESULT", b"NaN", [], ["payload"]),
+]
+
+
+@pytest.mark.parametrize(("make", "before", "topic", "payload", "says", "dropped"), POISONED)
+def test_a_bad_value_is_dropped_and_the_rest_of_the_message_kept(make, before, topic, payload, says, dropped):
+    adapter = make()
+    for earlier_topic, earlier in before:
+        assert dropped_in(adapter.decode(earlier_topic, earlier)) == []
+    decoded = adapter.decode(topic, payload)
+    assert dropped_in(decoded) == dropped
+    assert reports_in(decoded) == says
+
+
+def test_a_dropped_value_says_device_field_value_and_what_is_allowed_in_one_short_line():
+    decoded = z2m("climate").decode("zigbee2mqtt/lamp", b'{"occupied_heating_setpoint":1e308}')
+    assert [str(d) for d in decoded] == ["occupied_heating_setpoint 1e+308 dropped: a setpoint is 0–45 °C"]
+    nested = z2m().decode("zigbee2mqtt/lamp", b'{"state":"ON","brightness":' + b"[" * 500 + b"]" * 500 + b"}")
+    assert dropped_in(nested) == ["brightness"] and len(str(nested[0])) < 120
+
+
+# ---- conversions and commands from any value ----------------------------------------------------------
+
+ANY_FLOAT = st.floats() | st.sampled_from([1e308, -1e308, 1e-310, 5e-324, 0.0, float("nan"), float("inf")])
+FINITE_ONLY = re.compile(r"\b(nan|-?inf(inity)?)\b", re.IGNORECASE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=ANY_FLOAT, top=st.integers(1, 65535), step=st.floats(0.01, 5))
+def test_unit_conversions_are_total(value, top, step):
+    assert 0 <= pct_to_scale(value, top) <= top
+    assert 0 <= scale_to_pct(value, top) <= 100
+    assert 153 <= kelvin_to_mired(value) <= 500
+    assert 0 <= mired_to_kelvin(value) < float("inf")
+    target = step_temperature(value, step)
+    assert target is None or 0 <= target <= 45
+
+
+def test_a_setpoint_no_heater_takes_is_not_sent_but_the_mode_is():
+    """An after state made of a reported 1e308 °C sends the mode, and no OverflowError stops the lights."""
+    for climate in (ClimateState(1e308, "heat"), ClimateState(float("nan"), "heat"), ClimateState(-300.0, "heat")):
+        assert as_json(z2m("climate").climate(climate)) == [("zigbee2mqtt/lamp/set", {"system_mode": "heat"})]
+        assert as_text(ha("climate").climate(climate)) == [("home/trv/mode/set", "heat")]
+        assert as_text(esphome("climate").climate(climate)) == [("node1/climate/trv/mode/command", "heat")]
+    assert as_text(generic("climate", payload='{"t": {target}, "m": "{mode}"}').climate(ClimateState(1e308))) == [
+        ("x/set", '{"t": null, "m": "heat"}')
+    ]
+
+
+LIGHT_ADAPTERS = ["z2m light", "tasmota", "ha light", "esphome light", "shelly", "generic light"]
+CLIMATE_ADAPTERS = ["z2m climate", "ha climate", "esphome climate", "generic climate"]
+
+
+@pytest.mark.parametrize("name", LIGHT_ADAPTERS)
+@settings(max_examples=80, deadline=None)
+@given(brightness=ANY_FLOAT, color_temp=st.none() | ANY_FLOAT, transition=ANY_FLOAT)
+def test_a_light_command_from_any_value_is_sent_with_finite_numbers(name, brightness, color_temp, transition):
     adapter = ADAPTERS[name]()
-    for topic in adapter.subscriptions():
-        reports = adapter.decode(topic, payload)
-        assert isinstance(reports, list)
-        assert all(isinstance(r, (LightReport, ClimateReport, Availability)) for r in reports)
+    messages = adapter.light(Light(brightness, color_temp), transition)
+    assert messages and not any(FINITE_ONLY.search(m.payload) for m in messages), messages
+
+
+@pytest.mark.parametrize("name", CLIMATE_ADAPTERS)
+@settings(max_examples=80, deadline=None)
+@given(target=ANY_FLOAT)
+def test_a_climate_command_from_any_value_is_sent_with_finite_numbers(name, target):
+    messages = ADAPTERS[name]().climate(ClimateState(target, "heat"))
+    assert messages and not any(FINITE_ONLY.search(m.payload) for m in messages), messages
 
 
 # ---- wrong kinds and configs -------------------------------------------------------------------------

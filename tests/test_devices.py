@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from mosquitto import Mosquitto, make_tls_files
 
 from ambience.cli import main
 from ambience.config import Config, parse_config
-from ambience.devices.manager import Devices
+from ambience.devices.manager import Devices, LogLimit
 from ambience.errors import DeviceError
 from ambience.mqtt import Connection
 from ambience.simulator import Simulator
@@ -328,3 +329,145 @@ def test_never_more_unacknowledged_publishes_than_the_brokers_receive_maximum():
         assert limit == 7 and 0 < in_flight <= 7
         limit, _ = asyncio.run(scenario(broker.url, "3.1.1"))
         assert limit == 0  # 3.1.1 has no such limit: paho's 0 is unlimited
+
+
+# ---- bad reports -------------------------------------------------------------------------------------
+
+POISONED_REPORTS = {  # retained, as a broken (or hostile) device might leave them on the broker
+    "zigbee2mqtt/studio-trv": b'{"occupied_heating_setpoint":1e308,"system_mode":"heat","local_temperature":20.5}',
+    "zigbee2mqtt/studio-ceiling": b'{"state":"ON","brightness":76,"color_temp":1e-310}',
+    "stat/studio-lamp/RESULT": b'{"POWER":"ON","Dimmer":40,"CT":1e-310}',
+}
+GOOD_REPORTS = {
+    "ha/floor/state": b'{"state":"ON","brightness":128}',
+    "studio-esp/light/accent/state": b'{"state":"ON","color_mode":"brightness","brightness":51}',
+    "shellydimmer-1/status/light:0": b'{"output":true,"brightness":60}',
+    "strip/state": b'{"on":true,"level":70}',
+}
+STUDIO_AS_REPORTED = {
+    "studio-trv": {"target": None, "mode": "heat", "current": 20.5},  # the setpoint dropped, the rest kept
+    "studio-ceiling": {"on": True, "brightness": 29.9},  # the colour temperature dropped
+    "studio-lamp": {"on": True, "brightness": 40.0},
+    "studio-floor": {"on": True, "brightness": 50.2},
+    "studio-esp": {"on": True, "brightness": 20.0},
+    "shellydimmer-1": {"on": True, "brightness": 60.0},
+    "strip": {"on": True, "brightness": 70.0},
+}
+
+
+def reported(devices: Devices, room: str) -> dict:
+    return {d["id"]: d["reported"] for d in devices.status(room)}
+
+
+async def eventually(done, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.02)
+
+
+def test_a_poisoned_retained_report_is_dropped_in_one_line_and_every_other_report_is_read(
+    broker, probe, tmp_path, caplog
+):
+    caplog.set_level(logging.WARNING, logger="ambience")
+    config = load(write_config(tmp_path, broker.url))
+    for topic, payload in {**POISONED_REPORTS, **GOOD_REPORTS}.items():
+        probe.publish(topic, payload, retain=True)
+
+    async def scenario():
+        connection, devices, task = await _running(config)
+        try:
+            await devices.wait_reported("studio", 5)
+            found = reported(devices, "studio")
+            # the same poison, again and again: no more lines; a good report behind it is read
+            for _ in range(3):
+                await asyncio.to_thread(
+                    probe.publish, "zigbee2mqtt/studio-ceiling", POISONED_REPORTS["zigbee2mqtt/studio-ceiling"]
+                )
+            await asyncio.to_thread(probe.publish, "zigbee2mqtt/studio-ceiling", b'{"state":"ON","brightness":127}')
+            await eventually(lambda: reported(devices, "studio")["studio-ceiling"]["brightness"] == 50.0)
+            return found
+        finally:
+            task.cancel()
+            await connection.stop()
+
+    assert asyncio.run(scenario()) == STUDIO_AS_REPORTED
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("ambience.devices")]
+    assert lines == [
+        "studio/studio-trv: occupied_heating_setpoint 1e+308 dropped: a setpoint is 0–45 °C",
+        "studio/studio-ceiling: color_temp 1e-310 dropped: a colour temperature is 50–1000 mired or 1000–20000 K",
+        "studio/studio-lamp: CT 1e-310 dropped: Tasmota's CT is 153–500 mired",
+    ]
+
+
+class Exploding:
+    """A real adapter whose decoding fails: a stand-in for a decoder bug nobody has found yet."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+        self.kind, self.max_transition = adapter.kind, adapter.max_transition
+
+    def subscriptions(self):
+        return self.adapter.subscriptions()
+
+    def light(self, light, transition):
+        return self.adapter.light(light, transition)
+
+    def climate(self, climate):
+        return self.adapter.climate(climate)
+
+    def query(self):
+        return self.adapter.query()
+
+    def decode(self, topic, payload):
+        raise RuntimeError("a decoder bug")
+
+
+def test_a_report_whose_handling_fails_is_logged_once_and_the_reports_behind_it_are_still_read(
+    broker, probe, tmp_path, caplog
+):
+    caplog.set_level(logging.WARNING, logger="ambience")
+    config = load(write_config(tmp_path, broker.url))
+    probe.publish("zigbee2mqtt/studio-ceiling", b'{"state":"ON","brightness":76}', retain=True)
+    for topic, payload in GOOD_REPORTS.items():
+        probe.publish(topic, payload, retain=True)
+
+    async def scenario():
+        connection = Connection(config.mqtt)
+        devices = Devices(connection, config)
+        ceiling = devices.rooms["studio"]["studio-ceiling"]
+        ceiling.adapter = Exploding(ceiling.adapter)
+        await connection.start(wait=5)
+        task = asyncio.create_task(devices.run())
+        others = ("studio-floor", "studio-esp", "shellydimmer-1", "strip")
+        try:
+            await eventually(lambda: all(reported(devices, "studio")[d] is not None for d in others))
+            for _ in range(3):
+                await asyncio.to_thread(probe.publish, "zigbee2mqtt/studio-ceiling", b'{"state":"OFF"}')
+            await asyncio.to_thread(probe.publish, "ha/floor/state", b'{"state":"OFF"}')
+            await eventually(lambda: reported(devices, "studio")["studio-floor"]["on"] is False)
+            return reported(devices, "studio")["studio-ceiling"]
+        finally:
+            task.cancel()
+            await connection.stop()
+
+    assert asyncio.run(scenario()) is None
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in failures] == [
+        "studio/studio-ceiling: a report on zigbee2mqtt/studio-ceiling could not be read; skipped"
+    ]
+    assert failures[0].exc_info is not None  # the unexpected keeps its traceback
+
+
+def test_a_repeating_bad_report_is_one_line_a_minute_that_counts_the_ones_held_back(caplog):
+    caplog.set_level(logging.WARNING, logger="ambience.test")
+    limit = LogLimit(logging.getLogger("ambience.test"), every=60.0)
+    for now in (0.0, 1.0, 2.0, 3.0, 61.0, 62.0):
+        limit.log("trv", now, logging.WARNING, "trv: bad at %g", now)
+        limit.log("lamp", now + 30, logging.WARNING, "lamp: bad at %g", now + 30)
+    assert [r.getMessage() for r in caplog.records] == [
+        "trv: bad at 0",
+        "lamp: bad at 30",  # another device has a minute of its own
+        "trv: bad at 61 (3 more since the last line)",
+        "lamp: bad at 91 (3 more since the last line)",
+    ]

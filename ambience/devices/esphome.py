@@ -20,20 +20,16 @@ in firmware, so long fades are fine: ``max_transition`` defaults to 600 s.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..config import EsphomeDevice
 from ..timeline import ClimateState, Light
-from .base import ClimateReport, LightReport, Message, Report, json_payload, step_temperature
+from .base import Dropped, Message, Report, json_payload, step_temperature
 from .homeassistant import (
+    JsonLightState,
+    PlainClimate,
     check_kind,
     clamp_transition,
     json_light_command,
-    json_light_state,
-    json_of,
-    mode_payload,
     native_max,
-    number_payload,
     online_payload,
     wrong_kind,
 )
@@ -50,7 +46,10 @@ class EsphomeAdapter:
         prefix = device.device.rstrip("/")
         self.status_topic = f"{prefix}/status"
         self.base = f"{prefix}/{kind}/{device.object_id}"
-        self._climate: dict[str, Any] = {"target": None, "mode": None, "current": None}
+        self._state = JsonLightState(255)
+        self._climate = PlainClimate(
+            f"{self.base}/target_temperature/state", f"{self.base}/mode/state", f"{self.base}/current_temperature/state"
+        )
 
     def subscriptions(self) -> list[str]:
         if self.kind == "light":
@@ -73,8 +72,8 @@ class EsphomeAdapter:
         if self.kind != "climate":
             raise wrong_kind(self, "climate")
         out: list[Message] = []
-        if climate.target is not None:
-            value = step_temperature(climate.target, self.device.temperature_step)
+        value = None if climate.target is None else step_temperature(climate.target, self.device.temperature_step)
+        if value is not None:
             out.append(Message(f"{self.base}/target_temperature/command", str(value)))
         if climate.mode:
             out.append(Message(f"{self.base}/mode/command", climate.mode))
@@ -83,23 +82,9 @@ class EsphomeAdapter:
     def query(self) -> list[Message]:
         return []
 
-    def decode(self, topic: str, payload: bytes) -> list[Report]:
+    def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
         if topic == self.status_topic:
             return online_payload(payload)
         if self.kind == "light":
-            if topic != f"{self.base}/state":
-                return []
-            light = json_light_state(json_of(payload), scale=255)
-            return [] if light is None else [LightReport(light)]
-        if topic == f"{self.base}/target_temperature/state":
-            key, value = "target", number_payload(payload)
-        elif topic == f"{self.base}/current_temperature/state":
-            key, value = "current", number_payload(payload)
-        elif topic == f"{self.base}/mode/state":
-            key, value = "mode", mode_payload(payload)
-        else:
-            return []
-        if value is None:
-            return []
-        self._climate[key] = value
-        return [ClimateReport(self._climate["target"], self._climate["mode"], self._climate["current"])]
+            return self._state.decode(payload) if topic == f"{self.base}/state" else []
+        return self._climate.decode(topic, payload)

@@ -30,24 +30,29 @@ from ..config import GenericDevice
 from ..errors import DeviceError
 from ..timeline import ClimateState, Light
 from .base import (
+    KELVIN,
+    MIRED,
+    SETPOINT,
+    TEMPERATURE,
     ClimateReport,
+    Dropped,
     LightReport,
     Message,
+    Reading,
     Report,
+    brightness_bounds,
     hex_to_rgb,
     kelvin_to_mired,
     mired_to_kelvin,
     pct_to_scale,
     scale_to_pct,
+    step_temperature,
 )
 from .homeassistant import (
     check_kind,
     clamp_transition,
     json_of,
-    kelvin,
     normalized_hex,
-    number,
-    on_off,
     online_payload,
     seconds,
     text,
@@ -116,6 +121,7 @@ class GenericAdapter:
             self.max_transition = max(0.0, float(device.max_transition))
         else:
             self.max_transition = DEFAULT_MAX_TRANSITION if "{transition}" in device.payload else 0.0
+        self._light: Light | None = None
 
     def subscriptions(self) -> list[str]:
         d = self.device
@@ -133,7 +139,7 @@ class GenericAdapter:
             "on": on,
             "brightness": pct_to_scale(light.brightness, self.device.brightness_scale),
             "brightness255": pct_to_scale(light.brightness, 255),
-            "color_temp": round(ct) if ct else None,
+            "color_temp": round(KELVIN.clamp(ct)) if ct else None,
             "mired": kelvin_to_mired(ct) if ct else None,
             "color": light.color.lower() if on and light.color else None,
             "transition": seconds(t),
@@ -148,7 +154,7 @@ class GenericAdapter:
             "state": "on" if on else "off",
             "STATE": "ON" if on else "OFF",
             "on": on,
-            "target": None if climate.target is None else round(float(climate.target), 2),
+            "target": None if climate.target is None else step_temperature(climate.target, 0.01),
             "mode": climate.mode,
         }
         return [Message(self.device.command_topic, render(self.device.payload, values))]
@@ -156,7 +162,7 @@ class GenericAdapter:
     def query(self) -> list[Message]:
         return []
 
-    def decode(self, topic: str, payload: bytes) -> list[Report]:
+    def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
         d = self.device
         if d.availability_topic and topic == d.availability_topic:
             return online_payload(payload, d.payload_available, d.payload_not_available)
@@ -168,39 +174,52 @@ class GenericAdapter:
         data = json_of(payload)
         if data is None and raw != "null":
             data = raw
+        reading = Reading()
 
-        def get(key: str) -> Any:
+        def get(key: str) -> tuple[str, Any]:
+            """The field's name in messages (``target at sp``) and its value (``None`` if absent)."""
             path = d.values.get(key)
             if path is None:
-                return None
+                return key, None
             value = at_path(data, path)
-            return None if value is _MISSING else value
+            return f"{key} at {path}", None if value is _MISSING else value
 
         if self.kind == "light":
-            light = self._light(get)
-            return [] if light is None else [LightReport(light)]
-        target, current = number(get("target")), number(get("current"))
-        mode = get("mode")
-        mode = mode.strip().lower() if isinstance(mode, str) and mode.strip() else None
+            light = self._light_state(get, reading)
+            if light is not None:
+                self._light = light
+            return reading.out(None if light is None else LightReport(light))
+        target = reading.number(*get("target"), SETPOINT)
+        current = reading.number(*get("current"), TEMPERATURE)
+        mode = reading.mode(*get("mode"))
         if target is None and mode is None and current is None:
-            return []
-        return [ClimateReport(target, mode, current)]
+            return reading.out()
+        return reading.out(ClimateReport(target, mode, current))
 
-    def _light(self, get) -> Light | None:
-        state = on_off(get("state"))
-        level = number(get("brightness"))
+    def _light_state(self, get, reading: Reading) -> Light | None:
+        state = reading.switch(*get("state"))
+        level = reading.number(*get("brightness"), brightness_bounds(self.device.brightness_scale))
         if state is None and level is None:
             return None
         on = state if state is not None else level is not None and level > 0
-        ct = kelvin(get("color_temp"))
-        mired = number(get("mired"))
-        if ct is None and mired is not None and mired > 0:
+        ct = reading.color_temp(*get("color_temp"))
+        mired = reading.number(*get("mired"), MIRED)
+        if ct is None and mired is not None:
             ct = float(round(mired_to_kelvin(mired)))
-        color = get("color")
+        field, color = get("color")
         hexa = None
         if isinstance(color, str) and re.fullmatch(r"#?[0-9a-fA-F]{6}", color.strip()):
             hexa = normalized_hex(*hex_to_rgb(color.strip()))
+        elif color is not None:
+            reading.drop(field, color, "a colour is #rrggbb")
         if not on:
             return Light(0.0, ct, hexa)
-        brightness = 100.0 if level is None else scale_to_pct(level, self.device.brightness_scale)
+        if level is not None:
+            brightness = scale_to_pct(level, self.device.brightness_scale)
+        elif get("brightness")[1] is None:
+            brightness = 100.0
+        elif self._light is not None and self._light.on:
+            brightness = self._light.brightness  # a bad level: the last one said
+        else:
+            return None
         return Light(brightness, None if hexa else ct, hexa)

@@ -17,28 +17,38 @@ HA has no standard "report your state" request, so :meth:`HomeAssistantAdapter.q
 
 The module also holds the helpers the other adapters share: the JSON light schema (ESPHome
 speaks it, and Zigbee2MQTT's state messages use the same keys), colour conversions and
-tolerant payload parsing. None of them raises on a bad payload.
+tolerant payload parsing, every value checked through a :class:`~.base.Reading`. None of them
+raises on a bad payload.
 """
 
 from __future__ import annotations
 
 import colorsys
 import math
+import re
 from typing import Any
 
 from ..config import HomeAssistantDevice
 from ..errors import DeviceError
 from ..timeline import ClimateState, Light
 from .base import (
+    HUE,
+    PERCENT,
+    RGB,
+    SETPOINT,
+    TEMPERATURE,
+    XY,
     Availability,
     ClimateReport,
+    Dropped,
     LightReport,
     Message,
+    Reading,
     Report,
+    brightness_bounds,
     hex_to_rgb,
     json_payload,
     kelvin_to_mired,
-    mired_to_kelvin,
     parse_json,
     pct_to_scale,
     rgb_to_hex,
@@ -104,62 +114,20 @@ def json_of(payload: bytes | bytearray | memoryview | str) -> Any:
         return None
 
 
-def number(value: Any) -> float | None:
-    """A finite number from a JSON value or text (``21.5``, ``"21.5"``); ``None`` otherwise."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return result if math.isfinite(result) else None
-
-
-def number_payload(payload: bytes | bytearray | memoryview | str) -> float | None:
-    """A plain-number payload (``21.5``), also as a JSON number or string."""
+def plain(payload: bytes | bytearray | memoryview | str) -> Any:
+    """A plain payload's value (``21.5``, ``heat``; a JSON string unquoted); ``None`` if it is empty."""
     raw = text(payload)
     if raw is None:
-        return None
-    value = number(raw)
-    if value is None:
-        value = number(json_of(payload))
-    return value
+        return bytes(payload)  # not UTF-8: a value no check takes
+    if raw.startswith('"'):
+        decoded = json_of(payload)
+        if isinstance(decoded, str):
+            return decoded.strip()
+    return raw or None
 
 
 CLIMATE_MODES = ("off", "heat", "cool", "auto", "heat_cool", "dry", "fan_only")
 """The modes HA's MQTT climate and ESPHome's climate publish."""
-
-
-def mode_payload(payload: bytes | bytearray | memoryview | str) -> str | None:
-    """A climate mode payload (``heat``), also as a JSON string, lower-cased; ``None`` for anything else."""
-    raw = text(payload)
-    if raw is None:
-        return None
-    if raw.startswith('"'):
-        decoded = json_of(payload)
-        raw = decoded.strip() if isinstance(decoded, str) else None
-    mode = raw.lower() if raw else None
-    return mode if mode in CLIMATE_MODES else None
-
-
-def on_off(value: Any) -> bool | None:
-    """``ON``/``OFF`` in the usual spellings (also ``true``/``false``, ``1``/``0``); ``None`` otherwise."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in ("on", "true", "1"):
-            return True
-        if word in ("off", "false", "0"):
-            return False
-    return None
 
 
 def online_payload(
@@ -174,14 +142,6 @@ def online_payload(
     if raw.lower() == offline.lower():
         return [Availability(False)]
     return []
-
-
-def kelvin(value: Any) -> float | None:
-    """A reported colour temperature in kelvin: from mireds, or as is when it is already kelvin (> 1000)."""
-    v = number(value)
-    if v is None or v <= 0:
-        return None
-    return float(round(v if v > 1000 else mired_to_kelvin(v)))
 
 
 def normalized_hex(r: float, g: float, b: float) -> str | None:
@@ -214,37 +174,42 @@ def xy_to_hex(x: float, y: float) -> str | None:
 
 def hs_to_hex(hue: float, saturation: float) -> str | None:
     """Hue 0–360 °, saturation 0–100 % to hex at full brightness."""
-    if not (math.isfinite(hue) and math.isfinite(saturation)):
+    if hue not in HUE or saturation not in PERCENT:
         return None
-    r, g, b = colorsys.hsv_to_rgb((hue % 360) / 360, max(0.0, min(100.0, saturation)) / 100, 1.0)
+    r, g, b = colorsys.hsv_to_rgb((hue % 360) / 360, saturation / 100, 1.0)
     return normalized_hex(r, g, b)
 
 
-def color_to_hex(color: Any, prefer: str | None = None) -> str | None:
+def color_to_hex(color: Any, reading: Reading, prefer: str | None = None) -> str | None:
     """A reported ``color`` object (``{r,g,b}``, ``{x,y}``, ``{hue,saturation}``/``{h,s}``, ``{hex}``) to hex."""
+    if color is None:
+        return None
     if not isinstance(color, dict):
+        reading.drop("color", color, "a colour is an object: {r,g,b}, {x,y}, {hue,saturation} or {hex}")
         return None
 
     def rgb() -> str | None:
-        r, g, b = (number(color.get(k)) for k in ("r", "g", "b"))
+        r, g, b = (reading.number(f"color.{k}", color.get(k), RGB) for k in ("r", "g", "b"))
         return None if r is None or g is None or b is None else normalized_hex(r, g, b)
 
     def xy() -> str | None:
-        x, y = number(color.get("x")), number(color.get("y"))
+        x, y = (reading.number(f"color.{k}", color.get(k), XY) for k in ("x", "y"))
         return None if x is None or y is None else xy_to_hex(x, y)
 
     def hs() -> str | None:
-        h = number(color.get("hue", color.get("h")))
-        s = number(color.get("saturation", color.get("s")))
+        h_key = "hue" if "hue" in color else "h"
+        s_key = "saturation" if "saturation" in color else "s"
+        h = reading.number(f"color.{h_key}", color.get(h_key), HUE)
+        s = reading.number(f"color.{s_key}", color.get(s_key), PERCENT)
         return None if h is None or s is None else hs_to_hex(h, s)
 
     def hexa() -> str | None:
         value = color.get("hex")
-        if isinstance(value, str) and len(value.lstrip("#")) == 6:
-            try:
-                return normalized_hex(*hex_to_rgb(value))
-            except ValueError:
-                return None
+        if value is None:
+            return None
+        if isinstance(value, str) and re.fullmatch(r"#?[0-9a-fA-F]{6}", value.strip()):
+            return normalized_hex(*hex_to_rgb(value.strip()))
+        reading.drop("color.hex", value, "a hex colour is #rrggbb")
         return None
 
     order = {"xy": (xy, hs, rgb, hexa), "hs": (hs, xy, rgb, hexa)}.get(prefer or "", (rgb, hexa, xy, hs))
@@ -286,16 +251,17 @@ def json_light_command(
     return data
 
 
-def json_light_state(data: Any, *, scale: int) -> Light | None:
-    """What a JSON-schema state message says the light shows; ``None`` if it does not say."""
-    if not isinstance(data, dict):
-        return None
-    on = on_off(data.get("state"))
+def json_light_state(data: dict, *, scale: int, reading: Reading, last: Light | None = None) -> Light | None:
+    """What a JSON-schema state message says the light shows; ``None`` if it does not say.
+
+    A bad brightness of a light that is on keeps the ``last`` one reported (nothing is said without one).
+    """
+    on = reading.switch("state", data.get("state"))
     if on is None:
         return None
     mode = data.get("color_mode") if isinstance(data.get("color_mode"), str) else None
-    ct = kelvin(data.get("color_temp"))
-    color = color_to_hex(data.get("color"), prefer=mode)
+    ct = reading.color_temp("color_temp", data.get("color_temp"))
+    color = color_to_hex(data.get("color"), reading, prefer=mode)
     if mode in _CT_MODES or (mode is None and ct is not None):
         color = None
     elif mode in _COLOR_MODES and color is not None:
@@ -306,9 +272,53 @@ def json_light_state(data: Any, *, scale: int) -> Light | None:
         color = None
     if not on:
         return Light(0.0, ct, color)
-    raw = number(data.get("brightness"))
-    brightness = 100.0 if raw is None else scale_to_pct(raw, scale)
-    return Light(brightness, ct, color)
+    if data.get("brightness") is None:
+        return Light(100.0, ct, color)
+    level = reading.number("brightness", data.get("brightness"), brightness_bounds(scale))
+    if level is not None:
+        return Light(scale_to_pct(level, scale), ct, color)
+    return Light(last.brightness, ct, color) if last is not None and last.on else None
+
+
+class JsonLightState:
+    """One JSON-schema light's state messages, read one by one (the last light said is kept)."""
+
+    def __init__(self, scale: int):
+        self.scale = scale
+        self.light: Light | None = None
+
+    def decode(self, payload: bytes) -> list[Report | Dropped]:
+        reading = Reading()
+        data = reading.json_object(payload)
+        light = None if data is None else json_light_state(data, scale=self.scale, reading=reading, last=self.light)
+        if light is None:
+            return reading.out()
+        self.light = light
+        return reading.out(LightReport(light))
+
+
+class PlainClimate:
+    """A thermostat whose target, mode and measured temperature are plain payloads, each on its own topic."""
+
+    CHECKS = {"target": SETPOINT, "current": TEMPERATURE}
+
+    def __init__(self, target: str | None, mode: str | None, current: str | None):
+        self.topics = {"target": target, "mode": mode, "current": current}
+        self.values: dict[str, Any] = {"target": None, "mode": None, "current": None}
+
+    def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
+        reading = Reading()
+        changed = False
+        for key, its_topic in self.topics.items():
+            if its_topic and topic == its_topic:
+                value = plain(payload)
+                if key == "mode":
+                    got = reading.mode(key, value, CLIMATE_MODES)
+                else:
+                    got = reading.number(key, value, self.CHECKS[key])
+                if got is not None:
+                    self.values[key], changed = got, True
+        return reading.out(ClimateReport(**self.values) if changed else None)
 
 
 # ---- the adapter ----------------------------------------------------------------------------
@@ -319,7 +329,10 @@ class HomeAssistantAdapter:
         self.device = device
         self.kind = check_kind(kind)
         self.max_transition = native_max(device.max_transition, DEFAULT_MAX_TRANSITION, 6553.0)
-        self._climate: dict[str, Any] = {"target": None, "mode": None, "current": None}
+        self._state = JsonLightState(device.brightness_scale)
+        self._climate = PlainClimate(
+            device.temperature_state_topic, device.mode_state_topic, device.current_temperature_topic
+        )
         if kind == "light" and not device.command_topic:
             raise DeviceError(
                 f"homeassistant light {device.device!r} has no command_topic; "
@@ -353,8 +366,9 @@ class HomeAssistantAdapter:
             raise wrong_kind(self, "climate")
         d = self.device
         out: list[Message] = []
-        if climate.target is not None and d.temperature_command_topic:
-            out.append(Message(d.temperature_command_topic, str(step_temperature(climate.target, d.temperature_step))))
+        target = None if climate.target is None else step_temperature(climate.target, d.temperature_step)
+        if target is not None and d.temperature_command_topic:
+            out.append(Message(d.temperature_command_topic, str(target)))
         if climate.mode and d.mode_command_topic:
             out.append(Message(d.mode_command_topic, climate.mode))
         return out
@@ -362,28 +376,10 @@ class HomeAssistantAdapter:
     def query(self) -> list[Message]:
         return []
 
-    def decode(self, topic: str, payload: bytes) -> list[Report]:
+    def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
         d = self.device
         if d.availability_topic and topic == d.availability_topic:
             return online_payload(payload)
         if self.kind == "light":
-            if d.state_topic and topic == d.state_topic:
-                light = json_light_state(json_of(payload), scale=d.brightness_scale)
-                return [] if light is None else [LightReport(light)]
-            return []
-        changed = False
-        if topic == d.temperature_state_topic:
-            value = number_payload(payload)
-            if value is not None:
-                self._climate["target"], changed = value, True
-        if topic == d.mode_state_topic:
-            mode = mode_payload(payload)
-            if mode is not None:
-                self._climate["mode"], changed = mode, True
-        if topic == d.current_temperature_topic:
-            value = number_payload(payload)
-            if value is not None:
-                self._climate["current"], changed = value, True
-        if not changed:
-            return []
-        return [ClimateReport(self._climate["target"], self._climate["mode"], self._climate["current"])]
+            return self._state.decode(payload) if d.state_topic and topic == d.state_topic else []
+        return self._climate.decode(topic, payload)

@@ -16,7 +16,7 @@ from ..aio import wait_event
 from ..config import Config, ReconcileConfig
 from ..mqtt import Connection, Received
 from ..timeline import ClimateState, LightTarget, RoomState
-from .base import ClimateReport, Message
+from .base import ClimateReport, Dropped, Message
 from .reconciler import Tracked
 from .registry import make_adapter
 
@@ -24,6 +24,30 @@ log = logging.getLogger(__name__)
 
 NOTIFY_DELAY = 0.25
 """Seconds to gather device reports into one room change notification."""
+LOG_EVERY = 60.0
+"""Seconds between two log lines about one device's bad reports (the ones in between are counted)."""
+
+
+class LogLimit:
+    """At most one log line per key every ``every`` seconds; the next one says how many were held back.
+
+    A retained or repeating bad report would otherwise write a line per message, all day.
+    """
+
+    def __init__(self, logger: logging.Logger, every: float = LOG_EVERY):
+        self.logger = logger
+        self.every = every
+        self._next: dict[object, float] = {}
+        self._held: dict[object, int] = {}
+
+    def log(self, key: object, now: float, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
+        if now < self._next.get(key, now):
+            self._held[key] = self._held.get(key, 0) + 1
+            return
+        self._next[key] = now + self.every
+        held = self._held.pop(key, 0)
+        more = f" ({held} more since the last line)" if held else ""
+        self.logger.log(level, msg + "%s", *args, more, exc_info=exc_info)
 
 
 class Devices:
@@ -38,6 +62,7 @@ class Devices:
         self._notify_pending: set[str] = set()
         self._inbox: deque[Received] = deque()
         """Reports not handled yet: they wait for a burst of commands to be sent (see catch_up)."""
+        self._log_limit = LogLimit(log)
         self._active: dict[int, Tracked] = {}
         """Devices with a retry or fade step ahead (or just touched): the only ones the loop looks at.
         Walking every device of every room after each report was quadratic in a burst (bench P2)."""
@@ -194,20 +219,34 @@ class Devices:
         """Handle the reports received so far (only the room's with ``room_id``), in order.
 
         A room's reports are handled before a command changes the room, so what a session finds
-        (its snapshot for ``after: restore``) is never older than what has arrived.
+        (its snapshot for ``after: restore``) is never older than what has arrived. A message whose
+        handling fails is logged and skipped: the ones behind it are still handled.
         """
         if room_id is None:
             while self._inbox:
-                self._on_message(self._inbox.popleft())
+                self._handle(self._inbox.popleft())
             return
         keep: deque[Received] = deque()
         while self._inbox:
             msg = self._inbox.popleft()
             if any(t.room == room_id for t in self._routes.get(msg.topic, ())):
-                self._on_message(msg)
+                self._handle(msg)
             else:
                 keep.append(msg)
         self._inbox = keep
+
+    def _handle(self, msg: Received) -> None:
+        try:
+            self._on_message(msg)
+        except Exception:
+            self._log_limit.log(
+                msg.topic,
+                self.clock(),
+                logging.ERROR,
+                "a message on %s could not be handled; skipped",
+                msg.topic,
+                exc_info=True,
+            )
 
     def _on_message(self, msg: Received) -> None:
         now = self.clock()
@@ -215,8 +254,24 @@ class Devices:
         for tracked in self._routes.get(msg.topic, ()):
             self._active[id(tracked)] = tracked
             before = _visible(tracked)
-            for report in tracked.adapter.decode(msg.topic, msg.payload):
-                out += tracked.report(report, now)
+            try:
+                for item in tracked.adapter.decode(msg.topic, msg.payload):
+                    if isinstance(item, Dropped):
+                        key = (tracked.room, tracked.id)
+                        self._log_limit.log(key, now, logging.WARNING, "%s/%s: %s", *key, item)
+                    else:
+                        out += tracked.report(item, now)
+            except Exception:  # one device's trouble is not the others' on the same topic
+                key = (tracked.room, tracked.id, "failed")
+                self._log_limit.log(
+                    key,
+                    now,
+                    logging.ERROR,
+                    "%s/%s: a report on %s could not be read; skipped",
+                    *key[:2],
+                    msg.topic,
+                    exc_info=True,
+                )
             if _visible(tracked) != before:
                 self._notify(tracked.room)
         self._publish(out)

@@ -33,8 +33,8 @@ from typing import Any
 from ..config import ShellyDevice
 from ..errors import DeviceError
 from ..timeline import ClimateState, Light
-from .base import Availability, LightReport, Message, Report, json_payload, pct_to_scale
-from .homeassistant import check_kind, clamp_transition, json_of, native_max, number, seconds, text, wrong_kind
+from .base import PERCENT, Availability, Dropped, LightReport, Message, Reading, Report, json_payload, pct_to_scale
+from .homeassistant import check_kind, clamp_transition, native_max, seconds, text, wrong_kind
 
 DEFAULT_MAX_TRANSITION = 600.0
 HARD_MAX_TRANSITION = 10800.0
@@ -99,23 +99,24 @@ class ShellyAdapter:
     def query(self) -> list[Message]:
         return [self._frame("Light.GetStatus", {"id": self.device.component}, None)]
 
-    def decode(self, topic: str, payload: bytes) -> list[Report]:
+    def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
         if topic == self.online_topic:
             state = text(payload)
             state = state.lower() if state else state
             return [Availability(state == "true")] if state in ("true", "false") else []
         if topic not in (self.reply_topic, self.events_topic, self.status_topic):
             return []
-        data = json_of(payload)
-        if not isinstance(data, dict):
-            return []
+        reading = Reading()
+        data = reading.json_object(payload)
+        if data is None:
+            return reading.out()
         if topic == self.status_topic:
-            return self._status(data)
+            return reading.out(*self._status(data, reading))
         if topic == self.events_topic:
-            return self._event(data)
-        return self._reply(data)
+            return reading.out(*self._event(data, reading))
+        return reading.out(*self._reply(data, reading))
 
-    def _event(self, data: dict) -> list[Report]:
+    def _event(self, data: dict, reading: Reading) -> list[Report]:
         if data.get("method") not in ("NotifyStatus", "NotifyFullStatus"):
             return []
         params = data.get("params")
@@ -123,9 +124,9 @@ class ShellyAdapter:
             return []
         if isinstance(data.get("src"), str):
             self._src = data["src"]
-        return self._status(params[self.component])
+        return self._status(params[self.component], reading)
 
-    def _reply(self, data: dict) -> list[Report]:
+    def _reply(self, data: dict, reading: Reading) -> list[Report]:
         frame_id = data.get("id")
         if isinstance(frame_id, bool) or not isinstance(frame_id, int) or frame_id not in self._pending:
             return []
@@ -140,19 +141,21 @@ class ShellyAdapter:
             self._src = src
         if asked is None:
             result = data["result"]
-            return self._status(result) if isinstance(result, dict) else []
+            return self._status(result, reading) if isinstance(result, dict) else []
         self._output = asked.on
         if asked.on:
             self._brightness = asked.brightness
         return [LightReport(asked)]
 
-    def _status(self, status: dict) -> list[Report]:
+    def _status(self, status: dict, reading: Reading) -> list[Report]:
         said = False
         output = status.get("output")
         if isinstance(output, bool):
             self._output, said = output, True
-        brightness = number(status.get("brightness"))
-        if brightness is not None and 0 <= brightness <= 100:
+        elif output is not None:
+            reading.drop("output", output, "output is true or false")
+        brightness = reading.number("brightness", status.get("brightness"), PERCENT)
+        if brightness is not None:
             self._brightness, said = brightness, True
         if not said or self._output is None:
             return []

@@ -34,24 +34,26 @@ import re
 from ..config import TasmotaDevice
 from ..errors import DeviceError
 from ..timeline import ClimateState, Light
-from .base import LightReport, Message, Report, hex_to_rgb, kelvin_to_mired, mired_to_kelvin, pct_to_scale
-from .homeassistant import (
-    check_kind,
-    clamp_transition,
-    json_of,
-    native_max,
-    normalized_hex,
-    number,
-    on_off,
-    online_payload,
-    text,
-    wrong_kind,
+from .base import (
+    PERCENT,
+    Bounds,
+    Dropped,
+    LightReport,
+    Message,
+    Reading,
+    Report,
+    hex_to_rgb,
+    kelvin_to_mired,
+    mired_to_kelvin,
+    pct_to_scale,
 )
+from .homeassistant import check_kind, clamp_transition, native_max, normalized_hex, online_payload, text, wrong_kind
 
 MAX_SPEED = 40
 """``Speed2`` 40: 20 s for a 0→100 % fade."""
 HARD_MAX_TRANSITION = MAX_SPEED / 2
 CT_MIN, CT_MAX = 153, 500
+CT = Bounds("Tasmota's CT", CT_MIN, CT_MAX, " mired")
 GAMMA_INV = 1 / 2.2
 _TOKEN = re.compile(r"%[a-z]+%")
 _HEX = re.compile(r"^#?(?:[0-9a-fA-F]{2})+$")
@@ -65,7 +67,7 @@ def _channels(color: str) -> list[int] | None:
             values = [int(part) for part in color.split(",")]
         except ValueError:
             return None
-        return values if all(0 <= v <= 255 for v in values) else None
+        return values if values and all(0 <= v <= 255 for v in values) else None
     if _HEX.match(color):
         raw = color.lstrip("#")
         return [int(raw[i : i + 2], 16) for i in range(0, len(raw), 2)]
@@ -183,37 +185,41 @@ class TasmotaAdapter:
             return None
         return Light(self._dimmer, ct, color)
 
-    def decode(self, topic: str, payload: bytes) -> list[Report]:
+    def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
         if topic == self._topics["lwt"]:
             return online_payload(payload, "Online", "Offline")
+        reading = Reading()
         if topic == self._topics["power"]:
-            power = on_off(text(payload))
+            power = reading.switch("POWER", text(payload))
             if power is None:
-                return []
+                return reading.out()
             self._power = power
         elif topic in (self._topics["result"], self._topics["stat_state"], self._topics["tele_state"]):
-            data = json_of(payload)
-            if not isinstance(data, dict) or not self._merge(data):
-                return []
+            data = reading.json_object(payload)
+            if data is None or not self._merge(data, reading):
+                return reading.out()
         else:
             return []
         light = self.shown()
-        return [] if light is None else [LightReport(light)]
+        return reading.out(None if light is None else LightReport(light))
 
-    def _merge(self, data: dict) -> bool:
+    def _merge(self, data: dict, reading: Reading) -> bool:
         """Take what a RESULT/STATE message says about the light; whether it said anything."""
         said = False
-        power = on_off(data.get("POWER", data.get("POWER1")))
+        key = "POWER" if "POWER" in data else "POWER1"
+        power = reading.switch(key, data.get(key))
         if power is not None:
             self._power, said = power, True
-        dimmer = number(data.get("Dimmer"))
-        if dimmer is not None and 0 <= dimmer <= 100:
+        dimmer = reading.number("Dimmer", data.get("Dimmer"), PERCENT)
+        if dimmer is not None:
             self._dimmer, said = dimmer, True
-        ct = number(data.get("CT"))
-        if ct is not None and ct > 0:
+        ct = reading.number("CT", data.get("CT"), CT)
+        if ct is not None:
             self._ct, said = float(round(mired_to_kelvin(ct))), True
         color = data.get("Color")
         channels = _channels(color) if isinstance(color, str) else None
+        if color is not None and channels is None:
+            reading.drop("Color", color, "Tasmota's Color is hex (FF9A40) or 0–255 channels (255,154,64)")
         if channels:
             rgb, white = channels[:3], channels[3:]
             if len(rgb) == 3 and any(rgb) and not any(white):

@@ -27,15 +27,24 @@ from typing import Any
 
 from ..config import Zigbee2MqttDevice
 from ..timeline import ClimateState, Light
-from .base import ClimateReport, LightReport, Message, Report, json_payload, step_temperature
+from .base import (
+    SETPOINT,
+    TEMPERATURE,
+    ClimateReport,
+    Dropped,
+    Message,
+    Reading,
+    Report,
+    json_payload,
+    step_temperature,
+)
 from .homeassistant import (
+    JsonLightState,
     check_kind,
     clamp_transition,
     json_light_command,
-    json_light_state,
     json_of,
     native_max,
-    number,
     online_payload,
     wrong_kind,
 )
@@ -53,6 +62,7 @@ class Zigbee2MqttAdapter:
         self.max_transition = native_max(device.max_transition, DEFAULT_MAX_TRANSITION, HARD_MAX_TRANSITION)
         self.topic = f"{device.base_topic.rstrip('/')}/{device.device}"
         self.availability_topic = f"{self.topic}/availability"
+        self._state = JsonLightState(BRIGHTNESS_MAX)
 
     def subscriptions(self) -> list[str]:
         return [self.topic, self.availability_topic]
@@ -72,8 +82,9 @@ class Zigbee2MqttAdapter:
             raise wrong_kind(self, "climate")
         d = self.device
         data: dict[str, Any] = {}
-        if climate.target is not None:
-            data[d.setpoint] = step_temperature(climate.target, d.temperature_step)
+        target = None if climate.target is None else step_temperature(climate.target, d.temperature_step)
+        if target is not None:
+            data[d.setpoint] = target
         if climate.mode:
             data["system_mode"] = climate.mode
         return [Message(f"{self.topic}/set", json_payload(data))] if data else []
@@ -86,25 +97,25 @@ class Zigbee2MqttAdapter:
             data = {self.device.setpoint: "", "system_mode": "", "local_temperature": ""}
         return [Message(f"{self.topic}/get", json_payload(data))]
 
-    def decode(self, topic: str, payload: bytes) -> list[Report]:
+    def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
         if topic == self.availability_topic:
             return self._availability(payload)
         if topic != self.topic:
             return []
-        data = json_of(payload)
-        if not isinstance(data, dict):
-            return []
         if self.kind == "light":
-            light = json_light_state(data, scale=BRIGHTNESS_MAX)
-            return [] if light is None else [LightReport(light)]
+            return self._state.decode(payload)
+        reading = Reading()
+        data = reading.json_object(payload)
+        if data is None:
+            return reading.out()
+        # the configured setpoint key, else the other one if the device says that instead
         keys = (self.device.setpoint,) + tuple(k for k in SETPOINT_KEYS if k != self.device.setpoint)
-        target = next((v for v in (number(data.get(k)) for k in keys) if v is not None), None)
-        mode = data.get("system_mode")
-        mode = mode.strip().lower() if isinstance(mode, str) and mode.strip() else None
-        current = number(data.get("local_temperature"))
+        target = next((v for v in (reading.number(k, data.get(k), SETPOINT) for k in keys) if v is not None), None)
+        mode = reading.mode("system_mode", data.get("system_mode"))
+        current = reading.number("local_temperature", data.get("local_temperature"), TEMPERATURE)
         if target is None and mode is None and current is None:
-            return []
-        return [ClimateReport(target, mode, current)]
+            return reading.out()
+        return reading.out(ClimateReport(target, mode, current))
 
     @staticmethod
     def _availability(payload: bytes) -> list[Report]:
