@@ -214,3 +214,22 @@ def test_a_setpoint_within_the_limits_changed_by_hand_is_manual():
     dev.report(ClimateReport(24.0, "heat"), 0.5)
     assert dev.report(ClimateReport(22.0, "heat"), 10.0) == []
     assert dev.status == "manual"
+
+
+def test_a_report_older_than_the_last_command_confirms_nothing():
+    """The broker went down before the device's answer to the session came: its last report (the
+    state before the session) must not confirm the after state that happens to equal it."""
+    dev = climate_device()
+    dev.report(ClimateReport(19.0, "heat"), 0.0)  # as found
+    dev.want_climate(ClimateState(25.0, "heat"), 1.0)  # the session; its answer never arrives
+    dev.want_climate(ClimateState(19.0, "heat"), 9.0)  # the after state
+    assert dev.status == "pending" and dev.wake_at() is not None
+    dev.report(ClimateReport(19.0, "heat"), 9.5)
+    assert dev.status == "confirmed"
+
+
+def test_a_current_report_that_already_matches_confirms_at_once():
+    dev = climate_device()
+    dev.report(ClimateReport(19.0, "heat"), 0.0)
+    dev.want_climate(ClimateState(19.0, "heat"), 1.0)
+    assert dev.status == "confirmed"

@@ -85,6 +85,8 @@ class Tracked:
     retry_at: float | None = None
     step_at: float | None = None
     last_sent_at: float | None = None
+    reported_at: float | None = None
+    """When the last state report came (availability aside)."""
     sends: int = field(default=0)
 
     @property
@@ -149,6 +151,9 @@ class Tracked:
             messages = self.adapter.climate(command)
         else:
             messages = self.adapter.light(command, transition)
+        # The last report still tells how the device is only if nothing was sent to it since: a report
+        # older than a command (the broker went down before the answer came) confirms nothing.
+        current = self.reported_at is not None and (self.last_sent_at is None or self.reported_at >= self.last_sent_at)
         self.sent, self.sent_transition = command, transition
         self.tries += 1
         self.sends += 1
@@ -159,7 +164,7 @@ class Tracked:
             self.status = "unconfirmed"
         else:
             self.status = "pending"
-        if self.reported is not None and self.matches(self.reported):
+        if current and self.matches(self.reported):
             self.status = "confirmed"
         self.retry_at = now + self._patience(transition)
         return messages
@@ -181,6 +186,8 @@ class Tracked:
             if was is False and self.wants_something and self.status != "manual":
                 return self._send(now, fresh=True)
             return []
+        if not isinstance(report, ClimateReport) or report.target is not None or report.mode is not None:
+            self.reported_at = now  # a measured temperature alone says nothing of the setpoint
         if isinstance(report, LightReport):
             self.reported = report.light
         elif isinstance(report, ClimateReport):
