@@ -24,6 +24,7 @@ from .config import Config
 from .controller import Controller
 from .devices.manager import Devices
 from .errors import AmbienceError, CommandError, DeviceError
+from .logsafe import RateLimit
 from .mqtt import Connection
 from .presets import load_library
 from .room import Room
@@ -214,17 +215,21 @@ def sd_notify(state: str) -> None:
         log.warning("sd_notify failed: %s", exc)
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """One line per event on stderr; under systemd the journal adds the time."""
+def setup_logging(verbose: bool = False) -> RateLimit:
+    """One line per event on stderr (the journal adds the time under systemd); a flood is cut to a count."""
     journald = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
     fmt = "%(levelname)s %(name)s: %(message)s" if journald else "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr, force=True)
+    return RateLimit().install(logging.getLogger().handlers[0])
 
 
 def serve(config: Config, verbose: bool = False) -> int:
-    setup_logging(verbose)
-    daemon = Daemon(config)
-    asyncio.run(daemon.run_until_signal())
+    rate_limit = setup_logging(verbose)
+    try:
+        daemon = Daemon(config)
+        asyncio.run(daemon.run_until_signal())
+    finally:
+        rate_limit.flush()
     return 0
 
 
