@@ -12,6 +12,7 @@ import fcntl
 import gc
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -223,8 +224,22 @@ def setup_logging(verbose: bool = False) -> RateLimit:
     return RateLimit().install(logging.getLogger().handlers[0])
 
 
+def raise_open_files_limit() -> int:
+    """The soft limit on open files up to the hard one, as systemd advises services (its soft default is 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:  # macOS: no "unlimited" soft limit
+            log.warning("cannot raise the open-file limit from %d to %s: %s", soft, hard, exc)
+    log.info("open files: up to %s", "unlimited" if soft == resource.RLIM_INFINITY else soft)
+    return soft
+
+
 def serve(config: Config, verbose: bool = False) -> int:
     rate_limit = setup_logging(verbose)
+    raise_open_files_limit()
     try:
         daemon = Daemon(config)
         asyncio.run(daemon.run_until_signal())
