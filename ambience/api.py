@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import resource
 import socket
 from datetime import date
 from typing import Annotated, Any
@@ -30,12 +32,14 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from . import __version__
 from .auth import check, token_for_daemon, token_path, token_source
 from .commands import ClientAdd, CommandInvalid, parse_command
 from .controller import Controller
 from .errors import AmbienceError, InvalidFile, Issue, NotFound
+from .http_limits import Connections, LimitedProtocol
 from .validation import field_path, issues_from
 from .web import mount_web
 
@@ -147,10 +151,13 @@ async def read_body(request: Request) -> dict[str, Any]:
     if length.isdigit() and int(length) > MAX_BODY:
         raise too_large
     raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise too_large
+    try:
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise too_large
+    except ClientDisconnect:  # gone, or closed for taking too long: nobody reads the answer
+        raise HTTPException(408, "the body did not arrive; the connection is closed") from None
     if not raw.strip():
         return {}
     try:
@@ -378,9 +385,22 @@ def create_app(controller: Controller, token: str) -> FastAPI:
 
 # ---- serving in the daemon's loop -------------------------------------------------------------
 
+REQUEST_TIMEOUT = 10.0
+"""Seconds a connection has to send its request (head and body), from opening or the last response."""
+KEEP_ALIVE = 5
+"""Seconds a kept-alive connection may send nothing before it is closed (uvicorn's timeout_keep_alive)."""
+BACKLOG = 128
+"""Connections the kernel holds before we accept them; also how many asyncio accepts in one go, so
+it bounds the file descriptors taken before the connection cap sees them."""
+FILES_RESERVED = 400
+"""Open files kept for all but HTTP connections (database, broker, music, connections being accepted):
+http.max_connections is lowered to fit the open-file limit less these."""
+
 
 class _Server(uvicorn.Server):
     """uvicorn without its signal handlers: SIGTERM/SIGINT stay the daemon's."""
+
+    connections: Connections
 
     def capture_signals(self):  # uvicorn >= 0.29
         return contextlib.nullcontext()
@@ -409,6 +429,19 @@ def _why(exc: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
+def _connection_limit(configured: int) -> int:
+    """``http.max_connections``, lowered (and said so) if the open-file limit cannot hold that many."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or configured <= soft - FILES_RESERVED:
+        return configured
+    fits = max(soft - FILES_RESERVED, 16)
+    log.warning(
+        "http.max_connections %d is more than %d open files allow (the limit less %d for the rest); using %d",
+        configured, soft, FILES_RESERVED, fits,
+    )  # fmt: skip
+    return fits
+
+
 async def serve_http(daemon: Any) -> None:
     """Serve the API until cancelled. A port in use or no token switches the API off, not the daemon."""
     http = daemon.config.http
@@ -426,11 +459,14 @@ async def serve_http(daemon: Any) -> None:
     if uvicorn_log.level == logging.NOTSET:
         uvicorn_log.setLevel(logging.WARNING)  # its start/stop lines repeat ours
     app = create_app(daemon.controller, token)
+    connections = Connections(_connection_limit(http.max_connections), REQUEST_TIMEOUT)
     config = uvicorn.Config(
         app, host=http.host, port=http.port, log_config=None, lifespan="off", access_log=False,
-        timeout_graceful_shutdown=2,
+        timeout_graceful_shutdown=2, http=functools.partial(LimitedProtocol, connections=connections),  # type: ignore[arg-type]
+        ws="none", timeout_keep_alive=KEEP_ALIVE, backlog=BACKLOG,
     )  # fmt: skip
     server = _Server(config)
+    server.connections = connections
     daemon.http_app, daemon.http_server = app, server
     log.info("HTTP API on http://%s:%d (token: %s)", http.host, sock.getsockname()[1], token_source(daemon.config))
     try:
