@@ -9,6 +9,10 @@ same way on every surface::
     Busy, CommandError (not running)      409  {"error": "..."}
     no or a wrong token                   401  {"error": "..."}  + WWW-Authenticate: Bearer
     a body over 64 KiB                    413  {"error": "..."}
+    every connection busy (http_limits)   503  {"error": "..."}  + Retry-After: 1
+
+What ``/openapi.json`` says of each route is in :mod:`ambience.openapi`; the connection
+limits (request timeout, ``http.max_connections``) in :mod:`ambience.http_limits`.
 
 Handlers are ``async def`` so they run on the loop that owns all state, never in a thread.
 """
