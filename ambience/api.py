@@ -9,6 +9,10 @@ same way on every surface::
     Busy, CommandError (not running)      409  {"error": "..."}
     no or a wrong token                   401  {"error": "..."}  + WWW-Authenticate: Bearer
     a body over 64 KiB                    413  {"error": "..."}
+    every connection busy (http_limits)   503  {"error": "..."}  + Retry-After: 1
+
+What ``/openapi.json`` says of each route is in :mod:`ambience.openapi`; the connection
+limits (request timeout, ``http.max_connections``) in :mod:`ambience.http_limits`.
 
 Handlers are ``async def`` so they run on the loop that owns all state, never in a thread.
 """
@@ -17,10 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
+import functools
 import json
 import logging
+import re
+import resource
 import socket
-from datetime import date
 from typing import Annotated, Any
 
 import uvicorn
@@ -28,14 +35,17 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from . import __version__
+from . import openapi as spec
 from .auth import check, token_for_daemon, token_path, token_source
 from .commands import ClientAdd, CommandInvalid, parse_command
 from .controller import Controller
 from .errors import AmbienceError, InvalidFile, Issue, NotFound, StoreError
+from .http_limits import Connections, LimitedProtocol
 from .validation import field_path, issues_from
 from .web import mount_web
 
@@ -48,28 +58,7 @@ MAX_MESSAGE = 300
 """Characters of an error message; a huge bad value is cut in the middle."""
 
 
-# ---- error bodies -------------------------------------------------------------------------------
-
-
-class Error(BaseModel):
-    error: str
-
-
-class FieldIssue(BaseModel):
-    field: str
-    message: str
-
-
-class Invalid(Error):
-    issues: list[FieldIssue]
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Error, "description": "no token, or a wrong one"},
-    404: {"model": Error, "description": "unknown room or preset"},
-    409: {"model": Error, "description": "the room is busy, or has no session to change"},
-    422: {"model": Invalid, "description": "the body is not a valid command; every problem named"},
-}
+# ---- errors -------------------------------------------------------------------------------------
 
 
 def _clip(text: str) -> str:
@@ -118,7 +107,24 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # starlette names only the methods of the first route on the path
+        methods = _split((headers or {}).get("Allow", "")) | _documented_methods(request)
+        headers = {**(headers or {}), "Allow": ", ".join(sorted(methods))}
+    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers)
+
+
+def _split(header: str) -> set[str]:
+    return {method.strip() for method in header.split(",") if method.strip()}
+
+
+def _documented_methods(request: Request) -> set[str]:
+    """The methods /openapi.json lists for this request's path."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {method.upper() for method in operations}
+    return methods
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -142,6 +148,27 @@ def _bearer_check(token: str):
     return require_token
 
 
+def _query_names(dependant: Any) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def _known_query(request: Request) -> None:
+    """A query parameter the route does not take is refused, as an unknown key in a body is."""
+    route = request.scope.get("route")
+    known = _query_names(route.dependant) if route else set()
+    issues = []
+    for key in request.query_params:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(known)) or 'none'}"
+            issues.append(Issue("request query", key, f"unknown query parameter; {hint}"))
+    if issues:
+        raise CommandInvalid(issues)
+
+
 async def read_body(request: Request) -> dict[str, Any]:
     """The JSON object in the body (``{}`` if empty); at most :data:`MAX_BODY` bytes are read."""
     too_large = HTTPException(413, f"the body is over {MAX_BODY // 1024} KiB; a command is a small JSON object")
@@ -149,10 +176,13 @@ async def read_body(request: Request) -> dict[str, Any]:
     if length.isdigit() and int(length) > MAX_BODY:
         raise too_large
     raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise too_large
+    try:
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise too_large
+    except ClientDisconnect:  # gone, or closed for taking too long: nobody reads the answer
+        raise HTTPException(408, "the body did not arrive; the connection is closed") from None
     if not raw.strip():
         return {}
     try:
@@ -202,68 +232,22 @@ async def _execute(controller: Controller, action: str, room: str, request: Requ
     return controller.execute(command)
 
 
-def _duration_schema(description: str, example: str) -> dict[str, Any]:
-    return {"oneOf": [{"type": "string"}, {"type": "number"}], "description": description, "example": example}
-
-
-def _body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    schema = {"type": "object", "additionalProperties": False, "properties": properties, "required": list(required)}
-    return {"requestBody": {"required": bool(required), "content": {"application/json": {"schema": schema}}}}
-
-
-START_BODY = _body(
-    {
-        "preset": {"type": "string", "example": "swedish-relaxation-60"},
-        "duration": _duration_schema("The session's length if not the preset's: 45m, 1h30m or seconds.", "45m"),
-        "client": {"type": "string", "maxLength": 60, "description": "A client label; their comfort applies."},
-        "replace": {"type": "boolean", "default": False, "description": "End a running session first."},
-        "lead": _duration_schema("Pre-condition the room (climate only) for this long first.", "10m"),
-    },
-    ("preset",),
-)
-EXTEND_BODY = _body({"by": _duration_schema("Time to add; negative shortens, never to before now.", "10m")}, ("by",))
-CLIENT_BODY = _body(
-    {
-        "label": {"type": "string", "minLength": 1, "maxLength": 60, "example": "A. Smith"},
-        "comfort": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "temperature_offset": {"type": "number", "minimum": -5, "maximum": 5},
-                "no_music": {"type": "boolean"},
-                "max_brightness": {"type": "integer", "minimum": 0, "maximum": 100},
-                "volume_offset": {"type": "integer", "minimum": -50, "maximum": 50},
-            },
-        },
-    },
-    ("label",),
-)
-
-
-# ---- the app ------------------------------------------------------------------------------------
-
-
-BOOK_BODY = _body(
-    {
-        "room": {"type": "string", "example": "studio"},
-        "preset": {"type": "string", "example": "express-30"},
-        "at": {"type": "string", "description": "the clinic's local time, or ISO 8601", "example": "2026-12-01 14:00"},
-        "duration": _duration_schema("The session's length, if not the preset's", "45m"),
-        "lead": _duration_schema("Pre-heat before the start (default from the config)", "15m"),
-        "client": {"type": "string", "example": "A. Smith"},
-    },
-    ("room", "preset", "at"),
-)
-
-
 def create_app(controller: Controller, token: str) -> FastAPI:
     app = FastAPI(
         title="ambience",
         version=__version__,
         description="Runs massage-room sessions: climate, lights and music. Every endpoint but "
         "`/healthz` needs `Authorization: Bearer <token>`.",
-        docs_url="/docs",
+        docs_url=None,  # swagger-ui and ReDoc come from a CDN: not on a page that holds the token
+        redoc_url=None,
+        responses=spec.EVERY_ROUTE,
     )
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return app.openapi_schema or spec.tidy(default_openapi())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_exception_handler(AmbienceError, _ambience_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(HTTPException, _http_error)
@@ -273,38 +257,43 @@ def create_app(controller: Controller, token: str) -> FastAPI:
     async def healthz() -> dict[str, bool]:
         return {"ok": True}
 
-    api = APIRouter(prefix="/api", dependencies=[Depends(_bearer_check(token))], responses={401: ERRORS[401]})
-    room_errors = {code: ERRORS[code] for code in (404, 409, 422)}
+    api = APIRouter(
+        prefix="/api",
+        dependencies=[Depends(_bearer_check(token)), Depends(_known_query)],
+        responses={401: spec.UNAUTHORIZED, 422: spec.INVALID},
+    )
 
     @api.get("/rooms", tags=["rooms"], summary="Every room's status")
     async def rooms() -> list[dict[str, Any]]:
         return controller.status()
 
-    @api.get("/rooms/{room}", tags=["rooms"], summary="One room's status", responses={404: ERRORS[404]})
-    async def room_status(room: str) -> dict[str, Any]:
+    @api.get("/rooms/{room}", tags=["rooms"], summary="One room's status", responses={404: spec.ROOM_UNKNOWN})
+    async def room_status(room: spec.RoomPath) -> dict[str, Any]:
         return controller.status(room)[0]
 
-    @api.post("/rooms/{room}/start", tags=["sessions"], summary="Start a session", openapi_extra=START_BODY,
-              responses=room_errors)  # fmt: skip
-    async def start(room: str, request: Request) -> dict[str, Any]:
+    @api.post("/rooms/{room}/start", tags=["sessions"], summary="Start a session", openapi_extra=spec.START_BODY,
+              responses=spec.COMMAND_ERRORS)  # fmt: skip
+    async def start(room: spec.RoomPath, request: Request) -> dict[str, Any]:
         return await _execute(controller, "start", room, request)
 
     @api.post("/rooms/{room}/pause", tags=["sessions"], summary="Pause: countdown and music freeze",
-              responses=room_errors)  # fmt: skip
-    async def pause(room: str, request: Request) -> dict[str, Any]:
+              openapi_extra=spec.NO_BODY, responses=spec.COMMAND_ERRORS)  # fmt: skip
+    async def pause(room: spec.RoomPath, request: Request) -> dict[str, Any]:
         return await _execute(controller, "pause", room, request)
 
-    @api.post("/rooms/{room}/resume", tags=["sessions"], summary="Resume a paused session", responses=room_errors)
-    async def resume(room: str, request: Request) -> dict[str, Any]:
+    @api.post("/rooms/{room}/resume", tags=["sessions"], summary="Resume a paused session", openapi_extra=spec.NO_BODY,
+              responses=spec.COMMAND_ERRORS)  # fmt: skip
+    async def resume(room: spec.RoomPath, request: Request) -> dict[str, Any]:
         return await _execute(controller, "resume", room, request)
 
     @api.post("/rooms/{room}/extend", tags=["sessions"], summary="Extend (or, negative, shorten)",
-              openapi_extra=EXTEND_BODY, responses=room_errors)  # fmt: skip
-    async def extend(room: str, request: Request) -> dict[str, Any]:
+              openapi_extra=spec.EXTEND_BODY, responses=spec.COMMAND_ERRORS)  # fmt: skip
+    async def extend(room: spec.RoomPath, request: Request) -> dict[str, Any]:
         return await _execute(controller, "extend", room, request)
 
-    @api.post("/rooms/{room}/stop", tags=["sessions"], summary="Stop: the after state at once", responses=room_errors)
-    async def stop(room: str, request: Request) -> dict[str, Any]:
+    @api.post("/rooms/{room}/stop", tags=["sessions"], summary="Stop: the after state at once", openapi_extra=spec.NO_BODY,
+              responses=spec.COMMAND_ERRORS)  # fmt: skip
+    async def stop(room: spec.RoomPath, request: Request) -> dict[str, Any]:
         return await _execute(controller, "stop", room, request)
 
     @api.get("/presets", tags=["presets"], summary="The preset library")
@@ -316,7 +305,7 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         return controller.clients()
 
     @api.post("/clients", tags=["clients"], summary="Add (or replace) a client", status_code=201,
-              openapi_extra=CLIENT_BODY, responses={422: ERRORS[422]})  # fmt: skip
+              openapi_extra=spec.CLIENT_BODY, responses={413: spec.TOO_LARGE, 422: spec.INVALID})  # fmt: skip
     async def add_client(request: Request) -> dict[str, Any]:
         body = await read_body(request)
         try:
@@ -326,27 +315,28 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         return controller.add_client(client)
 
     @api.delete("/clients/{label}", tags=["clients"], summary="Remove a client", status_code=204,
-                responses={404: ERRORS[404]})  # fmt: skip
-    async def remove_client(label: str) -> Response:
+                responses={404: spec.error("no client with this label")})  # fmt: skip
+    async def remove_client(label: spec.LabelPath) -> Response:
         controller.remove_client(label)
         return Response(status_code=204)
 
-    @api.get("/history", tags=["history"], summary="Past sessions, newest first", responses={404: ERRORS[404]})
+    @api.get("/history", tags=["history"], summary="Past sessions, newest first",
+             responses={404: spec.ROOM_UNKNOWN, 422: spec.INVALID})  # fmt: skip
     async def history(
-        room: Annotated[str | None, Query(description="Only this room")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        room: spec.RoomFilter = "", limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[dict[str, Any]]:
         return controller.history(room or None, limit)
 
-    @api.get("/bookings", tags=["bookings"], summary="Future and running bookings", responses={404: ERRORS[404]})
+    @api.get("/bookings", tags=["bookings"], summary="Future and running bookings",
+             responses={404: spec.ROOM_UNKNOWN, 422: spec.INVALID})  # fmt: skip
     async def bookings(
-        room: Annotated[str | None, Query(description="Only this room")] = None,
-        day: Annotated[date | None, Query(description="Only this day (the clinic's time zone)")] = None,
+        room: spec.RoomFilter = "",
+        day: Annotated[spec.Day, Query(description="Only this day (the clinic's time zone)")] = None,
     ) -> list[dict[str, Any]]:
         return controller.list_bookings(room or None, day)
 
-    @api.post("/bookings", tags=["bookings"], summary="Book a room", status_code=201, openapi_extra=BOOK_BODY,
-              responses=room_errors)  # fmt: skip
+    @api.post("/bookings", tags=["bookings"], summary="Book a room", status_code=201, openapi_extra=spec.BOOK_BODY,
+              responses={**spec.COMMAND_ERRORS, 409: spec.error("the room is booked then, or the time is past")})  # fmt: skip
     async def book(request: Request) -> dict[str, Any]:
         body = await read_body(request)
         if "action" in body:
@@ -357,8 +347,9 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         return controller.execute(parse_command({**body, "action": "book"}, source=SOURCE))
 
     @api.delete("/bookings/{booking_id}", tags=["bookings"], summary="Cancel a booking (a running one ends now)",
-                responses={404: ERRORS[404]})  # fmt: skip
-    async def cancel(booking_id: str) -> dict[str, Any]:
+                responses={404: spec.error("no booking with this id"), 409: spec.error("the booking has started"),
+                           422: spec.INVALID})  # fmt: skip
+    async def cancel(booking_id: spec.BookingIdPath) -> dict[str, Any]:
         return controller.execute(parse_command({"action": "cancel", "id": booking_id}, source=SOURCE))
 
     @api.get("/calendars", tags=["bookings"], summary="The calendar feeds and their last sync")
@@ -366,7 +357,8 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         poller = getattr(controller, "calendars", None)
         return poller.status() if poller else []
 
-    @api.post("/calendars/sync", tags=["bookings"], summary="Sync the calendar feeds now", responses={404: ERRORS[404]})
+    @api.post("/calendars/sync", tags=["bookings"], summary="Sync the calendar feeds now",
+              responses={404: spec.error("unknown feed")})  # fmt: skip
     async def calendars_sync(name: Annotated[str | None, Query(description="Only this feed")] = None) -> list[Any]:
         poller = getattr(controller, "calendars", None)
         if poller is None:
@@ -380,9 +372,22 @@ def create_app(controller: Controller, token: str) -> FastAPI:
 
 # ---- serving in the daemon's loop -------------------------------------------------------------
 
+REQUEST_TIMEOUT = 10.0
+"""Seconds a connection has to send its request (head and body), from opening or the last response."""
+KEEP_ALIVE = 5
+"""Seconds a kept-alive connection may send nothing before it is closed (uvicorn's timeout_keep_alive)."""
+BACKLOG = 128
+"""Connections the kernel holds before we accept them; also how many asyncio accepts in one go, so
+it bounds the file descriptors taken before the connection cap sees them."""
+FILES_RESERVED = 400
+"""Open files kept for all but HTTP connections (database, broker, music, connections being accepted):
+http.max_connections is lowered to fit the open-file limit less these."""
+
 
 class _Server(uvicorn.Server):
     """uvicorn without its signal handlers: SIGTERM/SIGINT stay the daemon's."""
+
+    connections: Connections
 
     def capture_signals(self):  # uvicorn >= 0.29
         return contextlib.nullcontext()
@@ -411,6 +416,19 @@ def _why(exc: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
+def _connection_limit(configured: int) -> int:
+    """``http.max_connections``, lowered (and said so) if the open-file limit cannot hold that many."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or configured <= soft - FILES_RESERVED:
+        return configured
+    fits = max(soft - FILES_RESERVED, 16)
+    log.warning(
+        "http.max_connections %d is more than %d open files allow (the limit less %d for the rest); using %d",
+        configured, soft, FILES_RESERVED, fits,
+    )  # fmt: skip
+    return fits
+
+
 async def serve_http(daemon: Any) -> None:
     """Serve the API until cancelled. A port in use or no token switches the API off, not the daemon."""
     http = daemon.config.http
@@ -428,11 +446,14 @@ async def serve_http(daemon: Any) -> None:
     if uvicorn_log.level == logging.NOTSET:
         uvicorn_log.setLevel(logging.WARNING)  # its start/stop lines repeat ours
     app = create_app(daemon.controller, token)
+    connections = Connections(_connection_limit(http.max_connections), REQUEST_TIMEOUT)
     config = uvicorn.Config(
         app, host=http.host, port=http.port, log_config=None, lifespan="off", access_log=False,
-        timeout_graceful_shutdown=2,
+        timeout_graceful_shutdown=2, http=functools.partial(LimitedProtocol, connections=connections),  # type: ignore[arg-type]
+        ws="none", timeout_keep_alive=KEEP_ALIVE, backlog=BACKLOG,
     )  # fmt: skip
     server = _Server(config)
+    server.connections = connections
     daemon.http_app, daemon.http_server = app, server
     log.info("HTTP API on http://%s:%d (token: %s)", http.host, sock.getsockname()[1], token_source(daemon.config))
     try:

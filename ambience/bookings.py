@@ -121,7 +121,10 @@ def parse_when(text: str, tz: ZoneInfo) -> datetime:
         raise BookingError(f"{text!r} is not a time; write e.g. '2026-12-01 14:00' or ISO 8601") from None
     if moment.tzinfo is None:
         return local_time(moment.date(), moment.time(), tz)
-    return moment.astimezone(tz)
+    try:
+        return moment.astimezone(tz)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first day there is
+        raise BookingError(f"{text!r} is out of range") from None
 
 
 def overlapping(

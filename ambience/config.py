@@ -127,6 +127,8 @@ class HttpConfig(Strict):
     token: SecretStr | None = None
     """The API token; default: generated at first start into ``<state_dir>/token`` (mode 0600)."""
     enabled: bool = True
+    max_connections: Annotated[int, Field(ge=1, le=100_000)] = 200
+    """Open HTTP connections at most (each phone page holds one); past it the one idle longest is closed."""
 
 
 class RecurringBooking(Strict):

@@ -16,6 +16,7 @@ import fcntl
 import gc
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -29,6 +30,7 @@ from .config import Config
 from .controller import Controller
 from .devices.manager import Devices
 from .errors import AmbienceError, CommandError, DeviceError
+from .logsafe import RateLimit
 from .mqtt import Connection
 from .presence import SitePresence
 from .presets import load_library
@@ -300,17 +302,35 @@ def sd_notify(state: str) -> None:
         log.warning("sd_notify failed: %s", exc)
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """One line per event on stderr; under systemd the journal adds the time."""
+def setup_logging(verbose: bool = False) -> RateLimit:
+    """One line per event on stderr (the journal adds the time under systemd); a flood is cut to a count."""
     journald = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
     fmt = "%(levelname)s %(name)s: %(message)s" if journald else "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr, force=True)
+    return RateLimit().install(logging.getLogger().handlers[0])
+
+
+def raise_open_files_limit() -> int:
+    """The soft limit on open files up to the hard one, as systemd advises services (its soft default is 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:  # macOS: no "unlimited" soft limit
+            log.warning("cannot raise the open-file limit from %d to %s: %s", soft, hard, exc)
+    log.info("open files: up to %s", "unlimited" if soft == resource.RLIM_INFINITY else soft)
+    return soft
 
 
 def serve(config: Config, verbose: bool = False) -> int:
-    setup_logging(verbose)
-    daemon = Daemon(config)
-    asyncio.run(daemon.run_until_signal())
+    rate_limit = setup_logging(verbose)
+    raise_open_files_limit()
+    try:
+        daemon = Daemon(config)
+        asyncio.run(daemon.run_until_signal())
+    finally:
+        rate_limit.flush()
     return daemon.exit_code
 
 

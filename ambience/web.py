@@ -46,6 +46,14 @@ RESYNC = "*"
 CLOSE = ""
 """A queue entry meaning: the server is shutting down; end the stream."""
 
+TOKEN_PARAMETER = {
+    "name": "token",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The API token, for EventSource (which cannot send Authorization)",
+}
+
 SECURITY_HEADERS = {
     # Only this origin: no CDN, no inline script, no framing.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -175,6 +183,7 @@ def mount_web(app: FastAPI, controller: Any, token: str, *, keepalive: float = K
         "whenever it changes; a comment every 15 s. The token may be sent as `?token=` (EventSource "
         "cannot send headers) or as `Authorization: Bearer`.",
         responses={200: {"content": {"text/event-stream": {}}}, 401: {"description": "no token, or a wrong one"}},
+        openapi_extra={"parameters": [TOKEN_PARAMETER]},
     )
     async def events(request: Request) -> Response:
         presented = _presented_token(request)

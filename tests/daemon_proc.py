@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,17 @@ from mosquitto import free_port
 
 class DaemonProcess:
     def __init__(
-        self, config_file: Path, state_dir: Path, port: int | None = None, env: dict[str, str] | None = None
+        self,
+        config_file: Path,
+        state_dir: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
     ):
         self.config_file = config_file
         self.env = dict(env or {})
+        self.preexec_fn = preexec_fn
+        """Run in the child before ``ambience serve`` starts, e.g. to set its resource limits."""
         self.state_dir = state_dir
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -38,6 +46,7 @@ class DaemonProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=self.preexec_fn,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

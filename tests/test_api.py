@@ -192,11 +192,55 @@ def test_clients_add_list_remove(api: Api):
 
 
 def test_openapi_docs(api: Api):
-    assert api.http.get("/docs", headers={"Authorization": ""}).status_code == 200
-    paths = api.http.get("/openapi.json").json()["paths"]
+    paths = api.http.get("/openapi.json", headers={"Authorization": ""}).json()["paths"]
     assert "/api/rooms/{room}/start" in paths and "/api/history" in paths
     start = paths["/api/rooms/{room}/start"]["post"]
     assert "preset" in start["requestBody"]["content"]["application/json"]["schema"]["properties"]
+
+
+def test_no_docs_pages_that_load_scripts_from_a_cdn(api: Api):
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        answer = api.http.get(path, headers={"Authorization": ""})
+        assert answer.status_code == 404 and "cdn" not in answer.text.lower()
+
+
+def test_a_day_is_yyyy_mm_dd_and_nothing_else(api: Api):
+    assert api.http.get("/api/bookings", params={"day": "2026-12-01"}).status_code == 200
+    for bad in ("0", "20261201", "2026-02-30", "1.5", "2026-12-01T00:00"):
+        answer = api.http.get("/api/bookings", params={"day": bad})
+        assert answer.status_code == 422, bad
+        assert answer.json()["issues"] == [
+            {"field": "day", "message": f"{bad!r} is not allowed: a day is written YYYY-MM-DD, e.g. 2026-12-01"}
+        ]
+
+
+def test_an_unknown_query_parameter_is_422_naming_it(api: Api):
+    answer = api.http.get("/api/history", params={"limt": 5})
+    assert answer.status_code == 422
+    assert answer.json()["issues"] == [{"field": "limt", "message": "unknown query parameter; did you mean 'limit'?"}]
+    assert "allowed: none" in error_of(api.http.get("/api/rooms", params={"x": 1}))
+
+
+def test_a_booking_time_before_the_first_day_there_is_is_422_not_a_crash(api: Api):
+    answer = api.http.post("/api/bookings", json={"room": "studio", "preset": PRESET, "at": "0001-01-01T00:00+14:00"})
+    assert answer.status_code == 422 and "'0001-01-01T00:00+14:00' is out of range" in error_of(answer)
+
+
+def test_a_wrong_method_names_every_method_of_the_path(api: Api):
+    for path, allowed in (("/api/bookings", "GET, POST"), ("/api/clients", "GET, POST"), ("/api/rooms/studio", "GET")):
+        answer = api.http.request("PUT", path)
+        assert answer.status_code == 405 and answer.headers["allow"] == allowed
+
+
+def test_the_schema_lists_what_each_route_answers(api: Api):
+    paths = api.http.get("/openapi.json").json()["paths"]
+    assert set(paths["/api/rooms/{room}/start"]["post"]["responses"]) == {
+        "200", "400", "401", "404", "409", "413", "422", "503"
+    }  # fmt: skip
+    assert "413" in paths["/api/clients"]["post"]["responses"] and "503" in paths["/healthz"]["get"]["responses"]
+    assert "HTTPValidationError" not in str(paths)  # FastAPI's own 422 body is not what we answer
+    day = next(p for p in paths["/api/bookings"]["get"]["parameters"] if p["name"] == "day")
+    assert day["schema"] == {"type": "string", "format": "date", "title": "Day"}
 
 
 # ---- the token --------------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from daemon_proc import DaemonProcess
@@ -55,8 +58,10 @@ INITIAL = {
 }
 
 
-@pytest.fixture
-def setup(broker, tmp_path):
+@contextmanager
+def daemon_and_simulator(broker, tmp_path: Path, **process: Any) -> Iterator[tuple[DaemonProcess, Simulator]]:
+    """PRESETS and CONFIG in ``tmp_path``, the simulated devices on ``broker``, and ``ambience serve``
+    ready to start (``process``: more DaemonProcess options); stopped afterwards."""
     (tmp_path / "presets").mkdir()
     for name, text in PRESETS.items():
         (tmp_path / "presets" / f"{name}.yaml").write_text(text)
@@ -64,11 +69,17 @@ def setup(broker, tmp_path):
     cfg.write_text(CONFIG.format(url=broker.url))
     config = parse_config(cfg.read_text(), str(cfg), tmp_path)
     with Simulator(config, tick=0.2, initial=INITIAL) as sim:
-        daemon = DaemonProcess(cfg, tmp_path / "state")
+        daemon = DaemonProcess(cfg, tmp_path / "state", **process)
         try:
             yield daemon, sim
         finally:
             daemon.stop()
+
+
+@pytest.fixture
+def setup(broker, tmp_path):
+    with daemon_and_simulator(broker, tmp_path) as pair:
+        yield pair
 
 
 def close(a: float, b: float, tol: float = 1.5) -> bool:
