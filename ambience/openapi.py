@@ -126,21 +126,8 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"oneOf": [schema, {"type": "null"}]}
 
 
-_TRUTH_WORDS = ("0", "off", "f", "false", "n", "no", "1", "on", "t", "true", "y", "yes")
-BOOLEAN = {
-    "oneOf": [
-        {"type": "boolean"},
-        {"enum": [0, 1]},
-        {
-            "type": "string",
-            "pattern": "^(?:"
-            + "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in word) for word in _TRUTH_WORDS)
-            + ")$",
-        },
-    ],
-    "description": "true or false; 0/1 and yes/no, on/off, t/f, y/n (any case) are read as well",
-}
-"""What the models' booleans take (pydantic's lax bool)."""
+BOOLEAN = {"type": "boolean", "description": "true or false (JSON's own; nothing else is read as one)"}
+"""What the models' booleans take (``units.Bool``: strict)."""
 
 _YEAR = r"(?!0000)[0-9]{4}"
 _DATE = (
