@@ -25,17 +25,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .clockwatch import CHECK_EVERY, ClockWatch
-from .config import Config
-from .controller import Controller
-from .devices.manager import Devices
-from .errors import AmbienceError, CommandError, DeviceError
-from .logsafe import RateLimit
-from .mqtt import Connection
-from .presence import SitePresence
-from .presets import load_library
-from .room import Room
-from .store import Store
+from ambience.app.controller import Controller
+from ambience.app.presence import SitePresence
+from ambience.app.room import Room
+from ambience.config import Config
+from ambience.config.library import load_library
+from ambience.core.clockwatch import CHECK_EVERY, ClockWatch
+from ambience.devices.manager import Devices
+from ambience.errors import AmbienceError, CommandError, DeviceError
+from ambience.infra.logsafe import RateLimit
+from ambience.infra.mqtt import Connection
+from ambience.infra.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Daemon:
         self.devices = Devices(self.connection, config, clock=clock)
         self.players: dict[str, Any] = {}
         if players:
-            from .player import Player
+            from ambience.music.mpv import Player
 
             for room_id, room in config.rooms.items():
                 if room.speaker is not None:
@@ -97,7 +97,7 @@ class Daemon:
         self.controller = Controller(self.rooms, self.library, self.store, clock)
         self.controller.defer = self.connection.background
         self.devices.on_change(self.controller.changed)
-        from .bookings import BookingService
+        from ambience.app.scheduler import BookingService
 
         self.bookings = BookingService(
             rooms=self.rooms, library=self.library, store=self.store, config=config.bookings,
@@ -113,13 +113,13 @@ class Daemon:
     # ---- lifetime ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        from .ha_discovery import HomeAssistantDiscovery
-        from .mqtt_control import MqttControl
+        from ambience.surfaces.ha_discovery import HomeAssistantDiscovery
+        from ambience.surfaces.mqtt_control import MqttControl
 
         self.surfaces.append(MqttControl(self.connection, self.controller, self.config))
         self.surfaces.append(HomeAssistantDiscovery(self.connection, self.controller, self.config))
         if self.players and self.config.music:
-            from .sounds import ensure_default_playlist_aside
+            from ambience.music.sounds import ensure_default_playlist_aside
 
             try:
                 await ensure_default_playlist_aside(self.config.music[0])
@@ -138,7 +138,8 @@ class Daemon:
         self._recover()
         self.bookings.start()  # after the sessions are back: a due booking sees a busy room as busy
         if self.config.bookings.calendars:
-            from .calendars import CalendarPoller, check_feeds
+            from ambience.app.calendars import CalendarPoller
+            from ambience.config.calendars import check_feeds
 
             for issue in check_feeds(self.config.bookings.calendars, self.config.rooms, self.library.presets, "config"):
                 log.warning("calendar: %s", issue)
@@ -155,7 +156,7 @@ class Daemon:
         if interval is not None:
             self._tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
         if self.config.http.enabled:
-            from .api import serve_http
+            from ambience.surfaces.http.app import serve_http
 
             self._tasks.append(asyncio.create_task(serve_http(self), name="http"))
         for surface in self.surfaces:

@@ -96,3 +96,7 @@ class StoreError(AmbienceError):
 
 class BookingError(AmbienceError):
     pass
+
+
+class CalendarError(BookingError):
+    """A feed that cannot be fetched or parsed; the message names the feed and what is wrong."""

@@ -31,7 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from paho.mqtt.matcher import MQTTMatcher  # noqa: E402
 
 from ambience.config import Config, parse_config  # noqa: E402
-from ambience.mqtt import set_no_delay  # noqa: E402
+from ambience.infra.mqtt import set_no_delay  # noqa: E402
 from ambience.simulator import Simulator  # noqa: E402
 
 BENCH_PRESET = """\

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from common import Mosquitto, Probe, Result, SimProcess, device_filters, ms, pct, write_setup
 
-from ambience.commands import Start, Stop
+from ambience.app.commands import Start, Stop
 from ambience.daemon import Daemon
 
 

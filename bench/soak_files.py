@@ -30,10 +30,10 @@ import yaml
 from soaklib import ROOT, Progress, Result
 
 from ambience.config import load_config
+from ambience.config.library import load_library, load_preset_file, shipped_presets
 from ambience.errors import ConfigError, InvalidFile, PresetError
-from ambience.presets import load_library, load_preset_file, shipped_presets
+from ambience.model.parse import field_path
 from ambience.units import parse_duration
-from ambience.validation import field_path
 
 EXTRA_CONFIG = """\
 reconcile: {ack_timeout: 1s, max_tries: 4, slow_retry: 30s}
@@ -48,7 +48,7 @@ bookings:
 
 
 def real_config_text() -> str:
-    from ambience.demo import DEMO_CONFIG
+    from ambience.cli.demo import DEMO_CONFIG
 
     return DEMO_CONFIG.format(mqtt_port=1883, http_port=8765) + EXTRA_CONFIG
 

@@ -42,7 +42,8 @@ import httpx  # noqa: E402
 from daemon_proc import DaemonProcess  # noqa: E402
 from mosquitto import Mosquitto, MqttProbe  # noqa: E402
 
-from ambience.config import Config, HttpConfig, parse_config  # noqa: E402
+from ambience.config import Config, parse_config  # noqa: E402
+from ambience.config.sections import HttpConfig  # noqa: E402
 from ambience.simulator import Simulator  # noqa: E402
 
 DEFAULTS = {"kills": 20, "sigkills": 20, "bookings": 10_000, "commands": 10_000, "files": 1_000, "seed": 8}

@@ -36,7 +36,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ambience.mqtt import set_no_delay
+from ambience.infra.mqtt import set_no_delay
 
 HOST = "127.0.0.1"
 _SEARCH = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")

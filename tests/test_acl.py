@@ -21,8 +21,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import SecretStr
 from test_ha_discovery import LiveHA as LiveDaemon
 
+from ambience.cli.demo import DEMO_CONFIG
 from ambience.config import Config, parse_config
-from ambience.demo import DEMO_CONFIG
 from ambience.simulator import Simulator
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "mqtt.md"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ambience.config import (
+from ambience.config.devices import (
     EsphomeDevice,
     GenericDevice,
     HomeAssistantDevice,
@@ -37,7 +37,7 @@ from ambience.devices.shelly import ShellyAdapter
 from ambience.devices.tasmota import TasmotaAdapter, distance, speed
 from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter
 from ambience.errors import DeviceError
-from ambience.timeline import ClimateState, Light
+from ambience.model.state import ClimateState, Light
 
 WARM_30 = Light(30, 2700)
 OFF = Light(0)
@@ -1203,7 +1203,7 @@ REGISTRY_CASES = [
 def test_registry(data, kind, cls):
     from pydantic import TypeAdapter
 
-    from ambience.config import Device
+    from ambience.config.devices import Device
 
     device = TypeAdapter(Device).validate_python(data)
     adapter = make_adapter(device, kind, CLIENT)

@@ -7,11 +7,12 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ambience.after import DeviceRef, after_states, as_found, from_json, restored_climate, restored_light, to_json
-from ambience.config import Limits
-from ambience.presets import parse_preset
-from ambience.session import SessionFacts
-from ambience.timeline import ClimateState, Light, LightTarget, Timeline
+from ambience.core.after import DeviceRef, after_states, as_found, from_json, restored_climate, restored_light, to_json
+from ambience.core.session import SessionFacts
+from ambience.core.timeline import Timeline
+from ambience.model.limits import Limits
+from ambience.model.preset import parse_preset
+from ambience.model.state import ClimateState, Light, LightTarget
 
 LIMITS = Limits(min_temperature=16, max_temperature=27, max_brightness=90)
 DEVICES = [

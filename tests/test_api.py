@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from mosquitto import free_port
 from pydantic import SecretStr
 
-from ambience.api import MAX_BODY, create_app, serve_http
-from ambience.auth import check, token_for_client, token_for_daemon
 from ambience.config import Config, parse_config
 from ambience.daemon import Daemon
+from ambience.infra.tokens import check, token_for_client, token_for_daemon
+from ambience.surfaces.http.app import MAX_BODY, create_app, serve_http
 
 TOKEN = "test-token-0123456789"
 CONFIG = """

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ambience import bookings as bookings_module
-from ambience.bookings import Booking, expand_weekly, local_time, overlapping, parse_when
+from ambience.app import scheduler as bookings_module
+from ambience.app.scheduler import Booking, expand_weekly, local_time, overlapping, parse_when
 from ambience.config import parse_config
 from ambience.daemon import Daemon
 from ambience.errors import BookingError

@@ -2,7 +2,7 @@
 
 The booking service is :class:`FakeBookings`, an in-memory implementation of the four calls a sync
 makes (``bookings``, ``book``, ``reschedule``, ``cancel``) with the real overlap rule, holding the
-real :class:`~ambience.bookings.Booking`; the core sync cases (fixture ``service``) run against it and
+real :class:`~ambience.app.scheduler.Booking`; the core sync cases (fixture ``service``) run against it and
 against the daemon's own BookingService, so the fake cannot drift from the contract. Fixtures in ``fixtures/calendars/``: ``google-v1.ics`` and
 ``google-v2.ics`` are two exports of the same Google calendar (Europe/London) a day apart;
 ``booking-system.ics`` is a clinic system's export (UTC and floating times, service in DESCRIPTION).
@@ -29,31 +29,27 @@ import pytest
 from pydantic import ValidationError
 from rich.console import Console
 
-from ambience.bookings import Booking
-from ambience.calendars import (
-    CalendarError,
-    CalendarFeed,
+from ambience.app.calendars import (
     CalendarPoller,
-    CalendarsConfig,
-    Event,
     SyncReport,
     Target,
     Want,
-    check_feeds,
     dry_run,
     fetch,
     map_event,
     parse_feed,
     plan_sync,
-    shown_url,
     sync_feed,
 )
+from ambience.app.scheduler import Booking
 from ambience.cli import Context, calendar_cmds
 from ambience.cli.client_cmds import DaemonClient, DaemonRefused
 from ambience.config import Config, parse_config
-from ambience.errors import BookingError, NotFound, StoreError
-from ambience.presets import Strict
-from ambience.validation import issues_from
+from ambience.config.calendars import CalendarFeed, CalendarsConfig, check_feeds, shown_url
+from ambience.errors import BookingError, CalendarError, NotFound, StoreError
+from ambience.model._base import Strict
+from ambience.model.calendar import Event
+from ambience.model.parse import issues_from
 
 FIXTURES = Path(__file__).parent / "fixtures" / "calendars"
 LONDON = ZoneInfo("Europe/London")
@@ -765,7 +761,7 @@ def test_a_feed_failing_the_same_way_again_is_warned_about_once(caplog):
     texts = {"clinic": "<html>"}
     poller = CalendarPoller([feed()], FakeBookings(), clock=lambda: NOW.timestamp(), tz=LONDON,
                             fetcher=lambda f: texts[f.name])  # fmt: skip
-    with caplog.at_level("DEBUG", logger="ambience.calendars"):
+    with caplog.at_level("DEBUG", logger="ambience.app.calendars"):
         for _ in range(3):
             asyncio.run(poller.sync_now())
         texts["clinic"] = text("google-v1.ics")

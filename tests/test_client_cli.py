@@ -17,10 +17,10 @@ from mosquitto import free_port
 from rich.console import Console
 
 from ambience import cli
-from ambience.api import serve_http
 from ambience.cli import Context, client_cmds
 from ambience.config import parse_config
 from ambience.daemon import Daemon
+from ambience.surfaces.http.app import serve_http
 
 PRESET = "swedish-relaxation-60"
 CONFIG = """

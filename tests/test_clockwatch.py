@@ -1,6 +1,6 @@
 """Noticing steps of the wall clock (ambience.clockwatch), pure."""
 
-from ambience.clockwatch import ClockWatch
+from ambience.core.clockwatch import ClockWatch
 
 
 def test_a_steady_clock_is_no_step_and_a_jump_either_way_is():

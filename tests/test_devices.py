@@ -17,9 +17,9 @@ from ambience.cli import main
 from ambience.config import Config, parse_config
 from ambience.devices.manager import Devices, LogLimit
 from ambience.errors import DeviceError
-from ambience.mqtt import Connection
+from ambience.infra.mqtt import Connection
+from ambience.model.state import ClimateState, Light, LightTarget
 from ambience.simulator import Simulator
-from ambience.timeline import ClimateState, Light, LightTarget
 
 QUICK = """
 name: Quick check
@@ -184,8 +184,8 @@ def test_last_will_says_offline_when_the_process_dies(broker, probe):
     probe.subscribe("lwt-test/status")
     script = (
         "import asyncio, sys\n"
-        "from ambience.config import MqttConfig\n"
-        "from ambience.mqtt import Connection\n"
+        "from ambience.config.sections import MqttConfig\n"
+        "from ambience.infra.mqtt import Connection\n"
         "async def main():\n"
         f"    c = Connection(MqttConfig(url='{broker.url}', base_topic='lwt-test'))\n"
         "    await c.start(wait=5)\n"
@@ -311,7 +311,7 @@ def test_mqtt_3_1_1_is_selectable(broker, tmp_path):
 def test_never_more_unacknowledged_publishes_than_the_brokers_receive_maximum():
     """MQTT 5: the broker says how many QoS 1 publishes may await their PUBACK (mosquitto: its
     max_inflight_messages); paho does not honour it, the Connection does."""
-    from ambience.config import MqttConfig
+    from ambience.config.sections import MqttConfig
 
     async def scenario(url: str, protocol: str) -> tuple[int, int]:
         connection = Connection(MqttConfig(url=url, protocol=protocol))

@@ -15,13 +15,13 @@ import pytest
 from daemon_proc import DaemonProcess
 
 from ambience import config as config_module
-from ambience import presets as presets_module
-from ambience import validation
 from ambience.cli import main
+from ambience.config import library as library_module
 from ambience.config import load_config
+from ambience.config.library import load_library, load_preset_file
 from ambience.errors import ConfigError, PresetError
-from ambience.presets import load_library, load_preset_file
-from ambience.validation import MAX_DEPTH, MAX_VALUES, load_yaml, read_text
+from ambience.model import parse as validation
+from ambience.model.parse import MAX_DEPTH, MAX_VALUES, load_yaml, read_text
 
 PRESET = "name: Test\nduration: 30m\n"
 
@@ -86,7 +86,7 @@ def test_a_preset_600_levels_deep_is_one_issue_naming_the_file_and_the_depth_fou
 
 
 def test_a_preset_at_the_size_limit_loads_and_one_byte_more_is_refused_unread(tmp_path):
-    limit = presets_module.MAX_BYTES
+    limit = library_module.MAX_BYTES
     path = tmp_path / "big.yaml"
     path.write_text(PRESET + "# " + "x" * (limit - len(PRESET) - 3) + "\n")
     assert path.stat().st_size == limit
@@ -146,8 +146,8 @@ def test_the_limits_leave_real_files_far_below_them(tmp_path, monkeypatch):
     # clinic stay within limits a quarter (depth) and an eighth (values) of the real ones
     monkeypatch.setattr(validation, "MAX_DEPTH", MAX_DEPTH // 4)
     monkeypatch.setattr(validation, "MAX_VALUES", MAX_VALUES // 8)
-    shipped = sorted(presets_module.shipped_presets().glob("*.yaml"))
-    assert len(shipped) >= 9 and max(p.stat().st_size for p in shipped) * 40 < presets_module.MAX_BYTES
+    shipped = sorted(library_module.shipped_presets().glob("*.yaml"))
+    assert len(shipped) >= 9 and max(p.stat().st_size for p in shipped) * 40 < library_module.MAX_BYTES
     assert all(load_preset_file(p) for p in shipped)
     path = tmp_path / "ambience.yaml"
     path.write_text(large_clinic())

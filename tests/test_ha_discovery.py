@@ -22,12 +22,13 @@ from mosquitto import Mosquitto, MqttProbe
 from pydantic import ValidationError
 from test_mqtt_control import INITIAL, ROOMS, LiveDaemon
 
-from ambience import ha_discovery
 from ambience.config import Config, parse_config
+from ambience.config.sections import HomeAssistantConfig
 from ambience.daemon import Daemon
-from ambience.ha_discovery import ACTIONS, STATES, HomeAssistantConfig, HomeAssistantDiscovery, node_id
+from ambience.model.state import Status
 from ambience.simulator import Simulator
-from ambience.timeline import Status
+from ambience.surfaces import ha_discovery
+from ambience.surfaces.ha_discovery import ACTIONS, STATES, HomeAssistantDiscovery, node_id
 
 PREFIX = "homeassistant"
 ID = re.compile(r"^[a-zA-Z0-9_-]+$")

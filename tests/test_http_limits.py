@@ -27,11 +27,11 @@ import pytest
 from mosquitto import MqttProbe, free_port
 from test_daemon import close, daemon_and_simulator, wait
 
-from ambience import api
-from ambience.api import serve_http
 from ambience.config import parse_config
 from ambience.daemon import Daemon
-from ambience.http_limits import Connections
+from ambience.surfaces.http import app as api
+from ambience.surfaces.http.app import serve_http
+from ambience.surfaces.http.limits import Connections
 
 IDLE = 1100
 SYSTEMD_NOFILE = 1024

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import OperationalError
 
-from ambience.jobstore import BatchingJobStore
+from ambience.infra.jobstore import BatchingJobStore
 
 
 def noop(**kwargs):
@@ -126,3 +127,15 @@ def test_a_batch_whose_commit_fails_leaves_the_store_as_it_was(setup):
     add(other_scheduler, "later", 3)  # outside a batch again: written at once
     assert written(tmp_path) == ["kept", "later"]
     other_scheduler.shutdown(wait=False)
+
+
+def test_a_booking_stored_under_the_old_module_path_still_finds_its_function(setup):
+    """Bookings stored before the package was laid out in layers name ``ambience.bookings:fire``."""
+    scheduler, store, _, tmp_path = setup
+    add(scheduler, "old", 1, n=1)
+    with sqlite3.connect(tmp_path / "jobs.db") as db:
+        (state,) = db.execute("SELECT job_state FROM apscheduler_jobs WHERE id = 'old'").fetchone()
+        job = pickle.loads(state)
+        job["func"] = "ambience.bookings:fire"
+        db.execute("UPDATE apscheduler_jobs SET job_state = ? WHERE id = 'old'", (pickle.dumps(job),))
+    assert store.lookup_job("old").func_ref == "ambience.app.scheduler:fire"

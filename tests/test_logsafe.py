@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from ambience.daemon import setup_logging
-from ambience.logsafe import BURST, RateLimit
+from ambience.infra.logsafe import BURST, RateLimit
 
 
 class Clock:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ambience.config import parse_config
+from ambience.config.library import load_library
 from ambience.errors import ConfigError, PresetError
-from ambience.presets import load_library, parse_preset
+from ambience.model.preset import parse_preset
 from ambience.units import format_duration, parse_duration
 
 MINIMAL = "name: Test\nduration: 30m\n"

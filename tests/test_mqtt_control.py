@@ -30,11 +30,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ambience import mqtt_control
 from ambience.config import Config, parse_config
 from ambience.daemon import Daemon
-from ambience.mqtt_control import MAX_PAYLOAD, MqttControl
 from ambience.simulator import Simulator
+from ambience.surfaces import mqtt_control
+from ambience.surfaces.mqtt_control import MAX_PAYLOAD, MqttControl
 
 BASE = "spa/ambience"
 """A base topic of two levels, so the room is found by position, not by splitting on '/'."""
@@ -345,7 +345,7 @@ def test_a_response_topic_outside_the_prefix_gets_no_answer_and_the_lamp_does_no
     with MqttProbe(broker, "cmnd/#", f"{BASE}/#") as watcher:
         mark = watcher.mark()
         attack = {"action": "pause", "id": "x; Power ON; Dimmer 100"}
-        with caplog.at_level(logging.WARNING, logger="ambience.mqtt_control"):
+        with caplog.at_level(logging.WARNING, logger="ambience.surfaces.mqtt_control"):
             for _ in range(5):
                 publish_v5(broker, command_topic("room2"), attack, "cmnd/r2-lamp/Backlog")
             # a wildcard, and ambience's own topics under the base (a Home Assistant button), are refused too
@@ -372,7 +372,7 @@ def test_a_response_topic_outside_the_prefix_gets_no_answer_and_the_lamp_does_no
     assert "\n" not in refusals[0]
     # the next line, once the minute is over, counts the refusals it did not log
     monkeypatch.setattr(mqtt_control, "REFUSAL_LOG_S", 0.0)
-    with caplog.at_level(logging.WARNING, logger="ambience.mqtt_control"):
+    with caplog.at_level(logging.WARNING, logger="ambience.surfaces.mqtt_control"):
         publish_v5(broker, command_topic("room2"), attack, "cmnd/r2-lamp/Backlog")
         assert send(results, "room2", {"action": "status", "id": "barrier"})["ok"]
     refusals = [r.getMessage() for r in caplog.records if "response topic" in r.getMessage()]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ambience.config import MqttConfig
-from ambience.mqtt import Connection, Received
+from ambience.config.sections import MqttConfig
+from ambience.infra.mqtt import Connection, Received
 
 
 def test_each_message_reaches_exact_and_wildcard_subscribers_only():
@@ -38,7 +38,7 @@ def _timeline(monkeypatch, quiet: float, max_wait: float, topic: str, every: flo
     """When background work ran, while ``topic`` messages came every ``every`` s for ``for_s`` s."""
     import asyncio
 
-    import ambience.mqtt as mqtt
+    import ambience.infra.mqtt as mqtt
 
     monkeypatch.setattr(mqtt, "BACKGROUND_QUIET", quiet)
     monkeypatch.setattr(mqtt, "BACKGROUND_MAX_WAIT", max_wait)

@@ -22,9 +22,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from ambience.api import create_app
 from ambience.config import parse_config
 from ambience.daemon import Daemon
+from ambience.surfaces.http.app import create_app
 from ambience.units import parse_duration
 
 TOKEN = "openapi-test-token-0123456789"

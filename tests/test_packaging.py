@@ -25,7 +25,7 @@ def test_wheel_carries_the_preset_library(tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     shipped = sorted(p.name for p in (ROOT / "presets").glob("*.yaml"))
     code = (
-        "from ambience.presets import shipped_presets, load_library;"
+        "from ambience.config.library import shipped_presets, load_library;"
         "lib = load_library([shipped_presets()]);"
         "print(shipped_presets());print(sorted(p.name for p in lib.sources.values()));print(len(lib.problems))"
     )

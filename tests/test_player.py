@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 from media import Requests, disguised_edl, opens
 
-from ambience.player import Envelope, Player
-from ambience.playlists import Track, fit, load_playlist
-from ambience.presets import Music, Preset
-from ambience.session import SessionFacts
-from ambience.timeline import MusicState, Timeline
+from ambience.core.session import SessionFacts
+from ambience.core.timeline import Timeline
+from ambience.model.preset import Music, Preset
+from ambience.model.state import MusicState
+from ambience.music.library import Track, fit, load_playlist
+from ambience.music.mpv import Envelope, Player
 
 try:
     import mpv  # noqa: F401

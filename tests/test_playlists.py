@@ -19,8 +19,8 @@ from media import disguised_edl
 from mutagen.ogg import OggPage
 
 from ambience.errors import PlayerError
-from ambience.playlists import Track, fit, list_playlists, load_playlist, parse_m3u, read_audio, resolve
-from ambience.sounds import PIECES, ensure_default_playlist, render
+from ambience.music.library import Track, fit, list_playlists, load_playlist, parse_m3u, read_audio, resolve
+from ambience.music.sounds import PIECES, ensure_default_playlist, render
 
 
 def tone(path: Path, seconds: float, freq: float = 440.0, rate: int = 8000) -> Path:
@@ -329,7 +329,7 @@ def test_the_daemon_generates_the_default_playlist_in_a_child_process(tmp_path):
     import asyncio
 
     from ambience.errors import PlayerError
-    from ambience.sounds import ensure_default_playlist_aside, needs_generating
+    from ambience.music.sounds import ensure_default_playlist_aside, needs_generating
 
     music = tmp_path / "music"
     assert needs_generating(music)

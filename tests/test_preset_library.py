@@ -7,9 +7,11 @@ from functools import cache
 
 import pytest
 
-from ambience.presets import Library, LightSettings, Preset, load_library, parse_preset, shipped_presets
-from ambience.session import SessionFacts
-from ambience.timeline import ALL, Timeline
+from ambience.config.library import Library, load_library, shipped_presets
+from ambience.core.session import SessionFacts
+from ambience.core.timeline import Timeline
+from ambience.model.preset import LightSettings, Preset, parse_preset
+from ambience.model.state import ALL
 
 WARM_LIGHT = (2200, 3000)
 """Kelvin: warm, dim treatment light. Only an ``after`` state block (cleaning light) may leave it."""

@@ -6,7 +6,7 @@ import pytest
 
 from ambience.devices.base import Availability, ClimateReport, LightReport, Message
 from ambience.devices.reconciler import Tracked
-from ambience.timeline import ClimateState, Light, LightTarget
+from ambience.model.state import ClimateState, Light, LightTarget
 
 
 class FakeAdapter:

@@ -8,13 +8,14 @@ import time
 import wave
 from pathlib import Path
 
-from ambience import room as room_module
+from ambience.app import room as room_module
+from ambience.app.room import Room
 from ambience.config import parse_config
+from ambience.config.library import Library
 from ambience.devices.manager import Devices
-from ambience.mqtt import Connection
-from ambience.presets import Library, parse_preset
-from ambience.room import Room
-from ambience.store import Store
+from ambience.infra.mqtt import Connection
+from ambience.infra.store import Store
+from ambience.model.preset import parse_preset
 
 
 class RecordingPlayer:

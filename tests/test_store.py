@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
+from ambience.core.session import SessionFacts
 from ambience.errors import StoreError
-from ambience.session import SessionFacts
-from ambience.store import SessionRecord, Store
+from ambience.infra.store import SessionRecord, Store
 
 
 def record(room="studio", sid="s1") -> SessionRecord:
@@ -37,7 +37,7 @@ def test_a_confirmation_settles_only_the_ending_that_owes_it(tmp_path):
 
 
 def test_a_locked_database_is_a_store_error_and_nothing_is_written(tmp_path, monkeypatch):
-    monkeypatch.setattr("ambience.store.BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr("ambience.infra.store.BUSY_TIMEOUT_MS", 100)
     store = Store(tmp_path / "a.db")
     store.start_session(record())
     other = sqlite3.connect(str(tmp_path / "a.db"), isolation_level=None)

@@ -8,12 +8,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ambience.clients import Comfort
-from ambience.config import Limits
+from ambience.core.session import SessionFacts
+from ambience.core.timeline import Timeline
 from ambience.errors import CommandError
-from ambience.presets import Preset, parse_preset
-from ambience.session import SessionFacts
-from ambience.timeline import ALL, Timeline
+from ambience.model.client import Comfort
+from ambience.model.limits import Limits
+from ambience.model.preset import Preset, parse_preset
+from ambience.model.state import ALL
 
 SWEDISH = """
 name: Swedish relaxation

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from ambience import daemon as daemon_module
+from ambience.app import daemon as daemon_module
+from ambience.app.presence import parse_peer
 from ambience.config import parse_config
 from ambience.daemon import Daemon
-from ambience.presence import parse_peer
 
 CONFIG = """
 mqtt: {{url: '{url}', base_topic: wd}}

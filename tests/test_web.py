@@ -21,10 +21,10 @@ import httpx
 import pytest
 import uvicorn
 
-from ambience.api import create_app
 from ambience.config import parse_config
 from ambience.daemon import Daemon
-from ambience.web import PAGE_DIR, RESYNC, Hub, mount_web
+from ambience.surfaces.http.app import create_app
+from ambience.surfaces.http.phone import PAGE_DIR, RESYNC, Hub, mount_web
 
 TOKEN = "web-test-token-0123456789"
 PRESET = "swedish-relaxation-60"

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.markup import escape
 
-from .. import __version__
-from ..config import Config, load_config
-from ..errors import AmbienceError, InvalidFile
+from ambience import __version__
+from ambience.config import Config, load_config
+from ambience.errors import AmbienceError, InvalidFile
 
 
 @dataclass
@@ -59,7 +59,7 @@ def print_error(console: Console, text: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import (
+    from ambience.cli import (
         booking_cmds,
         calendar_cmds,
         client_cmds,

@@ -10,9 +10,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from ..units import format_duration, parse_duration
-from . import Context
-from .client_cmds import DaemonClient, _print_json
+from ambience.cli import Context
+from ambience.cli.client_cmds import DaemonClient, _print_json
+from ambience.units import format_duration, parse_duration
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -16,12 +16,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..calendars import CalendarError, CalendarFeed, SyncReport, dry_run, fetch
-from ..config import Config
-from ..errors import AmbienceError, NotFound
-from ..units import format_duration
-from . import Context
-from .client_cmds import DaemonClient, DaemonRefused, _print_json
+from ambience.app.calendars import SyncReport, dry_run, fetch
+from ambience.cli import Context
+from ambience.cli.client_cmds import DaemonClient, DaemonRefused, _print_json
+from ambience.config import Config
+from ambience.config.calendars import CalendarFeed
+from ambience.errors import AmbienceError, CalendarError, NotFound
+from ambience.units import format_duration
 
 ACTION_STYLE = {"added": "green", "moved": "yellow", "cancelled": "red"}
 

@@ -26,15 +26,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..auth import token_for_client, token_path
-from ..commands import ClientAdd, CommandInvalid
-from ..config import Config
-from ..errors import AmbienceError, Issue
-from ..store import Store
-from ..units import format_clock, format_duration
-from ..validation import issues_from
-from . import Context
-from .device_cmds import STATUS_STYLE
+from ambience.app.commands import ClientAdd, CommandInvalid
+from ambience.cli import Context
+from ambience.cli.device_cmds import STATUS_STYLE
+from ambience.config import Config
+from ambience.errors import AmbienceError, Issue
+from ambience.infra.store import Store
+from ambience.infra.tokens import token_for_client, token_path
+from ambience.model.parse import issues_from
+from ambience.units import format_clock, format_duration
 
 TIMEOUT = 10.0
 """Seconds to wait for the daemon's answer."""

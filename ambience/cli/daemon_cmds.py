@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import Context
+from ambience.cli import Context
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -15,6 +15,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_serve(args: argparse.Namespace, ctx: Context) -> int:
-    from ..daemon import serve
+    from ambience.daemon import serve
 
     return serve(ctx.config, verbose=getattr(args, "verbose", False))

@@ -10,15 +10,15 @@ import time
 from rich.markup import escape
 from rich.table import Table
 
-from ..config import Config
-from ..devices.manager import Devices
-from ..errors import NotFound
-from ..mqtt import Connection
-from ..presets import load_library
-from ..session import SessionFacts
-from ..timeline import Timeline
-from ..units import parse_duration
-from . import Context
+from ambience.cli import Context
+from ambience.config import Config
+from ambience.config.library import load_library
+from ambience.core.session import SessionFacts
+from ambience.core.timeline import Timeline
+from ambience.devices.manager import Devices
+from ambience.errors import NotFound
+from ambience.infra.mqtt import Connection
+from ambience.units import parse_duration
 
 STATUS_STYLE = {
     "confirmed": "green",
@@ -197,7 +197,7 @@ def cmd_rooms_check(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace, ctx: Context) -> int:
-    from ..simulator import main as simulate
+    from ambience.simulator import main as simulate
 
     try:
         tick = parse_duration(args.tick)

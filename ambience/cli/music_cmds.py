@@ -11,17 +11,18 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from ..config import Limits
-from ..errors import CommandError, Issue, NotFound, PlayerError
-from ..player import Player
-from ..playlists import FittedPlaylist, Playlist, fit, list_playlists, load_playlist
-from ..presets import Music, Preset
-from ..session import SessionFacts
-from ..sounds import NAME as DEFAULT_PLAYLIST
-from ..sounds import ensure_default_playlist
-from ..timeline import MusicState, Timeline
-from ..units import format_clock, format_duration, parse_duration
-from . import Context, print_error
+from ambience.cli import Context, print_error
+from ambience.core.session import SessionFacts
+from ambience.core.timeline import Timeline
+from ambience.errors import CommandError, Issue, NotFound, PlayerError
+from ambience.model.limits import Limits
+from ambience.model.preset import Music, Preset
+from ambience.model.state import MusicState
+from ambience.music.library import FittedPlaylist, Playlist, fit, list_playlists, load_playlist
+from ambience.music.mpv import Player
+from ambience.music.sounds import NAME as DEFAULT_PLAYLIST
+from ambience.music.sounds import ensure_default_playlist
+from ambience.units import format_clock, format_duration, parse_duration
 
 STOP_FADE = 3.0
 """Seconds of the fade when ``play`` is interrupted (the first second is audio mpv has already filtered)."""

@@ -8,12 +8,14 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import PresetError
-from ..presets import Library, Preset, load_library, load_preset_file, preset_files
-from ..session import SessionFacts
-from ..timeline import ALL, Light, LightTarget, RoomState, Timeline
-from ..units import format_clock, format_duration
-from . import Context, print_error
+from ambience.cli import Context, print_error
+from ambience.config.library import Library, load_library, load_preset_file, preset_files
+from ambience.core.session import SessionFacts
+from ambience.core.timeline import Timeline
+from ambience.errors import PresetError
+from ambience.model.preset import Preset
+from ambience.model.state import ALL, Light, LightTarget, RoomState
+from ambience.units import format_clock, format_duration
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..timeline import ClimateState, Light
+from ambience.model.state import ClimateState, Light
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,9 @@ in firmware, so long fades are fine: ``max_transition`` defaults to 600 s.
 
 from __future__ import annotations
 
-from ..config import EsphomeDevice
-from ..timeline import ClimateState, Light
-from .base import Dropped, Message, Report, json_payload, step_temperature
-from .homeassistant import (
+from ambience.config.devices import EsphomeDevice
+from ambience.devices.base import Dropped, Message, Report, json_payload, step_temperature
+from ambience.devices.codec import (
     JsonLightState,
     PlainClimate,
     check_kind,
@@ -33,6 +32,7 @@ from .homeassistant import (
     online_payload,
     wrong_kind,
 )
+from ambience.model.state import ClimateState, Light
 
 DEFAULT_MAX_TRANSITION = 600.0
 HARD_MAX_TRANSITION = 65535.0

@@ -26,10 +26,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..config import GenericDevice
-from ..errors import DeviceError
-from ..timeline import ClimateState, Light
-from .base import (
+from ambience.config.devices import GenericDevice
+from ambience.devices.base import (
     KELVIN,
     MIRED,
     SETPOINT,
@@ -48,7 +46,7 @@ from .base import (
     scale_to_pct,
     step_temperature,
 )
-from .homeassistant import (
+from ambience.devices.codec import (
     check_kind,
     clamp_transition,
     json_of,
@@ -58,6 +56,8 @@ from .homeassistant import (
     text,
     wrong_kind,
 )
+from ambience.errors import DeviceError
+from ambience.model.state import ClimateState, Light
 
 DEFAULT_MAX_TRANSITION = 60.0
 FIELDS = (

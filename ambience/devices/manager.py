@@ -1,6 +1,6 @@
 """The asyncio shell around the reconciler: routes messages, publishes, sleeps until due.
 
-One :class:`Devices` serves every room over one :class:`~ambience.mqtt.Connection`. All of
+One :class:`Devices` serves every room over one :class:`~ambience.infra.mqtt.Connection`. All of
 it runs on the event loop; the MQTT connection has already handed every message over.
 """
 
@@ -12,13 +12,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
 
-from ..aio import wait_event
-from ..config import Config, ReconcileConfig
-from ..mqtt import Connection, Received
-from ..timeline import ClimateState, LightTarget, RoomState
-from .base import ClimateReport, Dropped, Message
-from .reconciler import Tracked
-from .registry import make_adapter
+from ambience.config import Config
+from ambience.config.sections import ReconcileConfig
+from ambience.devices.base import ClimateReport, Dropped, Message
+from ambience.devices.reconciler import Tracked
+from ambience.devices.registry import make_adapter
+from ambience.infra.aio import wait_event
+from ambience.infra.mqtt import Connection, Received
+from ambience.model.state import ClimateState, LightTarget, RoomState
 
 log = logging.getLogger(__name__)
 

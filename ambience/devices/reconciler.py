@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..timeline import ClimateState, Light, LightTarget
-from .base import Adapter, Availability, ClimateReport, LightReport, Message, Report
+from ambience.devices.base import Adapter, Availability, ClimateReport, LightReport, Message, Report
+from ambience.model.state import ClimateState, Light, LightTarget
 
 ACK_TIMEOUT = 2.0
 """Seconds to wait for a device's report after a command (plus its transition), doubled per try."""

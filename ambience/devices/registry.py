@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import (
+from ambience.config.devices import (
     EsphomeDevice,
     GenericDevice,
     HomeAssistantDevice,
@@ -10,13 +10,14 @@ from ..config import (
     TasmotaDevice,
     Zigbee2MqttDevice,
 )
-from .base import Adapter
-from .esphome import EsphomeAdapter
-from .generic import GenericAdapter
-from .homeassistant import HomeAssistantAdapter, check_kind
-from .shelly import ShellyAdapter
-from .tasmota import TasmotaAdapter
-from .zigbee2mqtt import Zigbee2MqttAdapter
+from ambience.devices.base import Adapter
+from ambience.devices.codec import check_kind
+from ambience.devices.esphome import EsphomeAdapter
+from ambience.devices.generic import GenericAdapter
+from ambience.devices.homeassistant import HomeAssistantAdapter
+from ambience.devices.shelly import ShellyAdapter
+from ambience.devices.tasmota import TasmotaAdapter
+from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter
 
 ADAPTERS = {
     "zigbee2mqtt": Zigbee2MqttAdapter,

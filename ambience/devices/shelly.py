@@ -30,11 +30,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import ShellyDevice
-from ..errors import DeviceError
-from ..timeline import ClimateState, Light
-from .base import PERCENT, Availability, Dropped, LightReport, Message, Reading, Report, json_payload, pct_to_scale
-from .homeassistant import check_kind, clamp_transition, native_max, seconds, text, wrong_kind
+from ambience.config.devices import ShellyDevice
+from ambience.devices.base import (
+    PERCENT,
+    Availability,
+    Dropped,
+    LightReport,
+    Message,
+    Reading,
+    Report,
+    json_payload,
+    pct_to_scale,
+)
+from ambience.devices.codec import check_kind, clamp_transition, native_max, seconds, text, wrong_kind
+from ambience.errors import DeviceError
+from ambience.model.state import ClimateState, Light
 
 DEFAULT_MAX_TRANSITION = 600.0
 HARD_MAX_TRANSITION = 10800.0

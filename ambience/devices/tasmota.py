@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import re
 
-from ..config import TasmotaDevice
-from ..errors import DeviceError
-from ..timeline import ClimateState, Light
-from .base import (
+from ambience.config.devices import TasmotaDevice
+from ambience.devices.base import (
     PERCENT,
     Bounds,
     Dropped,
@@ -47,7 +45,17 @@ from .base import (
     mired_to_kelvin,
     pct_to_scale,
 )
-from .homeassistant import check_kind, clamp_transition, native_max, normalized_hex, online_payload, text, wrong_kind
+from ambience.devices.codec import (
+    check_kind,
+    clamp_transition,
+    native_max,
+    normalized_hex,
+    online_payload,
+    text,
+    wrong_kind,
+)
+from ambience.errors import DeviceError
+from ambience.model.state import ClimateState, Light
 
 MAX_SPEED = 40
 """``Speed2`` 40: 20 s for a 0→100 % fade."""

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import Zigbee2MqttDevice
-from ..timeline import ClimateState, Light
-from .base import (
+from ambience.config.devices import Zigbee2MqttDevice
+from ambience.devices.base import (
     SETPOINT,
     TEMPERATURE,
     ClimateReport,
@@ -38,7 +37,7 @@ from .base import (
     json_payload,
     step_temperature,
 )
-from .homeassistant import (
+from ambience.devices.codec import (
     JsonLightState,
     check_kind,
     clamp_transition,
@@ -48,6 +47,7 @@ from .homeassistant import (
     online_payload,
     wrong_kind,
 )
+from ambience.model.state import ClimateState, Light
 
 DEFAULT_MAX_TRANSITION = 600.0
 HARD_MAX_TRANSITION = 6553.0

@@ -14,8 +14,8 @@ switched on per device; the true state of each device is published on
 
 from __future__ import annotations
 
-from .faults import Faults
-from .runner import main, run
-from .simulator import PREFIX, SIMULATORS, Simulator
+from ambience.simulator.faults import Faults
+from ambience.simulator.runner import main, run
+from ambience.simulator.simulator import PREFIX, SIMULATORS, Simulator
 
 __all__ = ["Simulator", "Faults", "run", "main", "PREFIX", "SIMULATORS"]

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from . import main
+from ambience.simulator import main
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from ..config import Device
-from .faults import Faults
-from .model import ClimateModel, LightModel
+from ambience.config.devices import Device
+from ambience.simulator.faults import Faults
+from ambience.simulator.model import ClimateModel, LightModel
 
 LIGHT, CLIMATE = "light", "climate"
 

@@ -10,7 +10,7 @@ import colorsys
 from collections.abc import Mapping
 from typing import Any
 
-from ..devices.base import hex_to_rgb, rgb_to_hex
+from ambience.devices.base import hex_to_rgb, rgb_to_hex
 
 Z2M_NAMED_MIRED = {"coolest": 153, "cool": 250, "neutral": 370, "warm": 454, "warmest": 500}
 """Zigbee2MQTT's ``color_temp`` words."""

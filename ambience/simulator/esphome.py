@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json, scale_to_pct
-from ..devices.base import pct_to_scale as to_scale
-from .base import LIGHT, Publish, VirtualDevice, number, parse_number
-from .colors import color_to_hex
+from ambience.devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json, scale_to_pct
+from ambience.devices.base import pct_to_scale as to_scale
+from ambience.simulator.base import LIGHT, Publish, VirtualDevice, number, parse_number
+from ambience.simulator.colors import color_to_hex
 
 TOP = 255
 

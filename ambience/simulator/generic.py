@@ -13,9 +13,9 @@ import json
 import re
 from typing import Any
 
-from ..devices.base import json_payload, kelvin_to_mired, mired_to_kelvin, parse_json, pct_to_scale, scale_to_pct
-from .base import LIGHT, Publish, VirtualDevice, parse_number
-from .colors import color_to_hex
+from ambience.devices.base import json_payload, kelvin_to_mired, mired_to_kelvin, parse_json, pct_to_scale, scale_to_pct
+from ambience.simulator.base import LIGHT, Publish, VirtualDevice, parse_number
+from ambience.simulator.colors import color_to_hex
 
 FIELDS = (
     "state", "STATE", "on", "brightness", "brightness255", "color_temp", "mired", "color", "transition", "target", "mode",

@@ -7,9 +7,9 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from ..config import Config, load_config
-from ..errors import AmbienceError
-from .simulator import Simulator
+from ambience.config import Config, load_config
+from ambience.errors import AmbienceError
+from ambience.simulator.simulator import Simulator
 
 
 def run(config: Config, url: str | None = None, *, out: TextIO | None = None, **options: Any) -> None:

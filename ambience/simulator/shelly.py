@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..devices.base import json_payload, parse_json, pct_to_scale
-from .base import LIGHT, Publish, VirtualDevice, number
+from ambience.devices.base import json_payload, parse_json, pct_to_scale
+from ambience.simulator.base import LIGHT, Publish, VirtualDevice, number
 
 TOP = 100
 

@@ -27,18 +27,19 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..config import Config, Device
-from ..devices.base import json_payload, parse_json
-from ..errors import DeviceError
-from ..mqtt import set_no_delay
-from .base import CLIMATE, LIGHT, Publish, VirtualDevice
-from .esphome import EsphomeSim
-from .faults import Faults
-from .generic import GenericSim
-from .homeassistant import HomeAssistantSim
-from .shelly import ShellySim
-from .tasmota import TasmotaSim
-from .zigbee2mqtt import Zigbee2MqttSim
+from ambience.config import Config
+from ambience.config.devices import Device
+from ambience.devices.base import json_payload, parse_json
+from ambience.errors import DeviceError
+from ambience.infra.mqtt import set_no_delay
+from ambience.simulator.base import CLIMATE, LIGHT, Publish, VirtualDevice
+from ambience.simulator.esphome import EsphomeSim
+from ambience.simulator.faults import Faults
+from ambience.simulator.generic import GenericSim
+from ambience.simulator.homeassistant import HomeAssistantSim
+from ambience.simulator.shelly import ShellySim
+from ambience.simulator.tasmota import TasmotaSim
+from ambience.simulator.zigbee2mqtt import Zigbee2MqttSim
 
 log = logging.getLogger("ambience.simulator")
 

@@ -14,10 +14,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json
-from .base import LIGHT, Publish, VirtualDevice, parse_number
-from .colors import color_to_hex, hs_to_rgb, rgb_to_hs
-from .model import LightView
+from ambience.devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json
+from ambience.simulator.base import LIGHT, Publish, VirtualDevice, parse_number
+from ambience.simulator.colors import color_to_hex, hs_to_rgb, rgb_to_hs
+from ambience.simulator.model import LightView
 
 CT_MIN, CT_MAX = 153, 500
 ON_WORDS = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..devices.base import (
+from ambience.devices.base import (
     hex_to_rgb,
     json_payload,
     kelvin_to_mired,
@@ -22,8 +22,8 @@ from ..devices.base import (
     pct_to_scale,
     scale_to_pct,
 )
-from .base import LIGHT, Publish, VirtualDevice, number
-from .colors import Z2M_NAMED_MIRED, color_to_hex, rgb_to_xy
+from ambience.simulator.base import LIGHT, Publish, VirtualDevice, number
+from ambience.simulator.colors import Z2M_NAMED_MIRED, color_to_hex, rgb_to_xy
 
 TOP = 254
 

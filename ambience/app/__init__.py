@@ -1,0 +1,1 @@
+"""The running daemon: one loop owns all state."""

@@ -1,0 +1,119 @@
+"""The commands every surface sends to the one dispatcher (:mod:`ambience.controller`).
+
+HTTP bodies, MQTT payloads, CLI calls and scheduled jobs all become one of these models;
+validation happens here, once. A bad command is refused whole with every problem named.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from ambience.errors import InvalidFile, Issue
+from ambience.model._base import ClientLabel, PresetId, RoomId, Strict
+from ambience.model.client import Comfort
+from ambience.model.parse import issues_from
+from ambience.units import Bool, Seconds, SignedSeconds
+
+
+class CommandInvalid(InvalidFile):
+    """A command that is not well formed (HTTP 422, an MQTT error reply)."""
+
+
+class Start(Strict):
+    action: Literal["start"] = "start"
+    room: RoomId
+    preset: PresetId
+    duration: Annotated[Seconds, Field(gt=0, le=6 * 3600)] | None = None
+    """The session's length, if not the preset's."""
+    client: ClientLabel | None = None
+    replace: Bool = False
+    """Start even if a session is running in the room (it is ended first)."""
+    lead: Annotated[Seconds, Field(le=3 * 3600)] = 0.0
+    """Pre-conditioning before the session: only the climate runs."""
+
+
+class Pause(Strict):
+    action: Literal["pause"] = "pause"
+    room: RoomId
+
+
+class Resume(Strict):
+    action: Literal["resume"] = "resume"
+    room: RoomId
+
+
+class Extend(Strict):
+    action: Literal["extend"] = "extend"
+    room: RoomId
+    by: Annotated[SignedSeconds, Field(ge=-6 * 3600, le=6 * 3600)]
+
+
+class Stop(Strict):
+    action: Literal["stop"] = "stop"
+    room: RoomId
+
+
+class Status(Strict):
+    action: Literal["status"] = "status"
+    room: RoomId | None = None
+
+
+class Book(Strict):
+    action: Literal["book"] = "book"
+    room: RoomId
+    preset: PresetId
+    at: Annotated[str, Field(min_length=1, max_length=64)]
+    """``2026-12-01 14:00`` in the clinic's time zone, or ISO 8601 with an offset."""
+    duration: Annotated[Seconds, Field(gt=0, le=6 * 3600)] | None = None
+    lead: Annotated[Seconds, Field(le=3 * 3600)] | None = None
+    client: ClientLabel | None = None
+
+
+class Cancel(Strict):
+    action: Literal["cancel"] = "cancel"
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    room: RoomId | None = None
+    """When given (e.g. from a room's MQTT topic), the booking must be in this room."""
+
+
+class ClientAdd(Strict):
+    label: ClientLabel
+    comfort: Comfort = Comfort()
+
+
+Command = Annotated[Start | Pause | Resume | Extend | Stop | Status | Book | Cancel, Field(discriminator="action")]
+ACTIONS = ("start", "pause", "resume", "extend", "stop", "status", "book", "cancel")
+_adapter: TypeAdapter[Any] = TypeAdapter(Command)
+
+
+class _Wrapper(Strict):
+    command: Command
+
+
+def parse_command(data: Any, source: str = "command") -> Start | Pause | Resume | Extend | Stop | Status | Book | Cancel:
+    """Validate a command given as a dict (or JSON text/bytes). Raises :class:`CommandInvalid`."""
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CommandInvalid([Issue(source, "", "not UTF-8 text")]) from None
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            raise CommandInvalid([Issue(source, "", f"not valid JSON: {exc}")]) from None
+        except RecursionError:
+            raise CommandInvalid([Issue(source, "", "not valid JSON: nested too deeply")]) from None
+    if not isinstance(data, dict):
+        raise CommandInvalid([Issue(source, "", f"a command is a JSON object with an action, not {type(data).__name__}")])
+    if "action" not in data:
+        raise CommandInvalid([Issue(source, "action", f"is required; one of {', '.join(ACTIONS)}")])
+    try:
+        return _Wrapper.model_validate({"command": data}).command
+    except ValidationError as exc:
+        issues = issues_from(exc, _Wrapper, source)
+        fixed = [Issue(i.source, i.field.removeprefix("command.").removeprefix("command"), i.message) for i in issues]
+        raise CommandInvalid(fixed) from None

@@ -1,0 +1,180 @@
+"""``./run demo``: a whole working ambience on this machine, with nothing to configure.
+
+Starts a private mosquitto, the device simulator for a two-room demo config (several
+bridges), and ``ambience serve`` with the preset library and the default playlist; prints how
+to start a session and where the API is. Ctrl-C (or SIGTERM) stops all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEMO_CONFIG = """\
+# The demo: two treatment rooms whose devices are simulated (ambience simulate).
+mqtt: {{url: "mqtt://127.0.0.1:{mqtt_port}", base_topic: ambience}}
+presets: [builtin]
+music: [music]
+state_dir: state
+http: {{host: 127.0.0.1, port: {http_port}}}
+limits: {{min_temperature: 16, max_temperature: 27, max_volume: 70}}
+rooms:
+  studio:
+    name: Treatment room 1
+    thermostat: {{bridge: zigbee2mqtt, device: studio-trv}}
+    lights:
+      - {{bridge: zigbee2mqtt, device: studio-ceiling, role: ceiling}}
+      - {{bridge: tasmota, device: studio-lamp, role: lamp}}
+      - {{bridge: shelly, device: shellydimmer2-studio, role: floor}}
+    speaker: {{audio_device: auto, ao: "pipewire,pulse,alsa,null"}}  # null: silent where there is no sound card
+  garden:
+    name: Garden room
+    thermostat: {{bridge: esphome, device: garden-node, object_id: heater}}
+    lights:
+      - {{bridge: esphome, device: garden-lamp, object_id: lamp, role: lamp}}
+      - bridge: homeassistant
+        device: garden-ceiling
+        role: ceiling
+        command_topic: homeassistant-lights/garden-ceiling/set
+        state_topic: homeassistant-lights/garden-ceiling/state
+        availability_topic: homeassistant-lights/garden-ceiling/availability
+    speaker: {{audio_device: auto, ao: "pipewire,pulse,alsa,null"}}
+"""
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError("no free port")
+
+
+def _mosquitto() -> str | None:
+    return shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None
+    )
+
+
+def _wait_port(port: int, timeout: float = 10.0, procs: list[subprocess.Popen] = ()) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            return False
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./run demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default=".demo", help="where the demo's config, state and music live (default .demo)")
+    args = parser.parse_args(argv)
+    home = Path(args.dir).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    binary = _mosquitto()
+    if binary is None:
+        print("The demo needs mosquitto: sudo apt-get install --no-install-recommends mosquitto", file=sys.stderr)
+        return 1
+    mqtt_port, http_port = _free_port(18830), _free_port(8765)
+    config = home / "ambience.yaml"
+    config.write_text(DEMO_CONFIG.format(mqtt_port=mqtt_port, http_port=http_port))
+    broker_conf = home / "mosquitto.conf"
+    broker_conf.write_text(
+        f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n"
+        "max_queued_messages 0\nlog_dest stderr\n"
+    )
+    os.chmod(home, 0o755)
+    from ambience.music.sounds import ensure_default_playlist
+
+    print("preparing the default playlist …", flush=True)
+    ensure_default_playlist(home / "music")
+
+    logs = home / "logs"
+    logs.mkdir(exist_ok=True)
+    procs: list[subprocess.Popen] = []
+
+    def spawn(name: str, cmd: list[str]) -> subprocess.Popen:
+        out = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=home, start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    stop = False
+
+    def on_signal(signum, frame):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        spawn("mosquitto", [binary, "-c", str(broker_conf)])
+        if not _wait_port(mqtt_port, 10, procs):
+            print(f"mosquitto did not start; see {logs / 'mosquitto.log'}", file=sys.stderr)
+            return 1
+        ambience = [sys.executable, "-m", "ambience"]
+        spawn("simulator", ambience + ["simulate", "--config", str(config)])
+        spawn("daemon", ambience + ["serve", "--config", str(config)])
+        if not _wait_port(http_port, 30, procs):
+            for name in ("simulator", "daemon"):
+                print(f"--- {logs / (name + '.log')}:", file=sys.stderr)
+                print((logs / f"{name}.log").read_text(errors="replace")[-2000:], file=sys.stderr)
+            print("the demo did not start (see above)", file=sys.stderr)
+            return 1
+        token = (home / "state" / "token").read_text().strip()
+        bin_dir = Path(sys.executable).parent
+        print(
+            f"""
+ambience is running: a private mosquitto on 127.0.0.1:{mqtt_port}, simulated devices for two rooms
+(studio, garden) and the daemon with the preset library and the default playlist.
+
+In another terminal:
+  export AMBIENCE_CONFIG={config}
+  source {bin_dir}/activate
+  ambience presets list
+  ambience start studio swedish-relaxation-60 --for 10m
+  ambience status --watch
+  ambience extend studio 10m;  ambience pause studio;  ambience resume studio;  ambience stop studio
+
+Phone page: http://127.0.0.1:{http_port}/   (sign in with the token: {token})
+HTTP API:   http://127.0.0.1:{http_port}/docs
+MQTT:       mosquitto_sub -p {mqtt_port} -t 'ambience/#' -v
+Logs:       {logs}/
+
+Press Ctrl-C to stop everything.""",
+            flush=True,
+        )
+        while not stop:
+            for proc in procs:
+                if proc.poll() is not None:
+                    print(f"{proc.args[0]} … exited ({proc.returncode}); see {logs}", file=sys.stderr)
+                    stop = True
+            time.sleep(0.5)
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(procs):
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        print("stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The rooms and their devices: one model per bridge convention."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from ambience.model._base import RoleName, Strict
+from ambience.model.limits import Limits
+from ambience.units import Seconds
+
+
+class _Device(Strict):
+    device: Annotated[str, Field(min_length=1, max_length=128)]
+    """The bridge's name for it: Z2M friendly name, Tasmota topic, ESPHome/Shelly topic prefix…"""
+    role: RoleName = "main"
+    """What the light is in the room (ceiling, lamp, floor…); presets address lights by role."""
+    name: str | None = None
+    max_transition: Seconds | None = None
+    """The longest fade the device does natively; longer fades are sent as steps."""
+
+    @property
+    def id(self) -> str:
+        return self.device
+
+
+class Zigbee2MqttDevice(_Device):
+    bridge: Literal["zigbee2mqtt"]
+    base_topic: str = "zigbee2mqtt"
+    setpoint: Literal["occupied_heating_setpoint", "current_heating_setpoint"] = "occupied_heating_setpoint"
+    mired_min: Annotated[int, Field(ge=50, le=1000)] = 153
+    mired_max: Annotated[int, Field(ge=50, le=1000)] = 500
+    temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
+
+
+class TasmotaDevice(_Device):
+    bridge: Literal["tasmota"]
+    full_topic: str = "%prefix%/%topic%/"
+
+
+class HomeAssistantDevice(_Device):
+    bridge: Literal["homeassistant"]
+    # light (MQTT JSON schema)
+    command_topic: str | None = None
+    state_topic: str | None = None
+    availability_topic: str | None = None
+    brightness_scale: Annotated[int, Field(ge=1, le=65535)] = 255
+    mired_min: Annotated[int, Field(ge=50, le=1000)] = 153
+    mired_max: Annotated[int, Field(ge=50, le=1000)] = 500
+    # climate (MQTT climate)
+    temperature_command_topic: str | None = None
+    temperature_state_topic: str | None = None
+    mode_command_topic: str | None = None
+    mode_state_topic: str | None = None
+    current_temperature_topic: str | None = None
+    temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
+
+
+class EsphomeDevice(_Device):
+    bridge: Literal["esphome"]
+    object_id: Annotated[str, Field(min_length=1)]
+    """The light or climate entity's object id: ``<device>/light/<object_id>/command``."""
+    temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
+
+
+class ShellyDevice(_Device):
+    bridge: Literal["shelly"]
+    component: Annotated[int, Field(ge=0, le=16)] = 0
+    """The Light component's id: ``Light.Set`` with ``{"id": component}``."""
+
+
+class GenericDevice(_Device):
+    bridge: Literal["generic"]
+    command_topic: str
+    payload: str = '{"state": "{state}", "brightness": {brightness}}'
+    """A template; fields: {state} {STATE} {on} {brightness} {brightness255} {color_temp} {mired} {target} {mode}."""
+    state_topic: str | None = None
+    values: dict[str, str] = {}
+    """Where each reported value is in a JSON state message, as dotted paths: ``{brightness: light.dim}``."""
+    brightness_scale: Annotated[int, Field(ge=1, le=65535)] = 100
+    availability_topic: str | None = None
+    payload_available: str = "online"
+    payload_not_available: str = "offline"
+
+
+Device = Annotated[
+    Zigbee2MqttDevice | TasmotaDevice | HomeAssistantDevice | EsphomeDevice | ShellyDevice | GenericDevice,
+    Field(discriminator="bridge"),
+]
+
+
+BRIDGES = ("zigbee2mqtt", "tasmota", "homeassistant", "esphome", "shelly", "generic")
+
+
+class Speaker(Strict):
+    audio_device: str = "auto"
+    """An mpv audio-device name (``mpv --audio-device=help`` lists them); ``auto`` is the default output."""
+    ao: str | None = None
+    """mpv audio outputs to try, e.g. ``pipewire,pulse,alsa,null`` (``null``: silent, for demos)."""
+
+
+class Room(Strict):
+    name: str | None = None
+    thermostat: Device | None = None
+    lights: tuple[Device, ...] = ()
+    speaker: Speaker | None = Speaker()
+    limits: Limits | None = None
+    """This room's own limits; the top-level ``limits`` otherwise."""
+
+    def devices(self) -> tuple[Device, ...]:
+        return ((self.thermostat,) if self.thermostat else ()) + self.lights
+
+    @model_validator(mode="after")
+    def _unique_devices(self) -> Room:
+        seen: set[tuple[str, str]] = set()
+        for dev in self.devices():
+            key = (dev.bridge, dev.id)
+            if key in seen:
+                raise PydanticCustomError("value_error", f"device {dev.id!r} ({dev.bridge}) is listed twice")
+            seen.add(key)
+        return self

@@ -1,0 +1,179 @@
+"""The config's sections other than rooms: broker, HTTP, reconciling, bookings, Home Assistant."""
+
+from __future__ import annotations
+
+from datetime import time as dt_time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
+
+from ambience.config.calendars import CalendarsConfig
+from ambience.model._base import ROOM_ID, Strict
+from ambience.units import Seconds
+
+
+def _protocol(value: Any) -> Any:
+    return {5: "5", 3.1: "3.1.1", 311: "3.1.1"}.get(value, value) if not isinstance(value, str) else value
+
+
+class MqttConfig(Strict):
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    base_topic: Annotated[str, Field(pattern=r"^[^#+/][^#+]*[^#+/]$|^[^#+/]$")] = "ambience"
+    protocol: Annotated[Literal["5", "3.1.1"], BeforeValidator(_protocol)] = "5"
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_id: str | None = None
+    command_expiry: Seconds = 30.0
+    """MQTT 5 message expiry of device commands: a command queued longer is dropped, not late."""
+    response_topic_prefix: str | None = None
+    """Where an MQTT 5 response topic may point (default ``<base_topic>/``): answers go nowhere else."""
+
+    @field_validator("response_topic_prefix")
+    @classmethod
+    def _response_prefix(cls, value: str | None) -> str | None:
+        if value is not None and (not value.endswith("/") or value.startswith("/") or set(value) & {"+", "#", "\0"}):
+            raise PydanticCustomError(
+                "value_error",
+                f"{value!r} is not allowed; write a topic prefix ending in '/', without '+' or '#', e.g. 'replies/'",
+            )
+        return value
+
+    @property
+    def response_prefix(self) -> str:
+        """The prefix every MQTT 5 response topic must start with."""
+        return self.response_topic_prefix or f"{self.base_topic}/"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise PydanticCustomError(
+                "value_error", f"{value!r} is not a broker URL; write mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+            )
+        try:
+            _ = parts.port
+        except ValueError:
+            raise PydanticCustomError("value_error", f"{value!r} has a bad port; allowed 1–65535") from None
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or (8883 if self.tls else 1883)
+
+    def secret(self) -> str | None:
+        """The password: from ``password`` (e.g. AMBIENCE_MQTT__PASSWORD) or ``password_file``."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return None
+
+
+class HttpConfig(Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8765
+    token: SecretStr | None = None
+    """The API token; default: generated at first start into ``<state_dir>/token`` (mode 0600)."""
+    enabled: bool = True
+    max_connections: Annotated[int, Field(ge=1, le=100_000)] = 200
+    """Open HTTP connections at most (each phone page holds one); past it the one idle longest is closed."""
+
+
+class RecurringBooking(Strict):
+    """A weekly booking template: e.g. room 2, Tuesdays 09:00, express-30."""
+
+    room: Annotated[str, Field(pattern=ROOM_ID)]
+    preset: str
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    at: Annotated[str, Field(pattern=r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$")]
+    """Local wall time, ``HH:MM``."""
+    duration: Seconds | None = None
+    lead: Seconds | None = None
+    client: str | None = None
+
+    def at_time(self) -> dt_time:
+        hour, minute = self.at.split(":")
+        return dt_time(int(hour), int(minute))
+
+
+def _zone(value: Any) -> Any:
+    if value is None:
+        return value
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "value_error", f"{value!r} is not a time zone; use an IANA name such as 'Europe/London'"
+        ) from None
+    return value
+
+
+class BookingsConfig(Strict):
+    timezone: Annotated[str | None, BeforeValidator(_zone)] = None
+    """The clinic's IANA time zone (default: this machine's)."""
+    lead: Seconds = 900.0
+    """Pre-heat before a booking: only the climate runs from ``start − lead``."""
+    on_busy: Literal["wait", "replace"] = "wait"
+    """A manual session still running when a booking is due: wait for it to end, or replace it."""
+    horizon_days: Annotated[int, Field(ge=1, le=366)] = 14
+    """How far ahead weekly templates are expanded into bookings."""
+    recurring: list[RecurringBooking] = []
+    store_url: str | None = None
+    """A SQLAlchemy URL for the booking store (default: SQLite ``<state_dir>/bookings.db``)."""
+    calendars: CalendarsConfig = []
+    """ICS feeds of the clinic's booking system, kept in step with the bookings (docs/calendars.md)."""
+
+    def zone(self) -> ZoneInfo:
+        if self.timezone:
+            return ZoneInfo(self.timezone)
+        from tzlocal import get_localzone_name
+
+        try:
+            return ZoneInfo(get_localzone_name() or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+
+class ReconcileConfig(Strict):
+    """How hard to insist on a device that does not confirm a command."""
+
+    ack_timeout: Seconds = 1.0
+    """Wait this long for a matching report after a command (plus its transition); doubled per try."""
+    max_tries: Annotated[int, Field(ge=1, le=20)] = 4
+    """After this many tries without a matching report a device is *unconfirmed*."""
+    slow_retry: Seconds = 30.0
+    """Seconds between tries once a device is unconfirmed."""
+
+
+TOPIC = r"^[^#+/][^#+]*[^#+/]$|^[^#+/]$"
+"""A topic to publish on: no wildcards, no leading or trailing slash."""
+
+
+class HomeAssistantConfig(Strict):
+    """``homeassistant:`` in ambience.yaml (docs/homeassistant.md)."""
+
+    discovery: bool = True
+    """Announce the rooms to Home Assistant; ``false`` also removes what was announced before."""
+    prefix: Annotated[str, Field(pattern=TOPIC)] = "homeassistant"
+    """Home Assistant's discovery prefix (MQTT integration → options)."""
+    birth_topic: Annotated[str, Field(pattern=TOPIC)] = "homeassistant/status"
+    """Where Home Assistant says ``online`` after it (re)starts. Its default does not follow the prefix."""
+    extend_by: Annotated[Seconds, Field(gt=0, le=6 * 3600)] = 600.0
+    """What the *Extend* button adds."""

@@ -1,0 +1,343 @@
+"""The timeline: what a room should look like at any moment of a session. Pure.
+
+``Timeline(preset, facts, limits).at(now)`` returns the desired :class:`RoomState`;
+``.next_change(now)`` the next wall time at which it changes (``None``: not until a command).
+No clock is read and nothing is sent: the daemon, ``presets show`` and the tests all ask the
+same function, which is what lets a restarted daemon, or a reconnect, put the room right.
+
+Semantics
+- Phases are cumulative: each one changes only what it names, from its ``at`` (negative:
+  counted back from the end, so they move with an extension), with a transition.
+- Light settings go to every light, then ``roles`` to the lights of that role.
+- A pause freezes the countdown and the music; lights and climate hold their value.
+- During a lead time only the climate is active.
+- Comfort preferences apply on top; the room's limits clamp every value, and say so in ``notes``.
+- After the end (or a stop) the ``after`` state; what it does not name is restored as found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ambience.core.session import SessionFacts
+from ambience.model.limits import Limits
+from ambience.model.preset import DEFAULT_TRANSITION, Lights, LightSettings, Preset
+from ambience.model.state import ALL, ClimateState, Light, LightTarget, MusicState, RoomState
+
+DEFAULT_MUSIC_TRANSITION = 10.0
+
+
+@dataclass(frozen=True)
+class _Key:
+    """From session time ``t``, fade to ``target`` over ``transition`` seconds."""
+
+    t: float
+    target: float | Light
+    transition: float
+
+
+def _lerp(a: float, b: float, f: float) -> float:
+    return b if f >= 1 else a + (b - a) * f
+
+
+def _mix(a: Light, b: Light, f: float) -> Light:
+    if f >= 1:
+        return b
+    ct = b.color_temp if a.color_temp is None or b.color_temp is None else _lerp(a.color_temp, b.color_temp, f)
+    return Light(_lerp(a.brightness, b.brightness, f), ct, b.color)
+
+
+def _value(keys: list[_Key], e: float, start: float | Light):
+    """The value at session time ``e`` of a keyframe track, and the key in force."""
+    value = start
+    for i, key in enumerate(keys):
+        if key.t > e:
+            break
+        end = keys[i + 1].t if i + 1 < len(keys) else e
+        until = min(e, end)
+        f = 1.0 if key.transition <= 0 else (until - key.t) / key.transition
+        value = _mix(value, key.target, f) if isinstance(key.target, Light) else _lerp(value, key.target, f)
+    return value
+
+
+def _active_key(keys: list[_Key], e: float) -> _Key | None:
+    current = None
+    for key in keys:
+        if key.t <= e:
+            current = key
+    return current
+
+
+class Timeline:
+    def __init__(self, preset: Preset, facts: SessionFacts, limits: Limits | None = None):
+        self.preset, self.facts, self.limits = preset, facts, limits or Limits()
+        self.length = facts.length
+        self.notes: list[str] = []
+        self.phases = sorted(
+            ((preset.phase_at(p.at, self.length), i, p) for i, p in enumerate(preset.phases)),
+            key=lambda x: (x[0], x[1]),
+        )
+        self.phases = [(t, i, p) for t, i, p in self.phases if t < self.length or self.length == 0 and t == 0]
+        self.climate_keys = self._climate_keys()
+        self.light_keys = self._light_keys() if preset.lights or any(p.lights for _, _, p in self.phases) else None
+        music = preset.music
+        self.music_keys = self._music_keys() if music and not facts.comfort.no_music else None
+        self._after_state = self._after_parts()
+        self.notes = list(dict.fromkeys(self.notes))
+
+    # ---- building the tracks ------------------------------------------------------------
+
+    def _clamp_temp(self, value: float, what: str) -> float:
+        lo, hi = self.limits.min_temperature, self.limits.max_temperature
+        clamped = min(hi, max(lo, value))
+        if clamped != value:
+            self.notes.append(f"{what} {value:g} °C clamped to {clamped:g} °C (room limits {lo:g}–{hi:g} °C)")
+        return clamped
+
+    def _climate_keys(self) -> list[tuple[float, ClimateState]] | None:
+        blocks = [(0.0, self.preset.climate)] + [(t, p.climate) for t, _, p in self.phases]
+        if not any(b and b.target is not None for _, b in blocks):
+            return None
+        keys: list[tuple[float, ClimateState]] = []
+        target, mode = None, "heat"
+        offset = self.facts.comfort.temperature_offset
+        for t, block in blocks:
+            if block is None:
+                continue
+            target = block.target if block.target is not None else target
+            mode = block.mode or mode
+            if target is not None:
+                keys.append((t, ClimateState(self._clamp_temp(target + offset, "climate target"), mode)))
+        return keys
+
+    def _light_settings(self, t: float, block: Lights | None, channel: str, acc: dict) -> float | None:
+        """Fold ``block`` into ``acc`` for ``channel``; returns the transition it asks for."""
+        if block is None:
+            return None
+        parts: list[LightSettings] = [block]
+        if channel != ALL and channel in block.roles:
+            parts.append(block.roles[channel])
+        transition = None
+        for part in parts:
+            for key in ("state", "brightness", "color_temp", "color"):
+                value = getattr(part, key)
+                if value is not None:
+                    acc[key] = value
+                    if key == "color":
+                        acc.pop("color_temp", None)
+                    if key == "color_temp":
+                        acc.pop("color", None)
+            if part.transition is not None:
+                transition = part.transition
+        return transition
+
+    def _light_of(self, acc: dict) -> Light:
+        brightness = 0.0 if acc.get("state") == "off" else float(acc.get("brightness", 100))
+        cap = self.limits.max_brightness
+        comfort_cap = self.facts.comfort.max_brightness
+        if comfort_cap is not None and brightness > comfort_cap:
+            brightness = float(comfort_cap)
+        if brightness > cap:
+            self.notes.append(f"brightness {brightness:g} % clamped to {cap} % (room limit)")
+            brightness = float(cap)
+        return Light(brightness, acc.get("color_temp"), acc.get("color"))
+
+    def _light_keys(self) -> dict[str, list[_Key]]:
+        preset = self.preset
+        blocks = [(0.0, preset.lights)] + [(t, p.lights) for t, _, p in self.phases]
+        channels = {ALL} | {r for _, b in blocks if b for r in b.roles}
+        base_transition = preset.lights.transition if preset.lights and preset.lights.transition is not None else None
+        tracks: dict[str, list[_Key]] = {}
+        for channel in sorted(channels):
+            acc: dict = {}
+            keys: list[_Key] = []
+            for t, block in blocks:
+                if block is None:
+                    continue
+                asked = self._light_settings(t, block, channel, acc)
+                transition = asked if asked is not None else base_transition
+                key = _Key(t, self._light_of(acc), DEFAULT_TRANSITION if transition is None else transition)
+                if keys and keys[-1].t == t:
+                    keys[-1] = _Key(t, key.target, key.transition if asked is not None else keys[-1].transition)
+                else:
+                    keys.append(key)
+            tracks[channel] = keys
+        return tracks
+
+    def _music_keys(self) -> list[_Key]:
+        music = self.preset.music
+        assert music is not None
+        offset = self.facts.comfort.volume_offset
+        cap = self.limits.max_volume
+
+        def level(volume: int) -> float:
+            value = min(100, max(0, volume + offset))
+            if value > cap:
+                self.notes.append(f"volume {value} clamped to {cap} (room limit max_volume)")
+                value = cap
+            return float(value)
+
+        keys = [_Key(0.0, level(music.volume), 0.0)]
+        for t, _, phase in self.phases:
+            if phase.music and phase.music.volume is not None:
+                transition = phase.music.transition if phase.music.transition is not None else DEFAULT_MUSIC_TRANSITION
+                key = _Key(t, level(phase.music.volume), transition if t > 0 else 0.0)
+                if keys[-1].t == t:
+                    keys[-1] = key
+                else:
+                    keys.append(key)
+        return keys
+
+    # ---- asking it --------------------------------------------------------------------
+
+    def _volume(self, e: float) -> float:
+        assert self.music_keys is not None and self.preset.music is not None
+        if e >= self.length:
+            return 0.0
+        level = _value(self.music_keys, e, self.music_keys[0].target)
+        fi, fo = self.preset.music.fade_in, self.preset.music.fade_out
+        env = 1.0
+        if fi > 0 and e < fi:
+            env *= max(0.0, e) / fi
+        if fo > 0 and self.length - e < fo:
+            env *= max(0.0, self.length - e) / fo
+        return level * min(1.0, env)
+
+    def change_points(self) -> list[float]:
+        """Every session time at which something starts or stops changing, sorted."""
+        points = {0.0, self.length}
+        for t, _, _ in self.phases:
+            points.add(t)
+        for keys in (self.light_keys or {}).values():
+            for k in keys:
+                points |= {k.t, k.t + k.transition}
+        if self.music_keys is not None and self.preset.music is not None:
+            for k in self.music_keys:
+                points |= {k.t, k.t + k.transition}
+            points |= {self.preset.music.fade_in, self.length - self.preset.music.fade_out}
+        return sorted(p for p in points if 0 <= p <= self.length)
+
+    def _phase(self, e: float) -> str | None:
+        name = None
+        for t, _, p in self.phases:
+            if t <= e:
+                name = p.name
+        return name
+
+    def at(self, now: float) -> RoomState:
+        facts = self.facts
+        ends_at = facts.ends_at(now)
+        notes = tuple(self.notes)
+        if facts.stopped_at is not None and now >= facts.stopped_at or now >= ends_at:
+            return self._after(facts.elapsed(now), ends_at, notes)
+        e = facts.elapsed(now)
+        remaining = max(0.0, ends_at - now)
+        climate = None
+        if self.climate_keys:
+            climate = next((c for t, c in reversed(self.climate_keys) if t <= max(e, 0.0)), None)
+        if now < facts.started_at - facts.lead:
+            return RoomState("scheduled", None, 0.0, remaining, self.length, ends_at, notes=notes)
+        if now < facts.started_at:
+            return RoomState(
+                "preconditioning", None, 0.0, remaining, self.length, ends_at, climate=climate, notes=notes
+            )
+        paused = facts.paused
+        lights = None
+        if self.light_keys is not None:
+            lights = {}
+            for channel, keys in self.light_keys.items():
+                value = _value(keys, e, keys[0].target)
+                key = _active_key(keys, e)
+                left = 0.0 if paused or key is None else max(0.0, key.t + key.transition - e)
+                target = key.target if key is not None and left > 0 else value
+                if not (target.on or value.on):
+                    value, left = target, 0.0  # an off light has no colour to fade
+                elif target == value:
+                    left = 0.0
+                lights[channel] = LightTarget(value, target, left)  # type: ignore[arg-type]
+        music = None
+        if self.music_keys is not None and self.preset.music is not None:
+            volume = self._volume(e)
+            nxt = next((p for p in self.change_points() if p > e), self.length)
+            ramping = not paused and abs(self._volume((e + nxt) / 2) - volume) > 1e-9
+            music = MusicState(
+                playlist=self.preset.music.playlist,
+                shuffle=self.preset.music.shuffle,
+                playing=not paused,
+                position=e,
+                volume=volume,
+                target=self._volume(nxt) if ramping else volume,
+                ramp=nxt - e if ramping else 0.0,
+            )
+        return RoomState(
+            "paused" if paused else "running",
+            self._phase(e),
+            e,
+            remaining,
+            self.length,
+            ends_at,
+            climate=climate,
+            lights=lights,
+            music=music,
+            notes=notes,
+        )
+
+    def _after_parts(self) -> tuple[ClimateState | None, dict[str, LightTarget] | None, frozenset[str]]:
+        """The after state's climate, lights and parts to restore: computed once (``at`` mutates nothing)."""
+        after = self.preset.after
+        climate = None
+        restore = set()
+        if after.climate is not None:
+            target = after.climate.target
+            if target is not None:
+                target = self._clamp_temp(target, "after climate target")
+            climate = ClimateState(target, after.climate.mode or "heat")
+        else:
+            restore.add("climate")
+        lights = None
+        if after.lights is not None:
+            lights = {}
+            channels = {ALL} | set(after.lights.roles)
+            for channel in channels:
+                acc: dict = {}
+                asked = self._light_settings(0.0, after.lights, channel, acc)
+                light = self._light_of(acc)
+                lights[channel] = LightTarget(light, light, DEFAULT_TRANSITION if asked is None else asked)
+        else:
+            restore.add("lights")
+        return climate, lights, frozenset(restore)
+
+    def _after(self, elapsed: float, ends_at: float, notes: tuple[str, ...]) -> RoomState:
+        climate, lights, restore = self._after_state
+        return RoomState(
+            "ended",
+            None,
+            min(max(elapsed, 0.0), self.length),
+            0.0,
+            self.length,
+            ends_at,
+            climate=climate,
+            lights=lights,
+            restore=restore,
+            notes=notes,
+        )
+
+    def next_change(self, now: float) -> float | None:
+        """The next wall time after ``now`` at which :meth:`at` changes by more than a fade step."""
+        facts = self.facts
+        if facts.stopped_at is not None and now >= facts.stopped_at:
+            return None
+        ends_at = facts.ends_at(now)
+        if now >= ends_at:
+            return None
+        if now < facts.started_at - facts.lead:
+            return facts.started_at - facts.lead
+        if now < facts.started_at:
+            return facts.started_at
+        if facts.paused:
+            return None
+        e = facts.elapsed(now)
+        for point in self.change_points():
+            if point > e:
+                return facts.to_wall(point, now)
+        return ends_at

@@ -1,0 +1,74 @@
+"""What a room should look like at one moment: the timeline's answer, in ambience's units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ALL = "*"
+"""The light channel for every light without a role of its own in the preset."""
+
+
+Status = Literal["scheduled", "preconditioning", "running", "paused", "ended"]
+
+
+@dataclass(frozen=True)
+class Light:
+    """A light's state in units of the preset: brightness in %, 0 is off."""
+
+    brightness: float
+    color_temp: float | None = None
+    color: str | None = None
+
+    @property
+    def on(self) -> bool:
+        return self.brightness > 0
+
+
+@dataclass(frozen=True)
+class LightTarget:
+    now: Light
+    target: Light
+    transition: float
+    """Seconds left of the fade from ``now`` to ``target`` (0: ``now`` is the target)."""
+
+
+@dataclass(frozen=True)
+class ClimateState:
+    target: float | None
+    """°C; ``None`` leaves the setpoint as it is (e.g. ``mode: off``)."""
+    mode: str = "heat"
+
+
+@dataclass(frozen=True)
+class MusicState:
+    playlist: str
+    shuffle: bool
+    playing: bool
+    position: float
+    """Seconds of music since the session start (pauses taken out): what a resume seeks to."""
+    volume: float
+    target: float
+    ramp: float
+    """Seconds to reach ``target`` from ``volume`` (0 when steady)."""
+
+
+@dataclass(frozen=True)
+class RoomState:
+    status: Status
+    phase: str | None
+    elapsed: float
+    remaining: float
+    length: float
+    ends_at: float
+    climate: ClimateState | None = None
+    lights: dict[str, LightTarget] | None = None
+    music: MusicState | None = None
+    restore: frozenset[str] = frozenset()
+    """Parts to put back as found (``'climate'``, ``'lights'``), after the end."""
+    notes: tuple[str, ...] = field(default=())
+
+    def light(self, role: str) -> LightTarget | None:
+        if self.lights is None:
+            return None
+        return self.lights.get(role) or self.lights.get(ALL)

@@ -1,0 +1,1 @@
+"""The speaker: playlists on disk, the default music, and mpv."""

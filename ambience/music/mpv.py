@@ -1,0 +1,588 @@
+"""The music player: one mpv per room, following the timeline's music state. See docs/music.md.
+
+The daemon calls ``await player.follow(state.music, fitted)`` whenever the timeline changes (a
+change point, pause, resume, extension) and ``follow(None, None)`` at the end. ``follow`` is
+idempotent: it compares what mpv plays with what should play and only then acts.
+
+How the volume is done (sample-accurate in real time and in a faster-than-real-time WAV render):
+
+- mpv's ``volume`` property is set once, to the room's ``max_volume``: a hard ceiling.
+- Each file gets its own lavfi filter ``volume=eval=frame`` whose expression is the session's
+  volume envelope, piecewise linear in *session seconds* = the file's timestamp ``t`` + the
+  session second at which the file starts. Frames are cut to 256 samples first (5 ms at 48 kHz),
+  so long and short fades move in small steps. The gain is ``(V / max_volume)³``: with the
+  ceiling it gives mpv's own cubic volume curve for ``V``, and it can never exceed ``max_volume``.
+- The envelope is the state's ramp (``volume`` → ``target`` over ``ramp``), then ``target`` held
+  until the fitted fade-out begins, then a straight line to silence at the session end; the file
+  that covers the end stops there (mpv's ``end``). So a fade that the daemon starts runs to its end
+  inside mpv, with no timer, and the fade-out ends with the session even in a fast render.
+
+Threads: mpv calls run on one worker thread of their own (in order), never on the event loop;
+mpv's callbacks only hand values to the loop with ``call_soon_threadsafe``. No libmpv, or no audio
+output: ``status()`` says why and nothing is raised into the room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from types import ModuleType
+from typing import Any
+
+from ambience.model.state import MusicState
+from ambience.music.library import Entry, FittedPlaylist
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AO = "pipewire,pulse,alsa"
+"""Audio outputs tried in order when the room names no device (``null`` left out: silence is an error)."""
+DRIFT = 1.5
+"""Seconds mpv may be off the session's music position before ``follow`` seeks."""
+RETRY_AFTER = 30.0
+"""Seconds before trying an audio output again after it failed."""
+FRAME = 256
+"""Samples per step of the envelope."""
+LEAD = 1.0
+"""Seconds of audio mpv may already have filtered ahead of what is heard: an envelope changed while a file
+plays keeps the old one this far ahead of the music position, then joins the new one (see Envelope.splice)."""
+CATCH_UP = 0.25
+"""Seconds at least to join a new envelope that has no turning point soon after the lead..."""
+CATCH_UP_RATE = 10.0
+"""...and no faster than this many volume points a second (an extension during the fade-out swells back)."""
+JOIN_WITHIN = 3.0
+"""A new envelope's turning point this close after the lead is where the splice joins it."""
+STARTUP = 0.0
+"""First guess of the seconds between loading a file and hearing it: none until measured; learnt per player
+(see _learn), and below 0 where the output reports ahead of its clock (mpv's null output: ~-30 ms)."""
+COLD_STARTUP = 0.08
+"""The same for a player's first file, which also opens the audio output (~50-140 ms here); learnt too."""
+LABEL = "ambience"
+OBSERVED = ("idle-active", "pause", "playlist-playing-pos", "playback-time", "current-ao")
+CONTAINED: dict[str, Any] = {
+    "demuxer": "lavf",
+    "access_references": False,
+    "demuxer_lavf_o": "protocol_whitelist=file",
+    "load_unsafe_playlists": False,
+    "ordered_chapters": False,
+    "autoload_files": False,
+    "sub_auto": "no",
+    "audio_file_auto": "no",
+    "cover_art_auto": "no",
+    "sid": "no",
+    "ytdl": False,
+    "config": False,
+    "load_scripts": False,
+    "load_auto_profiles": False,
+    "load_stats_overlay": False,
+    "load_osd_console": False,
+    "resume_playback": False,
+}
+"""mpv opens the file it is given and nothing else (docs/music.md): every file through libavformat with
+the demuxer its checked type names (per file, ``demuxer-lavf-format``), so no content is sniffed into an
+EDL, a playlist, a cue sheet or a linked timeline; libavformat opens nothing nested
+(``access-references``) and, should it try, only local files; no external subtitle, audio or cover
+files, no youtube-dl, no config file, scripts or saved positions. Applied over ``options``."""
+_END_FILE_ERROR = 4
+_AO_INIT_FAILED = -14
+_ERRORS = {-13: "loading failed", -16: "nothing to play", -17: "unrecognized file format"}
+
+
+def load_mpv() -> ModuleType:
+    """Import python-mpv (which loads libmpv). Raises ImportError or OSError when it cannot."""
+    import mpv
+
+    return mpv
+
+
+def _num(x: float) -> str:
+    return f"{x:.6f}"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The music volume (0–100, mpv's perceptual scale) over session seconds, piecewise linear.
+
+    Held at the first value before the first point and at the last after the last point; two
+    points at the same time make a step.
+    """
+
+    points: tuple[tuple[float, float], ...]
+
+    @classmethod
+    def follow(cls, music: MusicState, fitted: FittedPlaylist, cap: float) -> Envelope:
+        """The envelope the timeline implies from ``music`` on, if nothing else changes."""
+        length = fitted.length
+        p = max(0.0, music.position)
+        if p >= length:
+            return cls(((p, 0.0),))
+        v0 = min(cap, max(0.0, music.volume))
+        v1 = min(cap, max(0.0, music.target))
+        points = [(p, v0)]
+        end = p
+        if music.ramp > 0:
+            end = p + music.ramp
+            points.append((end, v1))
+        else:
+            v1 = v0
+        if end < fitted.fade_out_at:
+            points.append((fitted.fade_out_at, v1))
+        points = [(min(t, length), v) for t, v in points]
+        points.append((length, 0.0))
+        return cls(tuple(points))
+
+    def splice(self, new: Envelope, now: float) -> tuple[Envelope, float]:
+        """This envelope until ``now`` + :data:`LEAD` (what mpv may have filtered already), then into ``new``.
+
+        Joins at ``new``'s next turning point if it comes within :data:`JOIN_WITHIN` seconds (a short
+        fade keeps its end), else on ``new``'s own course after :data:`CATCH_UP` seconds, longer for a
+        big step (:data:`CATCH_UP_RATE`). Returns the envelope and the second from which it equals ``new``.
+        """
+        at = now + LEAD
+        head = [(now, self.at(now))] + [q for q in self.points if now < q[0] < at] + [(at, self.at(at))]
+        later = [q for q in new.points if q[0] > at]
+        if later and later[0][0] <= at + JOIN_WITHIN:
+            join, rest = later[0], later[1:]
+        else:
+            t1 = at + max(CATCH_UP, abs(new.at(at) - self.at(at)) / CATCH_UP_RATE)
+            join, rest = (t1, new.at(t1)), [q for q in new.points if q[0] > t1]
+        return Envelope(tuple(head + [join] + rest)), join[0]
+
+    def at(self, s: float) -> float:
+        pts = self.points
+        if s < pts[0][0]:
+            return pts[0][1]
+        for (s0, v0), (s1, v1) in zip(pts, pts[1:], strict=False):
+            if s < s1:
+                return v0 + (v1 - v0) * (s - s0) / (s1 - s0)
+        return pts[-1][1]
+
+    def same_after(self, other: Envelope, s: float) -> bool:
+        """Whether both give the same volume from session second ``s`` on."""
+        times = sorted({s} | {t for t, _ in self.points + other.points if t > s})
+        probes = times + [(a + b) / 2 for a, b in zip(times, times[1:], strict=False)]
+        return all(abs(self.at(x) - other.at(x)) < 1e-6 for x in probes)
+
+    def expression(self, offset: float, cap: float) -> str:
+        """An ffmpeg expression of the gain (``(V / cap)³``, 0–1) of a file starting at session second ``offset``."""
+        if cap <= 0:
+            return "0"
+        at = f"(t+{_num(offset)})"  # the frame's start in session seconds
+        pts = self.points
+        expr = _num(pts[-1][1])
+        for (s0, v0), (s1, v1) in reversed(list(zip(pts, pts[1:], strict=False))):
+            if s1 <= s0:
+                continue
+            slope = (v1 - v0) / (s1 - s0)
+            expr = f"if(lt({at},{_num(s1)}),{_num(v0)}+({slope:.9f})*({at}-{_num(s0)}),{expr})"
+        expr = f"if(lt({at},{_num(pts[0][0])}),{_num(pts[0][1])},{expr})"
+        return f"if(isnan(t),0,pow(clip(({expr})/{_num(cap)},0,1),3))"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What mpv was told: the fitted order, the entry at mpv's playlist index 0, the envelope."""
+
+    fitted: FittedPlaylist
+    base: int
+    envelope: Envelope
+    settled: float = 0.0
+    """Session second from which ``envelope`` is the timeline's own (before it: a splice)."""
+
+
+def _quote(value: str) -> str:
+    """mpv's length-prefixed quoting for a value inside a ``key=value,...`` list."""
+    return f"%{len(value.encode('utf-8'))}%{value}"
+
+
+class Player:
+    """One room's music. Construct, then ``await follow(...)`` as the timeline changes; ``await close()``.
+
+    ``audio_device``: an mpv device name (``pulse/<sink>``, ``alsa/<device>``, see
+    ``mpv --audio-device=help``) or ``auto``. ``ao``: the audio outputs to try (default
+    :data:`DEFAULT_AO` with ``auto``; with a named device, the device's own output). ``options``:
+    more mpv options (``{"ao_pcm_file": ...}``). ``load``: returns the python-mpv module.
+    ``meter``: measure the level after the envelope, for :meth:`level`. ``clock``: the clock the
+    ``at`` of :meth:`follow` is read on (the daemon's).
+    """
+
+    learnt = STARTUP
+    """The start-up delay the last player learnt (all rooms share one audio stack)."""
+    learnt_cold = COLD_STARTUP
+    """The same for a player's first file (the audio output opens then)."""
+
+    def __init__(
+        self,
+        *,
+        audio_device: str = "auto",
+        ao: str | None = None,
+        max_volume: float = 100,
+        options: Mapping[str, Any] | None = None,
+        load: Callable[[], ModuleType] = load_mpv,
+        name: str = "music",
+        retry_after: float = RETRY_AFTER,
+        meter: bool = False,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.audio_device = audio_device or "auto"
+        self.ao = ao if ao is not None else (DEFAULT_AO if self.audio_device == "auto" else None)
+        self.max_volume = float(min(100.0, max(0.0, max_volume)))
+        self.name = name
+        self.retry_after = retry_after
+        self.meter = meter
+        self._options = dict(options or {})
+        self._load_module = load
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mpv-{name}")
+        self._mpv: Any = None
+        self._opened = False
+        self._closed = False
+        self._unavailable: str | None = None
+        self._problem: str | None = None
+        self._ao_failed_at: float | None = None
+        self._plan: _Plan | None = None
+        self._seen: dict[str, Any] = {"idle-active": True, "pause": False}
+        self.clock = clock
+        self.reloads = 0
+        self.startup = Player.learnt
+        """Seconds mpv takes from a load until it plays, learnt: a load starts this far ahead so the music
+        is where the session is when it is heard (bench P3: it was ~140 ms behind the clock)."""
+        self._loaded: tuple[float, float, float, bool] | None = None
+        self._cold = True
+        """How many times the playlist was loaded into mpv (a start or a seek); ``follow`` is idempotent."""
+
+    # ---- lifetime ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Player:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def available(self) -> bool:
+        return self._mpv is not None
+
+    async def open(self) -> bool:
+        """Start mpv (in the worker). Never raises: on failure the player is unavailable and says why."""
+        if self._opened:
+            return self.available
+        self._opened = True
+        self._loop = asyncio.get_running_loop()
+        try:
+            module = await self._call(self._load_module)
+        except (ImportError, OSError, AttributeError) as exc:
+            self._unavailable = f"music is off: libmpv cannot be loaded ({exc})"
+            log.warning("%s: %s", self.name, self._unavailable)
+            return False
+        try:
+            self._mpv = await self._call(self._create, module)
+        except Exception as exc:  # any mpv option or init error
+            self._unavailable = f"music is off: mpv could not start ({exc})"
+            log.warning("%s: %s", self.name, self._unavailable)
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Stop the music and shut mpv down. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._mpv is not None:
+            try:
+                await self._call(self._terminate)
+            except Exception as exc:
+                log.warning("%s: closing mpv: %s", self.name, exc)
+        self._plan = None
+        self._worker.shutdown(wait=False)
+
+    # ---- what the daemon calls -----------------------------------------------------------------
+
+    async def follow(self, music: MusicState | None, fitted: FittedPlaylist | None, at: float | None = None) -> None:
+        """Make the music what ``music`` says, playing ``fitted``; ``None`` stops. Idempotent, never raises.
+
+        ``at``: the moment (of :attr:`clock`) ``music`` is for. Music that plays is then started where
+        the session is when mpv gets to it, plus what mpv takes to be heard (:attr:`startup`).
+        """
+        if self._closed:
+            return
+        if not self._opened:
+            await self.open()
+        if self._mpv is None:
+            return
+        force = False
+        if music is not None and self._ao_failed_at is not None:
+            if time.monotonic() - self._ao_failed_at < self.retry_after:
+                return
+            self._ao_failed_at, self._problem, force = None, None, True
+        try:
+            await self._call(self._apply, music, fitted, force, at)
+        except Exception as exc:
+            log.warning("%s: %s", self.name, exc, exc_info=True)
+            self._problem = f"music error: {exc}"
+
+    def status(self) -> dict[str, Any]:
+        """``{"playing": bool, "track": str | None, "volume": float, "error": str | None}``."""
+        if self._unavailable:
+            return {"playing": False, "track": None, "volume": 0.0, "error": self._unavailable}
+        plan, entry = self._plan, self._entry()
+        active = plan is not None and entry is not None and not self._seen.get("idle-active", True)
+        position = self.position
+        if plan is not None and position is None:
+            position = plan.envelope.points[0][0]
+        volume = plan.envelope.at(position) if active and plan is not None and position is not None else 0.0
+        return {
+            "playing": bool(active and not self._seen.get("pause")),
+            "track": entry.track.name if active and entry is not None else None,
+            "volume": round(min(volume, self.max_volume), 2),
+            "error": self._problem or self._output_note(),
+        }
+
+    @property
+    def position(self) -> float | None:
+        """Session seconds of the music mpv plays now, as last reported."""
+        entry, t = self._entry(), self._seen.get("playback-time")
+        return None if entry is None or t is None else entry.start + max(0.0, t)
+
+    @property
+    def output(self) -> str | None:
+        """The audio output in use (``current-ao``)."""
+        return self._seen.get("current-ao")
+
+    async def wait_until_idle(self, timeout: float) -> bool:
+        """Wait until mpv has nothing more to play (e.g. the session end was reached). False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._mpv is not None:
+            if await self._call(self._get, "playlist-pos") in (None, -1):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    async def level(self) -> float | None:
+        """The RMS level (dB of full scale) of the last frame that left the envelope; needs ``meter=True``."""
+        if self._mpv is None or not self.meter:
+            return None
+        stats = await self._call(self._get, "af-metadata/meter")
+        try:
+            return float(stats["lavfi.astats.Overall.RMS_level"])
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    # ---- on the event loop ---------------------------------------------------------------------
+
+    def _entry(self) -> Entry | None:
+        plan, pos = self._plan, self._seen.get("playlist-playing-pos")
+        if plan is None or pos is None or pos < 0 or plan.base + pos >= len(plan.fitted.entries):
+            return None
+        return plan.fitted.entries[plan.base + pos]
+
+    def _output_note(self) -> str | None:
+        tried = [a.strip() for a in (self.ao or "").split(",") if a.strip()]
+        if self._seen.get("current-ao") == "null" and tried and tried[0] != "null":
+            return f"no sound output: playing silently to the null output (tried {', '.join(tried)})"
+        return None
+
+    def _ended(self, reason: int, error: int) -> None:
+        if reason != _END_FILE_ERROR:
+            return
+        if error == _AO_INIT_FAILED:
+            if self._ao_failed_at is None:
+                where = f"audio device {self.audio_device!r}" + (f" (outputs tried: {self.ao})" if self.ao else "")
+                self._problem = (
+                    f"no audio output: mpv could not open {where}: audio output initialization failed; "
+                    f"music is off, retrying every {self.retry_after:g}s"
+                )
+                log.warning("%s: %s", self.name, self._problem)
+            self._ao_failed_at = time.monotonic()
+        else:
+            log.warning("%s: a track could not be played (%s); skipped", self.name, _ERRORS.get(error, error))
+
+    # ---- mpv's threads: hand everything to the loop --------------------------------------------
+
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+    def _observe(self, name: str, value: Any) -> None:
+        self._post(self._seen.__setitem__, name, value)
+        if name == "playback-time" and value is not None and self._loaded is not None:
+            self._learn(self.clock(), float(value))
+
+    def _learn(self, now: float, file_time: float) -> None:
+        """Once per load, half a second in (mpv's thread): how far the music is heard behind the session,
+        learnt into :attr:`startup` (an average: one slow load does not throw the next far ahead). A seek
+        to make it good at once was tried: mpv reports its position in ~50 ms steps, so it overshot."""
+        loaded = self._loaded
+        if loaded is None or now - loaded[0] < 0.5:
+            return
+        self._loaded = None
+        at, position, entry_start, cold = loaded
+        behind = position + (now - at) - (entry_start + file_time)
+        if abs(behind) >= 1.0:  # a seek or a pause, not start-up
+            return
+        if cold:
+            Player.learnt_cold = min(0.5, max(-0.2, Player.learnt_cold + 0.5 * behind))
+        else:
+            self.startup = min(0.5, max(-0.2, self.startup + 0.5 * behind))
+            Player.learnt = self.startup  # the next player starts from what this one learnt
+
+    def _event(self, event: Any) -> None:
+        if event.event_id.value == self._end_file_id:
+            self._post(self._ended, int(event.data.reason), int(event.data.error))
+
+    def _log(self, level: str, prefix: str, text: str) -> None:
+        log.log(
+            logging.INFO if level in ("fatal", "error") else logging.DEBUG,
+            "%s: mpv %s: %s",
+            self.name,
+            prefix,
+            text.strip(),
+        )
+
+    # ---- the worker thread: every mpv call -----------------------------------------------------
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = self._loop or asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, fn, *args)
+
+    def _create(self, module: ModuleType) -> Any:
+        options: dict[str, Any] = {
+            "vid": "no",
+            "idle": True,
+            "volume": self.max_volume,
+            "volume_max": 100,
+            "hr_seek": "yes",
+            "input_default_bindings": False,
+        }
+        if self.audio_device != "auto":
+            options["audio_device"] = self.audio_device
+        if self.ao:
+            options["ao"] = self.ao
+        options.update(self._options)
+        options.update(CONTAINED)
+        self._end_file_id = module.MpvEventID.END_FILE
+        m = module.MPV(log_handler=self._log, loglevel="warn", **options)
+        for name in OBSERVED:
+            m.observe_property(name, self._observe)
+        m.register_event_callback(self._event)
+        return m
+
+    def _terminate(self) -> None:
+        m, self._mpv = self._mpv, None
+        if m is not None:
+            m.terminate()
+
+    def _get(self, name: str) -> Any:
+        m = self._mpv
+        return None if m is None else getattr(m, name)
+
+    def _set(self, name: str, value: Any) -> None:
+        text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        self._mpv.command("set", name, text)
+
+    def _af(self, envelope: Envelope, offset: float) -> str:
+        expr = envelope.expression(offset, self.max_volume)
+        chain = f"@{LABEL}:lavfi=[asetnsamples=n={FRAME}:p=0,volume=volume='{expr}':eval=frame]"
+        return chain + (",@meter:lavfi=[astats=metadata=1:reset=1]" if self.meter else "")
+
+    def _file_options(self, fitted: FittedPlaylist, entry: Entry, envelope: Envelope, start: float) -> str:
+        options = [f"demuxer-lavf-format={_quote(entry.track.format)}", f"af={_quote(self._af(envelope, entry.start))}"]
+        if start > 0:
+            options.append(f"start={start:.3f}")
+        if entry.end > fitted.length:
+            options.append(f"end={fitted.length - entry.start:.3f}")
+        return ",".join(options)
+
+    def _apply(
+        self, music: MusicState | None, fitted: FittedPlaylist | None, force: bool, at: float | None = None
+    ) -> None:
+        if self._mpv is None:
+            return
+        if music is not None and music.playing and at is not None:
+            late = max(0.0, self.clock() - at)  # opening mpv, fitting the playlist, the worker's queue
+            music = replace(music, position=music.position + late, ramp=max(0.0, music.ramp - late))
+        slot = None if music is None or fitted is None or music.position >= fitted.length else fitted.at(music.position)
+        if music is None or fitted is None or slot is None:
+            self._stop()
+            return
+        envelope = Envelope.follow(music, fitted, self.max_volume)
+        plan, where = self._plan, None if force else self._where()
+        if plan is not None and where is not None:
+            index, offset = where
+            playing = plan.fitted.entries[index]
+            # The same file at the same place of the session in the new order, and near where it should be:
+            # keep playing (comparing session seconds, so a track boundary between the two is no reason to seek).
+            mine = fitted.at(playing.start)
+            kept = mine is not None and mine.offset < 1e-6 and mine.track.path == playing.track.path
+            if mine is not None and kept and abs(playing.start + offset - music.position) <= DRIFT:
+                since = max(music.position, plan.settled)
+                unchanged = plan.fitted == fitted and mine.index == index and envelope.same_after(plan.envelope, since)
+                if unchanged or self._requeue(fitted, mine.index, envelope, music.position):
+                    self._set("pause", not music.playing)
+                    return
+        self._load(fitted, slot.index, slot.offset, envelope, paused=not music.playing)
+
+    def _where(self) -> tuple[int, float] | None:
+        """The plan's entry index mpv plays now and how far into it, if it plays one."""
+        plan = self._plan
+        if plan is None or self._get("idle-active"):
+            return None
+        pos, t = self._get("playlist-playing-pos"), self._get("playback-time")
+        if pos is None or pos < 0 or t is None or plan.base + pos >= len(plan.fitted.entries):
+            return None
+        return plan.base + pos, max(0.0, t)
+
+    def _stop(self) -> None:
+        if self._plan is not None or not self._get("idle-active"):
+            self._mpv.command("stop")
+        self._plan = None
+
+    def _load(self, fitted: FittedPlaylist, index: int, offset: float, envelope: Envelope, paused: bool) -> None:
+        m = self._mpv
+        m.command("stop")
+        self.reloads += 1
+        self._set("pause", paused)
+        first = fitted.entries[index]
+        cold, self._cold = self._cold and not paused, self._cold and paused
+        ahead = 0.0 if paused else Player.learnt_cold if cold else self.startup
+        ahead = max(-offset, min(ahead, max(0.0, first.track.length - offset - 0.05)))  # within the file
+        for k, entry in enumerate(fitted.entries[index:]):
+            options = self._file_options(fitted, entry, envelope, offset + ahead if k == 0 else 0.0)
+            m.command("loadfile", str(entry.track.path), "append", options)
+        self._loaded = None if paused else (self.clock(), first.start + offset, first.start, cold)
+        self._plan = _Plan(fitted, index, envelope)
+        m.command("playlist-play-index", "0")
+        log.info("%s: playing %s from %.1fs", self.name, fitted.entries[index].track.name, offset)
+
+    def _requeue(self, fitted: FittedPlaylist, index: int, envelope: Envelope, position: float) -> bool:
+        """Give the playing file the new envelope and end, and queue the rest anew. False if mpv moved on meanwhile."""
+        m = self._mpv
+        entry = fitted.entries[index]
+        plan = self._plan
+        settled = 0.0
+        if plan is not None and not envelope.same_after(plan.envelope, position):
+            envelope, settled = plan.envelope.splice(envelope, position)
+        path = self._get("path")
+        if plan is None or envelope != plan.envelope:
+            self._set("af", self._af(envelope, entry.start))
+        self._set(
+            "file-local-options/end", f"{fitted.length - entry.start:.3f}" if entry.end > fitted.length else "none"
+        )
+        m.command("playlist-clear")
+        if self._get("path") != path or self._get("idle-active"):
+            return False
+        for later in fitted.entries[index + 1 :]:
+            m.command("loadfile", str(later.track.path), "append", self._file_options(fitted, later, envelope, 0.0))
+        self._plan = _Plan(fitted, index, envelope, settled)
+        return True

@@ -1,0 +1,1 @@
+"""Thin translators into the controller: HTTP and the phone page, MQTT, Home Assistant."""
