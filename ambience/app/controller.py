@@ -92,7 +92,7 @@ class Controller:
             raise BookingError("bookings are not available here (the daemon runs them)")
         if isinstance(command, Book):
             self.room(command.room)
-            from ambience.app.scheduler import parse_when
+            from ambience.core.booking import parse_when
 
             try:
                 start = parse_when(command.at, service.tz)
