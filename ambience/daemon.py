@@ -178,15 +178,11 @@ class Daemon:
                 log.warning("stored session for unknown room %r dropped", record.room)
                 self.store.delete_session(record.room)
                 continue
-            room.restore(record)
-            assert room.timeline is not None
-            if record.outcome is not None:  # written by an older ambience: ended, after state not sure
-                room.end(now, None)
-            elif room.timeline.at(now).status == "ended":
-                room.end(now, "recovered")
+            what = room.recover(record, now)
+            if what == "recovered":
                 log.info("%s: session %s ended while ambience was down; after state applied", room.id, record.preset)
-            else:
-                log.info("%s: resuming %s, %.0f s left", room.id, record.preset, room.timeline.at(now).remaining)
+            elif what == "resumed":
+                log.info("%s: resuming %s, %.0f s left", room.id, record.preset, room.status()["remaining_s"] or 0)
 
     async def _watch_clock(self) -> None:
         """Every CHECK_EVERY seconds: did the wall clock step? Then every room looks again at once."""
@@ -225,7 +221,7 @@ class Daemon:
 
     def _room_changed(self, room_id: str) -> None:
         room = self.rooms.get(room_id)
-        if room is not None and room.record is None:
+        if room is not None and not room.active:
             self.bookings.room_freed(room_id)
 
     async def stop(self) -> None:
