@@ -162,7 +162,7 @@ class Tracked:
         messages = self.behaviour.encode(self.adapter, command, transition)
         # The last report still tells how the device is only if nothing was sent to it since: a report
         # older than a command (the broker went down before the answer came) confirms nothing.
-        current = self.reported_at is not None and (self.last_sent_at is None or self.reported_at >= self.last_sent_at)
+        current = self.reported_at is not None and (self.last_sent_at is None or self.reported_at > self.last_sent_at)
         self.sent, self.sent_transition = command, transition
         self.tries += 1
         self.sends += 1
