@@ -25,10 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ambience.app.calendars import CalendarPoller
 from ambience.app.controller import Controller
 from ambience.app.presence import SitePresence
 from ambience.app.room import Room
+from ambience.app.scheduler import BookingService
 from ambience.config import Config
+from ambience.config.calendars import check_feeds
 from ambience.config.library import load_library
 from ambience.core.clockwatch import CHECK_EVERY, ClockWatch
 from ambience.devices.manager import Devices
@@ -36,6 +39,9 @@ from ambience.errors import AmbienceError, CommandError, DeviceError
 from ambience.infra.logsafe import RateLimit
 from ambience.infra.mqtt import Connection
 from ambience.infra.store import Store
+from ambience.surfaces.ha_discovery import HomeAssistantDiscovery
+from ambience.surfaces.http.app import serve_http
+from ambience.surfaces.mqtt_control import MqttControl
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +103,6 @@ class Daemon:
         self.controller = Controller(self.rooms, self.library, self.store, clock)
         self.controller.defer = self.connection.background
         self.devices.on_change(self.controller.changed)
-        from ambience.app.scheduler import BookingService
-
         self.bookings = BookingService(
             rooms=self.rooms, library=self.library, store=self.store, config=config.bookings,
             state_dir=config.state_dir, clock=clock, on_change=self.controller.changed,
@@ -113,9 +117,6 @@ class Daemon:
     # ---- lifetime ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        from ambience.surfaces.ha_discovery import HomeAssistantDiscovery
-        from ambience.surfaces.mqtt_control import MqttControl
-
         self.surfaces.append(MqttControl(self.connection, self.controller, self.config))
         self.surfaces.append(HomeAssistantDiscovery(self.connection, self.controller, self.config))
         if self.players and self.config.music:
@@ -138,9 +139,6 @@ class Daemon:
         self._recover()
         self.bookings.start()  # after the sessions are back: a due booking sees a busy room as busy
         if self.config.bookings.calendars:
-            from ambience.app.calendars import CalendarPoller
-            from ambience.config.calendars import check_feeds
-
             for issue in check_feeds(self.config.bookings.calendars, self.config.rooms, self.library.presets, "config"):
                 log.warning("calendar: %s", issue)
             self.controller.calendars = CalendarPoller(
@@ -156,8 +154,6 @@ class Daemon:
         if interval is not None:
             self._tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
         if self.config.http.enabled:
-            from ambience.surfaces.http.app import serve_http
-
             self._tasks.append(asyncio.create_task(serve_http(self), name="http"))
         for surface in self.surfaces:
             await surface.start()
@@ -182,15 +178,11 @@ class Daemon:
                 log.warning("stored session for unknown room %r dropped", record.room)
                 self.store.delete_session(record.room)
                 continue
-            room.restore(record)
-            assert room.timeline is not None
-            if record.outcome is not None:  # written by an older ambience: ended, after state not sure
-                room.end(now, None)
-            elif room.timeline.at(now).status == "ended":
-                room.end(now, "recovered")
+            what = room.recover(record, now)
+            if what == "recovered":
                 log.info("%s: session %s ended while ambience was down; after state applied", room.id, record.preset)
-            else:
-                log.info("%s: resuming %s, %.0f s left", room.id, record.preset, room.timeline.at(now).remaining)
+            elif what == "resumed":
+                log.info("%s: resuming %s, %.0f s left", room.id, record.preset, room.status()["remaining_s"] or 0)
 
     async def _watch_clock(self) -> None:
         """Every CHECK_EVERY seconds: did the wall clock step? Then every room looks again at once."""
@@ -229,7 +221,7 @@ class Daemon:
 
     def _room_changed(self, room_id: str) -> None:
         room = self.rooms.get(room_id)
-        if room is not None and room.record is None:
+        if room is not None and not room.active:
             self.bookings.room_freed(room_id)
 
     async def stop(self) -> None:

@@ -228,7 +228,7 @@ def test_book_and_cancel_through_the_dispatcher(broker, tmp_path):
     async def scenario(daemon):
         at = (datetime.now(LONDON) + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
         made = daemon.controller.execute({"action": "book", "room": "studio", "preset": "hour", "at": at})
-        booking = made["booking"]
+        booking = made.booking
         assert booking["start"].startswith(at.replace(" ", "T"))
         listed = daemon.controller.list_bookings(room="studio")
         assert [b["id"] for b in listed] == [booking["id"]]

@@ -80,8 +80,32 @@ class Cancel(Strict):
 
 
 class ClientAdd(Strict):
+    """The body of ``POST /api/clients`` (and ``ambience clients add``'s options)."""
+
     label: ClientLabel
     comfort: Comfort = Comfort()
+
+
+# ---- commands no surface sends as JSON: the CLI, the scheduler and the calendar poller build them ----
+
+
+class AddClient(Strict):
+    """Add a client, or replace the one with this label."""
+
+    action: Literal["add_client"] = "add_client"
+    label: ClientLabel
+    comfort: Comfort = Comfort()
+
+
+class RemoveClient(Strict):
+    action: Literal["remove_client"] = "remove_client"
+    label: ClientLabel
+
+
+SESSION_COMMANDS = (Start, Pause, Resume, Extend, Stop)
+COMMANDS = (*SESSION_COMMANDS, Status, Book, Cancel, AddClient, RemoveClient)
+"""Every command the controller runs; parse_command reads only the first eight (what surfaces may send)."""
+AnyCommand = Start | Pause | Resume | Extend | Stop | Status | Book | Cancel | AddClient | RemoveClient
 
 
 Command = Annotated[Start | Pause | Resume | Extend | Stop | Status | Book | Cancel, Field(discriminator="action")]
@@ -93,7 +117,9 @@ class _Wrapper(Strict):
     command: Command
 
 
-def parse_command(data: Any, source: str = "command") -> Start | Pause | Resume | Extend | Stop | Status | Book | Cancel:
+def parse_command(
+    data: Any, source: str = "command"
+) -> Start | Pause | Resume | Extend | Stop | Status | Book | Cancel:
     """Validate a command given as a dict (or JSON text/bytes). Raises :class:`CommandInvalid`."""
     if isinstance(data, (bytes, bytearray)):
         try:
@@ -108,7 +134,9 @@ def parse_command(data: Any, source: str = "command") -> Start | Pause | Resume 
         except RecursionError:
             raise CommandInvalid([Issue(source, "", "not valid JSON: nested too deeply")]) from None
     if not isinstance(data, dict):
-        raise CommandInvalid([Issue(source, "", f"a command is a JSON object with an action, not {type(data).__name__}")])
+        raise CommandInvalid(
+            [Issue(source, "", f"a command is a JSON object with an action, not {type(data).__name__}")]
+        )
     if "action" not in data:
         raise CommandInvalid([Issue(source, "action", f"is required; one of {', '.join(ACTIONS)}")])
     try:

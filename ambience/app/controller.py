@@ -1,9 +1,10 @@
 """The one command dispatcher. CLI, HTTP, MQTT and scheduled jobs all come through here.
 
-``Controller.execute(command)`` takes a validated command (:mod:`ambience.commands`) and
-returns the room's status as JSON-able data, or raises an :class:`~ambience.errors.AmbienceError`
-that every surface maps the same way: ``CommandInvalid`` → 422, ``NotFound`` → 404,
-``Busy``/``CommandError`` → 409.
+``Controller.execute(command)`` takes a command (:mod:`ambience.app.commands`): one a surface
+sent as JSON (start, pause, resume, extend, stop, status, book, cancel) or one built by the CLI,
+the scheduler or the calendar poller. It returns a :class:`Result`, or raises an
+:class:`~ambience.errors.AmbienceError` that every surface shows the same way (one table,
+:mod:`ambience.surfaces.errors`). The rooms are changed only here and in the rooms themselves.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ambience.app.commands import (
+    COMMANDS,
+    AddClient,
+    AnyCommand,
     Book,
     Cancel,
-    ClientAdd,
     CommandInvalid,
     Extend,
     Pause,
+    RemoveClient,
     Resume,
     Start,
     Status,
@@ -28,6 +33,7 @@ from ambience.app.commands import (
 )
 from ambience.app.room import Room
 from ambience.config.library import Library
+from ambience.core.booking import parse_when
 from ambience.errors import BookingError, Issue, NotFound
 from ambience.infra.store import Store
 from ambience.model.client import Client
@@ -35,6 +41,28 @@ from ambience.model.client import Client
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command did, for the surface that sent it to show (one of these is set)."""
+
+    room: dict[str, Any] | None = None
+    """A session command: the room's status after it."""
+    rooms: list[dict[str, Any]] | None = None
+    """``status``: every room's (or one room's) status."""
+    booking: dict[str, Any] | None = None
+    client: dict[str, Any] | None = None
+
+    def json(self) -> dict[str, Any]:
+        """The answer as the HTTP API and MQTT results have always shaped it."""
+        if self.room is not None:
+            return self.room
+        if self.rooms is not None:
+            return {"rooms": self.rooms}
+        if self.booking is not None:
+            return {"booking": self.booking}
+        return self.client if self.client is not None else {}
 
 
 class Controller:
@@ -56,14 +84,23 @@ class Controller:
 
     # ---- commands ---------------------------------------------------------------------------
 
-    def execute(self, command: Any) -> dict[str, Any]:
-        """Run one command (a model, or a dict/JSON to validate first); returns the room's status."""
-        if not isinstance(command, (Start, Pause, Resume, Extend, Stop, Status, Book, Cancel)):
+    def execute(self, command: AnyCommand | dict[str, Any] | str | bytes) -> Result:
+        """Run one command (a model, or a dict/JSON to validate first). Every trigger comes here: the
+        surfaces, the CLI, the booking scheduler, the calendar poller. Raises an AmbienceError that
+        every surface shows the same way (:mod:`ambience.surfaces.errors`)."""
+        if not isinstance(command, COMMANDS):
             command = parse_command(command)
         if isinstance(command, Status):
-            return {"rooms": self.status(command.room)}
+            return Result(rooms=self.status(command.room))
         if isinstance(command, (Book, Cancel)):
-            return self._booking_command(command)
+            return Result(booking=self._booking_command(command))
+        if isinstance(command, AddClient):
+            client = Client(label=command.label, comfort=command.comfort)
+            self.store.add_client(client)
+            return Result(client=client.model_dump())
+        if isinstance(command, RemoveClient):
+            self.store.remove_client(command.label)
+            return Result()
         room = self.room(command.room)
         if isinstance(command, Start):
             preset = self.library.get(command.preset)
@@ -84,7 +121,7 @@ class Controller:
         elif isinstance(command, Stop):
             room.stop()
         self.changed(room.id)
-        return self.status(room.id)[0]
+        return Result(room=self.status(room.id)[0])
 
     def _booking_command(self, command: Book | Cancel) -> dict[str, Any]:
         service = self.bookings
@@ -92,8 +129,6 @@ class Controller:
             raise BookingError("bookings are not available here (the daemon runs them)")
         if isinstance(command, Book):
             self.room(command.room)
-            from ambience.core.booking import parse_when
-
             try:
                 start = parse_when(command.at, service.tz)
             except BookingError as exc:
@@ -107,7 +142,8 @@ class Controller:
             if command.room is not None and booking.room != command.room:
                 raise NotFound("booking", command.id, [b.id for b in service.bookings(room=command.room)])
             booking = service.cancel(command.id)
-        return {"booking": booking.json(self.library.presets[booking.preset].duration if booking.preset in self.library.presets else None)}
+        preset = self.library.presets.get(booking.preset)
+        return booking.json(preset.duration if preset else None)
 
     def list_bookings(self, room: str | None = None, day: Any = None) -> list[dict[str, Any]]:
         if self.bookings is None:
@@ -159,14 +195,6 @@ class Controller:
 
     def clients(self) -> list[dict[str, Any]]:
         return [c.model_dump() for c in self.store.clients()]
-
-    def add_client(self, body: ClientAdd) -> dict[str, Any]:
-        client = Client(label=body.label, comfort=body.comfort)
-        self.store.add_client(client)
-        return client.model_dump()
-
-    def remove_client(self, label: str) -> None:
-        self.store.remove_client(label)
 
     # ---- change notifications ---------------------------------------------------------------
 

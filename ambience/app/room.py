@@ -116,9 +116,26 @@ class Room:
 
     # ---- commands (each persists before it returns) --------------------------------------
 
+    # ---- what others may read (the controller, the scheduler, the daemon) ---------------------
+
     @property
     def active(self) -> bool:
+        """A session is on (running, paused, pre-heating or waiting for its lead time)."""
         return self.record is not None and self.record.outcome is None
+
+    @property
+    def session_id(self) -> str | None:
+        return self.record.id if self.active and self.record is not None else None
+
+    @property
+    def session_booking(self) -> dict[str, Any] | None:
+        """The booking (its job kwargs) that started the session on, if a booking did."""
+        record = self.record
+        return record.booking if self.active and record is not None and isinstance(record.booking, dict) else None
+
+    @property
+    def session_preset(self) -> str | None:
+        return self.record.preset if self.active and self.record is not None else None
 
     def start(
         self,
@@ -228,6 +245,20 @@ class Room:
         self.devices.want(self.id, owed.device, from_json(tracked.kind, owed.state))
         self.wake()
 
+    def recover(self, record: SessionRecord, now: float) -> str:
+        """A session stored by an earlier run: resumed if still in its time, else ended now (its after
+        state sent). Returns ``'resumed'``, ``'recovered'`` (ended while ambience was down) or ``'ended'``
+        (a row of an older ambience that had already ended it)."""
+        self.restore(record)
+        assert self.timeline is not None
+        if record.outcome is not None:
+            self.end(now, None)
+            return "ended"
+        if self.timeline.at(now).status == "ended":
+            self.end(now, "recovered")
+            return "recovered"
+        return "resumed"
+
     def restore(self, record: SessionRecord) -> None:
         """Take a session back after a restart (its preset must still exist)."""
         self.record = record
@@ -315,7 +346,7 @@ class Room:
         assert record is not None and timeline is not None
         ended_at = min(now, record.facts.ends_at(now))
         after = timeline.at(max(now, record.facts.ends_at(now)))
-        refs = [DeviceRef(dev_id, t.kind, t.role) for dev_id, t in self.devices.rooms[self.id].items()]
+        refs = [DeviceRef(dev.id, kind, role) for dev, kind, role in self.config.devices()]
         desired = after_states(after, refs, record.snapshot, self.limits)
         owed = {dev: to_json(state) for dev, state in desired.items()}
         try:

@@ -26,14 +26,17 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ambience.app.commands import ClientAdd, CommandInvalid
+from ambience.app.commands import AddClient, ClientAdd, CommandInvalid, RemoveClient
+from ambience.app.controller import Controller
 from ambience.cli import Context
 from ambience.cli.device_cmds import STATUS_STYLE
 from ambience.config import Config
+from ambience.config.library import Library
 from ambience.errors import AmbienceError, Issue
 from ambience.infra.store import Store
 from ambience.infra.tokens import token_for_client, token_path
 from ambience.model.parse import issues_from
+from ambience.surfaces.errors import meaning_of_status
 from ambience.units import format_clock, format_duration
 
 TIMEOUT = 10.0
@@ -122,7 +125,11 @@ class DaemonClient:
             raise DaemonRefused(self._unauthorized())
         if reply.status_code >= 400:
             message = data.get("error") if isinstance(data, dict) else None
-            raise DaemonRefused(message or f"the ambience daemon at {self.url} answered HTTP {reply.status_code}")
+            meaning = meaning_of_status(reply.status_code)
+            raise DaemonRefused(
+                message or f"the ambience daemon at {self.url} answered HTTP {reply.status_code}"
+                + (f" ({meaning})" if meaning else "")
+            )
         if data is None:
             raise DaemonRefused(f"{self.url} answered something other than JSON; is it the ambience daemon?")
         return data
@@ -454,6 +461,12 @@ def _store(config: Config) -> Store:
     return Store(config.state_dir / "ambience.db")
 
 
+def _offline(store: Store) -> Controller:
+    """A controller over the state directory with no rooms: ``clients`` needs no daemon, and its
+    changes go through the same dispatcher as the daemon's."""
+    return Controller({}, Library(), store, time.time)
+
+
 def client_from_args(args: argparse.Namespace) -> ClientAdd:
     """The options as a :class:`ClientAdd`, validated by the Comfort model; problems name the option."""
     comfort: dict[str, Any] = {}
@@ -487,7 +500,7 @@ def cmd_clients_add(args: argparse.Namespace, ctx: Context) -> int:
     store = _store(ctx.config)
     try:
         known = store.client(client.label) is not None
-        store.add_client(client)
+        _offline(store).execute(AddClient(label=client.label, comfort=client.comfort))
     finally:
         store.close()
     names = ("temperature", "music", "brightness", "volume")
@@ -501,7 +514,7 @@ def cmd_clients_add(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_clients_list(args: argparse.Namespace, ctx: Context) -> int:
     store = _store(ctx.config)
     try:
-        clients = [c.model_dump() for c in store.clients()]
+        clients = _offline(store).clients()
     finally:
         store.close()
     if args.json:
@@ -522,7 +535,7 @@ def cmd_clients_list(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_clients_remove(args: argparse.Namespace, ctx: Context) -> int:
     store = _store(ctx.config)
     try:
-        store.remove_client(args.label)
+        _offline(store).execute(RemoveClient(label=args.label))
     finally:
         store.close()
     ctx.out.print(escape(f"removed client {args.label!r}"))

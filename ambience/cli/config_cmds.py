@@ -37,9 +37,7 @@ def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
         for col in ("ROOM", "NAME", "DEVICE", "BRIDGE", "ROLE"):
             table.add_column(col)
         for room_id, room in config.rooms.items():
-            devices = ([("thermostat", room.thermostat)] if room.thermostat else []) + [
-                (light.role, light) for light in room.lights
-            ]
+            devices = [(role, dev) for dev, _, role in room.devices()]
             if not devices:
                 warnings.append(f"room {room_id!r} has no thermostat and no lights")
             for i, (role, dev) in enumerate(devices or [("", None)]):

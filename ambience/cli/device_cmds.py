@@ -114,7 +114,7 @@ def _text(value: dict | None) -> str:
 
 def device_table(config: Config, room_id: str, rows: list[dict]) -> Table:
     room = config.rooms[room_id]
-    bridges = {d.id: d.bridge for d in ([room.thermostat] if room.thermostat else []) + list(room.lights)}
+    bridges = {d.id: d.bridge for d, _, _ in room.devices()}
     table = Table(
         title=f"{room_id}" + (f" — {room.name}" if room.name else ""),
         title_justify="left",

@@ -64,7 +64,7 @@ class Config(BaseSettings):
         """Two rooms driving one device would fight over it, and each restore the other's state."""
         found: dict[tuple[str, str], list[str]] = {}
         for room_id, room in rooms.items():
-            for dev in room.devices():
+            for dev, _, _ in room.devices():
                 found.setdefault((dev.bridge, dev.id), []).append(room_id)
         shared = [
             f"device {device!r} ({bridge}) is in rooms {', '.join(map(repr, ids[:-1]))} and {ids[-1]!r}"

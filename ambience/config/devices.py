@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ambience.model._base import RoleName, Strict
 from ambience.model.limits import Limits
+from ambience.model.state import DeviceKind
 from ambience.units import Seconds
 
 
@@ -101,6 +102,13 @@ class Speaker(Strict):
     """mpv audio outputs to try, e.g. ``pipewire,pulse,alsa,null`` (``null``: silent, for demos)."""
 
 
+class RoomDevice(NamedTuple):
+    device: Device
+    kind: DeviceKind
+    role: str
+    """The light's role (ceiling, lamp…); ``thermostat`` for the room's climate device."""
+
+
 class Room(Strict):
     name: str | None = None
     thermostat: Device | None = None
@@ -109,13 +117,15 @@ class Room(Strict):
     limits: Limits | None = None
     """This room's own limits; the top-level ``limits`` otherwise."""
 
-    def devices(self) -> tuple[Device, ...]:
-        return ((self.thermostat,) if self.thermostat else ()) + self.lights
+    def devices(self) -> tuple[RoomDevice, ...]:
+        """Every device of the room, once, with its kind and role: the one list everything walks."""
+        out = [RoomDevice(self.thermostat, "climate", "thermostat")] if self.thermostat else []
+        return tuple(out + [RoomDevice(light, "light", light.role) for light in self.lights])
 
     @model_validator(mode="after")
     def _unique_devices(self) -> Room:
         seen: set[tuple[str, str]] = set()
-        for dev in self.devices():
+        for dev, _, _ in self.devices():
             key = (dev.bridge, dev.id)
             if key in seen:
                 raise PydanticCustomError("value_error", f"device {dev.id!r} ({dev.bridge}) is listed twice")

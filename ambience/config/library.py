@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ambience.errors import Issue, PresetError
+from ambience.errors import Issue, NotFound, PresetError
 from ambience.model.parse import read_text
 from ambience.model.preset import Preset, parse_preset
 
@@ -23,8 +23,6 @@ class Library:
     problems: list[Issue] = field(default_factory=list)
 
     def get(self, preset_id: str) -> Preset:
-        from ambience.errors import NotFound
-
         try:
             return self.presets[preset_id]
         except KeyError:

@@ -23,13 +23,13 @@ as a device's ``desired`` in the room status.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ambience.model.limits import Limits
 from ambience.model.preset import DEFAULT_TRANSITION
-from ambience.model.state import ClimateState, Light, LightTarget, RoomState
+from ambience.model.state import PART, ClimateState, DeviceKind, Light, LightTarget, RoomState
 
 Desired = LightTarget | ClimateState
 
@@ -39,8 +39,7 @@ class DeviceRef:
     """What the after state needs to know of a device: its id, kind and role."""
 
     id: str
-    kind: str
-    """``'climate'`` or ``'light'``."""
+    kind: DeviceKind
     role: str
 
 
@@ -57,12 +56,10 @@ def after_states(
     """
     out: dict[str, Desired] = {}
     for dev in devices:
-        snap = found.get(dev.id)
-        desired: Desired | None
-        if dev.kind == "climate":
-            desired = restored_climate(snap, limits) if "climate" in state.restore else state.climate
+        if PART[dev.kind] in state.restore:
+            desired = RESTORE[dev.kind](found.get(dev.id), limits)
         else:
-            desired = restored_light(snap, limits) if "lights" in state.restore else state.light(dev.role)
+            desired = state.desired(dev.kind, dev.role)
         if desired is not None:
             out[dev.id] = desired
     return out
@@ -95,6 +92,13 @@ def restored_light(snap: Mapping[str, Any] | None, limits: Limits) -> LightTarge
     color = snap.get("color") if isinstance(snap.get("color"), str) else None
     light = Light(brightness, ct if ct and ct > 0 else None, color)
     return LightTarget(light, light, DEFAULT_TRANSITION)
+
+
+RESTORE: dict[DeviceKind, Callable[[Mapping[str, Any] | None, Limits], Desired | None]] = {
+    "climate": restored_climate,
+    "light": restored_light,
+}
+"""How each kind of device is put back as found."""
 
 
 # ---- owed states as JSON ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ambience.devices.reconciler import Tracked
 from ambience.devices.registry import make_adapter
 from ambience.infra.aio import wait_event
 from ambience.infra.mqtt import Connection, Received
-from ambience.model.state import ClimateState, LightTarget, RoomState
+from ambience.model.state import PART, ClimateState, DeviceKind, LightTarget, RoomState
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,12 @@ class Devices:
         for room_id, room in config.rooms.items():
             limits = config.room_limits(room_id)
             devices = {}
-            entries = ([(room.thermostat, "climate")] if room.thermostat else []) + [(d, "light") for d in room.lights]
-            for dev, kind in entries:
+            for dev, kind, role in room.devices():
                 adapter = make_adapter(dev, kind, f"{connection.client_id}-{room_id}-{dev.id}")
                 tracked = Tracked(
                     room_id,
                     dev.id,
-                    "thermostat" if kind == "climate" else dev.role,
+                    role,
                     adapter,
                     mired_range=(getattr(dev, "mired_min", 153), getattr(dev, "mired_max", 500)),
                     temperature_step=getattr(dev, "temperature_step", 0.5),
@@ -109,14 +108,12 @@ class Devices:
         now = self.clock()
         out: list[Message] = []
         for tracked in self.rooms[room_id].values():
-            if tracked.kind == "climate" and "climate" in parts:
-                climate = state.climate
-                if climate is not None or tracked.id not in keep:
-                    out += tracked.want_climate(climate, now)
-            elif tracked.kind == "light" and "lights" in parts:
-                light = state.light(tracked.role)
-                if light is not None or tracked.id not in keep:
-                    out += tracked.want_light(light, now)
+            kind: DeviceKind = "climate" if tracked.kind == "climate" else "light"
+            if PART[kind] not in parts:
+                continue
+            desired = state.desired(kind, tracked.role)
+            if desired is not None or tracked.id not in keep:
+                out += tracked.want(desired, now)
             self._active[id(tracked)] = tracked
         self._publish(out)
 
@@ -124,12 +121,7 @@ class Devices:
         tracked = self.rooms[room_id][device_id]
         now = self.clock()
         self._active[id(tracked)] = tracked
-        if tracked.kind == "climate":
-            assert desired is None or isinstance(desired, ClimateState)
-            self._publish(tracked.want_climate(desired, now))
-        else:
-            assert desired is None or isinstance(desired, LightTarget)
-            self._publish(tracked.want_light(desired, now))
+        self._publish(tracked.want(desired, now))
 
     def query(self, room_id: str | None = None) -> None:
         """Ask devices to report their state (``/get`` or equivalent)."""

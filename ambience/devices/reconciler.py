@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ambience.devices.base import Adapter, Availability, ClimateReport, LightReport, Message, Report
+from ambience.devices.base import Adapter, Availability, ClimateReport, Message, Report
+from ambience.devices.kinds import KINDS, Kind, Tolerances
 from ambience.model.state import ClimateState, Light, LightTarget
 
 ACK_TIMEOUT = 2.0
@@ -30,8 +31,6 @@ ACK_TIMEOUT = 2.0
 MAX_TRIES = 4
 SLOW_RETRY = 30.0
 """Seconds between tries once a device is unconfirmed."""
-BRIGHTNESS_TOLERANCE = 1.5
-MIRED_TOLERANCE = 3
 MIN_STEP = 1.0
 """Seconds between the steps of a fade on a device that does no transition of its own."""
 
@@ -94,6 +93,19 @@ class Tracked:
         return self.adapter.kind
 
     @property
+    def behaviour(self) -> Kind:
+        """What this kind of device means (:mod:`ambience.devices.kinds`)."""
+        return KINDS[self.adapter.kind]
+
+    def want(self, desired: LightTarget | ClimateState | None, now: float) -> list[Message]:
+        """What the room wants of the device now (None: nothing; it is left as it is)."""
+        if self.kind == "climate":
+            assert desired is None or isinstance(desired, ClimateState)
+            return self.want_climate(desired, now)
+        assert desired is None or isinstance(desired, LightTarget)
+        return self.want_light(desired, now)
+
+    @property
     def wants_something(self) -> bool:
         return self.fade is not None or self.climate is not None
 
@@ -147,13 +159,10 @@ class Tracked:
         if fresh:
             self.tries = 0
         command, transition = self._command(now)
-        if isinstance(command, ClimateState):
-            messages = self.adapter.climate(command)
-        else:
-            messages = self.adapter.light(command, transition)
+        messages = self.behaviour.encode(self.adapter, command, transition)
         # The last report still tells how the device is only if nothing was sent to it since: a report
         # older than a command (the broker went down before the answer came) confirms nothing.
-        current = self.reported_at is not None and (self.last_sent_at is None or self.reported_at >= self.last_sent_at)
+        current = self.reported_at is not None and (self.last_sent_at is None or self.reported_at > self.last_sent_at)
         self.sent, self.sent_transition = command, transition
         self.tries += 1
         self.sends += 1
@@ -186,18 +195,9 @@ class Tracked:
             if was is False and self.wants_something and self.status != "manual":
                 return self._send(now, fresh=True)
             return []
-        if not isinstance(report, ClimateReport) or report.target is not None or report.mode is not None:
+        if self.behaviour.about_state(report):
             self.reported_at = now  # a measured temperature alone says nothing of the setpoint
-        if isinstance(report, LightReport):
-            self.reported = report.light
-        elif isinstance(report, ClimateReport):
-            old = self.reported if isinstance(self.reported, ClimateReport) else None
-            # partial reports (one topic per value) keep what the others said
-            self.reported = ClimateReport(
-                report.target if report.target is not None else old and old.target,
-                report.mode if report.mode is not None else old and old.mode,
-                report.current if report.current is not None else old and old.current,
-            )
+        self.reported = self.behaviour.take(self.reported, report)
         if self.online is None:
             self.online = True
         if self.sent is None or not self.wants_something:
@@ -219,39 +219,14 @@ class Tracked:
         return []
 
     def _outside_limits(self) -> bool:
-        reported, limits = self.reported, self.temperature_limits
-        if not isinstance(reported, ClimateReport) or reported.target is None or limits is None:
+        if self.sent is None or self.reported is None:
             return False
-        if not isinstance(self.sent, ClimateState) or self.sent.target is None:
-            return False
-        lo, hi = limits
-        return not lo - 0.01 <= reported.target <= hi + 0.01
+        return self.behaviour.outside(self.sent, self.reported, self.temperature_limits)
 
     def matches(self, reported: Light | ClimateReport | None) -> bool:
-        sent = self.sent
-        if reported is None or sent is None:
+        if reported is None or self.sent is None:
             return False
-        if isinstance(sent, ClimateState):
-            if not isinstance(reported, ClimateReport):
-                return False
-            if sent.target is not None:
-                if reported.target is None or abs(reported.target - sent.target) > self.temperature_step / 2 + 0.01:
-                    return False
-            return reported.mode is None or reported.mode == sent.mode
-        if not isinstance(reported, Light):
-            return False
-        if sent.on != reported.on:
-            return False
-        if not sent.on:
-            return True
-        if abs(sent.brightness - reported.brightness) > BRIGHTNESS_TOLERANCE:
-            return False
-        if sent.color_temp and reported.color_temp and not sent.color:
-            lo, hi = self.mired_range
-            want = min(hi, max(lo, 1e6 / sent.color_temp))
-            if abs(1e6 / reported.color_temp - want) > MIRED_TOLERANCE:
-                return False
-        return True
+        return self.behaviour.matches(self.sent, reported, Tolerances(self.temperature_step, self.mired_range))
 
     # ---- time and the connection ---------------------------------------------------------------
 
@@ -286,23 +261,13 @@ class Tracked:
     # ---- status --------------------------------------------------------------------------------
 
     def describe(self) -> dict:
-        desired: dict | None = None
-        if self.climate is not None:
-            desired = {"target": self.climate.target, "mode": self.climate.mode}
-        elif self.fade is not None:
-            desired = _light_json(self.fade.target)
-        reported: dict | None = None
-        if isinstance(self.reported, Light):
-            reported = _light_json(self.reported)
-        elif isinstance(self.reported, ClimateReport):
-            reported = {"target": self.reported.target, "mode": self.reported.mode, "current": self.reported.current}
-        return {"id": self.id, "role": self.role, "desired": desired, "reported": reported, "status": self.shown_status}
-
-
-def _light_json(light: Light) -> dict:
-    out: dict = {"on": light.on, "brightness": round(light.brightness, 1)}
-    if light.color:
-        out["color"] = light.color
-    elif light.color_temp:
-        out["color_temp"] = round(light.color_temp)
-    return out
+        wanted: Light | ClimateState | None = self.climate if self.climate is not None else None
+        if wanted is None and self.fade is not None:
+            wanted = self.fade.target
+        return {
+            "id": self.id,
+            "role": self.role,
+            "desired": None if wanted is None else self.behaviour.shown(wanted),
+            "reported": None if self.reported is None else self.behaviour.shown(self.reported),
+            "status": self.shown_status,
+        }

@@ -12,6 +12,12 @@ ALL = "*"
 Status = Literal["scheduled", "preconditioning", "running", "paused", "ended"]
 
 
+DeviceKind = Literal["climate", "light"]
+"""What a device is to a room; every kind has its adapters' command, its report, its confirmation rule."""
+PART: dict[DeviceKind, str] = {"climate": "climate", "light": "lights"}
+"""The part of a room (a preset block, ``RoomState.restore``) each kind of device belongs to."""
+
+
 @dataclass(frozen=True)
 class Light:
     """A light's state in units of the preset: brightness in %, 0 is off."""
@@ -72,3 +78,7 @@ class RoomState:
         if self.lights is None:
             return None
         return self.lights.get(role) or self.lights.get(ALL)
+
+    def desired(self, kind: DeviceKind, role: str) -> LightTarget | ClimateState | None:
+        """What a device of ``kind`` and ``role`` should show (None: the state leaves it alone)."""
+        return self.climate if kind == "climate" else self.light(role)

@@ -28,11 +28,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ambience.config import Config
-from ambience.config.devices import Device
 from ambience.devices.base import json_payload, parse_json
 from ambience.errors import DeviceError
 from ambience.infra.mqtt import set_no_delay
-from ambience.simulator.base import CLIMATE, LIGHT, Publish, VirtualDevice
+from ambience.simulator.base import LIGHT, Publish, VirtualDevice
 from ambience.simulator.esphome import EsphomeSim
 from ambience.simulator.faults import Faults
 from ambience.simulator.generic import GenericSim
@@ -114,9 +113,7 @@ class Simulator:
         devices: dict[Key, VirtualDevice] = {}
         wanted = set(initial) | set(options)
         for room_id, room in config.rooms.items():
-            listed: list[tuple[Device, str]] = [(room.thermostat, CLIMATE)] if room.thermostat else []
-            listed += [(light, LIGHT) for light in room.lights]
-            for dev, kind in listed:
+            for dev, kind, _ in room.devices():
                 key = dev.id if (room_id, dev.id) not in devices else f"{dev.id}@{dev.bridge}"
                 cls = SIMULATORS[dev.bridge]
                 if kind not in cls.kinds:

@@ -34,18 +34,18 @@ import logging
 import random
 import re
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
 
+from ambience import __version__
+from ambience.app.controller import Controller
+from ambience.config import Config
 from ambience.config.sections import TOPIC, HomeAssistantConfig
+from ambience.infra.mqtt import Connection, Received
 from ambience.model._base import Strict
 from ambience.model.parse import issues_from
-
-if TYPE_CHECKING:
-    from ambience.app.controller import Controller
-    from ambience.config import Config
-    from ambience.infra.mqtt import Connection, Received
+from ambience.surfaces.mqtt_control import _error, _json, run_command
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,6 @@ class HomeAssistantDiscovery:
         config: Config,
         settings: HomeAssistantConfig | None = None,
     ):
-        from ambience import __version__
-        from ambience.surfaces.mqtt_control import _error, _json
-
         self._error, self._json = _error, _json
         self.connection = connection
         self.controller = controller
@@ -429,8 +426,6 @@ class HomeAssistantDiscovery:
             command["preset"] = preset
         elif action == "extend":
             command["by"] = self.settings.extend_by
-        from ambience.surfaces.mqtt_control import run_command
-
         return run_command(self.controller, room_id, json.dumps(command).encode())
 
 

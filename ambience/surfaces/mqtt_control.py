@@ -35,8 +35,9 @@ from paho.mqtt.client import topic_matches_sub
 from ambience.app.commands import CommandInvalid, parse_command
 from ambience.app.controller import Controller
 from ambience.config import Config
-from ambience.errors import AmbienceError, Busy, CommandError, NotFound, StoreError
+from ambience.errors import AmbienceError, NotFound
 from ambience.infra.mqtt import Connection, Received
+from ambience.surfaces.errors import INTERNAL, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -294,18 +295,11 @@ def run_command(controller: Controller, room_id: str, payload: bytes) -> dict[st
         first = f"{issues[0][0]}: {issues[0][1]}" if issues and issues[0][0] else (issues[0][1] if issues else "")
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
         return _error("invalid", f"invalid command: {first}{more}", issues, echo)
-    except NotFound as exc:
-        return _error("not_found", str(exc), [(exc.kind, str(exc))], echo)
-    except Busy as exc:
-        return _error("busy", str(exc), [], echo)
-    except CommandError as exc:
-        return _error("refused", str(exc), [], echo)
-    except StoreError as exc:
-        return _error("store", str(exc), [], echo)
     except AmbienceError as exc:
-        return _error("failed", str(exc), [], echo)
+        where = [(exc.kind, str(exc))] if isinstance(exc, NotFound) else []
+        return _error(kind_of(exc).mqtt, str(exc), where, echo)
     except Exception:
         log.exception("the MQTT command %s on room %s failed", _short(repr(data), 200), room_id)
-        return _error("internal", "internal error (see the daemon's log)", [], echo)
-    status = result["rooms"][0] if "rooms" in result else result
+        return _error(INTERNAL.mqtt, "internal error (see the daemon's log)", [], echo)
+    status = result.rooms[0] if result.rooms else result.json()
     return {"ok": True, **echo, "status": status}

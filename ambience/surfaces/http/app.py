@@ -5,8 +5,7 @@ An action is built from the path (room, action) and the JSON body, then validate
 same way on every surface::
 
     CommandInvalid, a bad body or query   422  {"error": "...", "issues": [{"field", "message"}]}
-    NotFound (room, preset, client)       404  {"error": "..."}
-    Busy, CommandError (not running)      409  {"error": "..."}
+    the rest of the error tree            ambience.surfaces.errors.TABLE (404, 409, 503 …)  {"error": "..."}
     no or a wrong token                   401  {"error": "..."}  + WWW-Authenticate: Bearer
     a body over 64 KiB                    413  {"error": "..."}
     every connection busy (http_limits)   503  {"error": "..."}  + Retry-After: 1
@@ -40,11 +39,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from ambience import __version__
-from ambience.app.commands import ClientAdd, CommandInvalid, parse_command
+from ambience.app.commands import AddClient, ClientAdd, CommandInvalid, RemoveClient, parse_command
 from ambience.app.controller import Controller
-from ambience.errors import AmbienceError, InvalidFile, Issue, NotFound, StoreError
+from ambience.errors import AmbienceError, InvalidFile, Issue
 from ambience.infra.tokens import check, token_for_daemon, token_path, token_source
 from ambience.model.parse import field_path, issues_from
+from ambience.surfaces.errors import kind_of
 from ambience.surfaces.http import openapi as spec
 from ambience.surfaces.http.limits import Connections, LimitedProtocol
 from ambience.surfaces.http.phone import mount_web
@@ -74,19 +74,11 @@ def _invalid(issues: list[Issue]) -> JSONResponse:
     return JSONResponse({"error": summary, "issues": shown}, status_code=422)
 
 
-def _status_of(exc: AmbienceError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, StoreError):
-        return 503  # nothing was changed; try again when the store can be written
-    return 409  # Busy, CommandError, and anything else the room cannot do now
-
-
 async def _ambience_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidFile):
         return _invalid(exc.issues)
     assert isinstance(exc, AmbienceError)
-    return JSONResponse({"error": _clip(str(exc))}, status_code=_status_of(exc))
+    return JSONResponse({"error": _clip(str(exc))}, status_code=kind_of(exc).http)
 
 
 async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
@@ -229,7 +221,7 @@ async def _execute(controller: Controller, action: str, room: str, request: Requ
         command = parse_command({**body, "action": action, "room": room}, source=SOURCE)
     except CommandInvalid as exc:
         raise CommandInvalid(_without_path_keys(exc.issues)) from None
-    return controller.execute(command)
+    return controller.execute(command).json()
 
 
 def create_app(controller: Controller, token: str) -> FastAPI:
@@ -312,12 +304,12 @@ def create_app(controller: Controller, token: str) -> FastAPI:
             client = ClientAdd.model_validate(body)
         except ValidationError as exc:
             raise CommandInvalid(issues_from(exc, ClientAdd, SOURCE)) from None
-        return controller.add_client(client)
+        return controller.execute(AddClient(label=client.label, comfort=client.comfort)).json()
 
     @api.delete("/clients/{label}", tags=["clients"], summary="Remove a client", status_code=204,
                 responses={404: spec.error("no client with this label")})  # fmt: skip
     async def remove_client(label: spec.LabelPath) -> Response:
-        controller.remove_client(label)
+        controller.execute(RemoveClient(label=label))
         return Response(status_code=204)
 
     @api.get("/history", tags=["history"], summary="Past sessions, newest first",
@@ -344,13 +336,13 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         room = body.get("room")
         if isinstance(room, str):
             controller.room(room)
-        return controller.execute(parse_command({**body, "action": "book"}, source=SOURCE))
+        return controller.execute(parse_command({**body, "action": "book"}, source=SOURCE)).json()
 
     @api.delete("/bookings/{booking_id}", tags=["bookings"], summary="Cancel a booking (a running one ends now)",
                 responses={404: spec.error("no booking with this id"), 409: spec.error("the booking has started"),
                            422: spec.INVALID})  # fmt: skip
     async def cancel(booking_id: spec.BookingIdPath) -> dict[str, Any]:
-        return controller.execute(parse_command({"action": "cancel", "id": booking_id}, source=SOURCE))
+        return controller.execute(parse_command({"action": "cancel", "id": booking_id}, source=SOURCE)).json()
 
     @api.get("/calendars", tags=["bookings"], summary="The calendar feeds and their last sync")
     async def calendars() -> list[Any]:

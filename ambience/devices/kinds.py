@@ -1,0 +1,146 @@
+"""What differs between kinds of device, as data: one strategy per kind. Pure.
+
+The reconciler (:mod:`ambience.devices.reconciler`) and the manager know a device only as
+"a kind": what the room wants of it, how to send that, what its reports mean, when a report
+confirms, and how it is shown. A new kind (a switch, a sensor) is one more entry in
+:data:`KINDS`, not a branch in five places.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ambience.devices.base import Adapter, ClimateReport, LightReport, Message, Report
+from ambience.model.state import ClimateState, DeviceKind, Light
+
+BRIGHTNESS_TOLERANCE = 1.5
+MIRED_TOLERANCE = 3
+
+Sent = Light | ClimateState
+Reported = Light | ClimateReport
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """A device's own precision, against which a report is compared with what was sent."""
+
+    temperature_step: float = 0.5
+    mired_range: tuple[int, int] = (153, 500)
+
+
+class Kind(Protocol):
+    name: DeviceKind
+
+    def encode(self, adapter: Adapter, command: Sent, transition: float) -> list[Message]:
+        """The adapter's messages for ``command``."""
+        ...
+
+    def take(self, old: Reported | None, report: Report) -> Reported | None:
+        """What the device says now, after ``report`` (partial reports keep what the others said)."""
+        ...
+
+    def about_state(self, report: Report) -> bool:
+        """Whether ``report`` tells the state that confirms a command (not only, say, a measurement)."""
+        ...
+
+    def matches(self, sent: Sent, reported: Reported, tol: Tolerances) -> bool: ...
+
+    def outside(self, sent: Sent, reported: Reported, limits: tuple[float, float] | None) -> bool:
+        """A report the room corrects at once, whatever else (a setpoint beyond the room's limits)."""
+        ...
+
+    def shown(self, value: Sent | Reported) -> dict[str, Any]:
+        """A desired or reported state as the room status shows it."""
+        ...
+
+
+class LightKind:
+    name: DeviceKind = "light"
+
+    def encode(self, adapter: Adapter, command: Sent, transition: float) -> list[Message]:
+        assert isinstance(command, Light)
+        return adapter.light(command, transition)
+
+    def take(self, old: Reported | None, report: Report) -> Reported | None:
+        return report.light if isinstance(report, LightReport) else old
+
+    def about_state(self, report: Report) -> bool:
+        return isinstance(report, LightReport)
+
+    def matches(self, sent: Sent, reported: Reported, tol: Tolerances) -> bool:
+        if not isinstance(sent, Light) or not isinstance(reported, Light):
+            return False
+        if sent.on != reported.on:
+            return False
+        if not sent.on:
+            return True
+        if abs(sent.brightness - reported.brightness) > BRIGHTNESS_TOLERANCE:
+            return False
+        if sent.color_temp and reported.color_temp and not sent.color:
+            lo, hi = tol.mired_range
+            want = min(hi, max(lo, 1e6 / sent.color_temp))
+            if abs(1e6 / reported.color_temp - want) > MIRED_TOLERANCE:
+                return False
+        return True
+
+    def outside(self, sent: Sent, reported: Reported, limits: tuple[float, float] | None) -> bool:
+        return False
+
+    def shown(self, value: Sent | Reported) -> dict[str, Any]:
+        assert isinstance(value, Light)
+        out: dict[str, Any] = {"on": value.on, "brightness": round(value.brightness, 1)}
+        if value.color:
+            out["color"] = value.color
+        elif value.color_temp:
+            out["color_temp"] = round(value.color_temp)
+        return out
+
+
+class ClimateKind:
+    name: DeviceKind = "climate"
+
+    def encode(self, adapter: Adapter, command: Sent, transition: float) -> list[Message]:
+        assert isinstance(command, ClimateState)
+        return adapter.climate(command)
+
+    def take(self, old: Reported | None, report: Report) -> Reported | None:
+        if not isinstance(report, ClimateReport):
+            return old
+        last = old if isinstance(old, ClimateReport) else None
+        return ClimateReport(
+            report.target if report.target is not None else last and last.target,
+            report.mode if report.mode is not None else last and last.mode,
+            report.current if report.current is not None else last and last.current,
+        )
+
+    def about_state(self, report: Report) -> bool:
+        return isinstance(report, ClimateReport) and (report.target is not None or report.mode is not None)
+
+    def matches(self, sent: Sent, reported: Reported, tol: Tolerances) -> bool:
+        if not isinstance(sent, ClimateState) or not isinstance(reported, ClimateReport):
+            return False
+        if sent.target is not None:
+            if reported.target is None or abs(reported.target - sent.target) > tol.temperature_step / 2 + 0.01:
+                return False
+        return reported.mode is None or reported.mode == sent.mode
+
+    def outside(self, sent: Sent, reported: Reported, limits: tuple[float, float] | None) -> bool:
+        if limits is None or not isinstance(reported, ClimateReport) or reported.target is None:
+            return False
+        if not isinstance(sent, ClimateState) or sent.target is None:
+            return False
+        lo, hi = limits
+        return not lo - 0.01 <= reported.target <= hi + 0.01
+
+    def shown(self, value: Sent | Reported) -> dict[str, Any]:
+        if isinstance(value, ClimateReport):
+            return {"target": value.target, "mode": value.mode, "current": value.current}
+        assert isinstance(value, ClimateState)
+        return {"target": value.target, "mode": value.mode}
+
+
+KINDS: dict[str, Kind] = {"light": LightKind(), "climate": ClimateKind()}
+
+
+__all__ = ["BRIGHTNESS_TOLERANCE", "KINDS", "MIRED_TOLERANCE", "ClimateKind", "Kind", "LightKind", "Tolerances"]
