@@ -33,7 +33,6 @@ from ambience.config import Config
 from ambience.errors import AmbienceError, Issue
 from ambience.infra.store import Store
 from ambience.infra.tokens import token_for_client, token_path
-from ambience.model.client import Client
 from ambience.model.parse import issues_from
 from ambience.units import format_clock, format_duration
 
@@ -218,11 +217,7 @@ def owed_summary(state: dict[str, Any]) -> str:
     """An owed after state in words: ``19 °C (heat)``, ``off``, ``80 % at 4000 K``."""
     if "target" in state or "mode" in state:
         target = state.get("target")
-        return (
-            f"{target:g} °C ({state.get('mode') or 'heat'})"
-            if isinstance(target, (int, float))
-            else str(state.get("mode"))
-        )
+        return f"{target:g} °C ({state.get('mode') or 'heat'})" if isinstance(target, (int, float)) else str(state.get("mode"))
     if not state.get("on"):
         return "off"
     text = f"{state.get('brightness', 0):g} %"
@@ -492,7 +487,7 @@ def cmd_clients_add(args: argparse.Namespace, ctx: Context) -> int:
     store = _store(ctx.config)
     try:
         known = store.client(client.label) is not None
-        store.add_client(Client(label=client.label, comfort=client.comfort))
+        store.add_client(client)
     finally:
         store.close()
     names = ("temperature", "music", "brightness", "volume")
