@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from ambience.config.devices import DeviceBase
 from ambience.simulator.faults import Faults
 from ambience.simulator.model import ClimateModel, LightModel
 
-LIGHT, CLIMATE = "light", "climate"
+LIGHT: Final = "light"
+CLIMATE: Final = "climate"
 
 ConfigT = TypeVar("ConfigT", bound=DeviceBase)
 """The bridge's device model (``Zigbee2MqttDevice``…): a subclass reads its own topics off it."""
