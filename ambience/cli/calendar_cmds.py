@@ -129,8 +129,8 @@ def feed_table(feed: CalendarFeed, status: dict[str, Any] | None, tz: tzinfo, no
         table.add_row("rooms" if i == 0 else "", escape(f"{rule.describe()} → {rule.room}"))
     fallback = f"→ {feed.default_room}" if feed.default_room else "skipped"
     table.add_row("" if feed.rooms else "rooms", escape(f"otherwise {fallback}"))
-    for i, rule in enumerate(feed.presets):
-        table.add_row("presets" if i == 0 else "", escape(f"{rule.describe()} → {rule.preset}"))
+    for i, preset_rule in enumerate(feed.presets):
+        table.add_row("presets" if i == 0 else "", escape(f"{preset_rule.describe()} → {preset_rule.preset}"))
     fallback = f"→ {feed.default_preset}" if feed.default_preset else "skipped"
     table.add_row("" if feed.presets else "presets", escape(f"otherwise {fallback}"))
     table.add_row("last sync", _last_sync(status, tz, note))

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 DEMO_CONFIG = """\
@@ -66,7 +67,7 @@ def _mosquitto() -> str | None:
     )
 
 
-def _wait_port(port: int, timeout: float = 10.0, procs: list[subprocess.Popen] = ()) -> bool:
+def _wait_port(port: int, timeout: float = 10.0, procs: Sequence[subprocess.Popen] = ()) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
@@ -105,11 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
     procs: list[subprocess.Popen] = []
+    programs: dict[int, str] = {}  # pid -> the command's program, for the message when it exits
 
     def spawn(name: str, cmd: list[str]) -> subprocess.Popen:
         out = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=home, start_new_session=True)
         procs.append(proc)
+        programs[proc.pid] = cmd[0]
         return proc
 
     stop = False
@@ -160,7 +163,7 @@ Press Ctrl-C to stop everything.""",
         while not stop:
             for proc in procs:
                 if proc.poll() is not None:
-                    print(f"{proc.args[0]} … exited ({proc.returncode}); see {logs}", file=sys.stderr)
+                    print(f"{programs[proc.pid]} … exited ({proc.returncode}); see {logs}", file=sys.stderr)
                     stop = True
             time.sleep(0.5)
     finally:

@@ -13,7 +13,9 @@ from ambience.model.state import DeviceKind
 from ambience.units import Seconds
 
 
-class _Device(Strict):
+class DeviceBase(Strict):
+    """What every bridge's device model has; a bridge's model adds the topics of its convention."""
+
     device: Annotated[str, Field(min_length=1, max_length=128)]
     """The bridge's name for it: Z2M friendly name, Tasmota topic, ESPHome/Shelly topic prefix…"""
     role: RoleName = "main"
@@ -27,7 +29,7 @@ class _Device(Strict):
         return self.device
 
 
-class Zigbee2MqttDevice(_Device):
+class Zigbee2MqttDevice(DeviceBase):
     bridge: Literal["zigbee2mqtt"]
     base_topic: str = "zigbee2mqtt"
     setpoint: Literal["occupied_heating_setpoint", "current_heating_setpoint"] = "occupied_heating_setpoint"
@@ -36,12 +38,12 @@ class Zigbee2MqttDevice(_Device):
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
 
 
-class TasmotaDevice(_Device):
+class TasmotaDevice(DeviceBase):
     bridge: Literal["tasmota"]
     full_topic: str = "%prefix%/%topic%/"
 
 
-class HomeAssistantDevice(_Device):
+class HomeAssistantDevice(DeviceBase):
     bridge: Literal["homeassistant"]
     # light (MQTT JSON schema)
     command_topic: str | None = None
@@ -59,20 +61,20 @@ class HomeAssistantDevice(_Device):
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
 
 
-class EsphomeDevice(_Device):
+class EsphomeDevice(DeviceBase):
     bridge: Literal["esphome"]
     object_id: Annotated[str, Field(min_length=1)]
     """The light or climate entity's object id: ``<device>/light/<object_id>/command``."""
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
 
 
-class ShellyDevice(_Device):
+class ShellyDevice(DeviceBase):
     bridge: Literal["shelly"]
     component: Annotated[int, Field(ge=0, le=16)] = 0
     """The Light component's id: ``Light.Set`` with ``{"id": component}``."""
 
 
-class GenericDevice(_Device):
+class GenericDevice(DeviceBase):
     bridge: Literal["generic"]
     command_topic: str
     payload: str = '{"state": "{state}", "brightness": {brightness}}'

@@ -17,7 +17,9 @@ Semantics
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from ambience.core.session import SessionFacts
 from ambience.model.limits import Limits
@@ -26,13 +28,16 @@ from ambience.model.state import ALL, ClimateState, Light, LightTarget, MusicSta
 
 DEFAULT_MUSIC_TRANSITION = 10.0
 
+V = TypeVar("V")
+"""What a track holds: a :class:`Light` for the lights, a float (%) for the music volume."""
+
 
 @dataclass(frozen=True)
-class _Key:
+class _Key(Generic[V]):
     """From session time ``t``, fade to ``target`` over ``transition`` seconds."""
 
     t: float
-    target: float | Light
+    target: V
     transition: float
 
 
@@ -47,8 +52,8 @@ def _mix(a: Light, b: Light, f: float) -> Light:
     return Light(_lerp(a.brightness, b.brightness, f), ct, b.color)
 
 
-def _value(keys: list[_Key], e: float, start: float | Light):
-    """The value at session time ``e`` of a keyframe track, and the key in force."""
+def _value(keys: list[_Key[V]], e: float, start: V, blend: Callable[[V, V, float], V]) -> V:
+    """The value at session time ``e`` of a keyframe track; ``blend(a, b, f)`` is the way ``f`` from a to b."""
     value = start
     for i, key in enumerate(keys):
         if key.t > e:
@@ -56,11 +61,11 @@ def _value(keys: list[_Key], e: float, start: float | Light):
         end = keys[i + 1].t if i + 1 < len(keys) else e
         until = min(e, end)
         f = 1.0 if key.transition <= 0 else (until - key.t) / key.transition
-        value = _mix(value, key.target, f) if isinstance(key.target, Light) else _lerp(value, key.target, f)
+        value = blend(value, key.target, f)
     return value
 
 
-def _active_key(keys: list[_Key], e: float) -> _Key | None:
+def _active_key(keys: list[_Key[V]], e: float) -> _Key[V] | None:
     current = None
     for key in keys:
         if key.t <= e:
@@ -142,15 +147,15 @@ class Timeline:
             brightness = float(cap)
         return Light(brightness, acc.get("color_temp"), acc.get("color"))
 
-    def _light_keys(self) -> dict[str, list[_Key]]:
+    def _light_keys(self) -> dict[str, list[_Key[Light]]]:
         preset = self.preset
         blocks = [(0.0, preset.lights)] + [(t, p.lights) for t, _, p in self.phases]
         channels = {ALL} | {r for _, b in blocks if b for r in b.roles}
         base_transition = preset.lights.transition if preset.lights and preset.lights.transition is not None else None
-        tracks: dict[str, list[_Key]] = {}
+        tracks: dict[str, list[_Key[Light]]] = {}
         for channel in sorted(channels):
             acc: dict = {}
-            keys: list[_Key] = []
+            keys: list[_Key[Light]] = []
             for t, block in blocks:
                 if block is None:
                     continue
@@ -164,7 +169,7 @@ class Timeline:
             tracks[channel] = keys
         return tracks
 
-    def _music_keys(self) -> list[_Key]:
+    def _music_keys(self) -> list[_Key[float]]:
         music = self.preset.music
         assert music is not None
         offset = self.facts.comfort.volume_offset
@@ -194,7 +199,7 @@ class Timeline:
         assert self.music_keys is not None and self.preset.music is not None
         if e >= self.length:
             return 0.0
-        level = _value(self.music_keys, e, self.music_keys[0].target)
+        level = _value(self.music_keys, e, self.music_keys[0].target, _lerp)
         fi, fo = self.preset.music.fade_in, self.preset.music.fade_out
         env = 1.0
         if fi > 0 and e < fi:
@@ -212,8 +217,8 @@ class Timeline:
             for k in keys:
                 points |= {k.t, k.t + k.transition}
         if self.music_keys is not None and self.preset.music is not None:
-            for k in self.music_keys:
-                points |= {k.t, k.t + k.transition}
+            for m in self.music_keys:
+                points |= {m.t, m.t + m.transition}
             points |= {self.preset.music.fade_in, self.length - self.preset.music.fade_out}
         return sorted(p for p in points if 0 <= p <= self.length)
 
@@ -246,7 +251,7 @@ class Timeline:
         if self.light_keys is not None:
             lights = {}
             for channel, keys in self.light_keys.items():
-                value = _value(keys, e, keys[0].target)
+                value = _value(keys, e, keys[0].target, _mix)
                 key = _active_key(keys, e)
                 left = 0.0 if paused or key is None else max(0.0, key.t + key.transition - e)
                 target = key.target if key is not None and left > 0 else value
@@ -254,7 +259,7 @@ class Timeline:
                     value, left = target, 0.0  # an off light has no colour to fade
                 elif target == value:
                     left = 0.0
-                lights[channel] = LightTarget(value, target, left)  # type: ignore[arg-type]
+                lights[channel] = LightTarget(value, target, left)
         music = None
         if self.music_keys is not None and self.preset.music is not None:
             volume = self._volume(e)

@@ -89,6 +89,7 @@ def plain(payload: bytes | bytearray | memoryview | str) -> Any:
     """A plain payload's value (``21.5``, ``heat``; a JSON string unquoted); ``None`` if it is empty."""
     raw = text(payload)
     if raw is None:
+        assert not isinstance(payload, str)  # text() reads every str
         return bytes(payload)  # not UTF-8: a value no check takes
     if raw.startswith('"'):
         decoded = json_of(payload)
@@ -103,8 +104,8 @@ CLIMATE_MODES = ("off", "heat", "cool", "auto", "heat_cool", "dry", "fan_only")
 
 def online_payload(
     payload: bytes | bytearray | memoryview | str, online: str = "online", offline: str = "offline"
-) -> list[Report]:
-    """``[Availability]`` for an exact (case-insensitive) availability word, else ``[]``."""
+) -> list[Report | Dropped]:
+    """``[Availability]`` for an exact (case-insensitive) availability word, else ``[]``: a ``decode`` answer."""
     raw = text(payload)
     if raw is None:
         return []
@@ -285,6 +286,7 @@ class PlainClimate:
         for key, its_topic in self.topics.items():
             if its_topic and topic == its_topic:
                 value = plain(payload)
+                got: str | float | None
                 if key == "mode":
                     got = reading.mode(key, value, CLIMATE_MODES)
                 else:

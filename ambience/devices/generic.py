@@ -24,6 +24,7 @@ Availability: ``availability_topic`` with ``payload_available``/``payload_not_av
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ambience.config.devices import GenericDevice
@@ -196,7 +197,7 @@ class GenericAdapter:
             return reading.out()
         return reading.out(ClimateReport(target, mode, current))
 
-    def _light_state(self, get, reading: Reading) -> Light | None:
+    def _light_state(self, get: Callable[[str], tuple[str, Any]], reading: Reading) -> Light | None:
         state = reading.switch(*get("state"))
         level = reading.number(*get("brightness"), brightness_bounds(self.device.brightness_scale))
         if state is None and level is None:

@@ -118,7 +118,7 @@ class Zigbee2MqttAdapter:
         return reading.out(ClimateReport(target, mode, current))
 
     @staticmethod
-    def _availability(payload: bytes) -> list[Report]:
+    def _availability(payload: bytes) -> list[Report | Dropped]:
         data = json_of(payload)
         if isinstance(data, dict):
             state = data.get("state")

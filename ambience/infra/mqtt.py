@@ -26,7 +26,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.matcher import MQTTMatcher
@@ -36,6 +36,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ambience.config.sections import MqttConfig
 from ambience.errors import DeviceError
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import SocketLike  # paho defines it for type checkers only: what socket() returns
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +128,7 @@ class Connection:
             paho.CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=paho.MQTTv5 if self.v5 else paho.MQTTv311,
-            **({} if self.v5 else {"clean_session": True}),
+            clean_session=None if self.v5 else True,  # MQTT 5 has clean_start (on connect) instead
         )
         client.max_inflight_messages_set(0)  # until the broker says its Receive Maximum (on CONNACK)
         client.max_queued_messages_set(0)
@@ -201,8 +204,9 @@ class Connection:
 
     async def wait_connected(self, timeout: float) -> None:
         assert self._connected_event is not None and self._fatal is not None
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._connected_event.wait()), self._fatal]
         done, _ = await asyncio.wait(
-            [asyncio.ensure_future(self._connected_event.wait()), self._fatal],
+            waiters,
             timeout=timeout,
             return_when=asyncio.FIRST_COMPLETED,
         )
@@ -250,11 +254,11 @@ class Connection:
         elif self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(fn, *args)
 
-    def _socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+    def _socket_open(self, client: paho.Client, userdata: Any, sock: SocketLike) -> None:
         set_no_delay(client)
         self._on_loop(self._watch, sock)
 
-    def _watch(self, sock: Any) -> None:
+    def _watch(self, sock: SocketLike) -> None:
         if self.loop is None or sock.fileno() < 0 or self._client.socket() is not sock:
             return  # already closed again
         self._fd = sock.fileno()
@@ -269,7 +273,7 @@ class Connection:
             client.loop_read()
             sock = client.socket()
 
-    def _socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+    def _socket_close(self, client: paho.Client, userdata: Any, sock: SocketLike) -> None:
         self._on_loop(self._unwatch)
 
     def _unwatch(self) -> None:
@@ -280,17 +284,17 @@ class Connection:
         if self._closed_event is not None:
             self._closed_event.set()
 
-    def _register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+    def _register_write(self, client: paho.Client, userdata: Any, sock: SocketLike) -> None:
         self._on_loop(self._want_write, sock)
 
-    def _want_write(self, sock: Any) -> None:
+    def _want_write(self, sock: SocketLike) -> None:
         if self.loop is not None and sock.fileno() >= 0 and self._client.socket() is sock:
             self.loop.add_writer(sock.fileno(), self._client.loop_write)
 
-    def _unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+    def _unregister_write(self, client: paho.Client, userdata: Any, sock: SocketLike) -> None:
         self._on_loop(self._no_write, sock)
 
-    def _no_write(self, sock: Any) -> None:
+    def _no_write(self, sock: SocketLike) -> None:
         if self.loop is not None and sock.fileno() >= 0:
             self.loop.remove_writer(sock.fileno())
 
@@ -382,7 +386,7 @@ class Connection:
         props = getattr(msg, "properties", None)
         response = getattr(props, "ResponseTopic", None) if props else None
         correlation = getattr(props, "CorrelationData", None) if props else None
-        self._on_loop(self._dispatch, Received(msg.topic, msg.payload, bool(msg.retain), response, correlation))
+        self._on_loop(self._dispatch, Received(msg.topic, bytes(msg.payload), bool(msg.retain), response, correlation))
 
     # ---- on the loop -------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
@@ -20,7 +20,8 @@ from ambience.model.parse import issues_from, load_yaml
 from ambience.units import Celsius, HexColor, Kelvin, Percent, Seconds, SignedSeconds, Volume, format_duration
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-TECHNIQUES = ("swedish", "deep-tissue", "myofascial", "trigger-point", "express", "home-visit", "other")
+Technique = Literal["swedish", "deep-tissue", "myofascial", "trigger-point", "express", "home-visit", "other"]
+TECHNIQUES: tuple[str, ...] = get_args(Technique)
 DEFAULT_TRANSITION = 3.0
 """Seconds a light change takes when neither the phase nor the preset says."""
 
@@ -101,7 +102,7 @@ class Preset(Strict):
     id: str
     name: Annotated[str, Field(min_length=1, max_length=80)]
     description: str = ""
-    technique: Literal[TECHNIQUES] = "other"  # type: ignore[valid-type]
+    technique: Technique = "other"
     duration: Seconds
     climate: Climate | None = None
     lights: Lights | None = None
@@ -172,5 +173,3 @@ def parse_preset(text: str, preset_id: str, source: str) -> Preset:
     if issues:
         raise PresetError(issues)
     return preset
-
-

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
-from ambience.config.devices import Device
+from ambience.config.devices import DeviceBase
 from ambience.simulator.faults import Faults
 from ambience.simulator.model import ClimateModel, LightModel
 
-LIGHT, CLIMATE = "light", "climate"
+LIGHT: Final = "light"
+CLIMATE: Final = "climate"
+
+ConfigT = TypeVar("ConfigT", bound=DeviceBase)
+"""The bridge's device model (``Zigbee2MqttDevice``…): a subclass reads its own topics off it."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class Publish:
     retain: bool = False
 
 
-class VirtualDevice:
+class VirtualDevice(Generic[ConfigT]):
     bridge: ClassVar[str]
     kinds: ClassVar[tuple[str, ...]] = (LIGHT, CLIMATE)
     """What the bridge's convention can express; anything else is simulated as a light."""
@@ -35,7 +39,7 @@ class VirtualDevice:
     def __init__(
         self,
         room_id: str,
-        config: Device,
+        config: ConfigT,
         kind: str,
         *,
         initial: Mapping[str, Any] | None = None,

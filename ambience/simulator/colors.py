@@ -45,8 +45,11 @@ def xy_to_rgb(x: float, y: float) -> tuple[int, int, int]:
     g = -cap_x * 0.707196 + cap_y * 1.655397 + cap_z * 0.036152
     b = cap_x * 0.051713 - cap_y * 0.121364 + cap_z * 1.011530
     top = max(r, g, b, 1e-9)
-    r, g, b = (max(0.0, v / top) for v in (r, g, b))
-    return tuple(round(_ungamma(v) * 255) for v in (r, g, b))  # type: ignore[return-value]
+
+    def channel(v: float) -> int:
+        return round(_ungamma(max(0.0, v / top)) * 255)
+
+    return channel(r), channel(g), channel(b)
 
 
 def hs_to_rgb(hue: float, saturation: float, value: float = 100.0) -> tuple[int, int, int]:

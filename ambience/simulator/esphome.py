@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ambience.config.devices import EsphomeDevice
 from ambience.devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json, scale_to_pct
 from ambience.devices.base import pct_to_scale as to_scale
 from ambience.simulator.base import LIGHT, Publish, VirtualDevice, number, parse_number
@@ -20,7 +21,7 @@ from ambience.simulator.colors import color_to_hex
 TOP = 255
 
 
-class EsphomeSim(VirtualDevice):
+class EsphomeSim(VirtualDevice[EsphomeDevice]):
     bridge = "esphome"
 
     @property
@@ -61,10 +62,10 @@ class EsphomeSim(VirtualDevice):
             change["on"] = str(cmd["state"]).upper() == "ON"
         elif str(cmd.get("state", "")).upper() == "TOGGLE":
             change["on"] = not self.light.target().on
-        if number(cmd.get("brightness")) is not None:
-            change["level"] = scale_to_pct(number(cmd["brightness"]), TOP)
-        if number(cmd.get("color_temp")) is not None and number(cmd["color_temp"]) > 0:
-            change["color_temp"] = mired_to_kelvin(number(cmd["color_temp"]))
+        if (brightness := number(cmd.get("brightness"))) is not None:
+            change["level"] = scale_to_pct(brightness, TOP)
+        if (mired := number(cmd.get("color_temp"))) is not None and mired > 0:
+            change["color_temp"] = mired_to_kelvin(mired)
         if isinstance(cmd.get("color"), dict) and color_to_hex(cmd["color"]):
             change["color"] = color_to_hex(cmd["color"])
         self.light.set(now, transition=max(0.0, number(cmd.get("transition")) or 0.0), **change)

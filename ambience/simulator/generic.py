@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from ambience.config.devices import GenericDevice
 from ambience.devices.base import json_payload, kelvin_to_mired, mired_to_kelvin, parse_json, pct_to_scale, scale_to_pct
 from ambience.simulator.base import LIGHT, Publish, VirtualDevice, parse_number
 from ambience.simulator.colors import color_to_hex
@@ -39,7 +40,7 @@ def template_pattern(template: str) -> re.Pattern[str]:
     return re.compile(regex, re.DOTALL)
 
 
-class GenericSim(VirtualDevice):
+class GenericSim(VirtualDevice[GenericDevice]):
     bridge = "generic"
 
     def __init__(self, *args: Any, **kwargs: Any):

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ambience.config.devices import HomeAssistantDevice
 from ambience.devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json, scale_to_pct
 from ambience.devices.base import pct_to_scale as to_scale
 from ambience.simulator.base import LIGHT, Publish, VirtualDevice, number, parse_number
 from ambience.simulator.colors import color_to_hex, rgb_to_hs, rgb_to_xy
 
 
-class HomeAssistantSim(VirtualDevice):
+class HomeAssistantSim(VirtualDevice[HomeAssistantDevice]):
     bridge = "homeassistant"
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -61,10 +62,10 @@ class HomeAssistantSim(VirtualDevice):
         change: dict[str, Any] = {}
         if str(cmd.get("state", "")).upper() in ("ON", "OFF"):
             change["on"] = str(cmd["state"]).upper() == "ON"
-        if number(cmd.get("brightness")) is not None:
-            change["level"] = scale_to_pct(number(cmd["brightness"]), self.config.brightness_scale)
-        if number(cmd.get("color_temp")) is not None:
-            mired = max(self.config.mired_min, min(self.config.mired_max, number(cmd["color_temp"])))
+        if (brightness := number(cmd.get("brightness"))) is not None:
+            change["level"] = scale_to_pct(brightness, self.config.brightness_scale)
+        if (mired := number(cmd.get("color_temp"))) is not None:
+            mired = max(self.config.mired_min, min(self.config.mired_max, mired))
             change["color_temp"] = mired_to_kelvin(mired)
         color = cmd.get("color")
         if isinstance(color, dict) and color_to_hex(color):

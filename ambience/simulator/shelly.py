@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ambience.config.devices import ShellyDevice
 from ambience.devices.base import json_payload, parse_json, pct_to_scale
 from ambience.simulator.base import LIGHT, Publish, VirtualDevice, number
 
 TOP = 100
 
 
-class ShellySim(VirtualDevice):
+class ShellySim(VirtualDevice[ShellyDevice]):
     bridge = "shelly"
     kinds = (LIGHT,)
 
@@ -67,7 +68,9 @@ class ShellySim(VirtualDevice):
         if not isinstance(request, dict) or not isinstance(request.get("method"), str):
             return []
         src, method = request.get("src"), request["method"]
-        params = request.get("params") if isinstance(request.get("params"), dict) else {}
+        params = request.get("params")
+        if not isinstance(params, dict):
+            params = {}
         changes = method in ("Light.Set", "Light.Toggle")
         if method.startswith("Light.") and params.get("id", 0) != self.config.component:
             outcome: dict[str, Any] = {

@@ -43,7 +43,7 @@ from ambience.simulator.zigbee2mqtt import Zigbee2MqttSim
 log = logging.getLogger("ambience.simulator")
 
 PREFIX = "ambience-sim"
-SIMULATORS: dict[str, type[VirtualDevice]] = {
+SIMULATORS: dict[str, type[VirtualDevice[Any]]] = {
     cls.bridge: cls for cls in (Zigbee2MqttSim, TasmotaSim, HomeAssistantSim, EsphomeSim, ShellySim, GenericSim)
 }
 Key = tuple[str, str]
@@ -84,8 +84,8 @@ class Simulator:
         self.prefix = prefix
         self.client_id = client_id or f"ambience-sim-{os.getpid()}-{os.urandom(3).hex()}"
         self._devices = self._build(config, initial or {}, options or {}, drift)
-        for key, spec in (faults or {}).items():
-            for dev_key in self._resolve(key):
+        for name, spec in (faults or {}).items():
+            for dev_key in self._resolve(name):
                 self._devices[dev_key].faults = Faults.parse(spec)
         self._routes: dict[str, list[Key]] = {}
         """Subscription -> devices; a subscription is an exact topic or ends in ``/+``."""
@@ -109,8 +109,8 @@ class Simulator:
     # ---- building ----------------------------------------------------------------------------
 
     @staticmethod
-    def _build(config: Config, initial: Specs, options: Specs, drift: float) -> dict[Key, VirtualDevice]:
-        devices: dict[Key, VirtualDevice] = {}
+    def _build(config: Config, initial: Specs, options: Specs, drift: float) -> dict[Key, VirtualDevice[Any]]:
+        devices: dict[Key, VirtualDevice[Any]] = {}
         wanted = set(initial) | set(options)
         for room_id, room in config.rooms.items():
             for dev, kind, _ in room.devices():
@@ -278,7 +278,8 @@ class Simulator:
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         port = parts.port or (8883 if tls else 1883)
-        client.connect_async(parts.hostname, port, keepalive=15, **({"clean_start": True} if v5 else {}))
+        clean_start = True if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY  # paho's default, the only one v3.1.1 takes
+        client.connect_async(parts.hostname, port, keepalive=15, clean_start=clean_start)
         return client
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ambience.config.devices import TasmotaDevice
 from ambience.devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json
 from ambience.simulator.base import LIGHT, Publish, VirtualDevice, parse_number
 from ambience.simulator.colors import color_to_hex, hs_to_rgb, rgb_to_hs
@@ -23,7 +24,7 @@ CT_MIN, CT_MAX = 153, 500
 ON_WORDS = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
 
 
-class TasmotaSim(VirtualDevice):
+class TasmotaSim(VirtualDevice[TasmotaDevice]):
     bridge = "tasmota"
     kinds = (LIGHT,)
 
@@ -130,10 +131,9 @@ class TasmotaSim(VirtualDevice):
         return self._result(self._light_result())
 
     def _hsbcolor(self, name: str, value: str, now: float) -> list[Publish]:
-        parts = [parse_number(p) for p in value.split(",")]
-        if len(parts) == 3 and all(p is not None for p in parts):
-            h, s, b = parts
-            self._change(now, color=color_to_hex(",".join(str(c) for c in hs_to_rgb(h, s))), level=b)
+        match [parse_number(p) for p in value.split(",")]:
+            case [float() as h, float() as s, float() as b]:
+                self._change(now, color=color_to_hex(",".join(str(c) for c in hs_to_rgb(h, s))), level=b)
         return self._result(self._light_result())
 
     def _fade(self, name: str, value: str, now: float) -> list[Publish]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ambience.config.devices import Zigbee2MqttDevice
 from ambience.devices.base import (
     hex_to_rgb,
     json_payload,
@@ -28,7 +29,7 @@ from ambience.simulator.colors import Z2M_NAMED_MIRED, color_to_hex, rgb_to_xy
 TOP = 254
 
 
-class Zigbee2MqttSim(VirtualDevice):
+class Zigbee2MqttSim(VirtualDevice[Zigbee2MqttDevice]):
     bridge = "zigbee2mqtt"
     option_names = frozenset({"legacy_availability"})
 
@@ -110,16 +111,17 @@ class Zigbee2MqttSim(VirtualDevice):
             change["on"] = state == "ON"
         elif state == "TOGGLE":
             change["on"] = not target.on
-        if number(cmd.get("brightness")) is not None:
-            change["level"] = scale_to_pct(number(cmd["brightness"]), TOP)
+        if (brightness := number(cmd.get("brightness"))) is not None:
+            change["level"] = scale_to_pct(brightness, TOP)
         for key, onoff in (("brightness_step", False), ("brightness_step_onoff", True)):
             step = number(cmd.get(key))
             if step is not None and (target.on or onoff):
                 level = target.level if target.on else 0.0
                 change["level"] = max(0.0, min(100.0, level + scale_to_pct(abs(step), TOP) * (1 if step > 0 else -1)))
         mired = self._mired_of(cmd.get("color_temp"))
-        if mired is None and number(cmd.get("color_temp_step")) is not None and target.color_temp:
-            mired = self._mired(target.color_temp) + number(cmd["color_temp_step"])
+        mired_step = number(cmd.get("color_temp_step"))
+        if mired is None and mired_step is not None and target.color_temp:
+            mired = self._mired(target.color_temp) + mired_step
         if mired is not None:
             mired = max(self.config.mired_min, min(self.config.mired_max, mired))
             change["color_temp"] = mired_to_kelvin(mired)
