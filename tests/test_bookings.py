@@ -287,9 +287,8 @@ def test_book_and_cancel_through_the_dispatcher(broker, tmp_path):
 
 
 def test_cli_http_and_mqtt_book_list_and_cancel(broker, probe, tmp_path, capsys, monkeypatch):
-    from daemon_proc import DaemonProcess
-
     from ambience.cli import main
+    from ambience.testing.process import DaemonProcess
 
     make_config(tmp_path, broker.url, extra="bookings: {timezone: Europe/London, lead: 10m}\n")
     cfg = tmp_path / "ambience.yaml"

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from mosquitto import Mosquitto, make_tls_files
 
 from ambience.cli import main
 from ambience.config import Config, parse_config
@@ -20,6 +19,7 @@ from ambience.errors import DeviceError
 from ambience.infra.mqtt import Connection
 from ambience.model.state import ClimateState, Light, LightTarget
 from ambience.simulator import Simulator
+from ambience.testing.mosquitto import Mosquitto, make_tls_files
 
 QUICK = """
 name: Quick check
@@ -276,7 +276,7 @@ def test_tls_and_password_file_work_and_a_wrong_password_is_one_clear_line(secur
 
 
 def test_unreachable_broker_is_one_clear_error(tmp_path):
-    from mosquitto import free_port
+    from ambience.testing.mosquitto import free_port
 
     config = parse_config(f"mqtt: {{url: 'mqtt://127.0.0.1:{free_port()}'}}\n", "c.yaml", tmp_path)
 

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_proc import DaemonProcess
 
 from ambience.config import parse_config
 from ambience.simulator import Simulator
+from ambience.testing.process import DaemonProcess
 
 REPEAT = range(int(os.environ.get("AMBIENCE_REPEAT", "1")))
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mosquitto import Mosquitto, MqttProbe, make_tls_files, password_line
 
 from ambience.config import Config
 from ambience.simulator import Faults, Simulator, main
 from ambience.simulator.generic import GenericSim, template_pattern
 from ambience.simulator.model import ClimateModel, LightModel
+from ambience.testing.mosquitto import Mosquitto, MqttProbe, make_tls_files, password_line
 
 ROOMS: dict[str, Any] = {
     "z2m": {

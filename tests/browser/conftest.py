@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from daemon_proc import DaemonProcess
-from mosquitto import Mosquitto, find_mosquitto
 from phone_harness import CHROMIUM, CHROMIUM_ARGS, CONFIG, INITIAL, VIEWPORT, Clinic, unexpected
 
 from ambience.config import parse_config
 from ambience.simulator import Simulator
+from ambience.testing.mosquitto import Mosquitto, find_mosquitto
+from ambience.testing.process import DaemonProcess
 
 
 @pytest.fixture(scope="module")  # not longer: while Playwright's sync API runs, asyncio.run() cannot

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from daemon_proc import DaemonProcess
-
 from ambience.simulator import Simulator
+from ambience.testing.process import DaemonProcess
 
 CHROMIUM = os.environ.get("AMBIENCE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
