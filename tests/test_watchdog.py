@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ambience.app import daemon as daemon_module
+from ambience import daemon as daemon_module
 from ambience.app.presence import parse_peer
 from ambience.config import parse_config
 from ambience.daemon import Daemon

@@ -21,7 +21,7 @@ class DaemonProcess(ApiClient):
     """``python -m ambience serve --config FILE`` on a port of its own (``AMBIENCE_HTTP__PORT``).
 
     ``start()`` waits for ``/healthz``; ``kill()`` is a crash, ``stop()`` a SIGTERM; a later
-    ``start()`` (or ``restart()``) runs a new process on the same port and state directory.
+    ``start()`` runs a new process on the same port and state directory.
     The log of every run goes to ``daemon-<port>.log`` beside the state directory.
     """
 
@@ -73,11 +73,6 @@ class DaemonProcess(ApiClient):
         except AssertionError:
             raise TimeoutError(f"ambience serve did not answer in {timeout} s:\n{self.log_tail()}") from None
         return self
-
-    def restart(self, timeout: float = 15.0) -> DaemonProcess:
-        """Stop it if it runs, then start it again (same port, same state)."""
-        self.stop()
-        return self.start(timeout)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
