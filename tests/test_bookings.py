@@ -25,6 +25,7 @@ LONDON = ZoneInfo("Europe/London")
 # ---- pure -------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_nine_o_clock_local_stays_nine_across_the_clocks_going_forward():
     before = local_time(date(2026, 3, 24), dtime(9, 0), LONDON)  # GMT
     after = local_time(date(2026, 3, 31), dtime(9, 0), LONDON)  # BST
@@ -33,11 +34,13 @@ def test_nine_o_clock_local_stays_nine_across_the_clocks_going_forward():
     assert (before.hour, after.hour) == (9, 9)
 
 
+@pytest.mark.unit
 def test_a_time_that_does_not_exist_is_refused():
     with pytest.raises(BookingError, match="does not exist in Europe/London"):
         local_time(date(2026, 3, 29), dtime(1, 30), LONDON)
 
 
+@pytest.mark.unit
 def test_parse_when_reads_the_clinic_time_or_an_offset():
     assert parse_when("2026-12-01 14:00", LONDON) == datetime(2026, 12, 1, 14, 0, tzinfo=LONDON)
     assert parse_when("2026-07-01T14:00+00:00", LONDON).hour == 15
@@ -45,6 +48,7 @@ def test_parse_when_reads_the_clinic_time_or_an_offset():
         parse_when("tomorrow afternoon", LONDON)
 
 
+@pytest.mark.unit
 def test_weekly_expansion_across_dst_keeps_the_local_time():
     starts = expand_weekly("tuesday", dtime(9, 0), LONDON, date(2026, 3, 20), 14)
     assert [s.date() for s in starts] == [date(2026, 3, 24), date(2026, 3, 31)]
@@ -56,6 +60,7 @@ def b(room, start, minutes=60, lead=900, id="x"):
     return Booking(id, room, "p", start, minutes * 60.0, lead)
 
 
+@pytest.mark.unit
 def test_overlap_counts_the_lead_time():
     t = datetime(2026, 12, 1, 10, 0, tzinfo=LONDON)
     other = b("r1", t, 60, 900, "other")
@@ -90,6 +95,7 @@ def make_config(tmp_path: Path, url: str = "mqtt://127.0.0.1:1", **sections):
     ).config  # fmt: skip
 
 
+@pytest.mark.unit
 def test_bookings_in_the_future_across_dst_with_a_fixed_clock(tmp_path):
     config = make_config(
         tmp_path,
@@ -118,6 +124,7 @@ def test_bookings_in_the_future_across_dst_with_a_fixed_clock(tmp_path):
     assert status["next_booking"]["id"] == booking.id and status["next_booking"]["start"] == "2026-03-30T09:00:00+01:00"
 
 
+@pytest.mark.unit
 def test_a_new_booking_never_takes_the_id_of_another(tmp_path, monkeypatch):
     # Ids are 8 random hex digits; a second booking drawing a taken id replaced the first without a word.
     config = make_config(tmp_path)

@@ -175,6 +175,7 @@ def test_an_unreachable_daemon_is_one_clear_line(tmp_path: Path, capsys):
         )
 
 
+@pytest.mark.unit
 def test_extend_takes_a_negative_duration_as_a_value():
     parser = cli.build_parser()
     for value in ("-5m", "-1h30m", "-90", "-2.5m"):
@@ -196,6 +197,7 @@ def running(remaining: float, state: str = "running") -> dict:
     }  # fmt: skip
 
 
+@pytest.mark.unit
 def test_watch_counts_down_locally_refetches_and_exits_0_on_ctrl_c():
     buffer = io.StringIO()
     ctx = Context(argparse.Namespace(), Console(file=buffer, width=100), Console(file=io.StringIO()))
@@ -222,6 +224,7 @@ def test_watch_counts_down_locally_refetches_and_exits_0_on_ctrl_c():
     assert "9:49" in buffer.getvalue()  # the last frame stays on screen
 
 
+@pytest.mark.unit
 def test_watch_keeps_going_when_the_daemon_goes_away():
     ctx = Context(argparse.Namespace(), Console(file=io.StringIO(), width=100), Console(file=io.StringIO()))
     clock = Clock(0.0)
@@ -243,6 +246,7 @@ def test_watch_keeps_going_when_the_daemon_goes_away():
     assert "cannot reach the ambience daemon (retrying)" in ctx.out.file.getvalue()
 
 
+@pytest.mark.unit
 def test_remaining_is_frozen_while_paused_and_never_negative():
     assert client_cmds.remaining_at(running(100), 30) == 70
     assert client_cmds.remaining_at(running(100), 300) == 0
@@ -250,6 +254,7 @@ def test_remaining_is_frozen_while_paused_and_never_negative():
     assert client_cmds.remaining_at({"state": "idle", "remaining_s": None}, 30) is None
 
 
+@pytest.mark.unit
 def test_status_table_for_a_room_with_no_session():
     buffer = io.StringIO()
     idle = {"room": "garden", "name": "Garden", "state": "idle", "devices": [], "music": None}

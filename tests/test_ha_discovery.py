@@ -67,6 +67,7 @@ def run(config: Config) -> LiveDaemon:
 # ---- the model ----------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_the_config_section_and_the_ids():
     default = HomeAssistantConfig()
     assert (default.discovery, default.prefix, default.birth_topic, default.extend_by) == (

@@ -14,6 +14,8 @@ from ambience.daemon import setup_logging
 from ambience.infra.logsafe import BURST, RateLimit
 from ambience.testing import Clock
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def clock() -> Clock:

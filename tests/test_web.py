@@ -103,6 +103,7 @@ def test_an_unknown_static_file_is_404(web: LiveDaemon):
     assert httpx.get(web.url + "/static/../web.py").status_code == 404
 
 
+@pytest.mark.unit
 def test_the_page_fetches_nothing_from_elsewhere():
     """No CDN, no web font, no absolute URL of any kind: the page works on a clinic's offline network."""
     names = sorted(p.name for p in PAGE_DIR.iterdir())
@@ -244,6 +245,7 @@ class FakeController:
         self.listeners.append(listener)
 
 
+@pytest.mark.unit
 def test_the_hub_subscribes_once_and_fans_out():
     async def main() -> None:
         controller = FakeController()
@@ -259,6 +261,7 @@ def test_the_hub_subscribes_once_and_fans_out():
     asyncio.run(main())
 
 
+@pytest.mark.unit
 def test_a_stalled_stream_gets_one_full_refresh_instead_of_a_backlog():
     async def main() -> None:
         controller = FakeController()
@@ -274,6 +277,7 @@ def test_a_stalled_stream_gets_one_full_refresh_instead_of_a_backlog():
     asyncio.run(main())
 
 
+@pytest.mark.unit
 def test_mounting_again_only_changes_the_keep_alive(tmp_path: Path):
     """create_app may already mount the page; the tests' own mount_web then just sets the keep-alive."""
     daemon = Daemon(write_clinic(tmp_path, TWO_ROOMS, http=False).config, players=False)
