@@ -17,13 +17,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from mosquitto import Mosquitto  # noqa: E402
-
-from ambience.config import parse_config  # noqa: E402
-from ambience.daemon import Daemon  # noqa: E402
-from ambience.simulator import Simulator  # noqa: E402
+from ambience.config import parse_config
+from ambience.daemon import Daemon
+from ambience.simulator import Simulator
+from ambience.testing.mosquitto import Mosquitto
 
 
 def config_for(folder: Path, url: str, rooms: int):

@@ -21,18 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.matcher import MQTTMatcher
+
+from ambience.config import Config, parse_config
+from ambience.infra.mqtt import set_no_delay
+from ambience.simulator import Simulator
+from ambience.testing.mosquitto import Mosquitto, find_mosquitto, free_port  # noqa: F401 (re-exported)
+from ambience.testing.process import DaemonProcess  # noqa: F401  (re-exported for the benchmarks)
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-import paho.mqtt.client as paho  # noqa: E402
-from daemon_proc import DaemonProcess  # noqa: E402,F401  (re-exported for the benchmarks)
-from mosquitto import Mosquitto, free_port  # noqa: E402,F401
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
-from paho.mqtt.matcher import MQTTMatcher  # noqa: E402
-
-from ambience.config import Config, parse_config  # noqa: E402
-from ambience.infra.mqtt import set_no_delay  # noqa: E402
-from ambience.simulator import Simulator  # noqa: E402
 
 BENCH_PRESET = """\
 name: Bench, every device on
@@ -335,8 +334,6 @@ def machine() -> dict[str, str]:
     except Exception:
         pass
     try:
-        from mosquitto import find_mosquitto
-
         out = subprocess.run([find_mosquitto() or "mosquitto", "-h"], capture_output=True, text=True, timeout=5)
         info["mosquitto"] = (out.stdout or out.stderr).splitlines()[0].replace("mosquitto version ", "")
     except Exception:

@@ -14,8 +14,8 @@
 
 Each function returns a :class:`Result`. ``bench/soak.py`` runs them and prints the table;
 ``tests/test_soak.py`` (marked slow) runs each with the same defaults. Everything runs against
-real processes: a private mosquitto (tests/mosquitto.py), the device simulator and ``ambience
-serve`` (tests/daemon_proc.py). See docs/soak.md.
+real processes: a private mosquitto, the device simulator and ``ambience serve`` (the harness of
+:mod:`ambience.testing`). See docs/soak.md.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import os
 import random
 import shutil
 import socket
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -35,16 +34,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from ambience.config import Config, parse_config
+from ambience.config.sections import HttpConfig
+from ambience.simulator import Simulator
+from ambience.testing import DaemonProcess, Mosquitto, MqttProbe, eventually
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-import httpx  # noqa: E402
-from daemon_proc import DaemonProcess  # noqa: E402
-from mosquitto import Mosquitto, MqttProbe  # noqa: E402
-
-from ambience.config import Config, parse_config  # noqa: E402
-from ambience.config.sections import HttpConfig  # noqa: E402
-from ambience.simulator import Simulator  # noqa: E402
 
 DEFAULTS = {"kills": 20, "sigkills": 20, "bookings": 10_000, "commands": 10_000, "files": 1_000, "seed": 8}
 """The contract of issue 8; ``bench/soak.py`` takes each as an option to run a quicker soak."""
@@ -224,14 +221,11 @@ class Rig:
 
     def wait_reported(self, api: httpx.Client, timeout: float = 10.0) -> None:
         """Until the daemon has heard every device (so a session's snapshot is whole)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            silent = [d["id"] for r in api.get("/api/rooms").json() for d in r["devices"] if d["reported"] is None]
-            if not silent:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the daemon heard nothing from {silent} in {timeout} s")
-            time.sleep(0.1)
+
+        def silent() -> list[str]:
+            return [d["id"] for r in api.get("/api/rooms").json() for d in r["devices"] if d["reported"] is None]
+
+        eventually(lambda: not silent(), timeout, 0.1, describe=lambda: f"the daemon heard nothing from {silent()}")
 
     def log_problems(self) -> list[str]:
         """Tracebacks and ERROR lines in the daemon's log (all its runs)."""

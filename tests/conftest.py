@@ -1,11 +1,14 @@
-"""Shared fixtures: a private mosquitto per test (``broker``, ``broker_url``) and a raw ``probe``."""
+"""Shared fixtures: a private mosquitto per test (``broker``, ``broker_url``), a raw ``probe`` and
+``clean_env``. The harness itself is :mod:`ambience.testing` (docs/architecture.md, "Tests")."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from mosquitto import Mosquitto, MqttProbe, find_mosquitto
+
+from ambience.testing import env
+from ambience.testing.mosquitto import Mosquitto, MqttProbe, find_mosquitto
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +43,10 @@ def probe(broker: Mosquitto) -> Iterator[MqttProbe]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``AMBIENCE_*`` variable of the developer's for this test (a module opts in with
+    ``pytestmark = pytest.mark.usefixtures("clean_env")``)."""
+    env.clean_env(monkeypatch)

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-from mosquitto import Mosquitto, MqttProbe
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import SecretStr
-from test_ha_discovery import LiveHA as LiveDaemon
 
 from ambience.cli.demo import DEMO_CONFIG
 from ambience.config import Config, parse_config
 from ambience.simulator import Simulator
+from ambience.testing import LiveDaemon, Mosquitto, MqttProbe, eventually
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "mqtt.md"
 PASSWORDS = {"ambience": "amb-secret", "sim": "sim-secret", "tablet": "tab-secret", "observer": "obs-secret"}
@@ -103,9 +101,10 @@ def publish_as(broker: Mosquitto, user: str, topics: list[str]) -> dict[str, str
         mids = {topic: client.publish(topic, "x", qos=1) for topic in topics}
         for info in mids.values():
             info.wait_for_publish(5)
-        deadline = time.monotonic() + 5
-        while len(answers) < len(mids) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        try:
+            eventually(lambda: len(answers) == len(mids), 5, 0.01)
+        except AssertionError:
+            pass  # the missing ones say "no answer"
         return {topic: answers.get(info.mid, "no answer") for topic, info in mids.items()}
     finally:
         client.disconnect()
@@ -118,10 +117,8 @@ def confirmed(live: LiveDaemon, room: str) -> dict[str, Any]:
 
 def wait_confirmed(live: LiveDaemon, room: str, timeout: float = 10.0) -> None:
     """Until every device of ``room`` reported what it was told."""
-    deadline = time.monotonic() + timeout
-    while set((statuses := confirmed(live, room)).values()) != {"confirmed"}:
-        assert time.monotonic() < deadline, f"{room} not confirmed within {timeout} s: {statuses}"
-        time.sleep(0.05)
+    eventually(lambda: set(confirmed(live, room).values()) == {"confirmed"}, timeout,
+               describe=lambda: f"{room} not confirmed: {confirmed(live, room)}")  # fmt: skip
 
 
 def test_a_session_runs_with_exactly_the_documented_acl_and_nothing_is_denied(acl_broker, tmp_path):

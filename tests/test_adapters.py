@@ -39,6 +39,8 @@ from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter
 from ambience.errors import DeviceError
 from ambience.model.state import ClimateState, Light
 
+pytestmark = pytest.mark.unit
+
 WARM_30 = Light(30, 2700)
 OFF = Light(0)
 AMBER = Light(50, None, "#ff9a40")

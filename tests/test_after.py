@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,8 @@ from ambience.core.timeline import Timeline
 from ambience.model.limits import Limits
 from ambience.model.preset import parse_preset
 from ambience.model.state import ClimateState, Light, LightTarget
+
+pytestmark = pytest.mark.unit
 
 LIMITS = Limits(min_temperature=16, max_temperature=27, max_brightness=90)
 DEVICES = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import socket
 import stat
@@ -19,39 +18,16 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from mosquitto import free_port
 from pydantic import SecretStr
 
-from ambience.config import Config, parse_config
+from ambience.config import Config
 from ambience.daemon import Daemon
 from ambience.infra.tokens import check, token_for_client, token_for_daemon
 from ambience.surfaces.http.app import MAX_BODY, create_app, serve_http
+from ambience.testing import TWO_ROOMS, Clock, free_port, write_clinic
 
 TOKEN = "test-token-0123456789"
-CONFIG = """
-state_dir: {state}
-music: []
-rooms:
-  studio:
-    name: Treatment room 1
-    thermostat: {{bridge: zigbee2mqtt, device: studio-trv}}
-    lights: [{{bridge: zigbee2mqtt, device: studio-lamp, role: lamp}}]
-    speaker: null
-  garden:
-    lights: [{{bridge: zigbee2mqtt, device: garden-ceiling, role: ceiling}}]
-    speaker: null
-"""
 PRESET = "swedish-relaxation-60"
-
-
-class Clock:
-    """Time stands still unless a test moves it, so remaining times compare exactly."""
-
-    def __init__(self, now: float = 1_800_000_000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -69,14 +45,10 @@ class Api:
 
 
 def make_config(tmp_path: Path) -> Config:
-    return parse_config(CONFIG.format(state=tmp_path / "state"), "test", tmp_path)
+    return write_clinic(tmp_path, TWO_ROOMS).config
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch) -> None:
-    for key in list(os.environ):
-        if key.startswith("AMBIENCE_"):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 @pytest.fixture
@@ -121,10 +93,10 @@ def test_start_pause_resume_extend_stop_change_the_status(api: Api):
     assert started.json()["remaining_s"] == 2700
     assert api.http.get("/api/rooms/studio").json()["state"] == "running"
 
-    api.clock.now += 60
+    api.clock.advance(60)
     paused = api.http.post("/api/rooms/studio/pause").json()
     assert paused["state"] == "paused" and paused["remaining_s"] == 2640
-    api.clock.now += 300  # the countdown is frozen while paused
+    api.clock.advance(300)  # the countdown is frozen while paused
     assert api.http.get("/api/rooms/studio").json()["remaining_s"] == 2640
 
     resumed = api.http.post("/api/rooms/studio/resume", json={}).json()
@@ -161,7 +133,7 @@ def test_replace_ends_the_running_session(api: Api):
 
 def test_history_after_a_stop(api: Api):
     api.http.post("/api/rooms/studio/start", json={"preset": PRESET, "client": "B"})
-    api.clock.now += 120
+    api.clock.advance(120)
     api.http.post("/api/rooms/studio/stop")
     api.settle()
     history = api.http.get("/api/history").json()

@@ -12,6 +12,8 @@ import pytest
 from ambience.core.booking import Booking, expand_weekly, local_time, overlapping, parse_when
 from ambience.errors import BookingError
 
+pytestmark = pytest.mark.unit
+
 LONDON = ZoneInfo("Europe/London")
 
 

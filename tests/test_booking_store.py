@@ -57,7 +57,7 @@ def fill(disk: Path) -> Path:
 
 def with_service(tmp_path: Path, db: Path, scenario) -> None:
     """Run ``scenario(service)`` with a booking service on ``db``, started (its scheduler needs a loop)."""
-    config = make_config(tmp_path, extra=f"bookings: {{timezone: Europe/London, store_url: 'sqlite:///{db}'}}\n")
+    config = make_config(tmp_path, bookings={"timezone": "Europe/London", "store_url": f"sqlite:///{db}"})
 
     async def main() -> None:
         service = Daemon(config, players=False).bookings
@@ -158,7 +158,7 @@ def test_a_store_locked_by_another_connection_refuses_the_change(tmp_path):
 
 
 def test_a_booking_due_while_the_session_store_cannot_be_written_waits_and_is_kept(tmp_path):
-    config = make_config(tmp_path, extra="bookings: {timezone: Europe/London}\n")
+    config = make_config(tmp_path, bookings={"timezone": "Europe/London"})
 
     async def main() -> None:
         daemon = Daemon(config, players=False)

@@ -13,27 +13,25 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ambience.app import scheduler as bookings_module
-from ambience.config import parse_config
 from ambience.core.booking import parse_when
 from ambience.daemon import Daemon
 from ambience.errors import BookingError
 from ambience.simulator import Simulator
+from ambience.testing import DaemonProcess, eventually_async, write_clinic
 
 LONDON = ZoneInfo("Europe/London")
 
 
 # ---- the service with a fixed clock (no broker: nothing is started) -------------------------------
 
-ROOMS = """
-rooms:
-  studio:
-    thermostat: {bridge: zigbee2mqtt, device: trv}
-    lights: [{bridge: zigbee2mqtt, device: lamp, role: lamp}]
-    speaker: null
-  room2:
-    thermostat: {bridge: zigbee2mqtt, device: trv2}
-    speaker: null
-"""
+ROOMS = {
+    "studio": {
+        "thermostat": {"bridge": "zigbee2mqtt", "device": "trv"},
+        "lights": [{"bridge": "zigbee2mqtt", "device": "lamp", "role": "lamp"}],
+        "speaker": None,
+    },
+    "room2": {"thermostat": {"bridge": "zigbee2mqtt", "device": "trv2"}, "speaker": None},
+}
 
 PRESETS = {
     "short": "name: Short\nduration: 6s\nclimate: {target: 25}\nlights: {brightness: 30, transition: 0s}\n",
@@ -41,24 +39,21 @@ PRESETS = {
 }
 
 
-def make_config(tmp_path: Path, url: str = "mqtt://127.0.0.1:1", extra: str = ""):
-    (tmp_path / "presets").mkdir(exist_ok=True)
-    for name, text in PRESETS.items():
-        (tmp_path / "presets" / f"{name}.yaml").write_text(text)
-    text = (
-        f"mqtt: {{url: '{url}'}}\npresets: [presets]\nstate_dir: state\nhttp: {{enabled: false}}\n"
-        f"reconcile: {{ack_timeout: 0.3s, max_tries: 3}}\n{extra}{ROOMS}"
-    )
-    return parse_config(text, "test.yaml", tmp_path)
+def make_config(tmp_path: Path, url: str = "mqtt://127.0.0.1:1", **sections):
+    return write_clinic(
+        tmp_path, ROOMS, mqtt=url, presets=PRESETS, builtin=False, http=False,
+        reconcile={"ack_timeout": "0.3s", "max_tries": 3}, **sections,
+    ).config  # fmt: skip
 
 
+@pytest.mark.unit
 def test_bookings_in_the_future_across_dst_with_a_fixed_clock(tmp_path):
     config = make_config(
         tmp_path,
-        extra=(
-            "bookings:\n  timezone: Europe/London\n  lead: 15m\n  horizon_days: 14\n"
-            "  recurring: [{room: room2, preset: hour, weekday: tuesday, at: '09:00'}]\n"
-        ),
+        bookings={
+            "timezone": "Europe/London", "lead": "15m", "horizon_days": 14,
+            "recurring": [{"room": "room2", "preset": "hour", "weekday": "tuesday", "at": "09:00"}],
+        },  # fmt: skip
     )
     fixed = datetime(2026, 3, 20, 12, 0, tzinfo=UTC).timestamp()
     daemon = Daemon(config, players=False, clock=lambda: fixed)
@@ -80,6 +75,7 @@ def test_bookings_in_the_future_across_dst_with_a_fixed_clock(tmp_path):
     assert status["next_booking"]["id"] == booking.id and status["next_booking"]["start"] == "2026-03-30T09:00:00+01:00"
 
 
+@pytest.mark.unit
 def test_a_new_booking_never_takes_the_id_of_another(tmp_path, monkeypatch):
     # Ids are 8 random hex digits; a second booking drawing a taken id replaced the first without a word.
     config = make_config(tmp_path)
@@ -110,13 +106,6 @@ def run_daemon(config, scenario, sim_initial=None):
     return asyncio.run(main())
 
 
-async def until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "not true in time"
-        await asyncio.sleep(0.05)
-
-
 def test_lead_time_heats_first_then_lights_at_the_start_and_cancel_reverts(broker, tmp_path):
     config = make_config(tmp_path, broker.url)
     initial = {"trv": {"target": 19, "mode": "heat"}, "lamp": {"on": True, "brightness": 80, "color_temp": 4000}}
@@ -125,13 +114,13 @@ def test_lead_time_heats_first_then_lights_at_the_start_and_cancel_reverts(broke
         async def scenario(daemon):
             start = datetime.now(UTC) + timedelta(seconds=3)
             booking = daemon.bookings.book("studio", "hour", start, lead=2.0)
-            await until(lambda: sim.device("studio", "trv")["target"] == 24, 5)
+            await eventually_async(lambda: sim.device("studio", "trv")["target"] == 24, 5)
             heated = time.time()
             assert heated < start.timestamp(), "the climate comes first, during the lead"
             assert daemon.controller.status("studio")[0]["state"] == "preconditioning"
             assert sim.device("studio", "lamp")["brightness"] == 80  # lights untouched during pre-heat
             daemon.bookings.cancel(booking.id)
-            await until(lambda: sim.device("studio", "trv")["target"] == 19, 5)
+            await eventually_async(lambda: sim.device("studio", "trv")["target"] == 19, 5)
             assert daemon.controller.status("studio")[0]["state"] == "idle"
             assert daemon.bookings.bookings() == []
             return daemon.store.history("studio")
@@ -147,12 +136,12 @@ def test_lights_come_at_the_start(broker, tmp_path):
         async def scenario(daemon):
             start = datetime.now(UTC) + timedelta(seconds=2.5)
             daemon.bookings.book("studio", "short", start, lead=1.5)
-            await until(lambda: sim.device("studio", "trv")["target"] == 25, 5)
+            await eventually_async(lambda: sim.device("studio", "trv")["target"] == 25, 5)
             assert not sim.device("studio", "lamp")["on"]
-            await until(lambda: sim.device("studio", "lamp")["on"], 5)
+            await eventually_async(lambda: sim.device("studio", "lamp")["on"], 5)
             lit = time.time()
             assert start.timestamp() - 0.1 <= lit <= start.timestamp() + 1.5
-            await until(lambda: daemon.controller.status("studio")[0]["state"] == "idle", 15)
+            await eventually_async(lambda: daemon.controller.status("studio")[0]["state"] == "idle", 15)
             return daemon.store.history("studio")
 
         history = run_daemon(config, scenario)
@@ -174,7 +163,7 @@ def test_down_across_the_start_then_late_start_ends_at_the_booked_end_or_missed(
 
         async def later(daemon):
             status = daemon.controller.status("studio")[0]
-            await until(lambda: daemon.controller.status("studio")[0]["state"] == "running", 5)
+            await eventually_async(lambda: daemon.controller.status("studio")[0]["state"] == "running", 5)
             status = daemon.controller.status("studio")[0]
             return status, daemon.store.history("room2")
 
@@ -197,7 +186,7 @@ def test_a_manual_session_is_left_alone_and_the_booking_waits(broker, tmp_path):
             assert status["preset"] == "hour", "the manual session runs on"
             assert daemon.bookings.get(booking.id).waiting
             daemon.controller.execute({"action": "stop", "room": "studio"})
-            await until(lambda: daemon.controller.status("studio")[0]["preset"] == "short", 10)
+            await eventually_async(lambda: daemon.controller.status("studio")[0]["preset"] == "short", 10)
             status = daemon.controller.status("studio")[0]
             return booking, status
 
@@ -223,7 +212,7 @@ def test_bookings_survive_a_restart(broker, tmp_path):
 
 
 def test_book_and_cancel_through_the_dispatcher(broker, tmp_path):
-    config = make_config(tmp_path, broker.url, extra="bookings: {timezone: Europe/London}\n")
+    config = make_config(tmp_path, broker.url, bookings={"timezone": "Europe/London"})
 
     async def scenario(daemon):
         at = (datetime.now(LONDON) + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
@@ -243,17 +232,12 @@ def test_book_and_cancel_through_the_dispatcher(broker, tmp_path):
 
 
 def test_cli_http_and_mqtt_book_list_and_cancel(broker, probe, tmp_path, capsys, monkeypatch):
-    from daemon_proc import DaemonProcess
-
     from ambience.cli import main
 
-    make_config(tmp_path, broker.url, extra="bookings: {timezone: Europe/London, lead: 10m}\n")
-    cfg = tmp_path / "ambience.yaml"
-    text = (
-        f"mqtt: {{url: '{broker.url}', base_topic: amb}}\npresets: [presets]\nstate_dir: state\n"
-        f"bookings: {{timezone: Europe/London, lead: 10m}}\n{ROOMS}"
-    )
-    cfg.write_text(text)
+    cfg = write_clinic(
+        tmp_path, ROOMS, mqtt=broker.url, base_topic="amb", presets=PRESETS, builtin=False,
+        bookings={"timezone": "Europe/London", "lead": "10m"},
+    ).file  # fmt: skip
     daemon = DaemonProcess(cfg, tmp_path / "state").start()
     try:
         monkeypatch.setenv("AMBIENCE_URL", daemon.url)
@@ -295,7 +279,7 @@ DST = {  # zone: (the spring day, its first skipped hour; the autumn day, its re
 
 
 def dst_service(tmp_path, zone: str):
-    config = make_config(tmp_path, extra=f"bookings: {{timezone: {zone}}}\n")
+    config = make_config(tmp_path, bookings={"timezone": zone})
     fixed = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()
     return Daemon(config, players=False, clock=lambda: fixed).bookings
 

@@ -41,6 +41,8 @@ from ambience.model._base import Strict
 from ambience.model.calendar import Event
 from ambience.model.parse import issues_from
 
+pytestmark = pytest.mark.unit
+
 FIXTURES = Path(__file__).parent / "fixtures" / "calendars"
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)

@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import json
-import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mosquitto import free_port
 from rich.console import Console
 
 from ambience import cli
 from ambience.cli import Context, client_cmds
 from ambience.config import parse_config
-from ambience.daemon import Daemon
-from ambience.surfaces.http.app import serve_http
+from ambience.testing import TWO_ROOMS, Clock, LiveDaemon, eventually, free_port, write_clinic
 
 PRESET = "swedish-relaxation-60"
-CONFIG = """
-state_dir: state
-music: []
-http: {{host: 127.0.0.1, port: {port}}}
-rooms:
-  studio:
-    name: Treatment room 1
-    thermostat: {{bridge: zigbee2mqtt, device: studio-trv}}
-    lights: [{{bridge: zigbee2mqtt, device: studio-lamp, role: lamp}}]
-    speaker: null
-  garden:
-    lights: [{{bridge: tasmota, device: garden-lamp}}]
-    speaker: null
-"""
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
@@ -62,68 +43,19 @@ def registered(monkeypatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path) -> None:
-    for key in list(os.environ):
-        if key.startswith("AMBIENCE_"):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
+def in_tmp_path(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)  # where the CLI looks for ambience.yaml
 
 
 def write_config(tmp_path: Path, port: int) -> Path:
-    file = tmp_path / "ambience.yaml"
-    file.write_text(CONFIG.format(port=port))
-    return file
-
-
-class DaemonThread:
-    """The rooms and the HTTP API of a real Daemon on their own loop; no broker (device commands are dropped)."""
-
-    def __init__(self, config_file: Path):
-        self.config = parse_config(config_file.read_text(), str(config_file), config_file.parent)
-        self.ready = threading.Event()
-        self.failed: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="daemon", daemon=True)
-
-    def __enter__(self) -> DaemonThread:
-        self.thread.start()
-        if not self.ready.wait(10) or self.failed:
-            raise RuntimeError(f"the daemon did not start: {self.failed!r}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.stopping.set)
-        self.thread.join(10)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # reported by __enter__
-            self.failed = exc
-            self.ready.set()
-
-    async def _main(self) -> None:
-        self.loop, self.stopping = asyncio.get_running_loop(), asyncio.Event()
-        daemon = Daemon(self.config, players=False)
-        tasks = [asyncio.create_task(room.run()) for room in daemon.rooms.values()]
-        tasks.append(asyncio.create_task(serve_http(daemon)))
-        try:
-            while not getattr(getattr(daemon, "http_server", None), "started", False):
-                if tasks[-1].done():
-                    raise RuntimeError("serve_http returned")
-                await asyncio.sleep(0.01)
-            self.ready.set()
-            await self.stopping.wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            daemon.store.close()
+    return write_clinic(tmp_path, TWO_ROOMS, http={"host": "127.0.0.1", "port": port}).file
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Path]:
+    """The rooms and the HTTP API of a real Daemon in a thread; no broker (device commands are dropped)."""
     config_file = write_config(tmp_path, free_port())
-    with DaemonThread(config_file):
+    with LiveDaemon(config_file, mqtt=False):
         yield config_file
 
 
@@ -177,12 +109,8 @@ def test_start_status_extend_pause_stop_and_history(served: Path, capsys):
     assert code == 0 and "studio: stopped" in out
     assert room_json(capsys)["state"] == "idle"
 
-    deadline = time.monotonic() + 5
-    history: list = []
-    while not history and time.monotonic() < deadline:  # the room's loop records it at its next tick
-        code, out, _ = run(capsys, "history", "--json", "--room", "studio")
-        history = json.loads(out)
-        time.sleep(0.05)
+    # the room's loop records it at its next tick
+    history = eventually(lambda: json.loads(run(capsys, "history", "--json", "--room", "studio")[1]), 5)
     assert [(h["preset"], h["client"], h["outcome"]) for h in history] == [(PRESET, "A. Smith", "stopped")]
     code, out, _ = run(capsys, "history")
     assert code == 0 and "stopped" in out and PRESET in out and "A. Smith" in out
@@ -247,6 +175,7 @@ def test_an_unreachable_daemon_is_one_clear_line(tmp_path: Path, capsys):
         )
 
 
+@pytest.mark.unit
 def test_extend_takes_a_negative_duration_as_a_value():
     parser = cli.build_parser()
     for value in ("-5m", "-1h30m", "-90", "-2.5m"):
@@ -268,35 +197,37 @@ def running(remaining: float, state: str = "running") -> dict:
     }  # fmt: skip
 
 
+@pytest.mark.unit
 def test_watch_counts_down_locally_refetches_and_exits_0_on_ctrl_c():
     buffer = io.StringIO()
     ctx = Context(argparse.Namespace(), Console(file=buffer, width=100), Console(file=io.StringIO()))
-    now = [0.0]
+    clock = Clock(0.0)
     fetches: list[float] = []
     frames: list[str] = []
 
     def fetch() -> list[dict]:
-        fetches.append(now[0])
-        return [running(600 - now[0])]
+        fetches.append(clock.now)
+        return [running(600 - clock.now)]
 
     def sleep(seconds: float) -> None:
         frames.append(
-            client_cmds.format_clock(client_cmds.remaining_at(running(600 - fetches[-1]), now[0] - fetches[-1]))
+            client_cmds.format_clock(client_cmds.remaining_at(running(600 - fetches[-1]), clock.now - fetches[-1]))
         )
         if len(frames) == 12:
             raise KeyboardInterrupt
-        now[0] += seconds
+        clock.advance(seconds)
 
-    code = client_cmds.watch(fetch, ctx, refresh=1.0, refetch=5.0, clock=lambda: now[0], sleep=sleep)
+    code = client_cmds.watch(fetch, ctx, refresh=1.0, refetch=5.0, clock=clock, sleep=sleep)
     assert code == 0
     assert fetches == [0.0, 5.0, 10.0]  # every 5 s; counted down locally in between
     assert frames[:7] == ["10:00", "9:59", "9:58", "9:57", "9:56", "9:55", "9:54"]
     assert "9:49" in buffer.getvalue()  # the last frame stays on screen
 
 
+@pytest.mark.unit
 def test_watch_keeps_going_when_the_daemon_goes_away():
     ctx = Context(argparse.Namespace(), Console(file=io.StringIO(), width=100), Console(file=io.StringIO()))
-    now = [0.0]
+    clock = Clock(0.0)
     calls = [0]
 
     def fetch() -> list[dict]:
@@ -306,15 +237,16 @@ def test_watch_keeps_going_when_the_daemon_goes_away():
         return [running(100, state="paused")]
 
     def sleep(seconds: float) -> None:
-        if now[0] >= 12:
+        if clock.now >= 12:
             raise KeyboardInterrupt
-        now[0] += seconds
+        clock.advance(seconds)
 
-    assert client_cmds.watch(fetch, ctx, clock=lambda: now[0], sleep=sleep) == 0
+    assert client_cmds.watch(fetch, ctx, clock=clock, sleep=sleep) == 0
     assert calls[0] > 1
     assert "cannot reach the ambience daemon (retrying)" in ctx.out.file.getvalue()
 
 
+@pytest.mark.unit
 def test_remaining_is_frozen_while_paused_and_never_negative():
     assert client_cmds.remaining_at(running(100), 30) == 70
     assert client_cmds.remaining_at(running(100), 300) == 0
@@ -322,6 +254,7 @@ def test_remaining_is_frozen_while_paused_and_never_negative():
     assert client_cmds.remaining_at({"state": "idle", "remaining_s": None}, 30) is None
 
 
+@pytest.mark.unit
 def test_status_table_for_a_room_with_no_session():
     buffer = io.StringIO()
     idle = {"room": "garden", "name": "Garden", "state": "idle", "devices": [], "music": None}

@@ -1,6 +1,10 @@
 """Noticing steps of the wall clock (ambience.clockwatch), pure."""
 
+import pytest
+
 from ambience.core.clockwatch import ClockWatch
+
+pytestmark = pytest.mark.unit
 
 
 def test_a_steady_clock_is_no_step_and_a_jump_either_way_is():

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_proc import DaemonProcess
 
-from ambience.config import parse_config
 from ambience.simulator import Simulator
+from ambience.testing import FOUND, TINY, DaemonProcess, eventually, write_clinic
 
 PRESETS = {
     "short": """
@@ -25,51 +24,20 @@ phases:
   - {name: closing, at: -20s, lights: {brightness: 60, transition: 0s}}
 after: restore
 """,
-    "tiny": """
-name: Tiny session
-duration: 8s
-climate: {target: 25}
-lights: {brightness: 20, color_temp: 2500, transition: 0s}
-after: restore
-""",
-}
-
-CONFIG = """
-mqtt: {{url: '{url}', base_topic: amb}}
-presets: [builtin, presets]
-music: [music]
-state_dir: state
-http: {{port: 0}}
-reconcile: {{ack_timeout: 0.3s, max_tries: 3, slow_retry: 3s}}
-rooms:
-  studio:
-    name: Treatment room 1
-    thermostat: {{bridge: zigbee2mqtt, device: trv}}
-    lights:
-      - {{bridge: zigbee2mqtt, device: ceiling, role: ceiling}}
-      - {{bridge: tasmota, device: lamp, role: lamp}}
-    speaker: null
-"""
-
-INITIAL = {
-    "trv": {"target": 19, "mode": "heat", "local_temperature": 19},
-    "ceiling": {"on": False, "brightness": 0},
-    "lamp": {"on": True, "brightness": 80, "color_temp": 4000},
+    "tiny": TINY,
 }
 
 
 @contextmanager
 def daemon_and_simulator(broker, tmp_path: Path, **process: Any) -> Iterator[tuple[DaemonProcess, Simulator]]:
-    """PRESETS and CONFIG in ``tmp_path``, the simulated devices on ``broker``, and ``ambience serve``
+    """PRESETS and the studio in ``tmp_path``, the simulated devices on ``broker``, and ``ambience serve``
     ready to start (``process``: more DaemonProcess options); stopped afterwards."""
-    (tmp_path / "presets").mkdir()
-    for name, text in PRESETS.items():
-        (tmp_path / "presets" / f"{name}.yaml").write_text(text)
-    cfg = tmp_path / "ambience.yaml"
-    cfg.write_text(CONFIG.format(url=broker.url))
-    config = parse_config(cfg.read_text(), str(cfg), tmp_path)
-    with Simulator(config, tick=0.2, initial=INITIAL) as sim:
-        daemon = DaemonProcess(cfg, tmp_path / "state", **process)
+    clinic = write_clinic(
+        tmp_path, mqtt=broker.url, base_topic="amb", presets=PRESETS, music=["music"],
+        reconcile={"ack_timeout": "0.3s", "max_tries": 3, "slow_retry": "3s"},
+    )  # fmt: skip
+    with Simulator(clinic.config, tick=0.2, initial=FOUND) as sim:
+        daemon = DaemonProcess(clinic.file, clinic.state_dir, **process)
         try:
             yield daemon, sim
         finally:
@@ -86,20 +54,10 @@ def close(a: float, b: float, tol: float = 1.5) -> bool:
     return abs(a - b) <= tol
 
 
-def wait(predicate, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"not true within {timeout} s")
-
-
 def test_after_restore_puts_back_a_light_that_was_off_and_the_previous_setpoint(setup):
     daemon, sim = setup
     daemon.start()
-    wait(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
+    eventually(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
     daemon.api("POST", "/api/rooms/studio/start", {"preset": "short"})
     sim.wait_for("studio", "ceiling", lambda s: s["on"] and close(s["brightness"], 30), timeout=5)
     sim.wait_for("studio", "lamp", lambda s: close(s["brightness"], 30) and close(s["color_temp"], 2700, 30), timeout=5)
@@ -115,29 +73,29 @@ def test_after_restore_puts_back_a_light_that_was_off_and_the_previous_setpoint(
 def test_sigkill_mid_session_resumes_with_the_right_remaining_time(setup):
     daemon, sim = setup
     daemon.start()
-    wait(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
+    eventually(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
     status = daemon.api("POST", "/api/rooms/studio/start", {"preset": "short", "duration": "45s"})
     ends = time.time() + status["remaining_s"]
     sim.wait_for("studio", "ceiling", lambda s: close(s["brightness"], 30), timeout=5)
     sent_before = sim.commands("studio", "ceiling")
     daemon.kill()
-    time.sleep(1.0)
+    time.sleep(1.0)  # down for a second
     daemon.start()
     status = daemon.room("studio")
     assert status["state"] == "running" and status["preset"] == "short"
     assert close(status["remaining_s"], ends - time.time(), 2.0)
     # the devices are sent the current state again after the restart
-    wait(lambda: sim.commands("studio", "ceiling") > sent_before, timeout=5)
+    eventually(lambda: sim.commands("studio", "ceiling") > sent_before, timeout=5)
     assert daemon.api("GET", "/api/history?room=studio") == []
 
 
 def test_killed_before_the_end_and_restarted_after_it_applies_the_after_state(setup):
     daemon, sim = setup
     daemon.start()
-    wait(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
+    eventually(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
     daemon.api("POST", "/api/rooms/studio/start", {"preset": "tiny"})
     sim.wait_for("studio", "trv", lambda s: s["target"] == 25, timeout=5)
-    time.sleep(5)
+    time.sleep(5)  # 5 s of the 8 s session
     daemon.kill()
     time.sleep(4)  # the session ends while ambience is down
     assert sim.device("studio", "trv")["target"] == 25  # nothing put the room back yet
@@ -147,25 +105,25 @@ def test_killed_before_the_end_and_restarted_after_it_applies_the_after_state(se
     sim.wait_for("studio", "ceiling", lambda s: not s["on"], timeout=5)
     history = daemon.api("GET", "/api/history?room=studio")
     assert [h["outcome"] for h in history] == ["recovered"]
-    assert wait(lambda: daemon.room("studio")["state"] == "idle")
+    assert eventually(lambda: daemon.room("studio")["state"] == "idle")
 
 
 def test_pause_resume_extend_and_natural_end(setup):
     daemon, sim = setup
     daemon.start()
-    wait(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
+    eventually(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
     status = daemon.api("POST", "/api/rooms/studio/start", {"preset": "tiny"})
     assert status["state"] == "running" and status["phase"] is None
     paused = daemon.api("POST", "/api/rooms/studio/pause")
     assert paused["state"] == "paused"
-    time.sleep(2)
+    time.sleep(2)  # paused for 2 s: the remaining time stands still
     assert close(daemon.room("studio")["remaining_s"], paused["remaining_s"], 0.2)
     daemon.api("POST", "/api/rooms/studio/resume")
     extended = daemon.api("POST", "/api/rooms/studio/extend", {"by": "3s"})
     assert close(extended["remaining_s"], paused["remaining_s"] + 3, 0.5)
     busy = daemon.api("POST", "/api/rooms/studio/start", {"preset": "short"}, expect=409)
     assert "busy" in busy["error"]
-    wait(lambda: daemon.room("studio")["state"] == "idle", timeout=15)
+    eventually(lambda: daemon.room("studio")["state"] == "idle", timeout=15)
     sim.wait_for("studio", "trv", lambda s: s["target"] == 19, timeout=5)
     assert [h["outcome"] for h in daemon.api("GET", "/api/history?room=studio")] == ["completed"]
 
@@ -207,6 +165,6 @@ def test_the_cli_starts_a_session_that_drives_the_devices(setup, capsys, monkeyp
     status = json.loads(capsys.readouterr().out)
     status = status[0] if isinstance(status, list) else status
     assert status["state"] == "running" and status["client"] == "A. Smith" and status["preset"] == "short"
-    wait(lambda: all(d["status"] == "confirmed" for d in daemon.room("studio")["devices"]))
+    eventually(lambda: all(d["status"] == "confirmed" for d in daemon.room("studio")["devices"]))
     assert main(["stop", "studio", "--config", cfg]) == 0
     sim.wait_for("studio", "lamp", lambda s: close(s["brightness"], 80), timeout=5)

@@ -7,11 +7,11 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from mosquitto import Mosquitto, make_tls_files
 
 from ambience.cli import main
 from ambience.config import Config, parse_config
@@ -20,6 +20,8 @@ from ambience.errors import DeviceError
 from ambience.infra.mqtt import Connection
 from ambience.model.state import ClimateState, Light, LightTarget
 from ambience.simulator import Simulator
+from ambience.testing import eventually, eventually_async
+from ambience.testing.mosquitto import Mosquitto, make_tls_files
 
 QUICK = """
 name: Quick check
@@ -211,12 +213,14 @@ def test_commands_are_qos1_not_retained_with_an_expiry(broker, tmp_path):
     config = load(write_config(tmp_path, broker.url))
     got: list = []
     sub = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    subscribed = threading.Event()
     sub.on_message = lambda c, u, m: got.append(m)
+    sub.on_subscribe = lambda *args: subscribed.set()
     sub.connect(broker.host, broker.port)
     sub.subscribe("zigbee2mqtt/studio-ceiling/set", qos=1)
     sub.loop_start()
     try:
-        time.sleep(0.2)
+        assert subscribed.wait(5)
 
         async def scenario():
             connection, devices, task = await _running(config)
@@ -228,9 +232,7 @@ def test_commands_are_qos1_not_retained_with_an_expiry(broker, tmp_path):
                 await connection.stop()
 
         asyncio.run(scenario())
-        deadline = time.monotonic() + 5
-        while not got and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(lambda: got, 5)
     finally:
         sub.loop_stop()
         sub.disconnect()
@@ -276,7 +278,7 @@ def test_tls_and_password_file_work_and_a_wrong_password_is_one_clear_line(secur
 
 
 def test_unreachable_broker_is_one_clear_error(tmp_path):
-    from mosquitto import free_port
+    from ambience.testing.mosquitto import free_port
 
     config = parse_config(f"mqtt: {{url: 'mqtt://127.0.0.1:{free_port()}'}}\n", "c.yaml", tmp_path)
 
@@ -359,13 +361,6 @@ def reported(devices: Devices, room: str) -> dict:
     return {d["id"]: d["reported"] for d in devices.status(room)}
 
 
-async def eventually(done, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.02)
-
-
 def test_a_poisoned_retained_report_is_dropped_in_one_line_and_every_other_report_is_read(
     broker, probe, tmp_path, caplog
 ):
@@ -385,7 +380,7 @@ def test_a_poisoned_retained_report_is_dropped_in_one_line_and_every_other_repor
                     probe.publish, "zigbee2mqtt/studio-ceiling", POISONED_REPORTS["zigbee2mqtt/studio-ceiling"]
                 )
             await asyncio.to_thread(probe.publish, "zigbee2mqtt/studio-ceiling", b'{"state":"ON","brightness":127}')
-            await eventually(lambda: reported(devices, "studio")["studio-ceiling"]["brightness"] == 50.0)
+            await eventually_async(lambda: reported(devices, "studio")["studio-ceiling"]["brightness"] == 50.0)
             return found
         finally:
             task.cancel()
@@ -441,11 +436,11 @@ def test_a_report_whose_handling_fails_is_logged_once_and_the_reports_behind_it_
         task = asyncio.create_task(devices.run())
         others = ("studio-floor", "studio-esp", "shellydimmer-1", "strip")
         try:
-            await eventually(lambda: all(reported(devices, "studio")[d] is not None for d in others))
+            await eventually_async(lambda: all(reported(devices, "studio")[d] is not None for d in others))
             for _ in range(3):
                 await asyncio.to_thread(probe.publish, "zigbee2mqtt/studio-ceiling", b'{"state":"OFF"}')
             await asyncio.to_thread(probe.publish, "ha/floor/state", b'{"state":"OFF"}')
-            await eventually(lambda: reported(devices, "studio")["studio-floor"]["on"] is False)
+            await eventually_async(lambda: reported(devices, "studio")["studio-floor"]["on"] is False)
             return reported(devices, "studio")["studio-ceiling"]
         finally:
             task.cancel()

@@ -18,21 +18,15 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_proc import DaemonProcess
 
-from ambience.config import parse_config
+from ambience import testing
 from ambience.simulator import Simulator
+from ambience.testing.process import DaemonProcess
 
 REPEAT = range(int(os.environ.get("AMBIENCE_REPEAT", "1")))
 
 PRESETS = {
-    "tiny": """
-name: Tiny session
-duration: 8s
-climate: {target: 25}
-lights: {brightness: 20, color_temp: 2500, transition: 0s}
-after: restore
-""",
+    "tiny": testing.TINY,
     "long": """
 name: Long session
 duration: 60s
@@ -40,29 +34,6 @@ climate: {target: 25}
 lights: {brightness: 20, color_temp: 2500, transition: 0s}
 after: restore
 """,
-}
-
-CONFIG = """
-mqtt: {{url: '{url}', base_topic: amb}}
-presets: [presets]
-music: [music]
-state_dir: state
-http: {{port: 0}}
-reconcile: {{ack_timeout: 0.3s, max_tries: 3, slow_retry: 2s}}
-rooms:
-  studio:
-    name: Treatment room 1
-    thermostat: {{bridge: zigbee2mqtt, device: trv}}
-    lights:
-      - {{bridge: zigbee2mqtt, device: ceiling, role: ceiling}}
-      - {{bridge: tasmota, device: lamp, role: lamp}}
-    speaker: null
-"""
-
-INITIAL = {
-    "trv": {"target": 19, "mode": "heat", "local_temperature": 19},
-    "ceiling": {"on": False, "brightness": 0},
-    "lamp": {"on": True, "brightness": 80, "color_temp": 4000},
 }
 
 
@@ -97,32 +68,21 @@ class Rig:
         return [h["outcome"] for h in self.daemon.api("GET", "/api/history?room=studio")]
 
 
-def eventually(predicate, timeout: float = 10.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except Exception:  # the daemon restarting, a race with a write: ask again
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s")
-        time.sleep(step)
+def eventually(predicate, timeout: float = 10.0):
+    """Asked again on any error: the daemon restarting, a race with a write."""
+    return testing.eventually(predicate, timeout, ignoring=(Exception,))
 
 
 def make_rig(broker, root: Path, env: dict[str, str] | None = None, state_dir: Path | None = None):
-    (root / "presets").mkdir(exist_ok=True)
-    for name, text in PRESETS.items():
-        (root / "presets" / f"{name}.yaml").write_text(text)
-    cfg = root / "ambience.yaml"
-    cfg.write_text(CONFIG.format(url=broker.url))
-    config = parse_config(cfg.read_text(), str(cfg), root)
-    sim = Simulator(config, tick=0.2, initial=INITIAL).start()
+    clinic = testing.write_clinic(
+        root, mqtt=broker.url, base_topic="amb", presets=PRESETS, builtin=False, music=["music"],
+        reconcile={"ack_timeout": "0.3s", "max_tries": 3, "slow_retry": "2s"},
+    )  # fmt: skip
+    sim = Simulator(clinic.config, tick=0.2, initial=testing.FOUND).start()
     env = dict(env or {})
     if state_dir is not None:
         env["AMBIENCE_STATE_DIR"] = str(state_dir)
-    return Rig(broker, sim, DaemonProcess(cfg, state_dir or root / "state", env=env), root)
+    return Rig(broker, sim, DaemonProcess(clinic.file, state_dir or clinic.state_dir, env=env), root)
 
 
 @pytest.fixture
@@ -154,9 +114,9 @@ def test_a_crash_while_the_valve_owes_the_after_state_re_applies_it(rig, how, ru
         5,
     )
     assert owed[0]["state"]["target"] == 19
-    time.sleep(2)
+    time.sleep(2)  # the valve owes it a while
     rig.daemon.kill() if how == "SIGKILL" else rig.daemon.stop()
-    time.sleep(3)
+    time.sleep(3)  # ambience is away for 3 s
     rig.mute_valve(False)
     assert rig.sim.device("studio", "trv")["target"] == 25  # nothing put it back while ambience was away
     rig.start_daemon()
@@ -188,7 +148,7 @@ def test_the_broker_down_over_the_end_and_a_restart_still_restores(rig, run):
     rig.session()
     rig.broker.stop()
     rig.wait_idle(15)
-    time.sleep(3)
+    time.sleep(3)  # the broker stays away past the end
     rig.daemon.stop()
     rig.broker.start()
     rig.sim.wait_ready(10)
@@ -214,7 +174,7 @@ def test_the_next_session_finds_the_room_as_owed_not_as_the_last_session_left_it
     eventually(lambda: all(d["status"] != "pending" for d in rig.daemon.room("studio")["devices"]), 10)
     time.sleep(1.5)  # every device confirmed or given up on for now: the old code forgot the valve owed anything
     rig.daemon.api("POST", "/api/rooms/studio/start", {"preset": "tiny"})  # session B, valve still at 25
-    time.sleep(2)
+    time.sleep(2)  # session B runs a while with the valve deaf
     rig.mute_valve(False)
     rig.sim.wait_for("studio", "trv", lambda s: s["target"] == 25, timeout=5)
     rig.wait_idle()
@@ -231,7 +191,7 @@ def test_a_locked_database_at_the_end_does_not_stop_the_after_state(rig, run):
     rig.session()
     db = sqlite3.connect(str(rig.daemon.state_dir / "ambience.db"), isolation_level=None, timeout=10)
     try:
-        time.sleep(4)
+        time.sleep(4)  # 4 s into the 8 s session
         db.execute("BEGIN IMMEDIATE")  # another program holds the write lock over the end
         rig.assert_restored(timeout=12)
         eventually(lambda: rig.daemon.room("studio")["store_error"], 5)
@@ -289,7 +249,7 @@ def test_a_full_disk_at_the_end_does_not_stop_the_after_state_and_start_changes_
         # a start that cannot be written changes nothing
         refused = rig.daemon.api("POST", "/api/rooms/studio/start", {"preset": "tiny"}, expect=503)
         assert "store" in refused["error"] and "full" in refused["error"]
-        time.sleep(1)
+        time.sleep(1)  # a refused start must not happen a moment later either
         assert rig.daemon.room("studio")["state"] == "idle"
         assert rig.sim.device("studio", "trv")["target"] == 19
         filler.unlink()
@@ -307,7 +267,7 @@ def test_a_full_disk_at_the_end_does_not_stop_the_after_state_and_start_changes_
 def test_a_report_of_an_absurd_setpoint_does_not_stop_the_after_state(rig, probe, run):
     rig.start_daemon()
     probe.publish("zigbee2mqtt/trv", '{"occupied_heating_setpoint": 1e308, "system_mode": "heat"}')
-    time.sleep(0.5)
+    time.sleep(0.5)  # the report reaches the daemon (which drops it: nothing to wait for)
     rig.session()
     rig.wait_idle()
     rig.assert_restored()
@@ -330,7 +290,7 @@ def test_a_valve_set_above_the_limits_at_the_device_is_corrected_and_a_lamp_swit
         return next(d for d in rig.daemon.room("studio")["devices"] if d["id"] == "lamp")
 
     eventually(lambda: lamp()["status"] == "manual", 5)
-    time.sleep(1.5)
+    time.sleep(1.5)  # longer than the retries: the room would have switched it back on by now
     assert not rig.sim.device("studio", "lamp")["on"]  # the room does not fight the person
     assert lamp()["status"] == "manual"
 

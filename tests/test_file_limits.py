@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from daemon_proc import DaemonProcess
 
 from ambience import config as config_module
 from ambience.cli import main
@@ -22,6 +21,7 @@ from ambience.config.library import load_library, load_preset_file
 from ambience.errors import ConfigError, PresetError
 from ambience.model import parse as validation
 from ambience.model.parse import MAX_DEPTH, MAX_VALUES, load_yaml, read_text
+from ambience.testing.process import DaemonProcess
 
 PRESET = "name: Test\nduration: 30m\n"
 

@@ -2,13 +2,11 @@
 
 Home Assistant itself is played by a probe: it reads the retained discovery configs, publishes to the
 command topics they name (as HA's select and buttons do) and announces ``online`` on its birth topic.
-The daemon runs as in tests/test_mqtt_control.py; the discovery surface is the daemon's own once
-``ambience.daemon`` builds it, and is built here around ``daemon.connection`` until then.
+The daemon runs as in tests/test_mqtt_control.py (:class:`ambience.testing.LiveDaemon`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -17,79 +15,28 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-import yaml
-from mosquitto import Mosquitto, MqttProbe
 from pydantic import ValidationError
-from test_mqtt_control import INITIAL, ROOMS, LiveDaemon
+from test_mqtt_control import INITIAL, ROOMS
 
-from ambience.config import Config, parse_config
+from ambience.config import Config
 from ambience.config.sections import HomeAssistantConfig
-from ambience.daemon import Daemon
 from ambience.model.state import Status
 from ambience.simulator import Simulator
 from ambience.surfaces import ha_discovery
-from ambience.surfaces.ha_discovery import ACTIONS, STATES, HomeAssistantDiscovery, node_id
+from ambience.surfaces.ha_discovery import ACTIONS, STATES, node_id
+from ambience.testing import LiveDaemon, Mosquitto, MqttProbe, write_clinic
 
 PREFIX = "homeassistant"
 ID = re.compile(r"^[a-zA-Z0-9_-]+$")
-WIRED = "homeassistant" in Config.model_fields
-"""Whether ambience.config has the ``homeassistant:`` section yet (the daemon then builds the surface)."""
 
 
 def make_config(tmp_path: Path, broker: Mosquitto, *, base: str = "ambience", rooms: dict | None = None,
                 ha: dict | None = None) -> Config:  # fmt: skip
-    data: dict[str, Any] = {
-        "mqtt": {"url": broker.url, "base_topic": base},
-        "presets": ["builtin"],
-        "music": [str(tmp_path / "music")],
-        "state_dir": str(tmp_path / "state"),
-        "http": {"enabled": False},
-        "reconcile": {"ack_timeout": 0.5},
-        "rooms": ROOMS if rooms is None else rooms,
-    }
-    if WIRED and ha is not None:
-        data["homeassistant"] = ha
-    return parse_config(yaml.safe_dump(data), "test config", tmp_path)
-
-
-class LiveHA(LiveDaemon):
-    """The daemon in its own loop, plus the Home Assistant discovery surface (the daemon's, if it has one)."""
-
-    def __init__(self, config: Config, ha: dict | None = None):
-        super().__init__(config)
-        self.settings = HomeAssistantConfig(**(ha or {}))
-        self.discovery: HomeAssistantDiscovery | None = None
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        daemon = Daemon(self.config, players=False)
-        self.daemon = daemon
-        own = None
-        try:
-            await daemon.start()
-            await daemon.connection.wait_connected(10)
-            self.discovery = next((s for s in daemon.surfaces if isinstance(s, HomeAssistantDiscovery)), None)
-            if self.discovery is None:
-                own = HomeAssistantDiscovery(daemon.connection, daemon.controller, self.config, self.settings)
-                self.discovery = own
-                await own.start()
-            self._ready.set()
-            await self._stop.wait()
-        finally:
-            if own is not None:
-                await own.stop()
-            await daemon.stop()
-
-    def wait_reported(self, timeout: float = 5.0) -> None:
-        """Until the daemon has heard every device of every configured room."""
-        deadline = time.monotonic() + timeout
-        while True:
-            silent = [d["id"] for r in self.config.rooms for d in self.status(r)["devices"] if d["reported"] is None]
-            if not silent:
-                return
-            assert time.monotonic() < deadline, f"the daemon heard nothing from {silent} in {timeout} s"
-            time.sleep(0.05)
+    sections = {} if ha is None else {"homeassistant": ha}
+    return write_clinic(
+        tmp_path, ROOMS if rooms is None else rooms, mqtt=broker.url, base_topic=base, music=["music"], http=False,
+        reconcile={"ack_timeout": 0.5}, **sections,
+    ).config  # fmt: skip
 
 
 def config_topic(room: str, node: str = "ambience", prefix: str = PREFIX) -> str:
@@ -99,7 +46,7 @@ def config_topic(room: str, node: str = "ambience", prefix: str = PREFIX) -> str
 def retained(broker: Mosquitto, topic: str, timeout: float = 1.0) -> list[Any]:
     """What a newcomer gets on ``topic`` (a filter): the retained messages, as (topic, payload) pairs."""
     with MqttProbe(broker, topic) as newcomer:
-        time.sleep(timeout)
+        time.sleep(timeout)  # the daemon's publishes are not acknowledged to it: a window for them to land
         got = newcomer.messages(topic)
     assert all(m.retain for m in got)
     return [(m.topic, m.payload) for m in got]
@@ -111,8 +58,8 @@ def sim(tmp_path: Path, broker: Mosquitto) -> Iterator[Simulator]:
         yield simulator
 
 
-def run(config: Config, ha: dict | None = None) -> LiveHA:
-    daemon = LiveHA(config, ha).start()
+def run(config: Config) -> LiveDaemon:
+    daemon = LiveDaemon(config).start()
     daemon.wait_reported()
     return daemon
 
@@ -120,6 +67,7 @@ def run(config: Config, ha: dict | None = None) -> LiveHA:
 # ---- the model ----------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_the_config_section_and_the_ids():
     default = HomeAssistantConfig()
     assert (default.discovery, default.prefix, default.birth_topic, default.extend_by) == (
@@ -143,7 +91,7 @@ def test_each_room_is_announced_as_a_device_following_the_conventions(broker, si
     try:
         configs = dict(retained(broker, f"{PREFIX}/device/+/config"))
         assert set(configs) == {config_topic("room1"), config_topic("room2")}
-        presets = [p["id"] for p in live.call(lambda: live.daemon.controller.presets())]
+        presets = [p["id"] for p in live.call(lambda: live.controller.presets())]
 
         for room, name in (("room1", "Room 1"), ("room2", "room2")):
             topic = config_topic(room)
@@ -294,7 +242,7 @@ def test_home_assistant_coming_online_gets_the_configs_again(broker, sim, tmp_pa
             ha.wait_count(f"{PREFIX}/device/+/config", 2)  # the retained ones
             mark = ha.mark()
             ha.publish(f"{PREFIX}/status", "offline")
-            time.sleep(0.4)
+            time.sleep(0.4)  # longer than the birth delay: a wrong announcement would be here
             assert ha.messages(f"{PREFIX}/device/+/config", mark) == []
             ha.publish(f"{PREFIX}/status", "online")
             again = ha.wait_count(f"{PREFIX}/device/+/config", 2, timeout=3, since=mark)
@@ -327,15 +275,15 @@ def test_a_room_that_left_the_config_is_removed_and_stale_presses_are_not_run(br
 def test_discovery_off_publishes_nothing_and_withdraws_an_earlier_announcement(broker, sim, tmp_path):
     with MqttProbe(broker, f"{PREFIX}/#", "ambience/ha/rooms", "ambience/+/ha/#") as ha:
         # never announced: nothing at all under the prefix, no record, no select state
-        run(make_config(tmp_path, broker, ha={"discovery": False}), {"discovery": False}).stop()
-        time.sleep(0.3)
+        run(make_config(tmp_path, broker, ha={"discovery": False})).stop()
+        ha.settle()  # the daemon has stopped: whatever it published has reached the broker
         assert ha.messages() == []
 
         # announced by an earlier run, then switched off: empty retained configs, the record cleared
         run(make_config(tmp_path, broker)).stop()
         ha.wait_count(f"{PREFIX}/device/+/config", 2)
         mark = ha.mark()
-        run(make_config(tmp_path, broker, ha={"discovery": False}), {"discovery": False}).stop()
+        run(make_config(tmp_path, broker, ha={"discovery": False})).stop()
         cleared = ha.wait_count(f"{PREFIX}/device/+/config", 2, since=mark)
         assert {(m.topic, m.payload) for m in cleared} == {(config_topic("room1"), b""), (config_topic("room2"), b"")}
         ha.wait_for(lambda m: m.topic == "ambience/ha/rooms" and m.payload == b"", since=mark)

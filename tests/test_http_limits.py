@@ -7,16 +7,12 @@ was not applied and the log filled with "Too many open files" tracebacks.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import os
 import resource
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,14 +20,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mosquitto import MqttProbe, free_port
-from test_daemon import close, daemon_and_simulator, wait
+from test_daemon import close, daemon_and_simulator
 
-from ambience.config import parse_config
-from ambience.daemon import Daemon
 from ambience.surfaces.http import app as api
-from ambience.surfaces.http.app import serve_http
 from ambience.surfaces.http.limits import Connections
+from ambience.testing import LiveDaemon, MqttProbe, eventually, write_clinic
 
 IDLE = 1100
 SYSTEMD_NOFILE = 1024
@@ -70,7 +63,7 @@ def setup(broker, tmp_path):
 def test_1100_idle_connections_leave_the_api_mqtt_and_the_after_state_working(setup):
     daemon, sim, broker = setup
     daemon.start()
-    wait(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
+    eventually(lambda: all(d["reported"] for d in daemon.room("studio")["devices"]))
     with idle_connections(daemon.port, IDLE) as connected:
         assert connected > 1024  # more than the daemon could ever hold open
         began = time.monotonic()
@@ -118,83 +111,39 @@ def test_the_daemon_raises_its_open_file_limit_to_the_hard_limit(broker, tmp_pat
 REQUEST_TIMEOUT = 1.0
 KEEP_ALIVE = 0.5
 LIMIT = 4
-SERVE_CONFIG = """
-state_dir: {state}
-music: []
-http: {{port: {port}, max_connections: {limit}}}
-rooms:
-  studio:
-    thermostat: {{bridge: zigbee2mqtt, device: studio-trv}}
-    speaker: null
-"""
 
 
-class Serving:
-    """``serve_http`` for a Daemon's rooms (no broker, no players) on a loop in a thread."""
+def connect(serving: LiveDaemon) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", serving.port), timeout=5)
 
-    def __init__(self, tmp_path: Path, limit: int = LIMIT):
-        self.port = free_port()
-        text = SERVE_CONFIG.format(state=tmp_path / "state", port=self.port, limit=limit)
-        self.config = parse_config(text, "test", tmp_path)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="serving", daemon=True)
 
-    def __enter__(self) -> Serving:
-        self.thread.start()
-        assert self.ready.wait(10), "serve_http did not start"
-        self.token = (self.config.state_dir / "token").read_text().strip()
-        return self
+def open_idle(serving: LiveDaemon, count: int) -> list[socket.socket]:
+    """``count`` connections, each one counted by the server before the next is made."""
+    connections: Connections = serving.server.connections
+    socks = []
+    for _ in range(count):
+        before = connections.evicted + len(connections.idle)
+        socks.append(connect(serving))
+        eventually(lambda: connections.evicted + len(connections.idle) > before, timeout=2)  # noqa: B023
+    return socks
 
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(10)
 
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.daemon = Daemon(self.config, players=False)
-        self.task = asyncio.create_task(serve_http(self.daemon))
-        try:
-            while not getattr(getattr(self.daemon, "http_server", None), "started", False):
-                await asyncio.sleep(0.01)
-            self.ready.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        finally:
-            self.daemon.store.close()
-
-    @property
-    def connections(self) -> Connections:
-        return self.daemon.http_server.connections
-
-    def connect(self) -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-        return sock
-
-    def open_idle(self, count: int) -> list[socket.socket]:
-        """``count`` connections, each one counted by the server before the next is made."""
-        socks = []
-        for _ in range(count):
-            before = self.connections.evicted + len(self.connections.idle)
-            socks.append(self.connect())
-            wait(lambda: self.connections.evicted + len(self.connections.idle) > before, timeout=2)  # noqa: B023
-        return socks
-
-    def stream(self) -> socket.socket:
-        """An open event stream (a phone page), its response head read."""
-        sock = self.connect()
-        sock.sendall(f"GET /api/events?token={self.token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert read_until(sock, b"\r\n\r\n").startswith(b"HTTP/1.1 200")
-        return sock
+def open_stream(serving: LiveDaemon) -> socket.socket:
+    """An open event stream (a phone page), its response head read."""
+    sock = connect(serving)
+    sock.sendall(f"GET /api/events?token={serving.token()} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert read_until(sock, b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+    return sock
 
 
 @pytest.fixture
-def serving(tmp_path, monkeypatch) -> Iterator[Serving]:
+def serving(tmp_path, monkeypatch, clean_env) -> Iterator[LiveDaemon]:
+    """``serve_http`` for a Daemon's rooms (no broker, no players) on a loop in a thread, short timeouts."""
     monkeypatch.setattr(api, "REQUEST_TIMEOUT", REQUEST_TIMEOUT)
     monkeypatch.setattr(api, "KEEP_ALIVE", KEEP_ALIVE)
-    for key in [k for k in os.environ if k.startswith("AMBIENCE_")]:
-        monkeypatch.delenv(key)
-    with Serving(tmp_path) as server:
+    room = {"thermostat": {"bridge": "zigbee2mqtt", "device": "studio-trv"}, "speaker": None}
+    clinic = write_clinic(tmp_path, {"studio": room}, http={"port": 0, "max_connections": LIMIT})
+    with LiveDaemon(clinic.config, mqtt=False) as server:
         yield server
 
 
@@ -231,78 +180,76 @@ def seconds_until_closed(sock: socket.socket, trickle: bytes = b"", limit: float
     raise AssertionError(f"still open after {limit} s")
 
 
-def test_a_connection_that_sends_nothing_is_closed_after_the_request_timeout(serving: Serving):
-    with serving.connect() as sock:
+def test_a_connection_that_sends_nothing_is_closed_after_the_request_timeout(serving: LiveDaemon):
+    with connect(serving) as sock:
         assert REQUEST_TIMEOUT - 0.2 <= seconds_until_closed(sock) <= REQUEST_TIMEOUT + 1
 
 
-def test_a_request_head_sent_a_byte_at_a_time_is_closed_at_the_deadline(serving: Serving):
+def test_a_request_head_sent_a_byte_at_a_time_is_closed_at_the_deadline(serving: LiveDaemon):
     head = b"GET /healthz HTTP/1.1\r\n" + b"X-Slow: " + b"a" * 200
-    with serving.connect() as sock:
+    with connect(serving) as sock:
         assert REQUEST_TIMEOUT - 0.2 <= seconds_until_closed(sock, trickle=head) <= REQUEST_TIMEOUT + 1
 
 
-def test_a_body_sent_a_byte_at_a_time_is_closed_at_the_deadline_without_a_traceback(serving: Serving, caplog):
+def test_a_body_sent_a_byte_at_a_time_is_closed_at_the_deadline_without_a_traceback(serving: LiveDaemon, caplog):
     head = (
-        f"POST /api/rooms/studio/start HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {serving.token}\r\n"
+        f"POST /api/rooms/studio/start HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {serving.token()}\r\n"
         "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n"
     ).encode()
-    with serving.connect() as sock:
+    with connect(serving) as sock:
         sock.sendall(head)
         took = seconds_until_closed(sock, trickle=b'{"preset": "' + b"x" * 400)
         assert REQUEST_TIMEOUT - 0.2 <= took <= REQUEST_TIMEOUT + 1
-    wait(lambda: not serving.daemon.http_server.server_state.tasks)  # the handler has finished
+    eventually(lambda: not serving.server.server_state.tasks)  # the handler has finished
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
-    assert serving.daemon.controller.status("studio")[0]["state"] == "idle"
+    assert serving.controller.status("studio")[0]["state"] == "idle"
 
 
-def test_a_kept_alive_connection_is_closed_after_the_keep_alive_timeout(serving: Serving):
-    with serving.connect() as sock:
+def test_a_kept_alive_connection_is_closed_after_the_keep_alive_timeout(serving: LiveDaemon):
+    with connect(serving) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_until(sock, b'{"ok":true}').startswith(b"HTTP/1.1 200")
         assert KEEP_ALIVE - 0.2 <= seconds_until_closed(sock) <= KEEP_ALIVE + 1
 
 
-def test_past_the_cap_a_new_connection_closes_the_one_idle_longest(serving: Serving):
-    socks = serving.open_idle(LIMIT)
+def test_past_the_cap_a_new_connection_closes_the_one_idle_longest(serving: LiveDaemon):
+    socks = open_idle(serving, LIMIT)
     try:
-        newest = serving.open_idle(1)[0]
+        newest = open_idle(serving, 1)[0]
         socks.append(newest)
         assert seconds_until_closed(socks[0]) < REQUEST_TIMEOUT / 2  # closed for the newcomer, not timed out
         newest.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_until(newest, b'{"ok":true}').startswith(b"HTTP/1.1 200")
-        assert serving.connections.open == LIMIT
+        assert serving.server.connections.open == LIMIT
     finally:
         for sock in socks:
             sock.close()
 
 
-def test_when_every_connection_is_busy_a_new_one_is_answered_503(serving: Serving):
-    streams = [serving.stream() for _ in range(LIMIT)]
+def test_when_every_connection_is_busy_a_new_one_is_answered_503(serving: LiveDaemon):
+    streams = [open_stream(serving) for _ in range(LIMIT)]
     try:
-        with serving.connect() as sock:
+        with connect(serving) as sock:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             answer = read_until(sock, b"}")
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 503") and b"retry-after: 1" in head
         assert "http.max_connections" in json.loads(body)["error"]
         streams.pop().close()
-        wait(lambda: httpx.get(serving.url + "/healthz", timeout=2).status_code == 200, timeout=5)
+        eventually(lambda: httpx.get(serving.url + "/healthz", timeout=2).status_code == 200, timeout=5)
     finally:
         for sock in streams:
             sock.close()
 
 
-def test_an_event_stream_outlives_every_timeout(serving: Serving):
-    with httpx.stream("GET", serving.url + "/api/events", params={"token": serving.token}, timeout=10) as response:
+def test_an_event_stream_outlives_every_timeout(serving: LiveDaemon):
+    with httpx.stream("GET", serving.url + "/api/events", params={"token": serving.token()}, timeout=10) as response:
         lines = response.iter_lines()
         assert next(line for line in lines if line.startswith("data:"))  # the snapshot
         time.sleep(REQUEST_TIMEOUT + KEEP_ALIVE + 0.5)  # the passing of time is the test
-        started = httpx.post(
-            serving.url + "/api/rooms/studio/stop", headers={"Authorization": f"Bearer {serving.token}"}, timeout=5
-        )
+        started = serving.request("POST", "/api/rooms/studio/stop")
         assert started.status_code == 409  # nothing to stop; the stream is still open to hear of changes
-        serving.loop.call_soon_threadsafe(serving.daemon.controller.changed, "studio")
+        serving.loop.call_soon_threadsafe(serving.controller.changed, "studio")
         assert json.loads(next(line for line in lines if line.startswith("data:"))[5:])["room"] == "studio"
 
 

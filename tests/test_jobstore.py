@@ -14,6 +14,8 @@ from sqlalchemy.exc import OperationalError
 
 from ambience.infra.jobstore import BatchingJobStore
 
+pytestmark = pytest.mark.unit
+
 
 def noop(**kwargs):
     pass

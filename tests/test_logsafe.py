@@ -12,19 +12,14 @@ import pytest
 
 from ambience.daemon import setup_logging
 from ambience.infra.logsafe import BURST, RateLimit
+from ambience.testing import Clock
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1000.0)
 
 
 @pytest.fixture
@@ -53,10 +48,10 @@ def test_a_message_passes_burst_times_per_interval_then_one_line_counts_the_rest
     text, _ = out
     log = logging.getLogger("flood")
     for port in range(10):
-        clock.now += 1
+        clock.advance(1)
         log.warning("lost the broker at port %d", port)
     assert lines(text) == [f"flood WARNING lost the broker at port {port}" for port in range(3)]
-    clock.now += 60  # the window has passed: the next message first says what was dropped
+    clock.advance(60)  # the window has passed: the next message first says what was dropped
     log.warning("lost the broker at port %d", 99)
     assert lines(text)[3:] == [
         "flood WARNING 7 more like this in 9 s were not logged: lost the broker at port 0",

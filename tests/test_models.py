@@ -10,6 +10,8 @@ from ambience.errors import ConfigError, PresetError
 from ambience.model.preset import parse_preset
 from ambience.units import format_duration, parse_duration
 
+pytestmark = pytest.mark.unit
+
 MINIMAL = "name: Test\nduration: 30m\n"
 
 

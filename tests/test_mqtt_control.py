@@ -1,40 +1,36 @@
 """The MQTT control surface end to end: real mosquitto, the device simulator, the whole daemon.
 
-The daemon runs as in production: ``asyncio.run`` of a coroutine that awaits ``Daemon.start()``
-and, in ``finally``, ``Daemon.stop()``; here that loop lives in a thread of its own so the tests
-(and hypothesis) can talk to it over the broker with plain blocking paho clients. Anything read
-from the daemon's objects is read on its loop (:meth:`LiveDaemon.call`).
+The daemon runs as in production (``Daemon.start()`` ... ``Daemon.stop()``) on a loop in a thread
+of its own (:class:`ambience.testing.LiveDaemon`), so the tests (and hypothesis) can talk to it over
+the broker with plain blocking paho clients.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mosquitto import Mosquitto, MqttProbe
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ambience.config import Config, parse_config
-from ambience.daemon import Daemon
+from ambience.config import Config
 from ambience.simulator import Simulator
 from ambience.surfaces import mqtt_control
 from ambience.surfaces.mqtt_control import MAX_PAYLOAD, MqttControl
+from ambience.testing import LiveDaemon, Mosquitto, MqttProbe, write_clinic
 
 BASE = "spa/ambience"
 """A base topic of two levels, so the room is found by position, not by splitting on '/'."""
@@ -76,93 +72,9 @@ def state_topic(room: str) -> str:
 
 
 def make_config(tmp_path: Path, broker: Mosquitto) -> Config:
-    data = {
-        "mqtt": {"url": broker.url, "base_topic": BASE},
-        "presets": ["builtin"],
-        "music": [str(tmp_path / "music")],
-        "state_dir": str(tmp_path / "state"),
-        "http": {"enabled": False},
-        "reconcile": {"ack_timeout": 0.5},
-        "rooms": ROOMS,
-    }
-    return parse_config(yaml.safe_dump(data), "test config", tmp_path)
-
-
-class LiveDaemon:
-    """``asyncio.run(main())`` in a thread, where main starts the daemon and stops it in ``finally``."""
-
-    def __init__(self, config: Config):
-        self.config = config
-        self.daemon: Daemon | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="daemon-loop", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # noqa: BLE001 - reported to the test's thread
-            self._error = exc
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        daemon = Daemon(self.config, players=False)
-        self.daemon = daemon
-        try:
-            await daemon.start()
-            await daemon.connection.wait_connected(10)
-            self._ready.set()
-            await self._stop.wait()
-        finally:
-            await daemon.stop()
-
-    def start(self) -> LiveDaemon:
-        self._thread.start()
-        assert self._ready.wait(20), "the daemon did not start in 20 s"
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if self.loop is not None and self._stop is not None and self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(20)
-        assert not self._thread.is_alive(), "the daemon did not stop in 20 s"
-        if self._error is not None:
-            raise self._error
-
-    def call(self, fn: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Run ``fn()`` on the daemon's loop and return its result."""
-        assert self.loop is not None
-
-        async def run() -> Any:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
-
-    def wait_reported(self, timeout: float = 5.0) -> None:
-        """Until the daemon has heard every device (so a session's snapshot for ``after: restore`` is whole)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            silent = [d["id"] for r in ("room1", "room2") for d in self.status(r)["devices"] if d["reported"] is None]
-            if not silent:
-                return
-            assert time.monotonic() < deadline, f"the daemon heard nothing from {silent} in {timeout} s"
-            time.sleep(0.05)
-
-    @property
-    def surface(self) -> MqttControl:
-        assert self.daemon is not None
-        return next(s for s in self.daemon.surfaces if isinstance(s, MqttControl))
-
-    def status(self, room: str) -> dict[str, Any]:
-        assert self.daemon is not None
-        controller = self.daemon.controller
-        return self.call(lambda: controller.status(room)[0])
+    return write_clinic(
+        tmp_path, ROOMS, mqtt=broker.url, base_topic=BASE, music=["music"], http=False, reconcile={"ack_timeout": 0.5}
+    ).config
 
 
 @pytest.fixture
@@ -312,7 +224,7 @@ def test_the_result_goes_to_the_mqtt5_response_topic_with_the_correlation_data(b
 
         # nothing went to the default result topic; the state topic did change
         results.wait_json(state_topic("room2"), lambda s: s["state"] == "running", since=mark)
-        time.sleep(0.2)
+        time.sleep(0.2)  # a window for a wrong answer to show; nothing is to come
         assert results.messages(f"{BASE}/+/command/result", since=mark) == []
     finally:
         client.disconnect()
@@ -470,7 +382,7 @@ def test_a_retained_stale_command_is_not_executed_but_cleared(broker, config, si
             watcher.wait_for(lambda m: m.topic == command_topic("room1") and m.payload == b"", since=mark)
             with MqttProbe(broker) as newcomer:
                 newcomer.subscribe(command_topic("room1"))
-                time.sleep(0.3)
+                newcomer.settle()  # a retained message would have come by now
                 assert newcomer.messages(command_topic("room1")) == [], "the stale command is still retained"
             # ... did not run it, and did not answer it (nobody asked just now)
             assert live.status("room1")["state"] == "idle"
@@ -492,7 +404,7 @@ def test_state_is_refreshed_while_a_session_runs_and_not_while_idle(broker, sim,
         time.sleep(0.5)  # device reports at start-up are room changes too: let them be published first
         assert send(results, "room1", {"action": "start", "preset": "express-30"})["ok"]
         mark = results.mark()
-        time.sleep(1.2)
+        results.wait_count(state_topic("room1"), 3, timeout=5, since=mark)  # a refresh every 0.25 s
         refreshed = results.messages(f"{BASE}/+/state", since=mark)
         assert len([m for m in refreshed if m.topic == state_topic("room1")]) >= 3
         assert [m for m in refreshed if m.topic == state_topic("room2")] == [], "an idle room is not re-published"
@@ -505,10 +417,10 @@ def test_state_is_refreshed_while_a_session_runs_and_not_while_idle(broker, sim,
         sim.wait_for("room1", "r1-lamp", lambda s: abs(s["brightness"] - 80) < 0.5, timeout=15)
         time.sleep(0.6)  # the last report's room change (debounced) goes out
         mark = results.mark()
-        time.sleep(0.8)
+        time.sleep(0.8)  # over three refresh periods: the window in which nothing may be published
         late = results.messages(f"{BASE}/+/state", since=mark)
         assert late == [], "nothing is published while all is idle"
-        assert live.call(lambda: live.surface._timer) is None, "no timer runs while all rooms are idle"
+        assert live.call(lambda: live.surface(MqttControl)._timer) is None, "no timer runs while all rooms are idle"
     finally:
         live.stop()
 
@@ -665,8 +577,7 @@ PAYLOADS = st.one_of(
 
 def snapshot(live: LiveDaemon) -> dict[str, Any]:
     """Everything about the rooms that a command could change (not the clock-driven remaining_s)."""
-    assert live.daemon is not None
-    controller = live.daemon.controller
+    controller = live.controller
 
     def take() -> dict[str, Any]:
         out = {}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ambience.config.sections import MqttConfig
 from ambience.infra.mqtt import Connection, Received
+
+pytestmark = pytest.mark.unit
 
 
 def test_each_message_reaches_exact_and_wildcard_subscribers_only():

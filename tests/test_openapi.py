@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, settings
 from ambience.config import parse_config
 from ambience.daemon import Daemon
 from ambience.surfaces.http.app import create_app
+from ambience.testing import without_ambience
 from ambience.units import parse_duration
 
 TOKEN = "openapi-test-token-0123456789"
@@ -41,8 +42,7 @@ rooms:
 
 def _daemon() -> Daemon:
     state = Path(tempfile.mkdtemp(prefix="ambience-openapi-"))
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AMBIENCE_")}
-    with patch.dict(os.environ, environ, clear=True):  # the env would override the config
+    with patch.dict(os.environ, without_ambience(), clear=True):  # the env would override the config
         return Daemon(parse_config(CONFIG.format(state=state / "state"), "test", state), players=False)
 
 

@@ -25,6 +25,7 @@ from ambience.model.preset import Music, Preset
 from ambience.model.state import MusicState
 from ambience.music.library import Track, fit, load_playlist
 from ambience.music.mpv import Envelope, Player
+from ambience.testing import eventually_async
 
 try:
     import mpv  # noqa: F401
@@ -115,11 +116,9 @@ def steady(position: float, volume: float, playing: bool = True) -> MusicState:
 
 
 async def until(condition, timeout: float = 5.0) -> float:
-    """Wait until ``condition()`` holds; returns how long it took."""
+    """Wait until ``condition()`` holds (asked every 5 ms); returns how long it took."""
     started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, "timed out"
-        await asyncio.sleep(0.005)
+    await eventually_async(condition, timeout, 0.005)
     return time.monotonic() - started
 
 

@@ -13,6 +13,8 @@ from ambience.core.timeline import Timeline
 from ambience.model.preset import LightSettings, Preset, parse_preset
 from ambience.model.state import ALL
 
+pytestmark = pytest.mark.unit
+
 WARM_LIGHT = (2200, 3000)
 """Kelvin: warm, dim treatment light. Only an ``after`` state block (cleaning light) may leave it."""
 ROOM_TEMPERATURE = (22.0, 26.0)

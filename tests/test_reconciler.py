@@ -8,6 +8,8 @@ from ambience.devices.base import Availability, ClimateReport, LightReport, Mess
 from ambience.devices.reconciler import Tracked
 from ambience.model.state import ClimateState, Light, LightTarget
 
+pytestmark = pytest.mark.unit
+
 
 class FakeAdapter:
     """A real Adapter (the protocol), encoding commands as readable strings."""

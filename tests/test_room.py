@@ -8,6 +8,8 @@ import time
 import wave
 from pathlib import Path
 
+import pytest
+
 from ambience.app import room as room_module
 from ambience.app.room import Room
 from ambience.config import parse_config
@@ -16,6 +18,8 @@ from ambience.devices.manager import Devices
 from ambience.infra.mqtt import Connection
 from ambience.infra.store import Store
 from ambience.model.preset import parse_preset
+
+pytestmark = pytest.mark.unit
 
 
 class RecordingPlayer:

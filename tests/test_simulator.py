@@ -7,7 +7,6 @@ so these tests pin the simulator to the bridges' conventions, not to our own rea
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mosquitto import Mosquitto, MqttProbe, make_tls_files, password_line
 
 from ambience.config import Config
 from ambience.simulator import Faults, Simulator, main
 from ambience.simulator.generic import GenericSim, template_pattern
 from ambience.simulator.model import ClimateModel, LightModel
+from ambience.testing import eventually, without_ambience
+from ambience.testing.mosquitto import Mosquitto, MqttProbe, make_tls_files, password_line
 
 ROOMS: dict[str, Any] = {
     "z2m": {
@@ -172,7 +172,7 @@ def test_zigbee2mqtt_thermostat_reports_setpoint_at_once_and_drifts(sim: Simulat
     assert (snap["target"], snap["mode"], snap["local_temperature"]) == (23.0, "heat", 23.0)
 
     probe.publish("zigbee2mqtt/trv/set", {"occupied_heating_setpoint": 10})  # not this device's key
-    time.sleep(0.3)
+    time.sleep(0.3)  # a window for a wrong answer to show; nothing is to come
     assert sim.device("z2m", "trv")["target"] == 23.0
 
 
@@ -396,7 +396,7 @@ def test_drop_first_given_at_construction(start_sim: Callable[..., Simulator], p
     for word in ("ON", "OFF", "ON"):
         probe.publish("cmnd/tasmota_lamp/Power", word)
     assert probe.wait_for("stat/tasmota_lamp/POWER").text == "ON"
-    time.sleep(0.2)
+    time.sleep(0.2)  # a window for a wrong answer to show; nothing is to come
     assert len(probe.messages("stat/tasmota_lamp/POWER")) == 1
     assert (sim.commands("tas", "tasmota_lamp"), sim.device("tas", "tasmota_lamp")["dropped"]) == (1, 2)
 
@@ -432,7 +432,7 @@ def test_offline_device_ignores_commands_until_cleared(sim: Simulator, probe: Mq
     sim.set_faults("z2m", "ceiling", offline=True)
     probe.publish("zigbee2mqtt/ceiling/set", {"state": "ON"})
     probe.publish("zigbee2mqtt/ceiling/get", {"state": ""})
-    time.sleep(0.3)
+    time.sleep(0.3)  # a window for a wrong answer to show; nothing is to come
     assert probe.messages("zigbee2mqtt/ceiling") == []
     assert sim.device("z2m", "ceiling")["on"] is False
 
@@ -450,7 +450,7 @@ def test_mute_accepts_nothing_and_stays_online(sim: Simulator, probe: MqttProbe)
     mark = probe.mark()
     probe.publish("shellyplus-dimmer/rpc", {"id": 1, "src": "ambience-test", "method": "Light.Set",
                                             "params": {"id": 0, "on": True}})  # fmt: skip
-    time.sleep(0.3)
+    time.sleep(0.3)  # a window for a wrong answer to show; nothing is to come
     heard = [m.topic for m in probe.messages(since=mark) if m.topic != "shellyplus-dimmer/rpc"]
     assert heard == []  # no reply, no notification, no "offline"
     snap = sim.device("shelly", "shellyplus-dimmer")
@@ -471,18 +471,17 @@ def test_bad_fault_messages_change_nothing(sim: Simulator, probe: MqttProbe) -> 
 
 def test_reconnects_and_resubscribes_after_a_broker_restart(sim: Simulator, broker: Mosquitto) -> None:
     broker.kill()
-    deadline = time.monotonic() + 3
-    while sim.ready and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not sim.ready
+    eventually(lambda: not sim.ready, 3, 0.02)
     broker.start()  # the same port, no persistence: no session, no retained messages left
     restarted = time.monotonic()
 
     with MqttProbe(broker, "zigbee2mqtt/ceiling/availability", "zigbee2mqtt/ceiling") as probe:
-        while sim.device("z2m", "ceiling")["on"] is False:
-            assert time.monotonic() - restarted < 4, "the simulator did not obey within 4 s of the restart"
+
+        def obeys() -> bool:
             probe.publish("zigbee2mqtt/ceiling/set", {"state": "ON"})
-            time.sleep(0.1)
+            return sim.device("z2m", "ceiling")["on"] is not False
+
+        eventually(obeys, 4 - (time.monotonic() - restarted), 0.1)  # the simulator obeys within 4 s of the restart
         obeyed = time.monotonic() - restarted
         assert probe.wait_json("zigbee2mqtt/ceiling/availability") == {"state": "online"}  # re-announced
         assert probe.wait_json("zigbee2mqtt/ceiling", lambda s: s["state"] == "ON")
@@ -534,7 +533,7 @@ def test_python_m_simulator_runs_until_sigterm(tmp_path: Path, broker: Mosquitto
         "      - {bridge: tasmota, device: lamp1}\n      - {bridge: zigbee2mqtt, device: ceiling}\n"
     )
     probe.subscribe("tele/lamp1/LWT")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMBIENCE_")}
+    env = without_ambience()
     process = subprocess.Popen(
         [sys.executable, "-m", "ambience.simulator", "--config", str(file), "--tick", "0.2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

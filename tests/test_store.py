@@ -10,6 +10,8 @@ from ambience.core.session import SessionFacts
 from ambience.errors import StoreError
 from ambience.infra.store import SessionRecord, Store
 
+pytestmark = pytest.mark.unit
+
 
 def record(room="studio", sid="s1") -> SessionRecord:
     return SessionRecord(

@@ -16,6 +16,8 @@ from ambience.model.limits import Limits
 from ambience.model.preset import Preset, parse_preset
 from ambience.model.state import ALL
 
+pytestmark = pytest.mark.unit
+
 SWEDISH = """
 name: Swedish relaxation
 duration: 60m

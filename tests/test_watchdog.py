@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ambience.app import daemon as daemon_module
+from ambience import daemon as daemon_module
 from ambience.app.presence import parse_peer
 from ambience.config import parse_config
 from ambience.daemon import Daemon
@@ -70,10 +70,12 @@ def test_no_watchdog_ping_while_a_room_is_stuck_in_a_tick(broker, tmp_path, monk
         b'{"instance": "", "host": "h", "pid": 1, "started_at": 1}',
     ],
 )
+@pytest.mark.unit
 def test_a_presence_payload_that_is_not_one_is_ignored(payload):
     assert parse_peer(payload) is None
 
 
+@pytest.mark.unit
 def test_a_presence_payload_is_read():
     peer = parse_peer(b'{"instance": "abc", "host": "pi", "pid": 42, "started_at": 1700000000}')
     assert peer is not None and peer.host == "pi" and peer.pid == 42

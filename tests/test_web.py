@@ -1,17 +1,15 @@
 """The phone page's server side: ``/``, ``/static/``, and the ``/api/events`` stream (no browser).
 
-A real uvicorn serves ``create_app`` + ``mount_web`` for a real Daemon's rooms in a thread, so
-the event stream is read as a phone reads it: over a socket, line by line.
+The daemon's own HTTP server (``serve_http``) for a real Daemon's rooms in a thread
+(:class:`ambience.testing.LiveDaemon`), so the event stream is read as a phone reads it: over a
+socket, line by line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,104 +17,30 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from ambience.config import parse_config
 from ambience.daemon import Daemon
 from ambience.surfaces.http.app import create_app
 from ambience.surfaces.http.phone import PAGE_DIR, RESYNC, Hub, mount_web
+from ambience.testing import TWO_ROOMS, LiveDaemon, eventually, write_clinic
 
 TOKEN = "web-test-token-0123456789"
 PRESET = "swedish-relaxation-60"
 KEEPALIVE = 0.4
-CONFIG = """
-state_dir: {state}
-music: []
-rooms:
-  studio:
-    name: Treatment room 1
-    thermostat: {{bridge: zigbee2mqtt, device: studio-trv}}
-    lights: [{{bridge: zigbee2mqtt, device: studio-lamp, role: lamp}}]
-    speaker: null
-  garden:
-    lights: [{{bridge: zigbee2mqtt, device: garden-ceiling, role: ceiling}}]
-    speaker: null
-"""
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch) -> None:
-    for key in list(os.environ):
-        if key.startswith("AMBIENCE_"):
-            monkeypatch.delenv(key)
-
-
-class WebServer:
-    """A Daemon's rooms (no broker, no players) and the API with the page, on uvicorn in a thread."""
-
-    def __init__(self, tmp_path: Path):
-        self.config = parse_config(CONFIG.format(state=tmp_path / "state"), "test", tmp_path)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.ready = threading.Event()
-        self.failed: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="web-server", daemon=True)
-
-    def __enter__(self) -> WebServer:
-        self.thread.start()
-        if not self.ready.wait(10) or self.failed:
-            raise RuntimeError(f"the web server did not start: {self.failed!r}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(setattr, self.server, "should_exit", True)
-        self.thread.join(10)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # reported by __enter__
-            self.failed = exc
-            self.ready.set()
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.daemon = Daemon(self.config, players=False)
-        self.app = create_app(self.daemon.controller, TOKEN)
-        mount_web(self.app, self.daemon.controller, TOKEN, keepalive=KEEPALIVE)
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, log_config=None, lifespan="off", access_log=False, timeout_graceful_shutdown=1)
-        )
-        tasks = [asyncio.create_task(room.run()) for room in self.daemon.rooms.values()]
-        serving = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        try:
-            while not self.server.started:
-                if serving.done():
-                    serving.result()
-                    raise RuntimeError("uvicorn returned before it started")
-                await asyncio.sleep(0.01)
-            self.ready.set()
-            await serving
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.daemon.store.close()
-            self.sock.close()
-
-    def post(self, path: str, body: Any = None) -> httpx.Response:
-        return httpx.post(self.url + path, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
-
-    @property
-    def streams(self) -> int:
-        return len(self.app.state.web_hub.queues)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[WebServer]:
-    with WebServer(tmp_path) as server:
+def web(tmp_path: Path) -> Iterator[LiveDaemon]:
+    """A Daemon's rooms (no broker, no players) and the API with the page, a keep-alive every 0.4 s."""
+    clinic = write_clinic(tmp_path, TWO_ROOMS, http={"port": 0, "token": TOKEN})
+    with LiveDaemon(clinic.config, mqtt=False) as server:
+        server.call(lambda: mount_web(server.app, server.controller, TOKEN, keepalive=KEEPALIVE))
         yield server
+
+
+def streams(web: LiveDaemon) -> int:
+    """How many event streams are open."""
+    return len(web.app.state.web_hub.queues)
 
 
 def events(response: httpx.Response) -> Iterator[tuple[str, Any]]:
@@ -149,7 +73,7 @@ def next_room(stream: Iterator[tuple[str, Any]], predicate=lambda status: True, 
 # ---- the page -------------------------------------------------------------------------------
 
 
-def test_the_page_loads_without_a_token(web: WebServer):
+def test_the_page_loads_without_a_token(web: LiveDaemon):
     response = httpx.get(web.url + "/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -166,7 +90,7 @@ def test_the_page_loads_without_a_token(web: WebServer):
     ("path", "kind"),
     [("/static/app.js", "javascript"), ("/static/app.css", "text/css"), ("/static/index.html", "html")],
 )
-def test_static_files_are_served_with_the_page_headers(web: WebServer, path: str, kind: str):
+def test_static_files_are_served_with_the_page_headers(web: LiveDaemon, path: str, kind: str):
     response = httpx.get(web.url + path)
     assert response.status_code == 200 and kind in response.headers["content-type"]
     assert response.content == (PAGE_DIR / path.rsplit("/", 1)[1]).read_bytes()
@@ -174,11 +98,12 @@ def test_static_files_are_served_with_the_page_headers(web: WebServer, path: str
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_an_unknown_static_file_is_404(web: WebServer):
+def test_an_unknown_static_file_is_404(web: LiveDaemon):
     assert httpx.get(web.url + "/static/nope.js").status_code == 404
     assert httpx.get(web.url + "/static/../web.py").status_code == 404
 
 
+@pytest.mark.unit
 def test_the_page_fetches_nothing_from_elsewhere():
     """No CDN, no web font, no absolute URL of any kind: the page works on a clinic's offline network."""
     names = sorted(p.name for p in PAGE_DIR.iterdir())
@@ -195,7 +120,7 @@ def test_the_page_fetches_nothing_from_elsewhere():
 # ---- the event stream: the token ---------------------------------------------------------------
 
 
-def test_events_need_the_token(web: WebServer):
+def test_events_need_the_token(web: LiveDaemon):
     missing = httpx.get(web.url + "/api/events")
     assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
     assert "no token" in missing.json()["error"]
@@ -208,15 +133,15 @@ def test_events_need_the_token(web: WebServer):
         assert wrong.status_code == 401, attempt
         assert wrong.json() == {"error": "wrong token"}
         assert "invalid_token" in wrong.headers["www-authenticate"]
-    assert web.streams == 0
+    assert streams(web) == 0
 
 
-def test_the_query_token_is_for_the_event_stream_only(web: WebServer):
+def test_the_query_token_is_for_the_event_stream_only(web: LiveDaemon):
     response = httpx.get(web.url + "/api/rooms", params={"token": TOKEN})
     assert response.status_code == 401
 
 
-def test_the_bearer_header_works_for_events_too(web: WebServer):
+def test_the_bearer_header_works_for_events_too(web: LiveDaemon):
     with httpx.stream("GET", web.url + "/api/events", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5) as r:
         assert r.status_code == 200
         assert next_room(events(r))["room"] == "studio"
@@ -225,7 +150,7 @@ def test_the_bearer_header_works_for_events_too(web: WebServer):
 # ---- the event stream: what it says ---------------------------------------------------------
 
 
-def test_events_snapshot_every_room_then_follow_changes(web: WebServer):
+def test_events_snapshot_every_room_then_follow_changes(web: LiveDaemon):
     with httpx.stream("GET", web.url + "/api/events", params={"token": TOKEN}, timeout=5) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -237,21 +162,23 @@ def test_events_snapshot_every_room_then_follow_changes(web: WebServer):
         assert first["state"] == "idle" and first["name"] == "Treatment room 1"
         assert {"devices", "music", "next_booking", "remaining_s"} <= set(first)
 
-        started = web.post("/api/rooms/studio/start", {"preset": PRESET, "duration": "45m", "client": "A. Smith"})
+        started = web.request(
+            "POST", "/api/rooms/studio/start", {"preset": PRESET, "duration": "45m", "client": "A. Smith"}
+        )
         assert started.status_code == 200, started.text
         running = next_room(stream, lambda s: s["room"] == "studio" and s["state"] == "running")
         assert running["preset"] == PRESET and running["client"] == "A. Smith"
         assert 2690 <= running["remaining_s"] <= 2700
 
-        assert web.post("/api/rooms/studio/extend", {"by": "10m"}).status_code == 200
+        assert web.request("POST", "/api/rooms/studio/extend", {"by": "10m"}).status_code == 200
         extended = next_room(stream, lambda s: s["room"] == "studio" and s["remaining_s"] and s["remaining_s"] > 3000)
         assert 3290 <= extended["remaining_s"] <= 3300
 
-        assert web.post("/api/rooms/studio/stop").status_code == 200
+        assert web.request("POST", "/api/rooms/studio/stop").status_code == 200
         assert next_room(stream, lambda s: s["room"] == "studio" and s["state"] == "idle")["remaining_s"] is None
 
 
-def test_a_change_made_off_the_loop_still_reaches_the_stream(web: WebServer):
+def test_a_change_made_off_the_loop_still_reaches_the_stream(web: LiveDaemon):
     """The controller called from another thread (a tool, a test) hands the change over to the server's loop."""
     with httpx.stream("GET", web.url + "/api/events", params={"token": TOKEN}, timeout=5) as response:
         stream = events(response)
@@ -260,7 +187,7 @@ def test_a_change_made_off_the_loop_still_reaches_the_stream(web: WebServer):
         assert next_room(stream)["room"] == "garden"
 
 
-def test_keep_alive_comments_while_nothing_changes(web: WebServer):
+def test_keep_alive_comments_while_nothing_changes(web: LiveDaemon):
     with httpx.stream("GET", web.url + "/api/events", params={"token": TOKEN}, timeout=5) as response:
         started = time.monotonic()
         comments = [value for kind, value in _until(events(response), 2) if kind == "comment"]
@@ -278,7 +205,7 @@ def _until(stream: Iterator[tuple[str, Any]], comments: int) -> Iterator[tuple[s
                 return
 
 
-def test_a_closed_stream_unsubscribes(web: WebServer):
+def test_a_closed_stream_unsubscribes(web: LiveDaemon):
     # (each reader is kept: a dropped generator closes its connection, which also unsubscribes)
     with httpx.stream("GET", web.url + "/api/events", params={"token": TOKEN}, timeout=5) as a:
         reader_a = events(a)
@@ -286,14 +213,14 @@ def test_a_closed_stream_unsubscribes(web: WebServer):
         with httpx.stream("GET", web.url + "/api/events", params={"token": TOKEN}, timeout=5) as b:
             reader_b = events(b)
             next_room(reader_b)
-            assert web.streams == 2
-        _wait(lambda: web.streams == 1)
-    _wait(lambda: web.streams == 0)
+            assert streams(web) == 2
+        eventually(lambda: streams(web) == 1)
+    eventually(lambda: streams(web) == 0)
     # and the controller's one listener copes with nobody listening
-    assert web.post("/api/rooms/studio/start", {"preset": PRESET}).status_code == 200
+    assert web.request("POST", "/api/rooms/studio/start", {"preset": PRESET}).status_code == 200
 
 
-def test_the_server_shutting_down_ends_every_stream(web: WebServer):
+def test_the_server_shutting_down_ends_every_stream(web: LiveDaemon):
     """serve_http calls hub.shutdown() first, so an open phone page never holds the daemon's stop up."""
     with httpx.stream("GET", web.url + "/api/events", params={"token": TOKEN}, timeout=5) as response:
         reader = events(response)
@@ -302,16 +229,9 @@ def test_the_server_shutting_down_ends_every_stream(web: WebServer):
         started = time.monotonic()
         assert [kind for kind, _ in reader if kind == "room"] == []  # the stream ends (no read timeout)
         assert time.monotonic() - started < 2
-    _wait(lambda: web.streams == 0)
+    eventually(lambda: streams(web) == 0)
     with httpx.stream("GET", web.url + "/api/events", params={"token": TOKEN}, timeout=5) as late:
         assert [kind for kind, _ in events(late)] == ["retry", "room", "room"]  # a snapshot, then the end
-
-
-def _wait(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 # ---- the fan-out ------------------------------------------------------------------------------
@@ -325,6 +245,7 @@ class FakeController:
         self.listeners.append(listener)
 
 
+@pytest.mark.unit
 def test_the_hub_subscribes_once_and_fans_out():
     async def main() -> None:
         controller = FakeController()
@@ -340,6 +261,7 @@ def test_the_hub_subscribes_once_and_fans_out():
     asyncio.run(main())
 
 
+@pytest.mark.unit
 def test_a_stalled_stream_gets_one_full_refresh_instead_of_a_backlog():
     async def main() -> None:
         controller = FakeController()
@@ -355,9 +277,10 @@ def test_a_stalled_stream_gets_one_full_refresh_instead_of_a_backlog():
     asyncio.run(main())
 
 
+@pytest.mark.unit
 def test_mounting_again_only_changes_the_keep_alive(tmp_path: Path):
     """create_app may already mount the page; the tests' own mount_web then just sets the keep-alive."""
-    daemon = Daemon(parse_config(CONFIG.format(state=tmp_path / "state"), "test", tmp_path), players=False)
+    daemon = Daemon(write_clinic(tmp_path, TWO_ROOMS, http=False).config, players=False)
     try:
         app = create_app(daemon.controller, TOKEN)
         mount_web(app, daemon.controller, TOKEN, keepalive=1.0)

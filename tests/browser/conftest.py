@@ -12,12 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from daemon_proc import DaemonProcess
-from mosquitto import Mosquitto, find_mosquitto
-from phone_harness import CHROMIUM, CHROMIUM_ARGS, CONFIG, INITIAL, VIEWPORT, Clinic, unexpected
+from phone_harness import CHROMIUM, CHROMIUM_ARGS, ROOMS, VIEWPORT, idle, unexpected
 
-from ambience.config import parse_config
 from ambience.simulator import Simulator
+from ambience.testing import FOUND, DaemonProcess, Mosquitto, find_mosquitto, write_clinic
 
 
 @pytest.fixture(scope="module")  # not longer: while Playwright's sync API runs, asyncio.run() cannot
@@ -36,31 +34,27 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def clinic(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
+def clinic(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    """``ambience serve`` for two rooms of simulated devices (the garden spot offline), for this module."""
     binary = find_mosquitto()
     if binary is None:
         pytest.skip("mosquitto is not installed (apt-get install mosquitto, or set AMBIENCE_MOSQUITTO)")
-    tmp = tmp_path_factory.mktemp("phone")
-    broker = Mosquitto(binary=binary)
-    broker.start()
-    try:
-        cfg = tmp / "ambience.yaml"
-        cfg.write_text(CONFIG.format(url=broker.url))
-        config = parse_config(cfg.read_text(), str(cfg), tmp)
+    with Mosquitto(binary=binary) as broker:
+        files = write_clinic(
+            tmp_path_factory.mktemp("phone"), ROOMS, mqtt=broker.url, base_topic="amb", bookings={"timezone": "UTC"},
+            reconcile={"ack_timeout": "0.3s", "max_tries": 2, "slow_retry": "3s"},
+        )  # fmt: skip
         faults = {"garden-spot": {"offline": True}}
-        with Simulator(config, tick=0.2, initial=INITIAL, faults=faults) as sim:
-            daemon = DaemonProcess(cfg, tmp / "state").start()
-            clinic = Clinic(cfg, tmp / "state", daemon, sim)
+        with Simulator(files.config, tick=0.2, initial=FOUND, faults=faults):
+            daemon = DaemonProcess(files.file, files.state_dir).start()
             try:
-                yield clinic
+                yield daemon
             finally:
-                clinic.daemon.stop()
-    finally:
-        broker.close()
+                daemon.stop()
 
 
 @pytest.fixture
-def phone(browser: Any, clinic: Clinic) -> Iterator[Any]:
+def phone(browser: Any, clinic: DaemonProcess) -> Iterator[Any]:
     """A fresh browser context (empty storage) at 360×740, touch, UTC like the clinic; one page in it."""
     context = browser.new_context(
         viewport=VIEWPORT, device_scale_factor=1, is_mobile=True, has_touch=True, timezone_id="UTC", locale="en-GB"
@@ -74,5 +68,5 @@ def phone(browser: Any, clinic: Clinic) -> Iterator[Any]:
         yield page
     finally:
         context.close()
-        clinic.idle()
+        idle(clinic)
     assert not errors, f"the page logged errors: {errors}"

@@ -1,17 +1,13 @@
-"""The phone-page browser tests' harness: a real ``ambience serve`` with simulated devices, and screenshots."""
+"""The phone-page browser tests' harness: the clinic (a real ``ambience serve``, :class:`DaemonProcess`,
+with simulated devices), the browser's settings and screenshots."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from daemon_proc import DaemonProcess
-
-from ambience.simulator import Simulator
+from ambience.testing import STUDIO, DaemonProcess
 
 CHROMIUM = os.environ.get("AMBIENCE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,71 +22,23 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 360, "height": 740}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-CONFIG = """
-mqtt: {{url: '{url}', base_topic: amb}}
-presets: [builtin]
-music: []
-state_dir: state
-http: {{port: 0}}
-bookings: {{timezone: UTC}}
-reconcile: {{ack_timeout: 0.3s, max_tries: 2, slow_retry: 3s}}
-rooms:
-  studio:
-    name: Treatment room 1
-    thermostat: {{bridge: zigbee2mqtt, device: trv}}
-    lights:
-      - {{bridge: zigbee2mqtt, device: ceiling, role: ceiling}}
-      - {{bridge: tasmota, device: lamp, role: lamp}}
-    speaker: null
-  garden:
-    name: Garden room
-    lights:
-      - {{bridge: zigbee2mqtt, device: garden-lamp, role: lamp}}
-      - {{bridge: tasmota, device: garden-spot, role: ceiling}}
-    speaker: null
-"""
-INITIAL = {
-    "trv": {"target": 19, "mode": "heat", "local_temperature": 19},
-    "ceiling": {"on": False, "brightness": 0},
-    "lamp": {"on": True, "brightness": 80, "color_temp": 4000},
+ROOMS = {
+    "studio": STUDIO,
+    "garden": {
+        "name": "Garden room",
+        "lights": [
+            {"bridge": "zigbee2mqtt", "device": "garden-lamp", "role": "lamp"},
+            {"bridge": "tasmota", "device": "garden-spot", "role": "ceiling"},
+        ],
+        "speaker": None,
+    },
 }
 
 
-@dataclass
-class Clinic:
-    """A running ``ambience serve`` with simulated devices; ``restart()`` brings a killed daemon back."""
-
-    config_file: Path
-    state_dir: Path
-    daemon: DaemonProcess
-    sim: Simulator
-    shots: list[Path] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return self.daemon.url
-
-    def token(self) -> str:
-        return self.daemon.token()
-
-    def api(self, method: str, path: str, body: Any = None, expect: int | None = 200) -> Any:
-        return self.daemon.api(method, path, body, expect)
-
-    def restart(self) -> None:
-        self.daemon = DaemonProcess(self.config_file, self.state_dir, port=self.daemon.port).start()
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, AMBIENCE_URL=self.url, AMBIENCE_TOKEN=self.token())
-        env.pop("AMBIENCE_CONFIG", None)
-        return subprocess.run(
-            [sys.executable, "-m", "ambience", *args, "--config", str(self.config_file)],
-            env=env, capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
-
-    def idle(self, room: str = "studio") -> None:
-        """End whatever a test left running in the room."""
-        if self.api("GET", f"/api/rooms/{room}")["state"] != "idle":
-            self.api("POST", f"/api/rooms/{room}/stop", expect=None)
+def idle(clinic: DaemonProcess, room: str = "studio") -> None:
+    """End whatever a test left running in the room."""
+    if clinic.room(room)["state"] != "idle":
+        clinic.api("POST", f"/api/rooms/{room}/stop", expect=None)
 
 
 def unexpected(text: str) -> bool:

@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from phone_harness import Clinic, shot
+from phone_harness import shot
+
+from ambience.testing import DaemonProcess
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +49,7 @@ def room(page: Any, room_id: str = "studio") -> Any:
     return page.locator(f'article.room[data-room="{room_id}"]')
 
 
-def sign_in(page: Any, clinic: Clinic, token: str | None = None) -> None:
+def sign_in(page: Any, clinic: DaemonProcess, token: str | None = None) -> None:
     page.goto(clinic.url + "/")
     page.get_by_label("API token").fill(token or clinic.token())
     page.get_by_role("button", name="Sign in").click()
@@ -62,7 +64,7 @@ def countdown(page: Any, room_id: str = "studio") -> int:
 # ---- signing in -------------------------------------------------------------------------------
 
 
-def test_a_wrong_token_is_refused_and_the_right_one_is_kept(phone: Any, clinic: Clinic):
+def test_a_wrong_token_is_refused_and_the_right_one_is_kept(phone: Any, clinic: DaemonProcess):
     page = phone
     page.goto(clinic.url + "/")
     expect()(page.get_by_role("heading", name="Sign in")).to_be_visible()
@@ -93,7 +95,7 @@ def test_a_wrong_token_is_refused_and_the_right_one_is_kept(phone: Any, clinic: 
 # ---- a session from the page ---------------------------------------------------------------
 
 
-def test_start_countdown_extend_pause_stop_from_the_page(phone: Any, clinic: Clinic):
+def test_start_countdown_extend_pause_stop_from_the_page(phone: Any, clinic: DaemonProcess):
     page = phone
     booked = _book_garden_later_today(clinic)
     sign_in(page, clinic)
@@ -118,7 +120,7 @@ def test_start_countdown_extend_pause_stop_from_the_page(phone: Any, clinic: Cli
     shot(page, "05-running", at=studio)
     assert page.evaluate(TOO_SMALL_TO_TAP) == []
 
-    time.sleep(2.2)
+    time.sleep(2.2)  # two seconds pass
     second = countdown(page)
     assert 1 <= first - second <= 4, (first, second)  # counted down locally, every second
 
@@ -132,7 +134,7 @@ def test_start_countdown_extend_pause_stop_from_the_page(phone: Any, clinic: Cli
     studio.get_by_role("button", name="Pause").click()
     expect()(studio.locator(".state-badge")).to_have_text("Paused")
     frozen = countdown(page)
-    time.sleep(1.2)
+    time.sleep(1.2)  # a second passes, paused
     assert countdown(page) == frozen
     studio.get_by_role("button", name="Resume").click()
     expect()(studio.locator(".state-badge")).to_have_text("Running")
@@ -154,7 +156,7 @@ def test_start_countdown_extend_pause_stop_from_the_page(phone: Any, clinic: Cli
     shot(page, "08-stopped", at=studio)
 
 
-def _book_garden_later_today(clinic: Clinic) -> bool:
+def _book_garden_later_today(clinic: DaemonProcess) -> bool:
     """A booking in the garden room 40 minutes from now, if that is still today (UTC, like the clinic)."""
     at = (datetime.now(UTC) + timedelta(minutes=40)).replace(second=0, microsecond=0)
     if at.date() != datetime.now(UTC).date():
@@ -167,7 +169,7 @@ def _book_garden_later_today(clinic: Clinic) -> bool:
 # ---- changes made elsewhere ------------------------------------------------------------------
 
 
-def test_a_session_started_from_the_cli_shows_up_without_a_reload(phone: Any, clinic: Clinic):
+def test_a_session_started_from_the_cli_shows_up_without_a_reload(phone: Any, clinic: DaemonProcess):
     page = phone
     sign_in(page, clinic)
     studio = room(page)
@@ -188,7 +190,7 @@ def test_a_session_started_from_the_cli_shows_up_without_a_reload(phone: Any, cl
     assert page.evaluate("window.__sameDocument") is True
 
 
-def test_refusals_are_said_in_words(phone: Any, clinic: Clinic):
+def test_refusals_are_said_in_words(phone: Any, clinic: DaemonProcess):
     """A length over 6 h, an unknown preset (404), a room someone else started a moment before (409)."""
     page = phone
     sign_in(page, clinic)
@@ -220,29 +222,29 @@ def test_refusals_are_said_in_words(phone: Any, clinic: Clinic):
     shot(page, "10-busy-room", at=studio)
 
 
-def test_a_lost_daemon_is_said_and_the_page_recovers(phone: Any, clinic: Clinic):
+def test_a_lost_daemon_is_said_and_the_page_recovers(phone: Any, clinic: DaemonProcess):
     page = phone
     sign_in(page, clinic)
     banner = page.locator("#connection")
 
-    clinic.daemon.kill()
+    clinic.kill()
     expect()(banner).to_have_text("lost the ambience daemon — retrying", timeout=6000)
     page.get_by_role("button", name="+5 min").count()  # the page stays usable to read
     shot(page, "11-daemon-lost")
 
-    clinic.restart()
+    clinic.start()
     expect()(banner).not_to_contain_text("lost", timeout=15000)
     clinic.api("POST", "/api/rooms/studio/start", {"preset": PRESET})
     expect()(room(page).locator(".state-badge")).to_have_text("Running", timeout=5000)
 
 
-def test_a_changed_token_asks_again(phone: Any, clinic: Clinic):
+def test_a_changed_token_asks_again(phone: Any, clinic: DaemonProcess):
     """The token file deleted and the daemon restarted: the saved token is refused and the page asks anew."""
     page = phone
     sign_in(page, clinic)
-    clinic.daemon.stop()
+    clinic.stop()
     (clinic.state_dir / "token").unlink()
-    clinic.restart()  # generates a new token
+    clinic.start()  # generates a new token
     expect()(page.locator("#signin-error")).to_contain_text("refused the saved token", timeout=15000)
     assert page.evaluate("localStorage.getItem('ambience.token')") is None
     sign_in(page, clinic)

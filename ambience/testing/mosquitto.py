@@ -1,4 +1,4 @@
-"""A private mosquitto for integration tests, and a paho probe that records what it hears.
+"""A private mosquitto for tests and benchmarks, and a paho probe that records what it hears.
 
 ``Mosquitto`` writes a config into its own temporary folder, starts the broker on a free
 loopback port and waits until the port accepts connections. It may take users (a password
@@ -305,9 +305,10 @@ class MqttProbe:
         self._connected = threading.Event()
         self._answered = threading.Event()
         self._refused: Any = None
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{os.getpid()}-{id(self):x}", protocol=protocol
-        )
+        self._settles, self._settled = 0, b""
+        client_id = client_id or f"probe-{os.getpid()}-{id(self):x}"
+        self._settle_topic = f"ambience-test/settle/{client_id}"
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
         if username is not None:
             self.client.username_pw_set(username, password)
         if scheme == "mqtts":
@@ -353,6 +354,10 @@ class MqttProbe:
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         received = Received(message.topic, bytes(message.payload), time.monotonic(), bool(message.retain), message.qos)
         with self._cond:
+            if message.topic == self._settle_topic:
+                self._settled = received.payload
+                self._cond.notify_all()
+                return
             self._messages.append(received)
             self._cond.notify_all()
 
@@ -388,6 +393,23 @@ class MqttProbe:
             except RuntimeError:  # the connection dropped meanwhile: paho sends it after reconnecting
                 pass
         return info
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """A round trip through the broker: a message to itself on a topic of its own (not recorded).
+
+        When it returns, everything the broker had sent this probe before has arrived, e.g. the
+        retained messages of a subscription: ``messages()`` then shows them all, no sleep needed.
+        (It says nothing of what another client has yet to publish.)
+        """
+        if self._settle_topic not in self._topics:
+            self.subscribe(self._settle_topic, timeout=timeout)
+        with self._cond:
+            self._settles += 1
+            payload = str(self._settles).encode()
+        self.publish(self._settle_topic, payload)
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._settled == payload, timeout):
+                raise TimeoutError(f"no round trip through the broker in {timeout}s")
 
     def mark(self) -> int:
         """The index of the next message: pass it as ``since`` to wait only for later ones."""

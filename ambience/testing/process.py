@@ -1,4 +1,4 @@
-"""``ambience serve`` as a real process for end-to-end tests: start, SIGKILL, restart, talk HTTP."""
+"""``ambience serve`` as a real process for end-to-end tests: start, SIGKILL, restart, talk HTTP and CLI."""
 
 from __future__ import annotations
 
@@ -6,16 +6,25 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
-from mosquitto import free_port
+
+from ambience.testing.env import without_ambience
+from ambience.testing.http import ApiClient
+from ambience.testing.mosquitto import free_port
+from ambience.testing.waiting import eventually
 
 
-class DaemonProcess:
+class DaemonProcess(ApiClient):
+    """``python -m ambience serve --config FILE`` on a port of its own (``AMBIENCE_HTTP__PORT``).
+
+    ``start()`` waits for ``/healthz``; ``kill()`` is a crash, ``stop()`` a SIGTERM; a later
+    ``start()`` runs a new process on the same port and state directory.
+    The log of every run goes to ``daemon-<port>.log`` beside the state directory.
+    """
+
     def __init__(
         self,
         config_file: Path,
@@ -37,6 +46,10 @@ class DaemonProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def start(self, timeout: float = 15.0) -> DaemonProcess:
         env = dict(os.environ, AMBIENCE_HTTP__PORT=str(self.port), PYTHONUNBUFFERED="1", **self.env)
         env.pop("AMBIENCE_CONFIG", None)
@@ -48,17 +61,18 @@ class DaemonProcess:
             env=env,
             preexec_fn=self.preexec_fn,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
+            assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ambience serve exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"ambience serve did not answer in {timeout} s:\n{self.log_tail()}")
+            return httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200
+
+        try:
+            eventually(healthy, timeout, ignoring=(httpx.HTTPError,))
+        except AssertionError:
+            raise TimeoutError(f"ambience serve did not answer in {timeout} s:\n{self.log_tail()}") from None
+        return self
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -84,13 +98,10 @@ class DaemonProcess:
     def token(self) -> str:
         return (self.state_dir / "token").read_text().strip()
 
-    def api(self, method: str, path: str, body: Any = None, expect: int | None = 200) -> Any:
-        response = httpx.request(
-            method, self.url + path, json=body, headers={"Authorization": f"Bearer {self.token()}"}, timeout=10
-        )
-        if expect is not None:
-            assert response.status_code == expect, (response.status_code, response.text)
-        return response.json()
-
-    def room(self, room: str) -> dict:
-        return self.api("GET", f"/api/rooms/{room}")
+    def cli(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """``python -m ambience ARGS --config FILE`` against this daemon, as a therapist would type it."""
+        env = dict(without_ambience(), AMBIENCE_URL=self.url, AMBIENCE_TOKEN=self.token())
+        return subprocess.run(
+            [sys.executable, "-m", "ambience", *args, "--config", str(self.config_file)],
+            env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
