@@ -68,11 +68,11 @@ class Daemon:
         self.devices = Devices(self.connection, config, clock=clock)
         self.players: dict[str, Any] = {}
         if players:
-            from ambience.music.mpv import Player
+            from ambience.music.mpv import MpvPlayer
 
             for room_id, room in config.rooms.items():
                 if room.speaker is not None:
-                    self.players[room_id] = Player(
+                    self.players[room_id] = MpvPlayer(
                         audio_device=room.speaker.audio_device,
                         ao=room.speaker.ao,
                         max_volume=config.room_limits(room_id).max_volume,
