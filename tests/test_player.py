@@ -316,6 +316,29 @@ def test_music_starts_where_the_session_is_when_mpv_gets_to_it(quiet):
 
 
 @needs_mpv
+def test_a_pause_just_after_a_load_is_not_learnt_as_start_up(quiet, monkeypatch):
+    """Paused within the half second after a load, then resumed: the time paused was learnt as mpv's start-up,
+    and every later first file of a player started ~0.45 s into its track (all rooms share what is learnt)."""
+    monkeypatch.setattr(MpvPlayer, "learnt_cold", 0.08)
+    monkeypatch.setattr(MpvPlayer, "learnt", 0.0)
+    fitted = fit(quiet, 100.0, 3, fade_out=10.0)
+
+    async def scenario() -> None:
+        async with MpvPlayer(ao="null") as player:
+            started = time.monotonic()
+            await player.follow(steady(0.0, 30), fitted)
+            await until(lambda: (player.position or 0) > 0.2)
+            at = time.monotonic() - started
+            await player.follow(steady(at, 30, playing=False), fitted)
+            await asyncio.sleep(0.5)
+            await player.follow(steady(at, 30), fitted)
+            await until(lambda: (player.position or 0) > at + 0.8)
+
+    asyncio.run(scenario())
+    assert (MpvPlayer.learnt_cold, MpvPlayer.learnt) == (0.08, 0.0)
+
+
+@needs_mpv
 def test_a_follow_near_a_track_boundary_does_not_seek(quiet):
     """The daemon's clock and mpv may sit on either side of a track change: that is no reason to seek."""
     fitted = fit(quiet, 110.0, 5, fade_out=10.0)

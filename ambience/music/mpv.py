@@ -425,6 +425,8 @@ class MpvPlayer:
         kept = None if force else keeping(self._plan, self._where(), music.position, new)
         if kept is not None and (kept is self._plan or self._requeue(kept)):
             self._set("pause", not music.playing)
+            if not music.playing:
+                self._loaded = None  # the time paused is not start-up: learn nothing from this load
             return
         self._load(new, slot.offset, paused=not music.playing)
 
