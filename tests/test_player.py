@@ -21,11 +21,13 @@ import pytest
 from media import Requests, disguised_edl, opens
 from test_envelope import T0, session
 
+from ambience.config.devices import Speaker
 from ambience.core.envelope import Envelope
 from ambience.core.fitting import fit
 from ambience.model.state import MusicState
 from ambience.music.library import Track, load_playlist
 from ambience.music.mpv import MpvPlayer, gain
+from ambience.music.registry import make_player
 
 try:
     import mpv  # noqa: F401
@@ -494,3 +496,28 @@ def test_mpv_opens_only_the_file_it_is_given(tmp_path):
             asyncio.run(scenario())
     assert opened == []
     assert server.paths == []
+
+
+# ---- the factory ------------------------------------------------------------------------------------
+
+
+def test_make_player_builds_an_mpv_player_for_a_room_s_speaker():
+    clock = time.monotonic
+    player = make_player(
+        Speaker(audio_device="pulse/studio", ao="pulse,null"), max_volume=120, name="studio", clock=clock, meter=True
+    )
+    assert isinstance(player, MpvPlayer)
+    assert (player.audio_device, player.ao, player.max_volume, player.name) == (
+        "pulse/studio",
+        "pulse,null",
+        100,
+        "studio",
+    )
+    assert player.clock is clock and player.meter
+    assert make_player(Speaker(), max_volume=50, name="x").ao == "pipewire,pulse,alsa"  # the default outputs
+
+    class Unknown(Speaker):
+        pass
+
+    with pytest.raises(TypeError, match="no player for speakers of type Unknown; known: Speaker"):
+        make_player(Unknown(), max_volume=50, name="x")
