@@ -39,6 +39,8 @@ from ambience.errors import AmbienceError, CommandError, DeviceError
 from ambience.infra.logsafe import RateLimit
 from ambience.infra.mqtt import Connection
 from ambience.infra.store import Store
+from ambience.music.base import Player
+from ambience.music.registry import make_player
 from ambience.surfaces.ha_discovery import HomeAssistantDiscovery
 from ambience.surfaces.http.app import serve_http
 from ambience.surfaces.mqtt_control import MqttControl
@@ -72,15 +74,12 @@ class Daemon:
         self.store = Store(config.state_dir / "ambience.db")
         self.connection = Connection(config.mqtt)
         self.devices = Devices(self.connection, config, clock=clock)
-        self.players: dict[str, Any] = {}
+        self.players: dict[str, Player] = {}
         if players:
-            from ambience.music.mpv import Player
-
             for room_id, room in config.rooms.items():
                 if room.speaker is not None:
-                    self.players[room_id] = Player(
-                        audio_device=room.speaker.audio_device,
-                        ao=room.speaker.ao,
+                    self.players[room_id] = make_player(
+                        room.speaker,
                         max_volume=config.room_limits(room_id).max_volume,
                         name=room_id,
                         clock=clock,

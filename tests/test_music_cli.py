@@ -191,6 +191,17 @@ def test_play_without_an_audio_output_says_why(capsys, spa):
     assert "error: no audio output" in err and "'x/y'" in err
 
 
+@needs_mpv
+def test_play_with_a_room_uses_the_room_s_audio_outputs(capsys, room, spa):
+    """``--room``: the room's speaker, its ``ao`` too (it was dropped: the default outputs were tried)."""
+    (room / "ambience.yaml").write_text("music: [music]\nrooms: {studio: {speaker: {ao: 'null'}}}\n")
+    code, out, err = run(
+        capsys, "play", "spa", "--for", "2s", "--fade-in", "0s", "--fade-out", "1s", "--room", "studio"
+    )
+    assert code == 0, err
+    assert any(line.startswith("0:00") and line.endswith("(null)") for line in out.splitlines()), out
+
+
 def test_play_refuses_fades_longer_than_the_session(capsys, spa):
     code, _, err = run(capsys, "play", "spa", "--for", "20s", "--fade-in", "15s", "--fade-out", "10s")
     assert code == 1 and "is longer than --for 20s" in err

@@ -18,24 +18,9 @@ from ambience.devices.manager import Devices
 from ambience.infra.mqtt import Connection
 from ambience.infra.store import Store
 from ambience.model.preset import parse_preset
+from ambience.music.base import FakePlayer, Heard
 
 pytestmark = pytest.mark.unit
-
-
-class RecordingPlayer:
-    """Stands in for mpv: remembers what it was asked to follow."""
-
-    def __init__(self) -> None:
-        self.followed: list = []
-
-    async def follow(self, music, fitted, at=None) -> None:
-        self.followed.append((music, fitted))
-
-    def status(self) -> dict:
-        return {"playing": False, "track": None, "volume": 0, "error": None}
-
-    async def close(self) -> None:
-        pass
 
 
 def tone(path: Path, seconds: float) -> None:
@@ -69,8 +54,8 @@ def test_a_replace_while_the_first_playlist_is_being_fitted_plays_the_second_ses
     monkeypatch.setattr(room_module, "load_playlist", load)
     first, second = preset("first", "first", "60s"), preset("second", "second", "30s")
 
-    async def main() -> RecordingPlayer:
-        player = RecordingPlayer()
+    async def main() -> FakePlayer:
+        player = FakePlayer(max_volume=80)
         devices = Devices(Connection(config.mqtt), config)
         room = Room(
             "studio", config.rooms["studio"], config.limits, devices, Store(":memory:"),
@@ -86,8 +71,45 @@ def test_a_replace_while_the_first_playlist_is_being_fitted_plays_the_second_ses
         return player
 
     player = asyncio.run(main())
-    music, fitted = player.followed[-1]
+    music, fitted, _ = player.followed[-1]
     assert music.playlist == "second"
     assert [e.track.name for e in fitted.entries][0].endswith("b.wav")
     assert fitted.length == 30
-    assert all(f is None or f.length == 30 for _, f in player.followed)  # the first fit was never played
+    assert all(f is None or f.length == 30 for _, f, _ in player.followed)  # the first fit was never played
+    assert player.reloads == 1 and player.status()["track"] == "second/b.wav"
+
+
+def test_the_room_plays_the_timeline_s_track_place_and_volume_and_holds_them_in_a_pause(tmp_path):
+    """What the room asks of its player, heard through FakePlayer: no mpv needed."""
+    tone(tmp_path / "music" / "spa" / "a.wav", 20)
+    tone(tmp_path / "music" / "spa" / "b.wav", 20)
+    config = parse_config("rooms: {studio: {}}\n", "test", tmp_path)
+    text = "name: spa\nduration: 30s\nmusic: {playlist: spa, volume: 40, fade_in: 10s, fade_out: 5s, shuffle: false}\n"
+    spa = parse_preset(text, "spa", "spa.yaml")
+    clock = [1_000_000.0]
+
+    async def main() -> None:
+        player = FakePlayer(max_volume=80, clock=lambda: clock[0])
+        room = Room(
+            "studio", config.rooms["studio"], config.limits, Devices(Connection(config.mqtt), config),
+            Store(":memory:"), Library(presets={"spa": spa}), [tmp_path / "music"], player, lambda: clock[0],
+        )  # fmt: skip
+        room.start(spa)
+        await room.tick()
+        assert player.heard() == Heard(0, room.fitted.entries[0].track, 0.0, 0.0, False)
+        assert player.heard(clock[0] + 5).volume == 20.0  # half-way up the fade-in, as the timeline says
+        clock[0] += 22
+        await room.tick()  # the second track, 2 s in, at the full volume
+        assert player.heard() == Heard(1, room.fitted.entries[1].track, pytest.approx(2.0), 40.0, False)
+        room.pause()
+        await room.tick()
+        clock[0] += 60
+        assert player.heard() == Heard(1, room.fitted.entries[1].track, pytest.approx(2.0), 40.0, True)
+        assert player.status() == {"playing": False, "track": "spa/b.wav", "volume": 40.0, "error": None}
+        room.resume()
+        await room.tick()
+        clock[0] += 6  # into the fade-out: 30 s session, 5 s fade-out from 25 s
+        assert player.heard().volume == pytest.approx(40 * 2 / 5)
+        assert player.reloads == 1  # one load; the rest followed the timeline in place
+
+    asyncio.run(main())

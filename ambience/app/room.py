@@ -32,6 +32,7 @@ from typing import Any
 from ambience.config.devices import Room as RoomConfig
 from ambience.config.library import Library
 from ambience.core.after import DeviceRef, after_states, from_json, to_json
+from ambience.core.fitting import FittedPlaylist, fit
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
 from ambience.devices.manager import Devices
@@ -42,7 +43,8 @@ from ambience.model.client import Comfort
 from ambience.model.limits import Limits
 from ambience.model.preset import Preset
 from ambience.model.state import RoomState
-from ambience.music.library import FittedPlaylist, Playlist, fit, load_playlist
+from ambience.music.base import Player
+from ambience.music.library import Playlist, load_playlist
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ class Room:
         store: Store,
         library: Library,
         music_folders: list,
-        player: Any | None,
+        player: Player | None,
         clock: Callable[[], float],
         on_change: Callable[[str], None] = lambda room: None,
     ):

@@ -12,14 +12,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from ambience.cli import Context, print_error
+from ambience.config.devices import Speaker
+from ambience.core.fitting import FittedPlaylist, fit
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
 from ambience.errors import CommandError, Issue, NotFound, PlayerError
 from ambience.model.limits import Limits
 from ambience.model.preset import Music, Preset
 from ambience.model.state import MusicState
-from ambience.music.library import FittedPlaylist, Playlist, fit, list_playlists, load_playlist
-from ambience.music.mpv import Player
+from ambience.music.base import Player
+from ambience.music.library import Playlist, list_playlists, load_playlist
+from ambience.music.registry import make_player
 from ambience.music.sounds import NAME as DEFAULT_PLAYLIST
 from ambience.music.sounds import ensure_default_playlist
 from ambience.units import format_clock, format_duration, parse_duration
@@ -209,19 +212,20 @@ def cmd_play(args: argparse.Namespace, ctx: Context) -> int:
             f"--for {format_duration(length)}"
         )
     limits: Limits = config.limits
-    device = args.audio_device
+    speaker = Speaker()
     if args.room is not None:
         if args.room not in config.rooms:
             raise NotFound("room", args.room, list(config.rooms))
         limits = config.room_limits(args.room)
-        speaker = config.rooms[args.room].speaker
-        device = device or (speaker.audio_device if speaker else None)
+        speaker = config.rooms[args.room].speaker or speaker
+    overrides = {"audio_device": args.audio_device, "ao": args.ao}
+    speaker = speaker.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     playlist = _load(ctx, args.playlist)
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
     music = Music(playlist=args.playlist, volume=args.volume, shuffle=True, fade_in=fade_in, fade_out=fade_out)
     preset = Preset(id="play", name="play", duration=length, music=music)
     fitted = fit(playlist.tracks, length, seed, fade_out=fade_out)
-    player = Player(audio_device=device or "auto", ao=args.ao, max_volume=limits.max_volume, name="play")
+    player = make_player(speaker, max_volume=limits.max_volume, name="play")
     asyncio.run(_play(ctx, player, preset, limits, fitted, seed))
     return 0
 

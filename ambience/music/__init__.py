@@ -1,1 +1,1 @@
-"""The speaker: playlists on disk, the default music, and mpv."""
+"""The speaker: playlists on disk, the default music, the Player protocol and its backends (mpv)."""

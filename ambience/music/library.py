@@ -1,4 +1,4 @@
-"""Playlists: find them under the music folders, read their tracks, fit them to a session. Pure of mpv.
+"""Playlists on disk: find them under the music folders and read their tracks. Pure of mpv.
 
 A playlist is named relative to one of the configured music folders: a folder (its audio files,
 recursively, in name order) or an ``.m3u``/``.m3u8`` file. A name that leads outside the music
@@ -6,27 +6,19 @@ folders (``..``, an absolute path, a symlink out) is refused with a :class:`Play
 that cannot be read, has no length or lies outside the folders is skipped and reported in
 ``Playlist.problems``; one bad file never stops a playlist.
 
-:func:`fit` orders the tracks for a session: shuffled from the session's seed (the same seed gives
-the same order, so a restarted daemon resumes the same music), repeated only when the playlist is
-shorter than the session, and chosen near the end so the last track ends close to the session end
-(the fade-out then does not cut a track that has only just begun). ``FittedPlaylist.at(position)``
-says which track plays, and where in it, at any moment of the session.
+A :class:`Track` is what :func:`ambience.core.fitting.fit` orders for a session (a
+:class:`~ambience.core.fitting.Piece`) and what a player opens: the checked file and its demuxer.
 """
 
 from __future__ import annotations
 
-import bisect
 import os
-import random
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import NamedTuple
 
 from ambience.errors import Issue, PlayerError
-from ambience.units import format_duration
 
 
 @dataclass(frozen=True)
@@ -67,13 +59,6 @@ or URLs. See docs/music.md."""
 AUDIO_SUFFIXES = frozenset(FORMATS)
 _NOT_AUDIO = f"is not one of {', '.join(sorted(AUDIO_SUFFIXES))}"
 LIST_SUFFIXES = (".m3u", ".m3u8")
-DEFAULT_FADE_OUT = 60.0
-WINDOW_TRACKS = 5
-"""The last stretch, chosen to end near the session end, is at least this many average tracks long."""
-TAIL_CHOICE = 14
-"""...or starts once this few tracks are left to choose from."""
-SEARCH_BUDGET = 20_000
-"""Most subsets tried when choosing the last tracks; keeps :func:`fit` fast on any library."""
 
 
 @dataclass(frozen=True)
@@ -273,191 +258,3 @@ def load_playlist(
             continue
         tracks.append(Track(real, length, real.relative_to(root).as_posix(), lavf))
     return Playlist(name, source, tuple(tracks), tuple(problems))
-
-
-# ---- fitting a playlist to a session -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Entry:
-    index: int
-    track: Track
-    start: float
-    """Session seconds at which the track starts."""
-
-    @property
-    def end(self) -> float:
-        return self.start + self.track.length
-
-
-class Slot(NamedTuple):
-    """Where the music is at a moment: the entry's index in the fitted order, its track, seconds into it."""
-
-    index: int
-    track: Track
-    offset: float
-
-
-@dataclass(frozen=True)
-class FittedPlaylist:
-    entries: tuple[Entry, ...]
-    length: float
-    """The session length the order was fitted to."""
-    fade_out: float = DEFAULT_FADE_OUT
-    seed: int = 0
-    _starts: tuple[float, ...] = field(default=(), repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_starts", tuple(e.start for e in self.entries))
-
-    @property
-    def total(self) -> float:
-        """Seconds of music in the order (at least ``length``)."""
-        return self.entries[-1].end if self.entries else 0.0
-
-    @property
-    def fade_out_at(self) -> float:
-        """Session seconds at which the final fade-out begins."""
-        return max(0.0, self.length - self.fade_out)
-
-    @property
-    def cut(self) -> float:
-        """Seconds of the last track the session end leaves unplayed."""
-        return max(0.0, self.total - self.length)
-
-    def at(self, position: float) -> Slot | None:
-        """The entry playing at session second ``position`` (before 0: the first); ``None`` past the music."""
-        if not self.entries or position >= self.total:
-            return None
-        position = max(0.0, position)
-        i = bisect.bisect_right(self._starts, position) - 1
-        entry = self.entries[i]
-        return Slot(i, entry.track, position - entry.start)
-
-    def played(self, position: float) -> tuple[Track, ...]:
-        """The tracks started by ``position``: pass them as ``keep`` when refitting after an extension."""
-        return tuple(e.track for e in self.entries if e.start <= position)
-
-
-def _cycle(n: int, seed: int, k: int, shuffle: bool, last: int | None) -> list[int]:
-    order = list(range(n))
-    if shuffle:
-        random.Random(f"ambience:{seed}:{k}").shuffle(order)
-    if last is not None and n > 1 and order[0] == last:
-        order[0], order[1] = order[1], order[0]
-    return order
-
-
-def _best_tail(candidates: list[int], lengths: list[float], need: float, last: int | None) -> list[int]:
-    """A subsequence of ``candidates`` whose sum reaches ``need`` with the least excess.
-
-    A depth-first search in candidate order, bounded by :data:`SEARCH_BUDGET` nodes, so it is
-    deterministic and fast on any library. No track follows itself (nor ``last``, the track before
-    the tail) unless there is no other. Requires ``sum(candidates) >= need``.
-    """
-    suffix = [0.0] * (len(candidates) + 1)
-    for j in range(len(candidates) - 1, -1, -1):
-        suffix[j] = suffix[j + 1] + lengths[candidates[j]]
-    best: tuple[float, list[int]] = (suffix[0] - need, list(candidates))
-    budget = SEARCH_BUDGET
-    chosen: list[int] = []
-
-    def search(j: int, total: float) -> bool:
-        nonlocal best, budget
-        budget -= 1
-        if total >= need:
-            if total - need < best[0]:
-                best = (total - need, list(chosen))
-            return best[0] < 0.05
-        for k in range(j, len(candidates)):
-            if total + suffix[k] < need or budget <= 0:
-                break
-            before = chosen[-1] if chosen else last
-            if candidates[k] == before and len(set(candidates)) > 1:
-                continue
-            chosen.append(candidates[k])
-            done = search(k + 1, total + lengths[candidates[k]])
-            chosen.pop()
-            if done:
-                return True
-        return False
-
-    search(0, 0.0)
-    return best[1]
-
-
-def fit(
-    tracks: Sequence[Track],
-    length: float,
-    seed: int,
-    *,
-    fade_out: float = DEFAULT_FADE_OUT,
-    shuffle: bool = True,
-    keep: Sequence[Track] = (),
-) -> FittedPlaylist:
-    """Order ``tracks`` to cover a session of ``length`` seconds.
-
-    - The order is a sequence of *cycles*, each every track once, shuffled from ``seed``; a track
-      repeats only in a later cycle, which is reached only when the playlist is shorter than the
-      session, and never plays twice in a row.
-    - Tracks follow the cycle until the last stretch (the fade-out, or :data:`WINDOW_TRACKS` tracks
-      on average, whichever is longer, or once only :data:`TAIL_CHOICE` tracks are left to choose
-      from); the last stretch is the choice of the remaining tracks (and, for a short playlist, of
-      the next cycle) whose end comes closest after the session end, so the fade-out meets the last
-      track near its end rather than just after it began.
-    - ``shuffle=False``: the playlist's own order, from the top, cut at the end.
-    - ``keep``: tracks that must open the order (what has already played), for a refit after an
-      extension; the rest continues the cycles as if they had come from them.
-    Raises :class:`PlayerError` when there is nothing to play.
-    """
-    if not tracks:
-        raise PlayerError("the playlist has no playable tracks")
-    lengths = [t.length for t in tracks]
-    if min(lengths) <= 0:
-        raise PlayerError("every track must have a length above 0")
-    n = len(tracks)
-    index_of = {t: i for i, t in enumerate(tracks)}
-    order: list[int] = []
-    for t in keep:
-        if t not in index_of:
-            raise PlayerError(f"cannot keep {t.name!r}: it is not in the playlist")
-        order.append(index_of[t])
-    cum = sum(lengths[i] for i in order)
-    cycle = len(order) // n
-    used = Counter(order[cycle * n :])
-    pool = []
-    for i in _cycle(n, seed, cycle, shuffle, order[-1] if order and len(order) % n == 0 else None):
-        if used[i]:
-            used[i] -= 1
-        else:
-            pool.append(i)
-    window = max(fade_out, WINDOW_TRACKS * sum(lengths) / n)
-    while cum < length:
-        if not pool:
-            cycle += 1
-            pool = _cycle(n, seed, cycle, shuffle, order[-1] if order else None)
-        need = length - cum
-        if shuffle:
-            left = sum(lengths[i] for i in pool)
-            candidates = pool if left >= need else pool + _cycle(n, seed, cycle + 1, shuffle, pool[-1])
-            if sum(lengths[i] for i in candidates) >= need and (need <= window or len(candidates) <= TAIL_CHOICE):
-                tail = _best_tail(candidates, lengths, need, order[-1] if order else None)
-                order += tail
-                break
-        i = pool.pop(0)
-        order.append(i)
-        cum += lengths[i]
-    entries = []
-    start = 0.0
-    for k, i in enumerate(order):
-        entries.append(Entry(k, tracks[i], start))
-        start += lengths[i]
-    return FittedPlaylist(tuple(entries), float(length), float(fade_out), seed)
-
-
-def describe(fitted: FittedPlaylist) -> str:
-    """One line: how many tracks, how long, where the fade-out begins."""
-    return (
-        f"{len(fitted.entries)} tracks, {format_duration(round(fitted.total, 1))} of music for "
-        f"{format_duration(fitted.length)}; fade-out from {format_duration(fitted.fade_out_at)}"
-    )

@@ -1,4 +1,4 @@
-"""The music player: one mpv per room, following the timeline's music state. See docs/music.md.
+"""The mpv player: one mpv per room, following the timeline's music state. See docs/music.md.
 
 The daemon calls ``await player.follow(state.music, fitted)`` whenever the timeline changes (a
 change point, pause, resume, extension) and ``follow(None, None)`` at the end. ``follow`` is
@@ -12,10 +12,11 @@ How the volume is done (sample-accurate in real time and in a faster-than-real-t
   session second at which the file starts. Frames are cut to 256 samples first (5 ms at 48 kHz),
   so long and short fades move in small steps. The gain is ``(V / max_volume)³``: with the
   ceiling it gives mpv's own cubic volume curve for ``V``, and it can never exceed ``max_volume``.
-- The envelope is the state's ramp (``volume`` → ``target`` over ``ramp``), then ``target`` held
-  until the fitted fade-out begins, then a straight line to silence at the session end; the file
-  that covers the end stops there (mpv's ``end``). So a fade that the daemon starts runs to its end
-  inside mpv, with no timer, and the fade-out ends with the session even in a fast render.
+- The envelope (:mod:`ambience.core.envelope`) is the state's ramp, then its target held until the
+  fitted fade-out begins, then a straight line to silence at the session end; the file that covers
+  the end stops there (mpv's ``end``). So a fade that the daemon starts runs to its end inside mpv,
+  with no timer, and the fade-out ends with the session even in a fast render. Whether to keep the
+  playing file or load anew is decided there too (``plan_for``, ``keeping``), as for every player.
 
 Threads: mpv calls run on one worker thread of their own (in order), never on the event loop;
 mpv's callbacks only hand values to the loop with ``call_soon_threadsafe``. No libmpv, or no audio
@@ -29,32 +30,21 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
+from ambience.core.envelope import Envelope, Plan, keeping, late, plan_for
+from ambience.core.fitting import Entry, FittedPlaylist
 from ambience.model.state import MusicState
-from ambience.music.library import Entry, FittedPlaylist
+from ambience.music.base import RETRY_AFTER, PlayerStatus, no_output, playing
+from ambience.music.library import Track
 
 log = logging.getLogger(__name__)
 
 DEFAULT_AO = "pipewire,pulse,alsa"
 """Audio outputs tried in order when the room names no device (``null`` left out: silence is an error)."""
-DRIFT = 1.5
-"""Seconds mpv may be off the session's music position before ``follow`` seeks."""
-RETRY_AFTER = 30.0
-"""Seconds before trying an audio output again after it failed."""
 FRAME = 256
 """Samples per step of the envelope."""
-LEAD = 1.0
-"""Seconds of audio mpv may already have filtered ahead of what is heard: an envelope changed while a file
-plays keeps the old one this far ahead of the music position, then joins the new one (see Envelope.splice)."""
-CATCH_UP = 0.25
-"""Seconds at least to join a new envelope that has no turning point soon after the lead..."""
-CATCH_UP_RATE = 10.0
-"""...and no faster than this many volume points a second (an extension during the fade-out swells back)."""
-JOIN_WITHIN = 3.0
-"""A new envelope's turning point this close after the lead is where the splice joins it."""
 STARTUP = 0.0
 """First guess of the seconds between loading a file and hearing it: none until measured; learnt per player
 (see _learn), and below 0 where the output reports ahead of its clock (mpv's null output: ~-30 ms)."""
@@ -102,95 +92,20 @@ def _num(x: float) -> str:
     return f"{x:.6f}"
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """The music volume (0–100, mpv's perceptual scale) over session seconds, piecewise linear.
-
-    Held at the first value before the first point and at the last after the last point; two
-    points at the same time make a step.
-    """
-
-    points: tuple[tuple[float, float], ...]
-
-    @classmethod
-    def follow(cls, music: MusicState, fitted: FittedPlaylist, cap: float) -> Envelope:
-        """The envelope the timeline implies from ``music`` on, if nothing else changes."""
-        length = fitted.length
-        p = max(0.0, music.position)
-        if p >= length:
-            return cls(((p, 0.0),))
-        v0 = min(cap, max(0.0, music.volume))
-        v1 = min(cap, max(0.0, music.target))
-        points = [(p, v0)]
-        end = p
-        if music.ramp > 0:
-            end = p + music.ramp
-            points.append((end, v1))
-        else:
-            v1 = v0
-        if end < fitted.fade_out_at:
-            points.append((fitted.fade_out_at, v1))
-        points = [(min(t, length), v) for t, v in points]
-        points.append((length, 0.0))
-        return cls(tuple(points))
-
-    def splice(self, new: Envelope, now: float) -> tuple[Envelope, float]:
-        """This envelope until ``now`` + :data:`LEAD` (what mpv may have filtered already), then into ``new``.
-
-        Joins at ``new``'s next turning point if it comes within :data:`JOIN_WITHIN` seconds (a short
-        fade keeps its end), else on ``new``'s own course after :data:`CATCH_UP` seconds, longer for a
-        big step (:data:`CATCH_UP_RATE`). Returns the envelope and the second from which it equals ``new``.
-        """
-        at = now + LEAD
-        head = [(now, self.at(now))] + [q for q in self.points if now < q[0] < at] + [(at, self.at(at))]
-        later = [q for q in new.points if q[0] > at]
-        if later and later[0][0] <= at + JOIN_WITHIN:
-            join, rest = later[0], later[1:]
-        else:
-            t1 = at + max(CATCH_UP, abs(new.at(at) - self.at(at)) / CATCH_UP_RATE)
-            join, rest = (t1, new.at(t1)), [q for q in new.points if q[0] > t1]
-        return Envelope(tuple(head + [join] + rest)), join[0]
-
-    def at(self, s: float) -> float:
-        pts = self.points
-        if s < pts[0][0]:
-            return pts[0][1]
-        for (s0, v0), (s1, v1) in zip(pts, pts[1:], strict=False):
-            if s < s1:
-                return v0 + (v1 - v0) * (s - s0) / (s1 - s0)
-        return pts[-1][1]
-
-    def same_after(self, other: Envelope, s: float) -> bool:
-        """Whether both give the same volume from session second ``s`` on."""
-        times = sorted({s} | {t for t, _ in self.points + other.points if t > s})
-        probes = times + [(a + b) / 2 for a, b in zip(times, times[1:], strict=False)]
-        return all(abs(self.at(x) - other.at(x)) < 1e-6 for x in probes)
-
-    def expression(self, offset: float, cap: float) -> str:
-        """An ffmpeg expression of the gain (``(V / cap)³``, 0–1) of a file starting at session second ``offset``."""
-        if cap <= 0:
-            return "0"
-        at = f"(t+{_num(offset)})"  # the frame's start in session seconds
-        pts = self.points
-        expr = _num(pts[-1][1])
-        for (s0, v0), (s1, v1) in reversed(list(zip(pts, pts[1:], strict=False))):
-            if s1 <= s0:
-                continue
-            slope = (v1 - v0) / (s1 - s0)
-            expr = f"if(lt({at},{_num(s1)}),{_num(v0)}+({slope:.9f})*({at}-{_num(s0)}),{expr})"
-        expr = f"if(lt({at},{_num(pts[0][0])}),{_num(pts[0][1])},{expr})"
-        return f"if(isnan(t),0,pow(clip(({expr})/{_num(cap)},0,1),3))"
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What mpv was told: the fitted order, the entry at mpv's playlist index 0, the envelope."""
-
-    fitted: FittedPlaylist
-    base: int
-    envelope: Envelope
-    settled: float = 0.0
-    """Session second from which ``envelope`` is the timeline's own (before it: a splice)."""
+def gain(envelope: Envelope, offset: float, cap: float) -> str:
+    """An ffmpeg expression of the gain (``(V / cap)³``, 0–1) of a file starting at session second ``offset``."""
+    if cap <= 0:
+        return "0"
+    at = f"(t+{_num(offset)})"  # the frame's start in session seconds
+    pts = envelope.points
+    expr = _num(pts[-1][1])
+    for (s0, v0), (s1, v1) in reversed(list(zip(pts, pts[1:], strict=False))):
+        if s1 <= s0:
+            continue
+        slope = (v1 - v0) / (s1 - s0)
+        expr = f"if(lt({at},{_num(s1)}),{_num(v0)}+({slope:.9f})*({at}-{_num(s0)}),{expr})"
+    expr = f"if(lt({at},{_num(pts[0][0])}),{_num(pts[0][1])},{expr})"
+    return f"if(isnan(t),0,pow(clip(({expr})/{_num(cap)},0,1),3))"
 
 
 def _quote(value: str) -> str:
@@ -198,7 +113,7 @@ def _quote(value: str) -> str:
     return f"%{len(value.encode('utf-8'))}%{value}"
 
 
-class Player:
+class MpvPlayer:
     """One room's music. Construct, then ``await follow(...)`` as the timeline changes; ``await close()``.
 
     ``audio_device``: an mpv device name (``pulse/<sink>``, ``alsa/<device>``, see
@@ -243,11 +158,11 @@ class Player:
         self._unavailable: str | None = None
         self._problem: str | None = None
         self._ao_failed_at: float | None = None
-        self._plan: _Plan | None = None
+        self._plan: Plan[Track] | None = None
         self._seen: dict[str, Any] = {"idle-active": True, "pause": False}
         self.clock = clock
         self.reloads = 0
-        self.startup = Player.learnt
+        self.startup = MpvPlayer.learnt
         """Seconds mpv takes from a load until it plays, learnt: a load starts this far ahead so the music
         is where the session is when it is heard (bench P3: it was ~140 ms behind the clock)."""
         self._loaded: tuple[float, float, float, bool] | None = None
@@ -256,7 +171,7 @@ class Player:
 
     # ---- lifetime ------------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Player:
+    async def __aenter__(self) -> MpvPlayer:
         await self.open()
         return self
 
@@ -302,7 +217,9 @@ class Player:
 
     # ---- what the daemon calls -----------------------------------------------------------------
 
-    async def follow(self, music: MusicState | None, fitted: FittedPlaylist | None, at: float | None = None) -> None:
+    async def follow(
+        self, music: MusicState | None, fitted: FittedPlaylist[Track] | None, at: float | None = None
+    ) -> None:
         """Make the music what ``music`` says, playing ``fitted``; ``None`` stops. Idempotent, never raises.
 
         ``at``: the moment (of :attr:`clock`) ``music`` is for. Music that plays is then started where
@@ -325,22 +242,13 @@ class Player:
             log.warning("%s: %s", self.name, exc, exc_info=True)
             self._problem = f"music error: {exc}"
 
-    def status(self) -> dict[str, Any]:
-        """``{"playing": bool, "track": str | None, "volume": float, "error": str | None}``."""
+    def status(self) -> PlayerStatus:
+        """What mpv plays, as last reported; see :class:`~ambience.music.base.PlayerStatus`."""
         if self._unavailable:
-            return {"playing": False, "track": None, "volume": 0.0, "error": self._unavailable}
-        plan, entry = self._plan, self._entry()
-        active = plan is not None and entry is not None and not self._seen.get("idle-active", True)
-        position = self.position
-        if plan is not None and position is None:
-            position = plan.envelope.points[0][0]
-        volume = plan.envelope.at(position) if active and plan is not None and position is not None else 0.0
-        return {
-            "playing": bool(active and not self._seen.get("pause")),
-            "track": entry.track.name if active and entry is not None else None,
-            "volume": round(min(volume, self.max_volume), 2),
-            "error": self._problem or self._output_note(),
-        }
+            return playing(None, None, None, False, self._unavailable, self.max_volume)
+        entry = None if self._seen.get("idle-active", True) else self._entry()
+        error = self._problem or self._output_note()
+        return playing(self._plan, entry, self.position, bool(self._seen.get("pause")), error, self.max_volume)
 
     @property
     def position(self) -> float | None:
@@ -376,7 +284,7 @@ class Player:
 
     # ---- on the event loop ---------------------------------------------------------------------
 
-    def _entry(self) -> Entry | None:
+    def _entry(self) -> Entry[Track] | None:
         plan, pos = self._plan, self._seen.get("playlist-playing-pos")
         if plan is None or pos is None or pos < 0 or plan.base + pos >= len(plan.fitted.entries):
             return None
@@ -393,11 +301,7 @@ class Player:
             return
         if error == _AO_INIT_FAILED:
             if self._ao_failed_at is None:
-                where = f"audio device {self.audio_device!r}" + (f" (outputs tried: {self.ao})" if self.ao else "")
-                self._problem = (
-                    f"no audio output: mpv could not open {where}: audio output initialization failed; "
-                    f"music is off, retrying every {self.retry_after:g}s"
-                )
+                self._problem = no_output(self.audio_device, self.ao, self.retry_after)
                 log.warning("%s: %s", self.name, self._problem)
             self._ao_failed_at = time.monotonic()
         else:
@@ -432,10 +336,10 @@ class Player:
         if abs(behind) >= 1.0:  # a seek or a pause, not start-up
             return
         if cold:
-            Player.learnt_cold = min(0.5, max(-0.2, Player.learnt_cold + 0.5 * behind))
+            MpvPlayer.learnt_cold = min(0.5, max(-0.2, MpvPlayer.learnt_cold + 0.5 * behind))
         else:
             self.startup = min(0.5, max(-0.2, self.startup + 0.5 * behind))
-            Player.learnt = self.startup  # the next player starts from what this one learnt
+            MpvPlayer.learnt = self.startup  # the next player starts from what this one learnt
 
     def _event(self, event: Any) -> None:
         if event.event_id.value == self._end_file_id:
@@ -492,11 +396,13 @@ class Player:
         self._mpv.command("set", name, text)
 
     def _af(self, envelope: Envelope, offset: float) -> str:
-        expr = envelope.expression(offset, self.max_volume)
+        expr = gain(envelope, offset, self.max_volume)
         chain = f"@{LABEL}:lavfi=[asetnsamples=n={FRAME}:p=0,volume=volume='{expr}':eval=frame]"
         return chain + (",@meter:lavfi=[astats=metadata=1:reset=1]" if self.meter else "")
 
-    def _file_options(self, fitted: FittedPlaylist, entry: Entry, envelope: Envelope, start: float) -> str:
+    def _file_options(
+        self, fitted: FittedPlaylist[Track], entry: Entry[Track], envelope: Envelope, start: float
+    ) -> str:
         options = [f"demuxer-lavf-format={_quote(entry.track.format)}", f"af={_quote(self._af(envelope, entry.start))}"]
         if start > 0:
             options.append(f"start={start:.3f}")
@@ -505,33 +411,24 @@ class Player:
         return ",".join(options)
 
     def _apply(
-        self, music: MusicState | None, fitted: FittedPlaylist | None, force: bool, at: float | None = None
+        self, music: MusicState | None, fitted: FittedPlaylist[Track] | None, force: bool, at: float | None = None
     ) -> None:
         if self._mpv is None:
             return
         if music is not None and music.playing and at is not None:
-            late = max(0.0, self.clock() - at)  # opening mpv, fitting the playlist, the worker's queue
-            music = replace(music, position=music.position + late, ramp=max(0.0, music.ramp - late))
-        slot = None if music is None or fitted is None or music.position >= fitted.length else fitted.at(music.position)
-        if music is None or fitted is None or slot is None:
+            music = late(music, max(0.0, self.clock() - at))  # opening mpv, fitting the playlist, the worker's queue
+        planned = plan_for(music, fitted, self.max_volume)
+        if music is None or planned is None:
             self._stop()
             return
-        envelope = Envelope.follow(music, fitted, self.max_volume)
-        plan, where = self._plan, None if force else self._where()
-        if plan is not None and where is not None:
-            index, offset = where
-            playing = plan.fitted.entries[index]
-            # The same file at the same place of the session in the new order, and near where it should be:
-            # keep playing (comparing session seconds, so a track boundary between the two is no reason to seek).
-            mine = fitted.at(playing.start)
-            kept = mine is not None and mine.offset < 1e-6 and mine.track.path == playing.track.path
-            if mine is not None and kept and abs(playing.start + offset - music.position) <= DRIFT:
-                since = max(music.position, plan.settled)
-                unchanged = plan.fitted == fitted and mine.index == index and envelope.same_after(plan.envelope, since)
-                if unchanged or self._requeue(fitted, mine.index, envelope, music.position):
-                    self._set("pause", not music.playing)
-                    return
-        self._load(fitted, slot.index, slot.offset, envelope, paused=not music.playing)
+        new, slot = planned
+        kept = None if force else keeping(self._plan, self._where(), music.position, new)
+        if kept is not None and (kept is self._plan or self._requeue(kept)):
+            self._set("pause", not music.playing)
+            if not music.playing:
+                self._loaded = None  # the time paused is not start-up: learn nothing from this load
+            return
+        self._load(new, slot.offset, paused=not music.playing)
 
     def _where(self) -> tuple[int, float] | None:
         """The plan's entry index mpv plays now and how far into it, if it plays one."""
@@ -548,41 +445,40 @@ class Player:
             self._mpv.command("stop")
         self._plan = None
 
-    def _load(self, fitted: FittedPlaylist, index: int, offset: float, envelope: Envelope, paused: bool) -> None:
+    def _load(self, plan: Plan[Track], offset: float, paused: bool) -> None:
+        """Queue ``plan``'s order from its first entry, ``offset`` seconds into it, and play (or hold it paused)."""
         m = self._mpv
         m.command("stop")
         self.reloads += 1
         self._set("pause", paused)
-        first = fitted.entries[index]
+        fitted, first = plan.fitted, plan.fitted.entries[plan.base]
         cold, self._cold = self._cold and not paused, self._cold and paused
-        ahead = 0.0 if paused else Player.learnt_cold if cold else self.startup
+        ahead = 0.0 if paused else MpvPlayer.learnt_cold if cold else self.startup
         ahead = max(-offset, min(ahead, max(0.0, first.track.length - offset - 0.05)))  # within the file
-        for k, entry in enumerate(fitted.entries[index:]):
-            options = self._file_options(fitted, entry, envelope, offset + ahead if k == 0 else 0.0)
+        for k, entry in enumerate(fitted.entries[plan.base :]):
+            options = self._file_options(fitted, entry, plan.envelope, offset + ahead if k == 0 else 0.0)
             m.command("loadfile", str(entry.track.path), "append", options)
         self._loaded = None if paused else (self.clock(), first.start + offset, first.start, cold)
-        self._plan = _Plan(fitted, index, envelope)
+        self._plan = plan
         m.command("playlist-play-index", "0")
-        log.info("%s: playing %s from %.1fs", self.name, fitted.entries[index].track.name, offset)
+        log.info("%s: playing %s from %.1fs", self.name, first.track.name, offset)
 
-    def _requeue(self, fitted: FittedPlaylist, index: int, envelope: Envelope, position: float) -> bool:
-        """Give the playing file the new envelope and end, and queue the rest anew. False if mpv moved on meanwhile."""
+    def _requeue(self, plan: Plan[Track]) -> bool:
+        """Give the playing file ``plan``'s envelope and end, and queue the rest anew. False if mpv moved on meanwhile."""
         m = self._mpv
-        entry = fitted.entries[index]
-        plan = self._plan
-        settled = 0.0
-        if plan is not None and not envelope.same_after(plan.envelope, position):
-            envelope, settled = plan.envelope.splice(envelope, position)
+        fitted, entry = plan.fitted, plan.fitted.entries[plan.base]
         path = self._get("path")
-        if plan is None or envelope != plan.envelope:
-            self._set("af", self._af(envelope, entry.start))
+        if self._plan is None or plan.envelope != self._plan.envelope:
+            self._set("af", self._af(plan.envelope, entry.start))
         self._set(
             "file-local-options/end", f"{fitted.length - entry.start:.3f}" if entry.end > fitted.length else "none"
         )
         m.command("playlist-clear")
         if self._get("path") != path or self._get("idle-active"):
             return False
-        for later in fitted.entries[index + 1 :]:
-            m.command("loadfile", str(later.track.path), "append", self._file_options(fitted, later, envelope, 0.0))
-        self._plan = _Plan(fitted, index, envelope, settled)
+        for later in fitted.entries[plan.base + 1 :]:
+            m.command(
+                "loadfile", str(later.track.path), "append", self._file_options(fitted, later, plan.envelope, 0.0)
+            )
+        self._plan = plan
         return True
