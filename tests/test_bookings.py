@@ -1,11 +1,11 @@
-"""Bookings: pure rules with a fixed clock, and the daemon's booking service on a real broker."""
+"""Bookings: the daemon's booking service with a fixed clock, and on a real broker (the pure rules:
+tests/test_booking_rules.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
 from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -13,57 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ambience.app import scheduler as bookings_module
-from ambience.app.scheduler import Booking, expand_weekly, local_time, overlapping, parse_when
 from ambience.config import parse_config
+from ambience.core.booking import parse_when
 from ambience.daemon import Daemon
 from ambience.errors import BookingError
 from ambience.simulator import Simulator
 
 LONDON = ZoneInfo("Europe/London")
-
-
-# ---- pure -------------------------------------------------------------------------------------
-
-
-def test_nine_o_clock_local_stays_nine_across_the_clocks_going_forward():
-    before = local_time(date(2026, 3, 24), dtime(9, 0), LONDON)  # GMT
-    after = local_time(date(2026, 3, 31), dtime(9, 0), LONDON)  # BST
-    assert before.astimezone(UTC).hour == 9
-    assert after.astimezone(UTC).hour == 8
-    assert (before.hour, after.hour) == (9, 9)
-
-
-def test_a_time_that_does_not_exist_is_refused():
-    with pytest.raises(BookingError, match="does not exist in Europe/London"):
-        local_time(date(2026, 3, 29), dtime(1, 30), LONDON)
-
-
-def test_parse_when_reads_the_clinic_time_or_an_offset():
-    assert parse_when("2026-12-01 14:00", LONDON) == datetime(2026, 12, 1, 14, 0, tzinfo=LONDON)
-    assert parse_when("2026-07-01T14:00+00:00", LONDON).hour == 15
-    with pytest.raises(BookingError, match="not a time"):
-        parse_when("tomorrow afternoon", LONDON)
-
-
-def test_weekly_expansion_across_dst_keeps_the_local_time():
-    starts = expand_weekly("tuesday", dtime(9, 0), LONDON, date(2026, 3, 20), 14)
-    assert [s.date() for s in starts] == [date(2026, 3, 24), date(2026, 3, 31)]
-    assert [s.hour for s in starts] == [9, 9]
-    assert [s.astimezone(UTC).hour for s in starts] == [9, 8]
-
-
-def b(room, start, minutes=60, lead=900, id="x"):
-    return Booking(id, room, "p", start, minutes * 60.0, lead)
-
-
-def test_overlap_counts_the_lead_time():
-    t = datetime(2026, 12, 1, 10, 0, tzinfo=LONDON)
-    other = b("r1", t, 60, 900, "other")
-    others = [(other, t + timedelta(minutes=60))]
-    assert overlapping("r1", t + timedelta(minutes=60), t + timedelta(minutes=120), 900, others) is other  # our lead
-    assert overlapping("r1", t + timedelta(minutes=75), t + timedelta(minutes=135), 900, others) is None
-    assert overlapping("r2", t, t + timedelta(minutes=60), 0, others) is None
-    assert overlapping("r1", t - timedelta(minutes=60), t - timedelta(minutes=15), 0, others) is None
 
 
 # ---- the service with a fixed clock (no broker: nothing is started) -------------------------------
@@ -400,10 +356,3 @@ def test_a_repeated_time_is_the_first_unless_an_offset_says_the_second(tmp_path,
     b2 = service.book("studio", "hour", second, duration=1200, lead=0)
     b1 = service.book("studio", "hour", first, duration=1200, lead=0)
     assert [b.id for b in service.bookings()] == [b1.id, b2.id]
-
-
-@pytest.mark.parametrize("zone", DST)
-def test_a_skipped_time_is_refused(zone):
-    day, skipped = DST[zone][:2]
-    with pytest.raises(BookingError, match=f"does not exist in {zone}"):
-        parse_when(f"{day} {skipped:02d}:30", ZoneInfo(zone))

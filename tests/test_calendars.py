@@ -2,7 +2,7 @@
 
 The booking service is :class:`FakeBookings`, an in-memory implementation of the four calls a sync
 makes (``bookings``, ``book``, ``reschedule``, ``cancel``) with the real overlap rule, holding the
-real :class:`~ambience.app.scheduler.Booking`; the core sync cases (fixture ``service``) run against it and
+real :class:`~ambience.core.booking.Booking`; the core sync cases (fixture ``service``) run against it and
 against the daemon's own BookingService, so the fake cannot drift from the contract. Fixtures in ``fixtures/calendars/``: ``google-v1.ics`` and
 ``google-v2.ics`` are two exports of the same Google calendar (Europe/London) a day apart;
 ``booking-system.ics`` is a clinic system's export (UTC and floating times, service in DESCRIPTION).
@@ -29,23 +29,13 @@ import pytest
 from pydantic import ValidationError
 from rich.console import Console
 
-from ambience.app.calendars import (
-    CalendarPoller,
-    SyncReport,
-    Target,
-    Want,
-    dry_run,
-    fetch,
-    map_event,
-    parse_feed,
-    plan_sync,
-    sync_feed,
-)
-from ambience.app.scheduler import Booking
+from ambience.app.calendars import CalendarPoller, fetch, sync_feed
 from ambience.cli import Context, calendar_cmds
 from ambience.cli.client_cmds import DaemonClient, DaemonRefused
 from ambience.config import Config, parse_config
 from ambience.config.calendars import CalendarFeed, CalendarsConfig, check_feeds, shown_url
+from ambience.core.booking import Booking
+from ambience.core.calendar_plan import SyncReport, Target, Want, dry_run, map_event, parse_feed, plan_sync
 from ambience.errors import BookingError, CalendarError, NotFound, StoreError
 from ambience.model._base import Strict
 from ambience.model.calendar import Event

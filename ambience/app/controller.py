@@ -32,8 +32,8 @@ from ambience.app.commands import (
     parse_command,
 )
 from ambience.app.room import Room
-from ambience.app.scheduler import parse_when
 from ambience.config.library import Library
+from ambience.core.booking import parse_when
 from ambience.errors import BookingError, Issue, NotFound
 from ambience.infra.store import Store
 from ambience.model.client import Client

@@ -10,13 +10,12 @@ is the record. Rules:
 - a manual session still running then is left alone and the booking waits (``on_busy: wait``),
   retried until the room frees, still ending at its booked end — or replaces it (``replace``);
 - jobs never "misfire" away: a booking due while the daemon was down fires at start-up and
-  either starts late (inside its window, ending at the booked end) or is recorded ``missed``;
-- a booking's local wall time is kept across daylight-saving changes (zoneinfo);
-- every length, lead and overlap is reckoned on UTC instants (:func:`later`, timestamps): an aware
-  ``datetime`` plus a ``timedelta`` is wall-clock arithmetic in Python, an hour off across a change,
-  and two in the same zone compare by wall time. A local time is only parsed and shown.
+  either starts late (inside its window, ending at the booked end) or is recorded ``missed``.
 
-Pure helpers (:func:`local_time`, :func:`expand_weekly`, :func:`overlapping`) take ``now``.
+The rules themselves (the :class:`Booking` value, local times across daylight-saving changes, lengths
+and overlaps in real time, weekly templates) are pure, in :mod:`ambience.core.booking`; this module is
+their I/O half: the job store, the clock, and the rooms a booking starts and stops
+(:meth:`BookingService._start_session`, :meth:`BookingService._stop_session`).
 """
 
 from __future__ import annotations
@@ -26,14 +25,18 @@ import bisect
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+from ambience.core.booking import Booking, expand_weekly, later, overlapping
 from ambience.errors import BookingError, NotFound, StoreError
 from ambience.units import format_duration
+
+if TYPE_CHECKING:
+    from ambience.model.client import Comfort
+    from ambience.model.preset import Preset
 
 log = logging.getLogger(__name__)
 
@@ -43,115 +46,11 @@ WAIT_RETRY = 15.0
 BUSY_TIMEOUT = 1.0
 """Seconds a write to the SQLite booking store waits for another connection's lock before it is refused
 (the daemon's loop waits with it; its own writes take milliseconds)."""
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _service: BookingService | None = None
 """The running daemon's service. APScheduler stores jobs as an importable function and
 plain kwargs (a bound method or a pickled object would be lost on restart), so :func:`fire`
 finds the service here; there is one per process, set by :meth:`BookingService.start`."""
-
-
-@dataclass(frozen=True)
-class Booking:
-    id: str
-    room: str
-    preset: str
-    start: datetime
-    duration: float | None
-    lead: float
-    client: str | None = None
-    source: str = "manual"
-    uid: str | None = None
-    waiting: str | None = None
-    """Why it has not started yet though its time has come (a manual session in the room)."""
-
-    def kwargs(self) -> dict[str, Any]:
-        """The job's kwargs: JSON-like values only, so the job survives any restart."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}  # plain values: no deep copy needed
-        out["start"] = self.start.isoformat()
-        out["tz"] = _tz_name(self.start)
-        return out
-
-    @classmethod
-    def from_kwargs(cls, data: dict[str, Any]) -> Booking:
-        start = datetime.fromisoformat(data["start"])
-        if data.get("tz"):
-            start = start.astimezone(ZoneInfo(data["tz"]))
-        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**{**fields, "start": start})
-
-    def length(self, preset_length: float) -> float:
-        return self.duration if self.duration is not None else preset_length
-
-    def json(self, preset_length: float | None = None) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}  # plain values: no deep copy needed
-        out["start"] = self.start.isoformat()
-        if preset_length is not None:
-            out["end"] = later(self.start, self.length(preset_length)).isoformat()
-        return out
-
-
-def _tz_name(moment: datetime) -> str | None:
-    key = getattr(moment.tzinfo, "key", None)
-    return key if isinstance(key, str) else None
-
-
-# ---- pure helpers ------------------------------------------------------------------------------
-
-
-def later(moment: datetime, seconds: float) -> datetime:
-    """``seconds`` of real time after ``moment`` (before, if negative), shown in ``moment``'s zone."""
-    return (moment.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(moment.tzinfo)
-
-
-def local_time(day: date, at: time, tz: ZoneInfo) -> datetime:
-    """``day`` at wall-clock ``at`` in ``tz``; refuses a time that does not exist (clocks go forward)."""
-    moment = datetime.combine(day, at, tzinfo=tz)
-    back = moment.astimezone(UTC).astimezone(tz)
-    if back.replace(tzinfo=None) != moment.replace(tzinfo=None):
-        raise BookingError(f"{day} {at:%H:%M} does not exist in {tz.key} (the clocks go forward then)")
-    return moment
-
-
-def parse_when(text: str, tz: ZoneInfo) -> datetime:
-    """``"2026-12-01 14:00"`` (the clinic's time) or an ISO 8601 time with an offset."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BookingError(f"{text!r} is not a time; write e.g. '2026-12-01 14:00' or ISO 8601") from None
-    if moment.tzinfo is None:
-        return local_time(moment.date(), moment.time(), tz)
-    try:
-        return moment.astimezone(tz)
-    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first day there is
-        raise BookingError(f"{text!r} is out of range") from None
-
-
-def overlapping(
-    room: str, start: datetime, end: datetime, lead: float, others: Iterable[tuple[Booking, datetime]]
-) -> Booking | None:
-    """The first of ``others`` (booking, its end) in ``room`` whose time, lead included, meets ours (in real time)."""
-    ours_from, ours_end = start.timestamp() - lead, end.timestamp()
-    for other, other_end in others:
-        if other.room != room:
-            continue
-        if ours_from < other_end.timestamp() and other.start.timestamp() - other.lead < ours_end:
-            return other
-    return None
-
-
-def expand_weekly(weekday: str, at: time, tz: ZoneInfo, today: date, days: int) -> list[datetime]:
-    """Every ``weekday`` at ``at`` (local) from ``today`` for ``days`` days."""
-    index = WEEKDAYS.index(weekday)
-    out = []
-    for offset in range(days + 1):
-        day = today + timedelta(days=offset)
-        if day.weekday() == index:
-            try:
-                out.append(local_time(day, at, tz))
-            except BookingError as exc:
-                log.warning("recurring booking skipped: %s", exc)
-    return out
 
 
 # ---- the job function --------------------------------------------------------------------------
@@ -307,7 +206,7 @@ class BookingService:
             record = self.rooms[room_id].record
             if record is not None and record.outcome is None and isinstance(record.booking, dict):
                 if record.booking.get("id") == booking_id:
-                    self.rooms[room_id].stop(outcome="cancelled")
+                    self._stop_session(room_id)
 
     def _changed(self, room: str) -> None:
         if self._batched is not None:
@@ -530,16 +429,7 @@ class BookingService:
         preset = self.library.get(booking.preset)
         client = self.store.client(booking.client) if booking.client else None
         try:
-            room.start(
-                preset,
-                duration=booking.length(preset.duration),
-                client=booking.client,
-                comfort=client.comfort if client else None,
-                lead=booking.lead,
-                replace=True,
-                booking=replace(booking, waiting=None).kwargs(),
-                started_at=booking.start.timestamp(),
-            )
+            self._start_session(booking, preset, client.comfort if client else None)
         except StoreError as exc:
             why = f"waiting for the store: {exc}"
             log.error("booking %s: %s", booking.id, why)
@@ -551,6 +441,26 @@ class BookingService:
             return
         log.info("booking %s started in %s (%s)", booking.id, booking.room, booking.preset)
         self._changed(booking.room)
+
+    # ---- what a booking does to its room: the only two calls on a room ------------------------------
+
+    def _start_session(self, booking: Booking, preset: Preset, comfort: Comfort | None) -> None:
+        """Start ``booking``'s session in its room, replacing a manual one; raises :class:`StoreError`
+        when the session cannot be written down."""
+        self.rooms[booking.room].start(
+            preset,
+            duration=booking.length(preset.duration),
+            client=booking.client,
+            comfort=comfort,
+            lead=booking.lead,
+            replace=True,
+            booking=replace(booking, waiting=None).kwargs(),
+            started_at=booking.start.timestamp(),
+        )
+
+    def _stop_session(self, room_id: str) -> None:
+        """End the session of a booking cancelled while it ran: the room goes to its after state."""
+        self.rooms[room_id].stop(outcome="cancelled")
 
     def _missed(self, booking: Booking, end: float) -> None:
         from ambience.core.session import SessionFacts

@@ -16,11 +16,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ambience.app.calendars import SyncReport, dry_run, fetch
+from ambience.app.calendars import fetch
 from ambience.cli import Context
 from ambience.cli.client_cmds import DaemonClient, DaemonRefused, _print_json
 from ambience.config import Config
 from ambience.config.calendars import CalendarFeed
+from ambience.core.calendar_plan import SyncReport, dry_run
 from ambience.errors import AmbienceError, CalendarError, NotFound
 from ambience.units import format_duration
 

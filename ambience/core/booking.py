@@ -1,0 +1,128 @@
+"""The booking rules: what a booking is, when it is, and whether two meet. Pure: no clock, no store.
+
+- a booking's local wall time is kept across daylight-saving changes (zoneinfo): :func:`local_time`
+  refuses a time the clocks skip, and a weekly template (:func:`expand_weekly`) at such a time is
+  left out that week;
+- every length, lead and overlap is reckoned on UTC instants (:func:`later`, timestamps): an aware
+  ``datetime`` plus a ``timedelta`` is wall-clock arithmetic in Python, an hour off across a change,
+  and two in the same zone compare by wall time. A local time is only parsed and shown;
+- a booking overlapping another in the same room (lead time included) is refused (:func:`overlapping`).
+
+:class:`ambience.app.scheduler.BookingService` keeps the bookings as APScheduler jobs by these rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ambience.errors import BookingError
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class Booking:
+    id: str
+    room: str
+    preset: str
+    start: datetime
+    duration: float | None
+    lead: float
+    client: str | None = None
+    source: str = "manual"
+    uid: str | None = None
+    waiting: str | None = None
+    """Why it has not started yet though its time has come (a manual session in the room)."""
+
+    def kwargs(self) -> dict[str, Any]:
+        """The job's kwargs: JSON-like values only, so the job survives any restart."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}  # plain values: no deep copy needed
+        out["start"] = self.start.isoformat()
+        out["tz"] = _tz_name(self.start)
+        return out
+
+    @classmethod
+    def from_kwargs(cls, data: dict[str, Any]) -> Booking:
+        start = datetime.fromisoformat(data["start"])
+        if data.get("tz"):
+            start = start.astimezone(ZoneInfo(data["tz"]))
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**fields, "start": start})
+
+    def length(self, preset_length: float) -> float:
+        return self.duration if self.duration is not None else preset_length
+
+    def json(self, preset_length: float | None = None) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}  # plain values: no deep copy needed
+        out["start"] = self.start.isoformat()
+        if preset_length is not None:
+            out["end"] = later(self.start, self.length(preset_length)).isoformat()
+        return out
+
+
+def _tz_name(moment: datetime) -> str | None:
+    key = getattr(moment.tzinfo, "key", None)
+    return key if isinstance(key, str) else None
+
+
+def later(moment: datetime, seconds: float) -> datetime:
+    """``seconds`` of real time after ``moment`` (before, if negative), shown in ``moment``'s zone."""
+    return (moment.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(moment.tzinfo)
+
+
+def local_time(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """``day`` at wall-clock ``at`` in ``tz``; refuses a time that does not exist (clocks go forward)."""
+    moment = datetime.combine(day, at, tzinfo=tz)
+    back = moment.astimezone(UTC).astimezone(tz)
+    if back.replace(tzinfo=None) != moment.replace(tzinfo=None):
+        raise BookingError(f"{day} {at:%H:%M} does not exist in {tz.key} (the clocks go forward then)")
+    return moment
+
+
+def parse_when(text: str, tz: ZoneInfo) -> datetime:
+    """``"2026-12-01 14:00"`` (the clinic's time) or an ISO 8601 time with an offset."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BookingError(f"{text!r} is not a time; write e.g. '2026-12-01 14:00' or ISO 8601") from None
+    if moment.tzinfo is None:
+        return local_time(moment.date(), moment.time(), tz)
+    try:
+        return moment.astimezone(tz)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first day there is
+        raise BookingError(f"{text!r} is out of range") from None
+
+
+def overlapping(
+    room: str, start: datetime, end: datetime, lead: float, others: Iterable[tuple[Booking, datetime]]
+) -> Booking | None:
+    """The first of ``others`` (booking, its end) in ``room`` whose time, lead included, meets ours (in real time)."""
+    ours_from, ours_end = start.timestamp() - lead, end.timestamp()
+    for other, other_end in others:
+        if other.room != room:
+            continue
+        if ours_from < other_end.timestamp() and other.start.timestamp() - other.lead < ours_end:
+            return other
+    return None
+
+
+def expand_weekly(weekday: str, at: time, tz: ZoneInfo, today: date, days: int) -> list[datetime]:
+    """Every ``weekday`` at ``at`` (local) from ``today`` for ``days`` days; a day the time is skipped is
+    left out (a warning in the log)."""
+    index = WEEKDAYS.index(weekday)
+    out = []
+    for offset in range(days + 1):
+        day = today + timedelta(days=offset)
+        if day.weekday() == index:
+            try:
+                out.append(local_time(day, at, tz))
+            except BookingError as exc:
+                log.warning("recurring booking skipped: %s", exc)
+    return out

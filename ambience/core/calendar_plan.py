@@ -1,0 +1,360 @@
+"""Calendar planning: an ICS feed's text, its rules and the bookings made from it before, to what a sync
+should do. Pure: it takes the text and ``now``; fetching the feed and carrying the plan out through the
+booking service is :mod:`ambience.app.calendars`::
+
+    text ─► parse_feed ─► [Event] ─► plan_sync(feed, events, existing, now) ─► Plan ─► (app) apply_plan
+            (RRULEs expanded,         (map_event by the rules,                                 ─► SyncReport
+             times made aware)          compare by UID)
+
+A booking made from feed ``clinic`` has ``source="calendar:clinic"`` and ``uid`` = the event's UID,
+or ``UID@<RECURRENCE-ID in UTC, ISO 8601>`` for an occurrence of a recurring event, so a sync is
+idempotent: an event already booked as it is stays untouched, a moved or changed one is rescheduled,
+one cancelled (``STATUS:CANCELLED``), removed (or moved out of the window), or no longer matching a
+rule is cancelled. Only events starting within ``[now, now + horizon_days)`` count, and only bookings
+that have not started yet are changed.
+
+A feed that cannot be parsed raises :class:`CalendarError` naming it (a whole, valid feed or nothing:
+a partial picture would cancel bookings).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from ambience.core.booking import Booking
+from ambience.errors import CalendarError
+from ambience.model.calendar import Event
+from ambience.units import format_duration
+
+if TYPE_CHECKING:  # icalendar and recurring_ical_events are imported when a feed is parsed: ~50 ms off every CLI run
+    import icalendar
+
+log = logging.getLogger(__name__)
+
+TIME_PROPERTIES = ("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
+"""Properties that decide when an event is: one broken makes the whole feed unusable."""
+
+
+# ---- what planning needs of a feed -----------------------------------------------------------------
+
+
+class RoomRule(Protocol):
+    @property
+    def room(self) -> str: ...
+
+    def matches(self, event: Event) -> bool: ...
+
+
+class PresetRule(Protocol):
+    @property
+    def preset(self) -> str: ...
+
+    def matches(self, event: Event) -> bool: ...
+
+
+class FeedRules(Protocol):
+    """The parts of a feed planning reads: its name, its window and its rules.
+    :class:`ambience.config.calendars.CalendarFeed` is one (the config is above the core)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def horizon_days(self) -> int: ...
+
+    @property
+    def rooms(self) -> Sequence[RoomRule]: ...
+
+    @property
+    def presets(self) -> Sequence[PresetRule]: ...
+
+    @property
+    def default_room(self) -> str | None: ...
+
+    @property
+    def default_preset(self) -> str | None: ...
+
+
+# ---- parsing -----------------------------------------------------------------------------------------
+
+
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    text = (str(exc) or type(exc).__name__).strip().splitlines()[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _calendar(text: str, source: str) -> icalendar.Calendar:
+    import icalendar
+
+    body = text.lstrip("\ufeff \t\r\n")
+    if not body:
+        raise CalendarError(f"calendar {source!r}: the feed is empty")
+    if not body[:15].upper().startswith("BEGIN:VCALENDAR"):
+        start = " ".join(body[:40].split())
+        raise CalendarError(f"calendar {source!r}: not an iCalendar feed; it starts with {start!r}")
+    if not body.rstrip().upper().endswith("END:VCALENDAR"):
+        raise CalendarError(
+            f"calendar {source!r}: the feed is incomplete: it does not end with END:VCALENDAR (cut off in transfer?)"
+        )
+    try:
+        return icalendar.Calendar.from_ical(body)
+    except Exception as exc:  # a parser of untrusted text: whatever it raises means a bad feed
+        raise CalendarError(f"calendar {source!r}: not valid iCalendar: {first_line(exc)}") from None
+
+
+def _check_times(calendar: icalendar.Calendar, source: str) -> None:
+    """Refuse the feed if any event's timing is broken: a partial picture would cancel bookings."""
+    for event in calendar.walk("VEVENT"):
+        uid = str(event.get("UID", "")).strip()
+        who = f"event {uid!r}" if uid else f"event {str(event.get('SUMMARY', '(no title)'))!r}"
+        for prop, message in getattr(event, "errors", ()):
+            if str(prop).upper() in TIME_PROPERTIES:
+                raise CalendarError(f"calendar {source!r}: {who} has a bad {prop}: {first_line(ValueError(message))}")
+        if "DTSTART" not in event:
+            raise CalendarError(f"calendar {source!r}: {who} has no DTSTART")
+
+
+def _aware(moment: datetime, tz: tzinfo) -> datetime:
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+
+
+def _event(component: Any, recurring: set[str], tz: tzinfo) -> Event | None:
+    start = component["DTSTART"].dt
+    if not isinstance(start, datetime):
+        return None  # all day: a holiday or a note, not an appointment
+    end = component["DTEND"].dt if "DTEND" in component else start
+    end = end if isinstance(end, datetime) else start
+    uid = str(component.get("UID", "")).strip()
+    key = uid
+    rid = component.get("RECURRENCE-ID")
+    if uid in recurring and rid is not None and isinstance(rid.dt, datetime):
+        key = f"{uid}@{_aware(rid.dt, tz).astimezone(UTC).isoformat()}"
+    return Event(
+        uid=uid,
+        key=key,
+        summary=str(component.get("SUMMARY", "")).strip(),
+        start=_aware(start, tz).astimezone(tz),
+        end=_aware(end, tz).astimezone(tz),
+        location=str(component.get("LOCATION", "")).strip(),
+        description=str(component.get("DESCRIPTION", "")).strip(),
+        cancelled=str(component.get("STATUS", "")).strip().upper() == "CANCELLED",
+    )
+
+
+def parse_feed(text: str, source: str, start: datetime, end: datetime, tz: tzinfo | None = None) -> list[Event]:
+    """The events of an ICS text starting in ``[start, end)``, recurring ones expanded, by start.
+
+    All-day events are left out. A time without a zone is read in the calendar's X-WR-TIMEZONE,
+    else in ``tz`` (the clinic's; default ``start``'s zone). Raises :class:`CalendarError` naming
+    ``source`` for text that is not a whole, valid iCalendar feed.
+    """
+    import recurring_ical_events
+
+    zone = tz or start.tzinfo or UTC
+    calendar = _calendar(text, source)
+    _check_times(calendar, source)
+    recurring = {
+        str(c.get("UID", "")).strip()
+        for c in calendar.walk("VEVENT")
+        if any(prop in c for prop in ("RRULE", "RDATE", "RECURRENCE-ID"))
+    }
+    try:
+        found = recurring_ical_events.of(calendar).between(start.astimezone(zone), end.astimezone(zone))
+        events = [_event(component, recurring, zone) for component in found]
+    except Exception as exc:  # as above: untrusted text
+        log.debug("calendar %s: parsing failed", source, exc_info=True)
+        raise CalendarError(f"calendar {source!r}: not valid iCalendar: {first_line(exc)}") from None
+    return sorted((e for e in events if e is not None and start <= e.start < end), key=lambda e: (e.start, e.key))
+
+
+# ---- mapping and planning ----------------------------------------------------------------------
+
+
+class Target(NamedTuple):
+    room: str
+    preset: str
+
+
+def map_event(event: Event, feed: FeedRules) -> Target | str:
+    """The room (first matching rule, else the default) and preset for ``event``, or why it is skipped."""
+    room = next((rule.room for rule in feed.rooms if rule.matches(event)), feed.default_room)
+    if room is None:
+        return f"no room rule matches its location {event.location!r}" if event.location else "it has no location"
+    preset = next((rule.preset for rule in feed.presets if rule.matches(event)), feed.default_preset)
+    if preset is None:
+        return f"no preset rule matches {event.summary!r} ({format_duration(event.length)})"
+    return Target(room, preset)
+
+
+@dataclass(frozen=True)
+class Want:
+    """A booking an event asks for."""
+
+    key: str
+    room: str
+    preset: str
+    start: datetime
+    duration: float | None
+    summary: str
+
+    def same_as(self, booking: Booking) -> bool:
+        same_length = (booking.duration is None) == (self.duration is None) and (
+            self.duration is None or abs((booking.duration or 0.0) - self.duration) < 1.0
+        )
+        mine = (self.room, self.preset, self.start.timestamp())  # the instant: 01:30 twice in a night of October
+        return (booking.room, booking.preset, booking.start.timestamp()) == mine and same_length
+
+
+@dataclass
+class Plan:
+    add: list[Want] = field(default_factory=list)
+    move: list[tuple[Booking, Want]] = field(default_factory=list)
+    cancel: list[tuple[Booking, str]] = field(default_factory=list)
+    unchanged: list[Booking] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def plan_sync(feed: FeedRules, events: Iterable[Event], existing: Iterable[Booking], now: datetime) -> Plan:
+    """What to do to make ``existing`` (this feed's bookings) match ``events``; bookings started are left alone."""
+    end = now + timedelta(days=feed.horizon_days)
+    plan = Plan()
+    booked: dict[str, Booking] = {}
+    for booking in sorted(existing, key=lambda b: (b.start, b.id)):
+        if booking.uid in booked and booking.start > now:
+            plan.cancel.append((booking, f"a second booking of the event (booking {booked[booking.uid].id} stays)"))
+        elif booking.uid:
+            booked.setdefault(booking.uid, booking)
+    seen: set[str] = set()
+    for event in events:
+        if not now < event.start < end:
+            continue
+        if not event.uid:
+            plan.skipped.append(("", f"{event.label()}: it has no UID, so it cannot be kept in step"))
+            continue
+        if event.key in seen:
+            plan.skipped.append((event.key, f"{event.label()}: the feed lists this event twice; the first is used"))
+            continue
+        seen.add(event.key)
+        booking = booked.get(event.key)
+        if booking is not None and booking.start <= now:
+            continue  # its session is on: not ours to change any more
+        target = "cancelled in the calendar" if event.cancelled else map_event(event, feed)
+        if isinstance(target, str):
+            if booking is not None:
+                plan.cancel.append((booking, target if event.cancelled else f"it no longer maps: {target}"))
+            else:
+                plan.skipped.append((event.key, f"{event.label()}: {target}"))
+            continue
+        want = Want(event.key, target.room, target.preset, event.start, event.length or None, event.summary)
+        if booking is None:
+            plan.add.append(want)
+        elif want.same_as(booking):
+            plan.unchanged.append(booking)
+        else:
+            plan.move.append((booking, want))
+    for key, booking in booked.items():
+        if key not in seen and now < booking.start < end:
+            plan.cancel.append((booking, "no longer in the calendar"))
+    return plan
+
+
+# ---- the report --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    uid: str
+    room: str
+    preset: str
+    start: datetime
+    booking: str | None = None
+    """The booking's id; None in a dry run."""
+    was: datetime | None = None
+    """A move: the booking's start before."""
+    summary: str = ""
+    why: str = ""
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid, "booking": self.booking, "room": self.room, "preset": self.preset,
+            "start": self.start.isoformat(), "was": self.was.isoformat() if self.was else None,
+            "summary": self.summary, "why": self.why,
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Change:
+        was = data.get("was")
+        return cls(
+            data["uid"], data["room"], data["preset"], datetime.fromisoformat(data["start"]), data.get("booking"),
+            datetime.fromisoformat(was) if was else None, data.get("summary", ""), data.get("why", ""),
+        )  # fmt: skip
+
+
+@dataclass
+class SyncReport:
+    """What one sync of one feed did; ``failed`` says why a feed was not used (then nothing changed)."""
+
+    feed: str
+    at: datetime
+    added: list[Change] = field(default_factory=list)
+    moved: list[Change] = field(default_factory=list)
+    cancelled: list[Change] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(uid, why) of events not booked: not mapped, cancelled, no UID."""
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    """(uid, message) of changes the booking service refused; tried again at the next sync."""
+    failed: str | None = None
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.failed is None and not self.errors
+
+    def summary(self) -> str:
+        if self.failed is not None:
+            return f"{self.failed}; bookings left as they were"
+        counts = [f"{len(self.added)} to book" if self.dry_run else f"{len(self.added)} added"]
+        if not self.dry_run:
+            counts += [
+                f"{len(self.moved)} moved",
+                f"{len(self.cancelled)} cancelled",
+                f"{len(self.unchanged)} unchanged",
+            ]
+        counts += [f"{len(self.skipped)} skipped", f"{len(self.errors)} error{'s' * (len(self.errors) != 1)}"]
+        return f"calendar {self.feed!r}: " + ", ".join(counts)
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "feed": self.feed, "at": self.at.isoformat(), "dry_run": self.dry_run, "failed": self.failed,
+            "added": [c.json() for c in self.added], "moved": [c.json() for c in self.moved],
+            "cancelled": [c.json() for c in self.cancelled], "unchanged": list(self.unchanged),
+            "skipped": [{"uid": u, "why": w} for u, w in self.skipped],
+            "errors": [{"uid": u, "error": e} for u, e in self.errors],
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SyncReport:
+        """A report as :meth:`json` gave it (e.g. the daemon's answer)."""
+        changes = {key: [Change.from_json(c) for c in data.get(key) or ()] for key in ("added", "moved", "cancelled")}
+        return cls(
+            data["feed"], datetime.fromisoformat(data["at"]), **changes, unchanged=list(data.get("unchanged") or ()),
+            skipped=[(s["uid"], s["why"]) for s in data.get("skipped") or ()],
+            errors=[(e["uid"], e["error"]) for e in data.get("errors") or ()],
+            failed=data.get("failed"), dry_run=bool(data.get("dry_run")),
+        )  # fmt: skip
+
+
+def dry_run(feed: FeedRules, text: str, now: datetime, tz: tzinfo) -> SyncReport:
+    """What a first sync of ``text`` would book, touching nothing."""
+    try:
+        events = parse_feed(text, feed.name, now, now + timedelta(days=feed.horizon_days), tz)
+    except CalendarError as exc:
+        return SyncReport(feed.name, now, failed=str(exc), dry_run=True)
+    plan = plan_sync(feed, events, (), now)
+    added = [Change(w.key, w.room, w.preset, w.start, summary=w.summary) for w in plan.add]
+    return SyncReport(feed.name, now, added=added, skipped=plan.skipped, dry_run=True)
