@@ -107,6 +107,7 @@ class Daemon:
             state_dir=config.state_dir, clock=clock, on_change=self.controller.changed,
         )  # fmt: skip
         self.controller.bookings = self.bookings
+        self.bookings.dispatch = self.controller.execute  # a booking that fires is a command like any other
         self.controller.subscribe(self._room_changed)
         self.surfaces: list[Any] = []
         self._tasks: list[asyncio.Task] = []
@@ -141,7 +142,7 @@ class Daemon:
             for issue in check_feeds(self.config.bookings.calendars, self.config.rooms, self.library.presets, "config"):
                 log.warning("calendar: %s", issue)
             self.controller.calendars = CalendarPoller(
-                self.config.bookings.calendars, self.bookings, self.clock, self.config.bookings.zone()
+                self.config.bookings.calendars, self.controller.execute, self.clock, self.config.bookings.zone()
             )
             self._tasks.append(asyncio.create_task(self.controller.calendars.run(), name="calendars"))
         self._tasks.append(asyncio.create_task(self.devices.run(), name="devices"))

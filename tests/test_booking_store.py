@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from test_bookings import make_config
 
+from ambience.app.commands import FireBooking
 from ambience.daemon import Daemon
 from ambience.errors import StoreError
 
@@ -85,19 +86,13 @@ def listed(service) -> set[str]:
 
 
 def running(service, monkeypatch):
-    """A booking whose session runs in ``studio`` (a stand-in room), and the calls to stop it."""
+    """A booking whose session runs in ``studio`` (a stand-in room, as the service reads rooms)."""
     booking = service.book("studio", "hour", soon(20), lead=0)
     service.scheduler.remove_job(booking.id)  # the job has fired
     service._drop(booking.id)
-    stops: list[str] = []
-
-    def stop(outcome: str) -> None:
-        stops.append(outcome)
-        room.record = None
-
-    room = SimpleNamespace(record=SimpleNamespace(outcome=None, booking=booking.kwargs()), stop=stop)
+    room = SimpleNamespace(active=True, session_booking=booking.kwargs())
     monkeypatch.setitem(service.rooms, "studio", room)
-    return booking, stops
+    return booking
 
 
 def test_on_a_full_disk_nothing_is_listed_that_is_not_stored(small_disk, tmp_path, monkeypatch):
@@ -106,7 +101,7 @@ def test_on_a_full_disk_nothing_is_listed_that_is_not_stored(small_disk, tmp_pat
     def scenario(service) -> None:
         kept = service.book("studio", "hour", soon(0))
         moved = service.book("room2", "hour", soon(0))
-        session, stops = running(service, monkeypatch)
+        session = running(service, monkeypatch)
         filler = fill(small_disk)
         before = listed(service)
         assert before == {kept.id, moved.id, session.id} and stored(db) == {kept.id, moved.id}
@@ -124,12 +119,13 @@ def test_on_a_full_disk_nothing_is_listed_that_is_not_stored(small_disk, tmp_pat
                 service.cancel(kept.id)
                 service.cancel(session.id)
         assert listed(service) == before and stored(db) == {kept.id, moved.id}
-        assert stops == []  # the running session was not stopped for a cancel that was not stored
+        assert service.take_stops() == []  # no session is stopped for a cancel that was not stored
         filler.unlink()  # room again: the same changes land
         made = service.book("studio", "hour", soon(4))
         service.cancel(kept.id)
         service.cancel(session.id)
-        assert stored(db) == {moved.id, made.id} == listed(service) and stops == ["cancelled"]
+        assert stored(db) == {moved.id, made.id} == listed(service) - {session.id}  # it runs till the controller stops it
+        assert service.take_stops() == [(kept.id, "studio"), (session.id, "studio")]  # for the controller
 
     with_service(tmp_path, db, scenario)
 
@@ -171,7 +167,7 @@ def test_a_booking_due_while_the_session_store_cannot_be_written_waits_and_is_ke
                 raise StoreError("cannot start the session: the store ambience.db cannot grow: the disk is full")
 
             daemon.rooms["studio"].start = full  # type: ignore[method-assign]
-            await service.fire(booking)
+            daemon.controller.execute(FireBooking(booking=booking.kwargs()))
             kept = service.get(booking.id)
             assert kept.waiting is not None and "the disk is full" in kept.waiting
             assert service.scheduler.get_job(booking.id) is not None  # tried again later

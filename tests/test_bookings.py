@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ambience.app import scheduler as bookings_module
+from ambience.app.commands import Cancel
 from ambience.core.booking import parse_when
 from ambience.daemon import Daemon
 from ambience.errors import BookingError
@@ -119,7 +120,7 @@ def test_lead_time_heats_first_then_lights_at_the_start_and_cancel_reverts(broke
             assert heated < start.timestamp(), "the climate comes first, during the lead"
             assert daemon.controller.status("studio")[0]["state"] == "preconditioning"
             assert sim.device("studio", "lamp")["brightness"] == 80  # lights untouched during pre-heat
-            daemon.bookings.cancel(booking.id)
+            daemon.controller.execute(Cancel(id=booking.id))
             await eventually_async(lambda: sim.device("studio", "trv")["target"] == 19, 5)
             assert daemon.controller.status("studio")[0]["state"] == "idle"
             assert daemon.bookings.bookings() == []

@@ -30,13 +30,16 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from ambience.app.calendars import CalendarPoller, fetch, sync_feed
+from ambience.app.controller import Controller
 from ambience.cli import Context, calendar_cmds
 from ambience.cli.client_cmds import DaemonClient, DaemonRefused
 from ambience.config import Config, parse_config
 from ambience.config.calendars import CalendarFeed, CalendarsConfig, check_feeds, shown_url
+from ambience.config.library import Library
 from ambience.core.booking import Booking
 from ambience.core.calendar_plan import SyncReport, Target, Want, dry_run, map_event, parse_feed, plan_sync
 from ambience.errors import BookingError, CalendarError, NotFound, StoreError
+from ambience.infra.store import Store
 from ambience.model._base import Strict
 from ambience.model.calendar import Event
 from ambience.model.parse import issues_from
@@ -100,6 +103,9 @@ def occurrence(utc_start: str) -> str:
 
 class FakeBookings:
     """The booking service's contract, in memory: ``bookings``, ``book``, ``reschedule``, ``cancel``."""
+
+    def take_stops(self) -> list[tuple[str, str]]:
+        return []  # no rooms here: nothing runs to be stopped
 
     def __init__(self, rooms: tuple[str, ...] = ("room-1", "room-2", "room-3"), lead: float = 900.0):
         self.rooms = rooms
@@ -209,6 +215,13 @@ V2 = {
     (occurrence("2026-04-21T08:00:00+00:00"), "room-2", "deep-tissue-60", at(2026, 4, 21, 9)),
 }
 """google-v2: Express cancelled (STATUS:CANCELLED), Hot stone deleted, F. White added, two moved."""
+
+
+def dispatching(service: Any) -> Any:
+    """The daemon's dispatcher over ``service``: the poller's syncs run through Controller.execute."""
+    controller = Controller({}, Library(), Store(":memory:"), NOW.timestamp)
+    controller.bookings = service
+    return controller.execute
 
 
 def synced(name: str = "google-v1.ics", service: Any = None) -> Any:
@@ -574,7 +587,7 @@ def test_files_are_read_by_path_or_file_url_and_a_missing_one_is_reported(tmp_pa
 def test_an_unreachable_feed_changes_nothing_and_is_reported(service):
     before = snapshot(synced(service=service))
     unreachable = feed(file=None, url=f"http://127.0.0.1:{closed_port()}/calendar.ics")
-    poller = CalendarPoller([unreachable], service, clock=lambda: NOW.timestamp(), tz=LONDON)
+    poller = CalendarPoller([unreachable], dispatching(service), clock=lambda: NOW.timestamp(), tz=LONDON)
     [report] = asyncio.run(poller.sync_now())
     assert "calendar 'clinic': cannot fetch http://127.0.0.1:" in (report.failed or "")
     assert "connection refused" in (report.failed or "").lower()
@@ -594,7 +607,7 @@ def test_a_sync_the_booking_store_cannot_take_is_reported_as_failed():
             yield
             raise StoreError(full)
 
-    poller = CalendarPoller([feed()], Unwritable(), clock=lambda: NOW.timestamp(), tz=LONDON,
+    poller = CalendarPoller([feed()], dispatching(Unwritable()), clock=lambda: NOW.timestamp(), tz=LONDON,
                             fetcher=lambda f: text("google-v1.ics"))  # fmt: skip
     [report] = asyncio.run(poller.sync_now())
     assert report.failed == f"calendar 'clinic': {full}"
@@ -605,7 +618,7 @@ def test_the_poller_syncs_each_feed_at_start_and_keeps_its_status():
     texts = {"clinic": text("google-v1.ics")}
     service = FakeBookings()
     private = "https://calendar.example.com/calendar/ical/private-0123456789abcdef/basic.ics"
-    poller = CalendarPoller([feed(file=None, url=private)], service, clock=lambda: NOW.timestamp(), tz=LONDON,
+    poller = CalendarPoller([feed(file=None, url=private)], dispatching(service), clock=lambda: NOW.timestamp(), tz=LONDON,
                             fetcher=lambda f: texts[f.name])  # fmt: skip
 
     async def first_sync() -> None:
@@ -675,7 +688,7 @@ def test_sync_asks_the_daemon_and_reads_its_reports():
 
 def test_list_reads_the_last_syncs_from_the_daemon(tmp_path: Path):
     poller = CalendarPoller(
-        [feed()], FakeBookings(), clock=NOW.timestamp, tz=LONDON, fetcher=lambda f: text("google-v1.ics")
+        [feed()], dispatching(FakeBookings()), clock=NOW.timestamp, tz=LONDON, fetcher=lambda f: text("google-v1.ics")
     )
     asyncio.run(poller.sync_now())
     answer = httpx.MockTransport(lambda request: httpx.Response(200, json=json.loads(json.dumps(poller.status()))))
@@ -751,7 +764,7 @@ def test_list_shows_the_rules_and_says_when_the_daemon_cannot_tell_the_last_sync
 
 def test_a_feed_failing_the_same_way_again_is_warned_about_once(caplog):
     texts = {"clinic": "<html>"}
-    poller = CalendarPoller([feed()], FakeBookings(), clock=lambda: NOW.timestamp(), tz=LONDON,
+    poller = CalendarPoller([feed()], dispatching(FakeBookings()), clock=lambda: NOW.timestamp(), tz=LONDON,
                             fetcher=lambda f: texts[f.name])  # fmt: skip
     with caplog.at_level("DEBUG", logger="ambience.app.calendars"):
         for _ in range(3):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from ambience import __version__
+from ambience.app.commands import SyncCalendar
 from ambience.config.calendars import CalendarFeed
 from ambience.core.booking import Booking
 from ambience.core.calendar_plan import Change, Plan, SyncReport, Want, first_line, parse_feed, plan_sync
@@ -198,19 +199,23 @@ class FeedState:
 
 
 class CalendarPoller:
-    """Syncs every feed at start and then every ``poll`` seconds; one feed failing leaves the others be."""
+    """Syncs every feed at start and then every ``poll`` seconds; one feed failing leaves the others be.
+
+    It fetches and parses (I/O, in worker threads); what the events change is a
+    :class:`~ambience.app.commands.SyncCalendar` run by the controller."""
 
     def __init__(
         self,
         feeds: Iterable[CalendarFeed],
-        service: Bookings,
+        dispatch: Callable[[SyncCalendar], Any],
         clock: Callable[[], float],
         tz: tzinfo,
         *,
         fetcher: Callable[[CalendarFeed], str] = fetch,
     ):
         self.feeds = {feed.name: feed for feed in feeds}
-        self.service = service
+        self.dispatch = dispatch
+        """The controller's execute: a feed's events are brought in step by a SyncCalendar command."""
         self.clock = clock
         self.tz = tz
         self.fetcher = fetcher
@@ -246,8 +251,8 @@ class CalendarPoller:
             except CalendarError as exc:
                 report = SyncReport(feed.name, now, failed=str(exc))
             else:
-                try:
-                    report = sync_events(feed, events, self.service, now)  # on the loop: it owns the bookings
+                try:  # on the loop, through the dispatcher: it owns the bookings
+                    report = self.dispatch(SyncCalendar(feed, tuple(events), now)).report
                 except StoreError as exc:  # the sync's one transaction did not land: nothing changed
                     report = SyncReport(feed.name, now, failed=f"calendar {feed.name!r}: {exc}")
             self._record(report)

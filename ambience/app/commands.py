@@ -7,12 +7,16 @@ validation happens here, once. A bad command is refused whole with every problem
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from ambience.config.calendars import CalendarFeed
 from ambience.errors import InvalidFile, Issue
 from ambience.model._base import ClientLabel, PresetId, RoomId, Strict
+from ambience.model.calendar import Event
 from ambience.model.client import Comfort
 from ambience.model.parse import issues_from
 from ambience.units import Bool, Seconds, SignedSeconds
@@ -102,10 +106,28 @@ class RemoveClient(Strict):
     label: ClientLabel
 
 
+@dataclass(frozen=True)
+class FireBooking:
+    """A booking's job fired (its kwargs as stored): start it, or let it wait, or record it missed."""
+
+    booking: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SyncCalendar:
+    """Bring one feed's bookings in step with its events, parsed for the window from ``now``."""
+
+    feed: CalendarFeed
+    events: tuple[Event, ...]
+    now: datetime
+
+
 SESSION_COMMANDS = (Start, Pause, Resume, Extend, Stop)
-COMMANDS = (*SESSION_COMMANDS, Status, Book, Cancel, AddClient, RemoveClient)
+COMMANDS = (*SESSION_COMMANDS, Status, Book, Cancel, AddClient, RemoveClient, FireBooking, SyncCalendar)
 """Every command the controller runs; parse_command reads only the first eight (what surfaces may send)."""
-AnyCommand = Start | Pause | Resume | Extend | Stop | Status | Book | Cancel | AddClient | RemoveClient
+AnyCommand = (
+    Start | Pause | Resume | Extend | Stop | Status | Book | Cancel | AddClient | RemoveClient | FireBooking | SyncCalendar
+)
 
 
 Command = Annotated[Start | Pause | Resume | Extend | Stop | Status | Book | Cancel, Field(discriminator="action")]

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from ambience.app.calendars import CalendarPoller, sync_events
 from ambience.app.commands import (
     COMMANDS,
     AddClient,
@@ -23,18 +24,22 @@ from ambience.app.commands import (
     Cancel,
     CommandInvalid,
     Extend,
+    FireBooking,
     Pause,
     RemoveClient,
     Resume,
     Start,
     Status,
     Stop,
+    SyncCalendar,
     parse_command,
 )
 from ambience.app.room import Room
+from ambience.app.scheduler import BookingService
 from ambience.config.library import Library
-from ambience.core.booking import parse_when
-from ambience.errors import BookingError, Issue, NotFound
+from ambience.core.booking import Booking, parse_when
+from ambience.core.calendar_plan import SyncReport
+from ambience.errors import BookingError, Issue, NotFound, StoreError
 from ambience.infra.store import Store
 from ambience.model.client import Client
 
@@ -53,6 +58,8 @@ class Result:
     """``status``: every room's (or one room's) status."""
     booking: dict[str, Any] | None = None
     client: dict[str, Any] | None = None
+    report: SyncReport | None = None
+    """``SyncCalendar``: what the sync did."""
 
     def json(self) -> dict[str, Any]:
         """The answer as the HTTP API and MQTT results have always shaped it."""
@@ -75,10 +82,10 @@ class Controller:
         self._pending: dict[str, None] = {}
         self.defer: Callable[[Callable[[], None]], None] | None = None
         """How to run the listeners later (the daemon: its connection's background work); else call_soon."""
-        self.bookings: Any = None
-        """The BookingService, when the daemon runs one."""
-        self.calendars: Any = None
-        """The CalendarPoller, when calendar feeds are configured."""
+        self.bookings: BookingService | None = None
+        """The booking scheduler, when the daemon runs one (its jobs dispatch here)."""
+        self.calendars: CalendarPoller | None = None
+        """The calendar poller, when calendar feeds are configured (its syncs dispatch here)."""
         for room in rooms.values():
             room.on_change = self.changed
 
@@ -93,7 +100,15 @@ class Controller:
         if isinstance(command, Status):
             return Result(rooms=self.status(command.room))
         if isinstance(command, (Book, Cancel)):
-            return Result(booking=self._booking_command(command))
+            result = Result(booking=self._booking_command(command))
+            self._stop_cancelled()
+            return result
+        if isinstance(command, FireBooking):
+            return self._fire(Booking.from_kwargs(command.booking))
+        if isinstance(command, SyncCalendar):
+            report = sync_events(command.feed, command.events, self._service(), command.now)
+            self._stop_cancelled()
+            return Result(report=report)
         if isinstance(command, AddClient):
             client = Client(label=command.label, comfort=command.comfort)
             self.store.add_client(client)
@@ -123,10 +138,46 @@ class Controller:
         self.changed(room.id)
         return Result(room=self.status(room.id)[0])
 
-    def _booking_command(self, command: Book | Cancel) -> dict[str, Any]:
-        service = self.bookings
-        if service is None:
+    def _service(self) -> BookingService:
+        if self.bookings is None:
             raise BookingError("bookings are not available here (the daemon runs them)")
+        return self.bookings
+
+    def _fire(self, booking: Booking) -> Result:
+        """A booking's time: the scheduler says whether it starts now; if so, its room starts it."""
+        service = self._service()
+        due = service.due(booking)
+        if due is None:
+            return Result()
+        room = self.room(due.room)
+        preset = self.library.get(due.preset)
+        known = self.store.client(due.client) if due.client else None
+        try:
+            room.start(
+                preset, duration=due.length(preset.duration), client=due.client,
+                comfort=known.comfort if known else None, lead=due.lead, replace=True,
+                booking=replace(due, waiting=None).kwargs(), started_at=due.start.timestamp(),
+            )  # fmt: skip
+        except StoreError as exc:
+            service.wait(due, f"waiting for the store: {exc}")
+            return Result()
+        service.started(due)
+        self.changed(room.id)
+        return Result(room=self.status(room.id)[0])
+
+    def _stop_cancelled(self) -> None:
+        """The sessions of bookings cancelled while they ran end now (their cancel is written)."""
+        if self.bookings is None:
+            return
+        for booking_id, room_id in self.bookings.take_stops():
+            room = self.rooms.get(room_id)
+            running = room.session_booking if room is not None else None
+            if room is not None and running is not None and running.get("id") == booking_id:
+                room.stop(outcome="cancelled")
+                self.changed(room_id)
+
+    def _booking_command(self, command: Book | Cancel) -> dict[str, Any]:
+        service = self._service()
         if isinstance(command, Book):
             self.room(command.room)
             try:

@@ -14,8 +14,10 @@ is the record. Rules:
 
 The rules themselves (the :class:`Booking` value, local times across daylight-saving changes, lengths
 and overlaps in real time, weekly templates) are pure, in :mod:`ambience.core.booking`; this module is
-their I/O half: the job store, the clock, and the rooms a booking starts and stops
-(:meth:`BookingService._start_session`, :meth:`BookingService._stop_session`).
+their I/O half: the job store and the clock. The service never touches a room: a job that fires
+runs :class:`~ambience.app.commands.FireBooking` through the controller (``dispatch``), which asks
+:meth:`BookingService.due` what to do and starts the room; a cancel leaves the rooms to stop in
+:meth:`BookingService.take_stops`, for the controller.
 """
 
 from __future__ import annotations
@@ -30,13 +32,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ambience.app.commands import FireBooking
 from ambience.core.booking import Booking, expand_weekly, later, overlapping
 from ambience.errors import BookingError, NotFound, StoreError
 from ambience.units import format_duration
 
 if TYPE_CHECKING:
-    from ambience.model.client import Comfort
-    from ambience.model.preset import Preset
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +59,11 @@ finds the service here; there is one per process, set by :meth:`BookingService.s
 
 
 async def fire(**kwargs: Any) -> None:
-    """The job APScheduler runs at ``start − lead``."""
-    if _service is None:
+    """The job APScheduler runs at ``start − lead``: the booking, through the one dispatcher."""
+    if _service is None or _service.dispatch is None:
         log.error("booking %s is due but no booking service runs in this process", kwargs.get("id"))
         return
-    await _service.fire(Booking.from_kwargs(kwargs))
+    _service.dispatch(FireBooking(booking=kwargs))
 
 
 # ---- the service -------------------------------------------------------------------------------
@@ -99,6 +101,8 @@ class BookingService:
         self._batched: set[str] | None = None
         self._stops: list[tuple[str, str]] = []
         """(booking, room) of cancelled bookings whose session is to stop once the cancel is written."""
+        self.dispatch: Callable[[Any], Any] | None = None
+        """The controller's execute: a job that fires goes through it (set by the controller)."""
 
     def _make_scheduler(self):
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -176,8 +180,6 @@ class BookingService:
             self._stops += mine
             if pause:
                 self.scheduler.resume()
-            if outer is None:
-                self._stop_cancelled()
             for room in sorted(rooms):
                 self._changed(room)
 
@@ -199,14 +201,10 @@ class BookingService:
                 f"the booking store ({self._where}) could not be written: {reason}; nothing was changed"
             ) from None
 
-    def _stop_cancelled(self) -> None:
-        """Stop the sessions of bookings cancelled while they ran (after the cancel is written)."""
+    def take_stops(self) -> list[tuple[str, str]]:
+        """``(booking, room)`` of bookings cancelled (their cancel written) whose session is to stop now."""
         stops, self._stops = self._stops, []
-        for booking_id, room_id in stops:
-            record = self.rooms[room_id].record
-            if record is not None and record.outcome is None and isinstance(record.booking, dict):
-                if record.booking.get("id") == booking_id:
-                    self._stop_session(room_id)
+        return stops
 
     def _changed(self, room: str) -> None:
         if self._batched is not None:
@@ -270,9 +268,8 @@ class BookingService:
     def _running(self) -> list[Booking]:
         out = []
         for room in self.rooms.values():
-            record = room.record
-            if record is not None and record.outcome is None and isinstance(record.booking, dict):
-                out.append(Booking.from_kwargs(record.booking))
+            if room.session_booking is not None:
+                out.append(Booking.from_kwargs(room.session_booking))
         return out
 
     def get(self, booking_id: str) -> Booking:
@@ -350,10 +347,8 @@ class BookingService:
             near.append(spans[i])
             i += 1
         booked = self._by_room.get(room, {})
-        running = self.rooms[room].record
-        extra = []
-        if running is not None and running.outcome is None and isinstance(running.booking, dict):
-            extra.append(Booking.from_kwargs(running.booking))
+        running = self.rooms[room].session_booking
+        extra = [Booking.from_kwargs(running)] if running is not None else []
         return [booked[s[2]] for s in near if s[2] in booked] + extra
 
     def _schedule(self, booking: Booking, when: datetime) -> None:
@@ -375,9 +370,7 @@ class BookingService:
             if job is not None:
                 job.remove()
         self._drop(booking_id)
-        self._stops.append((booking_id, booking.room))
-        if self._batched is None:
-            self._stop_cancelled()
+        self._stops.append((booking_id, booking.room))  # the controller stops the session (take_stops)
         log.info("booking %s %s (%s)", booking_id, reason, booking.room)
         self._changed(booking.room)
         return booking
@@ -402,7 +395,8 @@ class BookingService:
 
     # ---- firing ------------------------------------------------------------------------------------
 
-    async def fire(self, booking: Booking) -> None:
+    def due(self, booking: Booking) -> Booking | None:
+        """A booking's job fired: the booking to start now, or ``None`` (it waits, was missed, or runs)."""
         self._drop(booking.id)  # the job is done; _schedule puts back a waiting one
         now = self.clock()
         end = self._end(booking).timestamp()
@@ -410,57 +404,31 @@ class BookingService:
         if room is None or booking.preset not in self.library.presets:
             log.error("booking %s cannot start: its room or preset is gone", booking.id)
             self._missed(booking, end)
-            return
+            return None
         if now >= end:
             log.warning("booking %s missed: the daemon was down for its whole window", booking.id)
             self._missed(booking, end)
-            return
-        mine = room.record is not None and isinstance(room.record.booking, dict) and room.record.booking.get("id") == booking.id
-        if mine:
-            return
+            return None
+        if room.session_booking is not None and room.session_booking.get("id") == booking.id:
+            return None  # its session runs already (a restart)
         if room.active and self.settings.on_busy == "wait":
-            why = f"waiting for the session in room {booking.room!r} to end"
-            if booking.waiting != why:
-                log.warning("booking %s: %s", booking.id, why)
-            waiting = replace(booking, waiting=why)
-            self._schedule(waiting, datetime.fromtimestamp(now + WAIT_RETRY, UTC))
-            self._changed(booking.room)
-            return
-        preset = self.library.get(booking.preset)
-        client = self.store.client(booking.client) if booking.client else None
+            self.wait(booking, f"waiting for the session in room {booking.room!r} to end")
+            return None
+        return booking
+
+    def wait(self, booking: Booking, why: str) -> None:
+        """The booking cannot start now: try again in WAIT_RETRY seconds, saying why."""
+        if booking.waiting != why:
+            log.warning("booking %s: %s", booking.id, why)
         try:
-            self._start_session(booking, preset, client.comfort if client else None)
+            self._schedule(replace(booking, waiting=why), datetime.fromtimestamp(self.clock() + WAIT_RETRY, UTC))
         except StoreError as exc:
-            why = f"waiting for the store: {exc}"
-            log.error("booking %s: %s", booking.id, why)
-            try:
-                self._schedule(replace(booking, waiting=why), datetime.fromtimestamp(now + WAIT_RETRY, UTC))
-            except StoreError as again:
-                log.error("booking %s could not start and could not be kept for later: %s", booking.id, again)
-            self._changed(booking.room)
-            return
-        log.info("booking %s started in %s (%s)", booking.id, booking.room, booking.preset)
+            log.error("booking %s could not start and could not be kept for later: %s", booking.id, exc)
         self._changed(booking.room)
 
-    # ---- what a booking does to its room: the only two calls on a room ------------------------------
-
-    def _start_session(self, booking: Booking, preset: Preset, comfort: Comfort | None) -> None:
-        """Start ``booking``'s session in its room, replacing a manual one; raises :class:`StoreError`
-        when the session cannot be written down."""
-        self.rooms[booking.room].start(
-            preset,
-            duration=booking.length(preset.duration),
-            client=booking.client,
-            comfort=comfort,
-            lead=booking.lead,
-            replace=True,
-            booking=replace(booking, waiting=None).kwargs(),
-            started_at=booking.start.timestamp(),
-        )
-
-    def _stop_session(self, room_id: str) -> None:
-        """End the session of a booking cancelled while it ran: the room goes to its after state."""
-        self.rooms[room_id].stop(outcome="cancelled")
+    def started(self, booking: Booking) -> None:
+        log.info("booking %s started in %s (%s)", booking.id, booking.room, booking.preset)
+        self._changed(booking.room)
 
     def _missed(self, booking: Booking, end: float) -> None:
         from ambience.core.session import SessionFacts
