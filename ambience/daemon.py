@@ -112,6 +112,9 @@ class Daemon:
         self.surfaces: list[Any] = []
         self._tasks: list[asyncio.Task] = []
         self._stop_event: asyncio.Event | None = None
+        self.http_app: Any = None
+        """The HTTP API's FastAPI app and uvicorn server, once serve_http runs them (tests read them)."""
+        self.http_server: Any = None
         self.presence = SitePresence(self.connection, config.mqtt.base_topic, clock, self._conflict)
 
     # ---- lifetime ----------------------------------------------------------------------------

@@ -79,7 +79,15 @@ def p5(folder: Path, counts: tuple[int, ...] = (1_000, 5_000, 10_000), rooms: in
                 add_s = asyncio.run(add(full, count, rooms))
                 full_s, full_n = asyncio.run(ready(full))
                 assert full_n == count, f"{full_n} of {count} bookings came back"
-                rows.append([str(count), f"{add_s:.2f} s", f"{add_s / count * 1e3:.3f} ms", f"{full_s:.2f} s", f"{full_s / base_s:.2f}×"])
+                rows.append(
+                    [
+                        str(count),
+                        f"{add_s:.2f} s",
+                        f"{add_s / count * 1e3:.3f} ms",
+                        f"{full_s:.2f} s",
+                        f"{full_s / base_s:.2f}×",
+                    ]
+                )
         finally:
             sim.stop()
     result.add(

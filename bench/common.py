@@ -164,7 +164,9 @@ class Probe:
         self.log: list[tuple[float, float, str, bytes, Any]] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-probe-{os.getpid()}-{os.urandom(3).hex()}")
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"bench-probe-{os.getpid()}-{os.urandom(3).hex()}"
+        )
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_message = self._on_message

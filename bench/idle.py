@@ -60,6 +60,8 @@ def p4(folder: Path, seconds: float = 60, growth: tuple[int, ...] = (10, 200), g
     rows = []
     for n in sorted((*growth, 50)):
         c, r, p = (cpu, rss, peak) if n == 50 else measure(folder / f"r{n}", n, growth_seconds)
-        rows.append([str(n), f"{c:.2f} %", f"{r:.0f} MB", f"{p:.0f} MB", f"{seconds if n == 50 else growth_seconds:g} s"])
+        rows.append(
+            [str(n), f"{c:.2f} %", f"{r:.0f} MB", f"{p:.0f} MB", f"{seconds if n == 50 else growth_seconds:g} s"]
+        )
     result.growth.append(("P4 by rooms configured (idle)", ["rooms", "CPU", "RSS", "peak RSS", "window"], rows))
     return result

@@ -22,7 +22,9 @@ from ambience.daemon import Daemon
 class InProcess:
     def __init__(self, folder: Path, rooms: dict[str, int], durations: dict[str, str] | None = None):
         self.broker = Mosquitto().start()
-        self.path, self.config = write_setup(folder, self.broker.url, rooms, speakers=True, durations=durations, http=False)
+        self.path, self.config = write_setup(
+            folder, self.broker.url, rooms, speakers=True, durations=durations, http=False
+        )
         self.sim = SimProcess(self.broker.url, rooms, folder)
         self.filters = device_filters(self.sim.model)
         self.probe = Probe(self.broker.url, self.filters)
@@ -161,7 +163,11 @@ def p3(folder: Path, lengths: tuple[int, ...] = (10, 60, 300)) -> Result:
             while len(stopped) < len(lengths):
                 now = time.time()
                 for n in lengths:
-                    if n not in stopped and now >= ends[n][1] and daemon.players[f"e{n}"]._seen.get("idle-active", True):
+                    if (
+                        n not in stopped
+                        and now >= ends[n][1]
+                        and daemon.players[f"e{n}"]._seen.get("idle-active", True)
+                    ):
                         stopped[n] = now
                 near = any(ends[n][1] - time.time() < 2.5 for n in lengths if n not in stopped)
                 await asyncio.sleep(0.002 if near else 0.2)
@@ -172,9 +178,7 @@ def p3(folder: Path, lengths: tuple[int, ...] = (10, 60, 300)) -> Result:
             for n in lengths:
                 start, end = ends[n]
                 keys = {k for k in rig.filters.values() if k[0] == f"e{n}"}
-                after = [
-                    wall for _, wall, _, _, key in rig.probe.since(marks[n]) if key in keys and wall >= end - 1
-                ]
+                after = [wall for _, wall, _, _, key in rig.probe.since(marks[n]) if key in keys and wall >= end - 1]
                 sent = min(after) if after else float("nan")
                 lag = statistics.median(drift[n]) if drift[n] else float("nan")
                 out[n] = (lag, idle.get(n, stopped[n]) - end, sent - end, len(after))
@@ -198,7 +202,13 @@ def p3(folder: Path, lengths: tuple[int, ...] = (10, 60, 300)) -> Result:
     result.growth.append(
         (
             "P3 by session length (+ = after the planned end)",
-            ["length", "music stopped (mpv idle)", "after state at the devices", "mpv position vs clock, last 2 s", "after-state messages"],
+            [
+                "length",
+                "music stopped (mpv idle)",
+                "after state at the devices",
+                "mpv position vs clock, last 2 s",
+                "after-state messages",
+            ],
             rows,
         )
     )

@@ -41,6 +41,7 @@ def main() -> int:
         # MQTT 5 and the broker's Receive Maximum in flight, as ambience's connection does
         c._max_inflight_messages = int(getattr(properties, "ReceiveMaximum", 0) or 0)
         c.subscribe("bench-base/+/command", qos=1)
+
     client.on_connect = connected
     client.on_subscribe = lambda *a: ready.set()
     client.on_message = lambda c, u, msg: send(msg.topic.split("/")[1])

@@ -124,7 +124,9 @@ def test_on_a_full_disk_nothing_is_listed_that_is_not_stored(small_disk, tmp_pat
         made = service.book("studio", "hour", soon(4))
         service.cancel(kept.id)
         service.cancel(session.id)
-        assert stored(db) == {moved.id, made.id} == listed(service) - {session.id}  # it runs till the controller stops it
+        assert (
+            stored(db) == {moved.id, made.id} == listed(service) - {session.id}
+        )  # it runs till the controller stops it
         assert service.take_stops() == [(kept.id, "studio"), (session.id, "studio")]  # for the controller
 
     with_service(tmp_path, db, scenario)

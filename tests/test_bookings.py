@@ -52,7 +52,9 @@ def test_bookings_in_the_future_across_dst_with_a_fixed_clock(tmp_path):
     config = make_config(
         tmp_path,
         bookings={
-            "timezone": "Europe/London", "lead": "15m", "horizon_days": 14,
+            "timezone": "Europe/London",
+            "lead": "15m",
+            "horizon_days": 14,
             "recurring": [{"room": "room2", "preset": "hour", "weekday": "tuesday", "at": "09:00"}],
         },  # fmt: skip
     )
@@ -244,13 +246,17 @@ def test_cli_http_and_mqtt_book_list_and_cancel(broker, probe, tmp_path, capsys,
         monkeypatch.setenv("AMBIENCE_URL", daemon.url)
         monkeypatch.setenv("AMBIENCE_TOKEN", daemon.token())
         day = (datetime.now(LONDON) + timedelta(days=3)).date()
-        assert main(["book", "studio", "hour", "--at", f"{day} 14:00", "--client", "A. Smith", "--config", str(cfg)]) == 0
+        assert (
+            main(["book", "studio", "hour", "--at", f"{day} 14:00", "--client", "A. Smith", "--config", str(cfg)]) == 0
+        )
         booking_id = capsys.readouterr().out.strip()
         # an overlap (the lead counts) is refused, naming the other booking
         assert main(["book", "studio", "hour", "--at", f"{day} 15:05", "--config", str(cfg)]) == 1
         assert f"booking {booking_id} (hour, {day} 14:00" in capsys.readouterr().err
         # the same over HTTP: 409 with the message; a bad time is 422 naming the field
-        clash = daemon.api("POST", "/api/bookings", {"room": "studio", "preset": "hour", "at": f"{day} 14:30"}, expect=409)
+        clash = daemon.api(
+            "POST", "/api/bookings", {"room": "studio", "preset": "hour", "at": f"{day} 14:30"}, expect=409
+        )
         assert booking_id in clash["error"]
         bad = daemon.api("POST", "/api/bookings", {"room": "studio", "preset": "hour", "at": "soon"}, expect=422)
         assert bad["issues"][0]["field"] == "at"

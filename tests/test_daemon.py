@@ -64,7 +64,12 @@ def test_after_restore_puts_back_a_light_that_was_off_and_the_previous_setpoint(
     sim.wait_for("studio", "trv", lambda s: s["target"] == 24, timeout=5)
     daemon.api("POST", "/api/rooms/studio/stop")
     sim.wait_for("studio", "ceiling", lambda s: not s["on"], timeout=5)
-    sim.wait_for("studio", "lamp", lambda s: s["on"] and close(s["brightness"], 80) and close(s["color_temp"], 4000, 40), timeout=5)
+    sim.wait_for(
+        "studio",
+        "lamp",
+        lambda s: s["on"] and close(s["brightness"], 80) and close(s["color_temp"], 4000, 40),
+        timeout=5,
+    )
     sim.wait_for("studio", "trv", lambda s: s["target"] == 19 and s["mode"] == "heat", timeout=5)
     history = daemon.api("GET", "/api/history?room=studio")
     assert history[0]["outcome"] == "stopped" and history[0]["preset"] == "short"

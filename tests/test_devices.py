@@ -291,7 +291,9 @@ def test_unreachable_broker_is_one_clear_error(tmp_path):
 
 def test_mqtt_3_1_1_is_selectable(broker, tmp_path):
     cfg = write_config(tmp_path, broker.url)
-    cfg.write_text(cfg.read_text().replace(f"mqtt: {{url: '{broker.url}'}}", f"mqtt: {{url: '{broker.url}', protocol: 3.1.1}}"))
+    cfg.write_text(
+        cfg.read_text().replace(f"mqtt: {{url: '{broker.url}'}}", f"mqtt: {{url: '{broker.url}', protocol: 3.1.1}}")
+    )
     config = load(cfg)
     assert config.mqtt.protocol == "3.1.1"
     with Simulator(config, tick=0.2) as sim:

@@ -105,7 +105,7 @@ def test_unshuffled_keeps_the_playlist_order():
 
 def test_at_edges_and_empty_inputs():
     fitted = fit(tracks_of([10, 20]), 25, 1)
-    assert fitted.at(-5).offset == 0 and fitted.at(-5).index == 0
+    assert fitted.at(-5).offset == 0 and fitted.at(-5).position == 0
     assert fitted.at(fitted.total) is None
     assert fit(tracks_of([10]), 0, 1).entries == ()
     with pytest.raises(PlayerError, match="no playable tracks"):

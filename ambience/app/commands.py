@@ -126,7 +126,18 @@ SESSION_COMMANDS = (Start, Pause, Resume, Extend, Stop)
 COMMANDS = (*SESSION_COMMANDS, Status, Book, Cancel, AddClient, RemoveClient, FireBooking, SyncCalendar)
 """Every command the controller runs; parse_command reads only the first eight (what surfaces may send)."""
 AnyCommand = (
-    Start | Pause | Resume | Extend | Stop | Status | Book | Cancel | AddClient | RemoveClient | FireBooking | SyncCalendar
+    Start
+    | Pause
+    | Resume
+    | Extend
+    | Stop
+    | Status
+    | Book
+    | Cancel
+    | AddClient
+    | RemoveClient
+    | FireBooking
+    | SyncCalendar
 )
 
 

@@ -315,7 +315,9 @@ class BookingService:
         end = later(start, booking.length(preset_length))
         now = datetime.fromtimestamp(self.clock(), UTC)
         if end <= now:
-            raise BookingError(f"{start:%Y-%m-%d %H:%M} + {format_duration(booking.length(preset_length))} is in the past")
+            raise BookingError(
+                f"{start:%Y-%m-%d %H:%M} + {format_duration(booking.length(preset_length))} is in the past"
+            )
         window = (start.timestamp() - booking.lead, end.timestamp())
         others = [(b, self._end(b)) for b in self._near(room, *window) if b.id != booking.id]
         clash = overlapping(room, start, end, booking.lead, others)
@@ -464,15 +466,23 @@ class BookingService:
         added = []
         for i, template in enumerate(self.settings.recurring):
             lead = self.settings.lead if template.lead is None else template.lead
-            for start in expand_weekly(template.weekday, template.at_time(), self.tz, today, self.settings.horizon_days):
+            for start in expand_weekly(
+                template.weekday, template.at_time(), self.tz, today, self.settings.horizon_days
+            ):
                 uid = f"recurring:{i}:{start.date().isoformat()}"
                 if uid in known or later(start, -lead) <= now:
                     continue
                 try:
                     added.append(
                         self.book(
-                            template.room, template.preset, start, duration=template.duration, lead=lead,
-                            client=template.client, source=f"recurring:{i}", uid=uid,
+                            template.room,
+                            template.preset,
+                            start,
+                            duration=template.duration,
+                            lead=lead,
+                            client=template.client,
+                            source=f"recurring:{i}",
+                            uid=uid,
                         )  # fmt: skip
                     )
                 except (BookingError, NotFound) as exc:

@@ -82,7 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ambience {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (preset_cmds, config_cmds, device_cmds, music_cmds, daemon_cmds, client_cmds, booking_cmds, calendar_cmds):
+    for module in (
+        preset_cmds,
+        config_cmds,
+        device_cmds,
+        music_cmds,
+        daemon_cmds,
+        client_cmds,
+        booking_cmds,
+        calendar_cmds,
+    ):
         module.register(sub, common)
     return parser
 

@@ -66,7 +66,9 @@ def cmd_bookings(args: argparse.Namespace, ctx: Context) -> int:
         _print_json(ctx, bookings)
         return 0
     if not bookings:
-        ctx.out.print("no bookings" + (f" on {args.day}" if args.day else "") + (f" in {args.room}" if args.room else ""))
+        ctx.out.print(
+            "no bookings" + (f" on {args.day}" if args.day else "") + (f" in {args.room}" if args.room else "")
+        )
         return 0
     by_room: dict[str, list[dict]] = defaultdict(list)
     for b in bookings:
@@ -93,5 +95,7 @@ def cmd_bookings(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_cancel(args: argparse.Namespace, ctx: Context) -> int:
     with DaemonClient.for_config(ctx.config) as client:
         booking = client.request("DELETE", f"/api/bookings/{args.id}")["booking"]
-    ctx.out.print(f"cancelled {booking['id']}: {escape(booking['room'])} {escape(booking['preset'])} at {_when(booking['start'])}")
+    ctx.out.print(
+        f"cancelled {booking['id']}: {escape(booking['room'])} {escape(booking['preset'])} at {_when(booking['start'])}"
+    )
     return 0

@@ -127,7 +127,8 @@ class DaemonClient:
             message = data.get("error") if isinstance(data, dict) else None
             meaning = meaning_of_status(reply.status_code)
             raise DaemonRefused(
-                message or f"the ambience daemon at {self.url} answered HTTP {reply.status_code}"
+                message
+                or f"the ambience daemon at {self.url} answered HTTP {reply.status_code}"
                 + (f" ({meaning})" if meaning else "")
             )
         if data is None:
@@ -224,7 +225,11 @@ def owed_summary(state: dict[str, Any]) -> str:
     """An owed after state in words: ``19 °C (heat)``, ``off``, ``80 % at 4000 K``."""
     if "target" in state or "mode" in state:
         target = state.get("target")
-        return f"{target:g} °C ({state.get('mode') or 'heat'})" if isinstance(target, (int, float)) else str(state.get("mode"))
+        return (
+            f"{target:g} °C ({state.get('mode') or 'heat'})"
+            if isinstance(target, (int, float))
+            else str(state.get("mode"))
+        )
     if not state.get("on"):
         return "off"
     text = f"{state.get('brightness', 0):g} %"

@@ -64,8 +64,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "simulate", help="run virtual devices for every room in the config (for demos and tests)", parents=[common]
     )
     p.add_argument("--url", help="the broker (default: the config's mqtt.url)")
-    p.add_argument("--tick", default="1", metavar="DURATION", help="seconds between fade reports and thermostat steps (default 1)")
-    p.add_argument("--drift", type=float, default=0.1, metavar="CELSIUS", help="°C a thermostat's room moves per tick (default 0.1)")
+    p.add_argument(
+        "--tick", default="1", metavar="DURATION", help="seconds between fade reports and thermostat steps (default 1)"
+    )
+    p.add_argument(
+        "--drift",
+        type=float,
+        default=0.1,
+        metavar="CELSIUS",
+        help="°C a thermostat's room moves per tick (default 0.1)",
+    )
     p.set_defaults(handler=cmd_simulate)
 
 

@@ -31,7 +31,6 @@ BUILTIN = "builtin"
 """Written in ``presets:``, stands for the preset library shipped with ambience."""
 
 
-
 def _default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "ambience"

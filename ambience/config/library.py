@@ -13,7 +13,6 @@ MAX_BYTES = 64 * 1024
 """The largest preset file read; the shipped ones are under 1.5 KiB (docs/daemon.md, presets/README.md)."""
 
 
-
 @dataclass
 class Library:
     """The presets found in some folders, and the problems met on the way."""

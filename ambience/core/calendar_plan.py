@@ -239,23 +239,23 @@ def plan_sync(feed: FeedRules, events: Iterable[Event], existing: Iterable[Booki
             plan.skipped.append((event.key, f"{event.label()}: the feed lists this event twice; the first is used"))
             continue
         seen.add(event.key)
-        booking = booked.get(event.key)
-        if booking is not None and booking.start <= now:
+        known = booked.get(event.key)
+        if known is not None and known.start <= now:
             continue  # its session is on: not ours to change any more
         target = "cancelled in the calendar" if event.cancelled else map_event(event, feed)
         if isinstance(target, str):
-            if booking is not None:
-                plan.cancel.append((booking, target if event.cancelled else f"it no longer maps: {target}"))
+            if known is not None:
+                plan.cancel.append((known, target if event.cancelled else f"it no longer maps: {target}"))
             else:
                 plan.skipped.append((event.key, f"{event.label()}: {target}"))
             continue
         want = Want(event.key, target.room, target.preset, event.start, event.length or None, event.summary)
-        if booking is None:
+        if known is None:
             plan.add.append(want)
-        elif want.same_as(booking):
-            plan.unchanged.append(booking)
+        elif want.same_as(known):
+            plan.unchanged.append(known)
         else:
-            plan.move.append((booking, want))
+            plan.move.append((known, want))
     for key, booking in booked.items():
         if key not in seen and now < booking.start < end:
             plan.cancel.append((booking, "no longer in the calendar"))

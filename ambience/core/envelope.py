@@ -123,7 +123,7 @@ def plan_for(music: MusicState | None, fitted: FittedPlaylist[T] | None, cap: fl
     slot = fitted.at(music.position)
     if slot is None:
         return None
-    return Plan(fitted, slot.index, Envelope.follow(music, fitted, cap)), slot
+    return Plan(fitted, slot.position, Envelope.follow(music, fitted, cap)), slot
 
 
 def keeping(old: Plan[T] | None, where: tuple[int, float] | None, position: float, new: Plan[T]) -> Plan[T] | None:
@@ -146,9 +146,9 @@ def keeping(old: Plan[T] | None, where: tuple[int, float] | None, position: floa
     if abs(playing.start + offset - position) > DRIFT:
         return None
     since = max(position, old.settled)
-    if old.fitted == new.fitted and mine.index == index and new.envelope.same_after(old.envelope, since):
+    if old.fitted == new.fitted and mine.position == index and new.envelope.same_after(old.envelope, since):
         return old
     envelope, settled = new.envelope, 0.0
     if not envelope.same_after(old.envelope, position):
         envelope, settled = old.envelope.splice(envelope, position)
-    return Plan(new.fitted, mine.index, envelope, settled)
+    return Plan(new.fitted, mine.position, envelope, settled)

@@ -59,9 +59,9 @@ class Entry(Generic[T]):
 
 
 class Slot(NamedTuple, Generic[T]):
-    """Where the music is at a moment: the entry's index in the fitted order, its track, seconds into it."""
+    """Where the music is at a moment: the entry's position in the fitted order, its track, seconds into it."""
 
-    index: int
+    position: int
     track: T
     offset: float
 

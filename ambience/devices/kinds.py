@@ -109,9 +109,9 @@ class ClimateKind:
             return old
         last = old if isinstance(old, ClimateReport) else None
         return ClimateReport(
-            report.target if report.target is not None else last and last.target,
-            report.mode if report.mode is not None else last and last.mode,
-            report.current if report.current is not None else last and last.current,
+            report.target if report.target is not None else (last.target if last else None),
+            report.mode if report.mode is not None else (last.mode if last else None),
+            report.current if report.current is not None else (last.current if last else None),
         )
 
     def about_state(self, report: Report) -> bool:

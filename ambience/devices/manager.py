@@ -255,13 +255,13 @@ class Devices:
                     else:
                         out += tracked.report(item, now)
             except Exception:  # one device's trouble is not the others' on the same topic
-                key = (tracked.room, tracked.id, "failed")
+                failed = (tracked.room, tracked.id, "failed")
                 self._log_limit.log(
-                    key,
+                    failed,
                     now,
                     logging.ERROR,
                     "%s/%s: a report on %s could not be read; skipped",
-                    *key[:2],
+                    *failed[:2],
                     msg.topic,
                     exc_info=True,
                 )
@@ -284,6 +284,5 @@ class Devices:
 def _visible(tracked: Tracked) -> tuple:
     """What a room's status shows of a device, less the measured temperature (it drifts all day)."""
     reported = tracked.reported
-    if isinstance(reported, ClimateReport):
-        reported = (reported.target, reported.mode)
-    return tracked.status, tracked.online, reported
+    shown = (reported.target, reported.mode) if isinstance(reported, ClimateReport) else reported
+    return tracked.status, tracked.online, shown

@@ -291,4 +291,3 @@ def _main(music_folder: str) -> int:
         print(exc, file=sys.stderr)
         return 1
     return 0
-

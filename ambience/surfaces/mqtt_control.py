@@ -296,8 +296,8 @@ def run_command(controller: Controller, room_id: str, payload: bytes) -> dict[st
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
         return _error("invalid", f"invalid command: {first}{more}", issues, echo)
     except AmbienceError as exc:
-        where = [(exc.kind, str(exc))] if isinstance(exc, NotFound) else []
-        return _error(kind_of(exc).mqtt, str(exc), where, echo)
+        named = [(exc.kind, str(exc))] if isinstance(exc, NotFound) else []
+        return _error(kind_of(exc).mqtt, str(exc), named, echo)
     except Exception:
         log.exception("the MQTT command %s on room %s failed", _short(repr(data), 200), room_id)
         return _error(INTERNAL.mqtt, "internal error (see the daemon's log)", [], echo)

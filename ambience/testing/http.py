@@ -10,7 +10,9 @@ import httpx
 class ApiClient:
     """``request``/``api``/``room`` for a daemon that has a ``url`` and a ``token()``."""
 
-    url: str
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
 
     def token(self) -> str:
         raise NotImplementedError

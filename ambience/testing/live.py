@@ -182,7 +182,7 @@ class LiveDaemon(ApiClient):
         return self.daemon.http_server
 
     @property
-    def url(self) -> str:  # type: ignore[override]
+    def url(self) -> str:
         assert self.port is not None, "the daemon has no HTTP API (http.enabled) or is not started"
         return f"http://127.0.0.1:{self.port}"
 

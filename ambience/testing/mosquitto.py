@@ -291,7 +291,7 @@ class MqttProbe:
         username: str | None = None,
         password: str | None = None,
         cafile: str | os.PathLike[str] | None = None,
-        protocol: int = mqtt.MQTTv5,
+        protocol: mqtt.MQTTProtocolVersion = mqtt.MQTTv5,
         timeout: float = 5.0,
         client_id: str | None = None,
     ):

@@ -30,7 +30,7 @@ def eventually(
         try:
             value = last = predicate()
         except ignoring as exc:
-            value, last = None, exc  # type: ignore[assignment]
+            value, last = None, exc
         if value:
             return value
         if time.monotonic() > deadline:
