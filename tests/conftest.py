@@ -50,3 +50,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No ``AMBIENCE_*`` variable of the developer's for this test (a module opts in with
     ``pytestmark = pytest.mark.usefixtures("clean_env")``)."""
     env.clean_env(monkeypatch)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``-m unit`` is the quick run: property tests draw a tenth of their examples (ambience.testing.properties)."""
+    if (config.getoption("markexpr") or "").strip() == "unit":
+        import os
+
+        from hypothesis import settings
+
+        from ambience.testing.properties import QUICK
+
+        os.environ[QUICK] = "1"
+        settings.register_profile("quick", max_examples=10)
+        settings.load_profile("quick")

@@ -38,6 +38,7 @@ from ambience.devices.tasmota import TasmotaAdapter, distance, speed
 from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter
 from ambience.errors import DeviceError
 from ambience.model.state import ClimateState, Light
+from ambience.testing.properties import draws
 
 pytestmark = pytest.mark.unit
 
@@ -961,7 +962,9 @@ def test_decode_never_raises_and_reports_only_believable_values(name):
 
     for messages in explicit:  # every number of every message made extreme, then anything at all
         check(messages)
-    settings(max_examples=100, deadline=None)(given(st.lists(shaped(name) | anything, min_size=1, max_size=6))(check))()
+    settings(max_examples=draws(100), deadline=None)(
+        given(st.lists(shaped(name) | anything, min_size=1, max_size=6))(check)
+    )()
 
 
 POISONED = [
@@ -1121,7 +1124,7 @@ ANY_FLOAT = st.floats() | st.sampled_from([1e308, -1e308, 1e-310, 5e-324, 0.0, f
 FINITE_ONLY = re.compile(r"\b(nan|-?inf(inity)?)\b", re.IGNORECASE)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=draws(300), deadline=None)
 @given(value=ANY_FLOAT, top=st.integers(1, 65535), step=st.floats(0.01, 5))
 def test_unit_conversions_are_total(value, top, step):
     assert 0 <= pct_to_scale(value, top) <= top
@@ -1148,7 +1151,7 @@ CLIMATE_ADAPTERS = ["z2m climate", "ha climate", "esphome climate", "generic cli
 
 
 @pytest.mark.parametrize("name", LIGHT_ADAPTERS)
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=draws(80), deadline=None)
 @given(brightness=ANY_FLOAT, color_temp=st.none() | ANY_FLOAT, transition=ANY_FLOAT)
 def test_a_light_command_from_any_value_is_sent_with_finite_numbers(name, brightness, color_temp, transition):
     adapter = ADAPTERS[name]()
@@ -1157,7 +1160,7 @@ def test_a_light_command_from_any_value_is_sent_with_finite_numbers(name, bright
 
 
 @pytest.mark.parametrize("name", CLIMATE_ADAPTERS)
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=draws(80), deadline=None)
 @given(target=ANY_FLOAT)
 def test_a_climate_command_from_any_value_is_sent_with_finite_numbers(name, target):
     messages = ADAPTERS[name]().climate(ClimateState(target, "heat"))

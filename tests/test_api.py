@@ -24,7 +24,7 @@ from ambience.config import Config
 from ambience.daemon import Daemon
 from ambience.infra.tokens import check, token_for_client, token_for_daemon
 from ambience.surfaces.http.app import MAX_BODY, create_app, serve_http
-from ambience.testing import TWO_ROOMS, Clock, free_port, write_clinic
+from ambience.testing import TWO_ROOMS, Clock, draws, free_port, write_clinic
 
 TOKEN = "test-token-0123456789"
 PRESET = "swedish-relaxation-60"
@@ -491,7 +491,7 @@ def send(api: Api, path: str, body, raw: bool):
 
 
 # The fixture's daemon is reused across examples on purpose: each example checks that it left the room as found.
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=draws(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @FUZZ

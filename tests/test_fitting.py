@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ambience.core.fitting import fit
 from ambience.errors import PlayerError
+from ambience.testing.properties import draws
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ def tracks_of(lengths: list[float]) -> list[Song]:
 lengths_st = st.lists(st.floats(min_value=1.0, max_value=600.0, allow_nan=False), min_size=1, max_size=25)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=draws(150), deadline=None)
 @given(lengths_st, st.floats(min_value=0, max_value=3 * 3600), st.integers(0, 2**31), st.booleans())
 def test_fit_covers_the_session_reproducibly(lengths, length, seed, shuffle):
     tracks = tracks_of(lengths)
@@ -50,7 +51,7 @@ def test_fit_covers_the_session_reproducibly(lengths, length, seed, shuffle):
     assert fitted.fade_out_at == max(0.0, length - 60)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=draws(150), deadline=None)
 @given(lengths_st, st.floats(min_value=1, max_value=3 * 3600), st.integers(0, 2**31), st.data())
 def test_at_any_moment_agrees_with_the_order(lengths, length, seed, data):
     fitted = fit(tracks_of(lengths), length, seed)
@@ -63,7 +64,7 @@ def test_at_any_moment_agrees_with_the_order(lengths, length, seed, data):
     assert 0 <= offset < track.length
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=draws(60), deadline=None)
 @given(lengths_st, st.floats(min_value=60, max_value=3 * 3600), st.integers(0, 2**31), st.data())
 def test_a_refit_after_an_extension_keeps_what_has_played(lengths, length, seed, data):
     tracks = tracks_of(lengths)

@@ -30,7 +30,7 @@ from ambience.config import Config
 from ambience.simulator import Simulator
 from ambience.surfaces import mqtt_control
 from ambience.surfaces.mqtt_control import MAX_PAYLOAD, MqttControl
-from ambience.testing import LiveDaemon, Mosquitto, MqttProbe, write_clinic
+from ambience.testing import LiveDaemon, Mosquitto, MqttProbe, draws, write_clinic
 
 BASE = "spa/ambience"
 """A base topic of two levels, so the room is found by position, not by splitting on '/'."""
@@ -599,7 +599,7 @@ def test_fuzzed_payloads_are_all_refused_change_nothing_and_the_daemon_stays_up(
     codes: Counter[str] = Counter()
 
     @settings(
-        max_examples=200,
+        max_examples=draws(200),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     )

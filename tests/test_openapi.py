@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, settings
 from ambience.config import parse_config
 from ambience.daemon import Daemon
 from ambience.surfaces.http.app import create_app
-from ambience.testing import without_ambience
+from ambience.testing import draws, without_ambience
 from ambience.units import parse_duration
 
 TOKEN = "openapi-test-token-0123456789"
@@ -77,7 +77,7 @@ def out_of_range_duration(body: object) -> str | None:
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=draws(15), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_the_api_does_what_its_schema_says(case):
     headers = {"Authorization": f"Bearer {TOKEN}"}
     too_long = out_of_range_duration(case.body) if case.operation.method.upper() == "POST" else None

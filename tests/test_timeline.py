@@ -15,6 +15,7 @@ from ambience.model.client import Comfort
 from ambience.model.limits import Limits
 from ambience.model.preset import Preset, parse_preset
 from ambience.model.state import ALL
+from ambience.testing.properties import draws
 
 pytestmark = pytest.mark.unit
 
@@ -261,7 +262,7 @@ comfort_st = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=draws(150), deadline=None)
 @given(st.data(), presets())
 def test_remaining_never_negative_and_zero_exactly_at_the_end(data, preset):
     facts = data.draw(sessions(preset))
@@ -278,7 +279,7 @@ def test_remaining_never_negative_and_zero_exactly_at_the_end(data, preset):
             assert tl.at(before).remaining > 0 and tl.at(before).status in ("running", "paused")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=draws(150), deadline=None)
 @given(st.data(), presets(), st.integers(-1800, 3600))
 def test_extending_moves_the_end_and_end_anchored_phases_by_exactly_n(data, preset, n):
     facts = SessionFacts(T0, preset.duration)
@@ -293,7 +294,7 @@ def test_extending_moves_the_end_and_end_anchored_phases_by_exactly_n(data, pres
             assert after[name] == t + n
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=draws(150), deadline=None)
 @given(st.data(), presets())
 def test_state_is_constant_between_change_moments_except_in_a_transition(data, preset):
     facts = SessionFacts(T0, preset.duration)
@@ -315,7 +316,7 @@ def test_state_is_constant_between_change_moments_except_in_a_transition(data, p
         assert s2.music.volume == pytest.approx(s1.music.volume)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=draws(200), deadline=None)
 @given(st.data(), presets(), limits_st, comfort_st)
 def test_every_value_stays_within_the_limits(data, preset, limits, comfort):
     facts = SessionFacts(T0, preset.duration, comfort=comfort, lead=600)
@@ -335,7 +336,7 @@ def test_every_value_stays_within_the_limits(data, preset, limits, comfort):
             assert not comfort.no_music
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=draws(60), deadline=None)
 @given(now=st.floats(-100, 10_000))
 def test_asking_the_timeline_changes_nothing(now):
     """Timeline.at is pure: asking twice gives equal answers, and the timeline's notes stay as they were."""

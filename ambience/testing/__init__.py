@@ -7,6 +7,7 @@
 - :mod:`~ambience.testing.clinic`: ``write_clinic``, an ``ambience.yaml`` and presets from a few arguments.
 - :mod:`~ambience.testing.waiting`: ``eventually`` (instead of a fixed sleep) and ``Clock``, a fake clock.
 - :mod:`~ambience.testing.env`: ``clean_env``, no ``AMBIENCE_*`` variable of the developer's leaks in.
+- :mod:`~ambience.testing.properties`: ``draws(n)``, a property test's examples (a tenth in ``-m unit``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ _WHERE = {
     "clean_env": "env", "without_ambience": "env", "ApiClient": "http", "LiveDaemon": "live",
     "Mosquitto": "mosquitto", "MqttProbe": "mosquitto", "Received": "mosquitto", "find_mosquitto": "mosquitto",
     "free_port": "mosquitto", "DaemonProcess": "process", "Clock": "waiting", "eventually": "waiting",
-    "eventually_async": "waiting",
+    "eventually_async": "waiting", "draws": "properties",
 }  # fmt: skip
 __all__ = sorted(_WHERE)
 
