@@ -161,6 +161,8 @@ def test_clients_add_list_remove(api: Api):
     assert api.http.get("/api/clients").json() == []
     gone = api.http.delete("/api/clients/A. Smith")
     assert gone.status_code == 404 and "unknown client" in error_of(gone)
+    too_long = api.http.delete("/api/clients/" + "x" * 61)  # no label can be this long: one clear 422, not a 500
+    assert too_long.status_code == 422 and too_long.json()["issues"][0]["field"] == "label", too_long.text
 
 
 def test_openapi_docs(api: Api):

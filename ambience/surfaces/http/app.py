@@ -307,7 +307,7 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         return controller.execute(AddClient(label=client.label, comfort=client.comfort)).json()
 
     @api.delete("/clients/{label}", tags=["clients"], summary="Remove a client", status_code=204,
-                responses={404: spec.error("no client with this label")})  # fmt: skip
+                responses={404: spec.error("no client with this label"), 422: spec.INVALID})  # fmt: skip
     async def remove_client(label: spec.LabelPath) -> Response:
         controller.execute(RemoveClient(label=label))
         return Response(status_code=204)

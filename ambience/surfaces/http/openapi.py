@@ -73,7 +73,7 @@ RoomFilter = Annotated[
     str,
     Query(description="Only this room (empty or left out: every room)", json_schema_extra={"pattern": f"^$|{ROOM_ID}"}),
 ]
-LabelPath = Annotated[str, Path(description="The client's label", json_schema_extra=LABEL)]
+LabelPath = Annotated[str, Path(description="The client's label", min_length=1, max_length=60)]
 BookingIdPath = Annotated[str, Path(description="The booking's id", json_schema_extra={"pattern": BOOKING_ID})]
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
