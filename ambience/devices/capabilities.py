@@ -1,0 +1,87 @@
+"""What a device can do, as its bridge announces it. Pure: parsers take the bridge's own messages.
+
+Every bridge tells what its devices are, in its own form:
+
+- Zigbee2MQTT publishes ``<base>/bridge/devices`` (retained): each device's ``definition.exposes``,
+  taken from zigbee-herdsman-converters: which setpoint key and its ``value_min``/``value_max``/
+  ``value_step``, the ``system_mode`` and ``preset`` values, brightness and colour temperature
+  presence and range, and (``access`` bit 4) whether a key can be read with ``/get``;
+- Tasmota publishes ``tasmota/discovery/<mac>/config`` (retained) and answers ``Status``;
+- Shelly answers ``Shelly.GetDeviceInfo`` and ``Shelly.GetConfig``;
+- ESPHome publishes Home Assistant discovery configs (``homeassistant/<component>/<node>/<id>/config``).
+
+A parser turns one of those into a :class:`Capabilities`. A field left ``None`` was not announced:
+ambience then uses the device's configuration (and its defaults) as before. A configured value
+always wins over an announced one (it is an override the installer chose), see :meth:`Capabilities.over`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
+
+CapabilityKind = Literal["light", "climate", "switch"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """One device's abilities. ``None``: not announced (unknown), not "cannot"."""
+
+    source: str = "config"
+    """Where this came from: ``'zigbee2mqtt bridge/devices'``, ``'tasmota discovery'``, ``'config'`` …"""
+    model: str | None = None
+    vendor: str | None = None
+    description: str | None = None
+    kind: CapabilityKind | None = None
+    battery: bool | None = None
+    """A battery device sleeps: its reports come late, it is written to rarely."""
+
+    # a light
+    brightness: bool | None = None
+    color_temp: tuple[int, int] | None = None
+    """The bulb's own colour temperature range in mired (warmest is the larger number)."""
+    color: bool | None = None
+
+    # a thermostat
+    setpoint: str | None = None
+    """The key (or topic) of the heating setpoint: ``occupied_heating_setpoint``, ``current_heating_setpoint`` …"""
+    setpoint_range: tuple[float, float] | None = None
+    """°C the setpoint can take."""
+    setpoint_step: float | None = None
+    modes: tuple[str, ...] | None = None
+    """The device's own ``system_mode`` (or mode) values, as it spells them."""
+    presets: tuple[str, ...] | None = None
+    """The device's ``preset`` values (``manual``, ``schedule``, ``boost`` …)."""
+    settings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Other mode-like settings that change how the setpoint is used, with their values:
+    ``operating_mode`` (Bosch), ``programming_operation_mode`` (Danfoss), ``force`` (Tuya) …"""
+    two_point: bool | None = None
+    """The climate takes a low and a high setpoint (heat+cool), not one target."""
+    readable: frozenset[str] | None = None
+    """The keys a read request (Z2M ``/get``) answers; ``frozenset()``: none (Tuya valves)."""
+
+    def over(self, configured: Capabilities) -> Capabilities:
+        """These announced capabilities with every field the configuration sets taking precedence."""
+        changes = {f.name: getattr(configured, f.name) for f in fields(self) if _set(getattr(configured, f.name))}
+        changes.pop("source", None)
+        return replace(self, **changes)
+
+    def shown(self) -> dict[str, Any]:
+        """What ``ambience rooms check`` and the room status show: the announced fields only."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if _set(value):
+                out[f.name] = sorted(value) if isinstance(value, frozenset) else value
+        return out
+
+
+def _set(value: Any) -> bool:
+    return value is not None and value != {}
+
+
+UNKNOWN = Capabilities()
+"""Nothing announced: everything from the configuration."""
+
+
+__all__ = ["UNKNOWN", "Capabilities", "CapabilityKind"]
