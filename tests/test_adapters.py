@@ -413,6 +413,12 @@ def test_subscriptions():
         "stat/lamp/POWER",
         "tele/lamp/STATE",
         "tele/lamp/LWT",
+        # SetOption4 1 answers on stat/<topic>/<COMMAND> (MqttPublishPayloadPrefixTopic_P, tasmota_support/
+        # support_command.ino CommandHandler strips the index: Dimmer2 -> DIMMER), relays on POWER<n>
+        "stat/lamp/DIMMER",
+        "stat/lamp/CT",
+        "stat/lamp/COLOR",
+        *(f"stat/lamp/POWER{n}" for n in range(1, 9)),
     }
     assert ha().subscriptions() == ["home/lamp/state", "home/lamp/availability"]
     assert ha("climate").subscriptions() == [
@@ -1171,7 +1177,7 @@ def test_a_climate_command_from_any_value_is_sent_with_finite_numbers(name, targ
 
 
 def test_refusals():
-    with pytest.raises(DeviceError, match="Tasmota has no climate"):
+    with pytest.raises(DeviceError, match="tasmota device .lamp. cannot be a thermostat here"):
         TasmotaAdapter(TasmotaDevice(bridge="tasmota", device="lamp"), "climate")
     with pytest.raises(DeviceError, match="thermostat"):
         ShellyAdapter(ShellyDevice(bridge="shelly", device="s"), "climate", CLIENT)

@@ -41,6 +41,9 @@ class Zigbee2MqttDevice(DeviceBase):
 class TasmotaDevice(DeviceBase):
     bridge: Literal["tasmota"]
     full_topic: str = "%prefix%/%topic%/"
+    relay: Annotated[int, Field(ge=1, le=32)] | None = None
+    """A plug or relay module: switch this relay (``Power<n>``) on and off, no dimmer. Left out, Tasmota's
+    own discovery (``tasmota/discovery/<mac>/config``) says whether the device has a light or only relays."""
 
 
 class HomeAssistantDevice(DeviceBase):
