@@ -430,6 +430,7 @@ def test_subscriptions():
     assert esphome().subscriptions() == ["node1/light/ceiling/state", "node1/status"]
     assert esphome("climate").subscriptions() == [
         "node1/climate/trv/target_temperature/state",
+        "node1/climate/trv/target_temperature_low/state",  # a two-point climate's (mqtt_climate.cpp)
         "node1/climate/trv/mode/state",
         "node1/climate/trv/current_temperature/state",
         "node1/status",

@@ -69,6 +69,13 @@ class EsphomeDevice(DeviceBase):
     object_id: Annotated[str, Field(min_length=1)]
     """The light or climate entity's object id: ``<device>/light/<object_id>/command``."""
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
+    two_point: bool | None = None
+    """A heat+cool climate with a low (heating) and a high (cooling) setpoint. Left out, the node's own
+    Home Assistant discovery config says (``temperature_low_command_topic``)."""
+    two_point_gap: Annotated[float, Field(gt=0, le=10)] = 2.0
+    """°C between the heating setpoint ambience sets and the cooling setpoint it sets with it."""
+    discovery_prefix: str = "homeassistant"
+    """Where the node publishes its Home Assistant discovery configs (ESPHome's ``mqtt: discovery_prefix``)."""
 
 
 class ShellyDevice(DeviceBase):
