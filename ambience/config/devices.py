@@ -55,12 +55,19 @@ class HomeAssistantDevice(DeviceBase):
     brightness_scale: Annotated[int, Field(ge=1, le=65535)] = 255
     mired_min: Annotated[int, Field(ge=50, le=1000)] = 153
     mired_max: Annotated[int, Field(ge=50, le=1000)] = 500
+    color_temp_kelvin: bool = False
+    """HA's option of the same name: ``color_temp`` is in kelvin, in commands and states."""
     # climate (MQTT climate)
     temperature_command_topic: str | None = None
     temperature_state_topic: str | None = None
     mode_command_topic: str | None = None
     mode_state_topic: str | None = None
     current_temperature_topic: str | None = None
+    temperature_state_path: str | None = None
+    """Where the setpoint is in a JSON state (``temperature`` for ``{"temperature": 21.5, "mode": "heat"}``): a
+    dotted path, as the generic device's ``values``; what HA's ``temperature_state_template`` would pick."""
+    mode_state_path: str | None = None
+    current_temperature_path: str | None = None
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
 
 
