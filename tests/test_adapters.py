@@ -293,7 +293,10 @@ def test_shelly_commands_count_ids_from_one():
     off = {"id": 2, "src": CLIENT, "method": "Light.Set", "params": {"id": 0, "on": False, "transition_duration": 0.5}}
     assert as_json(adapter.light(OFF, 0)) == [(rpc, off)]
     get = {"id": 3, "src": CLIENT, "method": "Light.GetStatus", "params": {"id": 0}}
-    assert as_json(adapter.query()) == [(rpc, get)]
+    # and what the device is (its components): Shelly.GetDeviceInfo and Shelly.GetConfig
+    info = {"id": 4, "src": CLIENT, "method": "Shelly.GetDeviceInfo", "params": {}}
+    config = {"id": 5, "src": CLIENT, "method": "Shelly.GetConfig", "params": {}}
+    assert as_json(adapter.query()) == [(rpc, get), (rpc, info), (rpc, config)]
     # colour temperature and colour are not in Light.Set; a long fade is clamped
     [(_, frame)] = as_json(adapter.light(Light(30, 6500, "#ff0000"), 10_000))
     assert frame["params"] == {"id": 0, "on": True, "brightness": 30, "transition_duration": 600}
@@ -439,6 +442,7 @@ def test_subscriptions():
         f"{CLIENT}/rpc",
         "shellyprodm1pm-abc/events/rpc",
         "shellyprodm1pm-abc/status/light:0",
+        "shellyprodm1pm-abc/status/switch:0",  # a plug's (the Switch component)
         "shellyprodm1pm-abc/online",
     ]
     assert generic(state_topic="x/state", availability_topic="x/avail").subscriptions() == ["x/state", "x/avail"]

@@ -88,7 +88,10 @@ class EsphomeDevice(DeviceBase):
 class ShellyDevice(DeviceBase):
     bridge: Literal["shelly"]
     component: Annotated[int, Field(ge=0, le=16)] = 0
-    """The Light component's id: ``Light.Set`` with ``{"id": component}``."""
+    """The Light (or Switch) component's id: ``Light.Set`` with ``{"id": component}``."""
+    switch: bool | None = None
+    """A plug or relay (the Switch component, ``Switch.Set``) driven as a light: on/off only. Left out, the
+    Shelly's ``Shelly.GetConfig`` says which component ``component`` is."""
 
 
 class GenericDevice(DeviceBase):
