@@ -43,7 +43,7 @@ INITIAL = {
     "garden-ceiling": {"on": True, "brightness": 50, "color_temp": 4000},
 }
 OUTSIDE = [
-    "cmnd/studio-lamp/Power",  # a Tasmota command other than the two ambience sends
+    "cmnd/studio-lamp/Restart",  # a Tasmota command other than those ambience sends (Backlog, State, Power<n>)
     "zigbee2mqtt/bridge/request/restart",
     "homeassistant/light/x/config",
     "homeassistant/status",

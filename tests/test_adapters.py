@@ -293,7 +293,10 @@ def test_shelly_commands_count_ids_from_one():
     off = {"id": 2, "src": CLIENT, "method": "Light.Set", "params": {"id": 0, "on": False, "transition_duration": 0.5}}
     assert as_json(adapter.light(OFF, 0)) == [(rpc, off)]
     get = {"id": 3, "src": CLIENT, "method": "Light.GetStatus", "params": {"id": 0}}
-    assert as_json(adapter.query()) == [(rpc, get)]
+    # and what the device is (its components): Shelly.GetDeviceInfo and Shelly.GetConfig
+    info = {"id": 4, "src": CLIENT, "method": "Shelly.GetDeviceInfo", "params": {}}
+    config = {"id": 5, "src": CLIENT, "method": "Shelly.GetConfig", "params": {}}
+    assert as_json(adapter.query()) == [(rpc, get), (rpc, info), (rpc, config)]
     # colour temperature and colour are not in Light.Set; a long fade is clamped
     [(_, frame)] = as_json(adapter.light(Light(30, 6500, "#ff0000"), 10_000))
     assert frame["params"] == {"id": 0, "on": True, "brightness": 30, "transition_duration": 600}
@@ -413,6 +416,12 @@ def test_subscriptions():
         "stat/lamp/POWER",
         "tele/lamp/STATE",
         "tele/lamp/LWT",
+        # SetOption4 1 answers on stat/<topic>/<COMMAND> (MqttPublishPayloadPrefixTopic_P, tasmota_support/
+        # support_command.ino CommandHandler strips the index: Dimmer2 -> DIMMER), relays on POWER<n>
+        "stat/lamp/DIMMER",
+        "stat/lamp/CT",
+        "stat/lamp/COLOR",
+        *(f"stat/lamp/POWER{n}" for n in range(1, 9)),
     }
     assert ha().subscriptions() == ["home/lamp/state", "home/lamp/availability"]
     assert ha("climate").subscriptions() == [
@@ -424,6 +433,7 @@ def test_subscriptions():
     assert esphome().subscriptions() == ["node1/light/ceiling/state", "node1/status"]
     assert esphome("climate").subscriptions() == [
         "node1/climate/trv/target_temperature/state",
+        "node1/climate/trv/target_temperature_low/state",  # a two-point climate's (mqtt_climate.cpp)
         "node1/climate/trv/mode/state",
         "node1/climate/trv/current_temperature/state",
         "node1/status",
@@ -432,6 +442,7 @@ def test_subscriptions():
         f"{CLIENT}/rpc",
         "shellyprodm1pm-abc/events/rpc",
         "shellyprodm1pm-abc/status/light:0",
+        "shellyprodm1pm-abc/status/switch:0",  # a plug's (the Switch component)
         "shellyprodm1pm-abc/online",
     ]
     assert generic(state_topic="x/state", availability_topic="x/avail").subscriptions() == ["x/state", "x/avail"]
@@ -1171,7 +1182,7 @@ def test_a_climate_command_from_any_value_is_sent_with_finite_numbers(name, targ
 
 
 def test_refusals():
-    with pytest.raises(DeviceError, match="Tasmota has no climate"):
+    with pytest.raises(DeviceError, match="tasmota device .lamp. cannot be a thermostat here"):
         TasmotaAdapter(TasmotaDevice(bridge="tasmota", device="lamp"), "climate")
     with pytest.raises(DeviceError, match="thermostat"):
         ShellyAdapter(ShellyDevice(bridge="shelly", device="s"), "climate", CLIENT)

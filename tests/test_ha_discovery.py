@@ -23,7 +23,7 @@ from ambience.config.sections import HomeAssistantConfig
 from ambience.model.state import Status
 from ambience.simulator import Simulator
 from ambience.surfaces import ha_discovery
-from ambience.surfaces.ha_discovery import ACTIONS, STATES, node_id
+from ambience.surfaces.ha_discovery import ACTIONS, STATES, node_id, preset_labels
 from ambience.testing import LiveDaemon, Mosquitto, MqttProbe, write_clinic
 
 PREFIX = "homeassistant"
@@ -91,7 +91,8 @@ def test_each_room_is_announced_as_a_device_following_the_conventions(broker, si
     try:
         configs = dict(retained(broker, f"{PREFIX}/device/+/config"))
         assert set(configs) == {config_topic("room1"), config_topic("room2")}
-        presets = [p["id"] for p in live.call(lambda: live.controller.presets())]
+        listed = live.call(lambda: live.controller.presets())
+        presets = [p["id"] for p in listed]
 
         for room, name in (("room1", "Room 1"), ("room2", "room2")):
             topic = config_topic(room)
@@ -120,7 +121,9 @@ def test_each_room_is_announced_as_a_device_following_the_conventions(broker, si
 
             select = cmps["preset"]
             assert select["p"] == "select"
-            assert select["options"] == presets and "hot-stone-75" in presets
+            # the names are shown; the topics carry the ids (command_template/value_template map them)
+            assert select["options"] == list(preset_labels(listed).values()) and "hot-stone-75" in presets
+            assert all(comp["qos"] == 1 for comp in cmps.values())
             assert select["command_topic"] == f"ambience/{room}/ha/preset/set"
             assert select["state_topic"] == f"ambience/{room}/ha/preset"
             for action in ACTIONS:

@@ -41,6 +41,9 @@ class Zigbee2MqttDevice(DeviceBase):
 class TasmotaDevice(DeviceBase):
     bridge: Literal["tasmota"]
     full_topic: str = "%prefix%/%topic%/"
+    relay: Annotated[int, Field(ge=1, le=32)] | None = None
+    """A plug or relay module: switch this relay (``Power<n>``) on and off, no dimmer. Left out, Tasmota's
+    own discovery (``tasmota/discovery/<mac>/config``) says whether the device has a light or only relays."""
 
 
 class HomeAssistantDevice(DeviceBase):
@@ -52,12 +55,19 @@ class HomeAssistantDevice(DeviceBase):
     brightness_scale: Annotated[int, Field(ge=1, le=65535)] = 255
     mired_min: Annotated[int, Field(ge=50, le=1000)] = 153
     mired_max: Annotated[int, Field(ge=50, le=1000)] = 500
+    color_temp_kelvin: bool = False
+    """HA's option of the same name: ``color_temp`` is in kelvin, in commands and states."""
     # climate (MQTT climate)
     temperature_command_topic: str | None = None
     temperature_state_topic: str | None = None
     mode_command_topic: str | None = None
     mode_state_topic: str | None = None
     current_temperature_topic: str | None = None
+    temperature_state_path: str | None = None
+    """Where the setpoint is in a JSON state (``temperature`` for ``{"temperature": 21.5, "mode": "heat"}``): a
+    dotted path, as the generic device's ``values``; what HA's ``temperature_state_template`` would pick."""
+    mode_state_path: str | None = None
+    current_temperature_path: str | None = None
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
 
 
@@ -66,12 +76,22 @@ class EsphomeDevice(DeviceBase):
     object_id: Annotated[str, Field(min_length=1)]
     """The light or climate entity's object id: ``<device>/light/<object_id>/command``."""
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
+    two_point: bool | None = None
+    """A heat+cool climate with a low (heating) and a high (cooling) setpoint. Left out, the node's own
+    Home Assistant discovery config says (``temperature_low_command_topic``)."""
+    two_point_gap: Annotated[float, Field(gt=0, le=10)] = 2.0
+    """°C between the heating setpoint ambience sets and the cooling setpoint it sets with it."""
+    discovery_prefix: str = "homeassistant"
+    """Where the node publishes its Home Assistant discovery configs (ESPHome's ``mqtt: discovery_prefix``)."""
 
 
 class ShellyDevice(DeviceBase):
     bridge: Literal["shelly"]
     component: Annotated[int, Field(ge=0, le=16)] = 0
-    """The Light component's id: ``Light.Set`` with ``{"id": component}``."""
+    """The Light (or Switch) component's id: ``Light.Set`` with ``{"id": component}``."""
+    switch: bool | None = None
+    """A plug or relay (the Switch component, ``Switch.Set``) driven as a light: on/off only. Left out, the
+    Shelly's ``Shelly.GetConfig`` says which component ``component`` is."""
 
 
 class GenericDevice(DeviceBase):

@@ -41,6 +41,12 @@ class Capabilities:
     color_temp: tuple[int, int] | None = None
     """The bulb's own colour temperature range in mired (warmest is the larger number)."""
     color: bool | None = None
+    output: int | None = None
+    """Which output of a multi-output device drives it, as the bridge numbers them: Tasmota's relay
+    (``POWER<n>``, from 1), Shelly's component id (``switch:<n>``/``light:<n>``, from 0)."""
+    split_white: bool | None = None
+    """The colour and the white channels are two lights with their own power and dimmer (Tasmota
+    ``SetOption37`` 128 on an RGBW/RGBCW light: ``POWER1``/``Dimmer1`` colour, ``POWER2``/``Dimmer2`` white)."""
 
     # a thermostat
     setpoint: str | None = None

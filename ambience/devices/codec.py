@@ -98,6 +98,25 @@ def plain(payload: bytes | bytearray | memoryview | str) -> Any:
     return raw or None
 
 
+MISSING = object()
+"""What :func:`at_path` answers for a path that is not in the data."""
+
+
+def at_path(data: Any, path: str) -> Any:
+    """The value at a dotted path (``light.dim``, ``channels.0``); ``MISSING`` if there is none."""
+    if path.strip() == ".":
+        return data
+    value = data
+    for part in path.strip().strip(".").split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return MISSING
+    return value
+
+
 CLIMATE_MODES = ("off", "heat", "cool", "auto", "heat_cool", "dry", "fan_only")
 """The modes HA's MQTT climate and ESPHome's climate publish."""
 
@@ -276,8 +295,12 @@ class PlainClimate:
 
     CHECKS = {"target": SETPOINT, "current": TEMPERATURE}
 
-    def __init__(self, target: str | None, mode: str | None, current: str | None):
+    def __init__(
+        self, target: str | None, mode: str | None, current: str | None, paths: dict[str, str | None] | None = None
+    ):
         self.topics = {"target": target, "mode": mode, "current": current}
+        self.paths = {key: path for key, path in (paths or {}).items() if path}
+        """Where a value is in a JSON state (``{"temperature": 21.5, "mode": "heat"}``): dotted paths, per value."""
         self.values: dict[str, Any] = {"target": None, "mode": None, "current": None}
 
     def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
@@ -285,12 +308,18 @@ class PlainClimate:
         changed = False
         for key, its_topic in self.topics.items():
             if its_topic and topic == its_topic:
-                value = plain(payload)
+                field, value = key, plain(payload)
+                if key in self.paths:
+                    data = json_of(payload)
+                    found = at_path(value if data is None else data, self.paths[key])
+                    if found is MISSING:
+                        continue  # the message does not say this one (a JSON state may carry only some)
+                    field, value = f"{key} at {self.paths[key]}", found
                 got: str | float | None
                 if key == "mode":
-                    got = reading.mode(key, value, CLIMATE_MODES)
+                    got = reading.mode(field, value, CLIMATE_MODES)
                 else:
-                    got = reading.number(key, value, self.CHECKS[key])
+                    got = reading.number(field, value, self.CHECKS[key])
                 if got is not None:
                     self.values[key], changed = got, True
         return reading.out(ClimateReport(**self.values) if changed else None)

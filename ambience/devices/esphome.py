@@ -12,6 +12,18 @@ Climate
     ``<prefix>/climate/<object_id>/target_temperature/command``  plain number, rounded to ``temperature_step``
     ``<prefix>/climate/<object_id>/mode/command``                ``heat``/``auto``/``off``
     states on ``…/target_temperature/state``, ``…/mode/state``, ``…/current_temperature/state``.
+    A two-point (heat+cool) climate subscribes only ``…/target_temperature_low/command`` and
+    ``…/target_temperature_high/command`` (esphome/components/mqtt/mqtt_climate.cpp ``setup()``,
+    ``get_supports_two_point_target_temperature``) and publishes ``…/target_temperature_low/state`` and
+    ``…_high/state``: ambience's target is the low (heating) setpoint, the high one is set ``two_point_gap``
+    above it, and the low state confirms.
+    A mode the node does not list is never sent (ESPHome drops it with a warning: a heat-only
+    thermostat has no ``auto``, esphome/components/thermostat/thermostat_climate.cpp): :meth:`~EsphomeAdapter.refuses`
+    says so in one line, and the setpoint is still sent.
+Capabilities: the node's Home Assistant discovery config ``<discovery_prefix>/<component>/<node>/<object_id>/config``
+(``send_discovery`` in mqtt_light.cpp / mqtt_climate.cpp; keys abbreviated or long, mqtt_const.h):
+``supported_color_modes``, ``min_mireds``/``max_mireds``, ``modes``, ``min_temp``/``max_temp``, ``temp_step``,
+``temperature_low_command_topic``. Read by :func:`esphome_capabilities`; configured values win.
 Availability ``<prefix>/status``: ``online``/``offline`` (retained birth and last will).
 
 ESPHome states are retained, so :meth:`EsphomeAdapter.query` is empty. ESPHome runs transitions
@@ -20,14 +32,19 @@ in firmware, so long fades are fine: ``max_transition`` defaults to 600 s.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from ambience.config.devices import EsphomeDevice
-from ambience.devices.base import Dropped, Message, Report, json_payload, step_temperature
+from ambience.devices.base import Dropped, Message, Report, json_payload, number, step_temperature
+from ambience.devices.capabilities import UNKNOWN, Capabilities
 from ambience.devices.codec import (
     JsonLightState,
     PlainClimate,
     check_kind,
     clamp_transition,
     json_light_command,
+    json_of,
     native_max,
     online_payload,
     wrong_kind,
@@ -36,6 +53,61 @@ from ambience.model.state import ClimateState, Light
 
 DEFAULT_MAX_TRANSITION = 600.0
 HARD_MAX_TRANSITION = 65535.0
+_BRIGHT_MODES = {"brightness", "white", "color_temp", "rgb", "rgbw", "rgbww", "hs", "xy"}
+_COLOR_MODES = {"rgb", "rgbw", "rgbww", "hs", "xy"}
+_LONG = {  # Home Assistant's abbreviations (homeassistant/components/mqtt/abbreviations.py) ESPHome may use
+    "cmd_t": "command_topic",
+    "stat_t": "state_topic",
+    "mode_cmd_t": "mode_command_topic",
+    "temp_cmd_t": "temperature_command_topic",
+    "temp_lo_cmd_t": "temperature_low_command_topic",
+    "temp_hi_cmd_t": "temperature_high_command_topic",
+    "min_mirs": "min_mireds",
+    "max_mirs": "max_mireds",
+    "sup_clrm": "supported_color_modes",
+    "dev": "device",
+}
+
+
+def _expanded(config: dict[str, Any]) -> dict[str, Any]:
+    """A discovery config with long key names and ``~`` (the base topic) written out in its topics."""
+    base = config.get("~")
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = _LONG.get(key, key)
+        if isinstance(base, str) and isinstance(value, str) and name.endswith("_topic"):
+            value = base + value[1:] if value.startswith("~") else value[:-1] + base if value.endswith("~") else value
+        out[name] = value
+    return out
+
+
+def esphome_capabilities(config: dict[str, Any]) -> Capabilities:
+    """What an ESPHome light or climate can do, from its Home Assistant discovery config."""
+    c = _expanded(config)
+    device = c.get("device")
+    model = device.get("model", device.get("mdl")) if isinstance(device, dict) else None
+    caps = Capabilities(source="esphome discovery", vendor="ESPHome", model=model if isinstance(model, str) else None)
+    if isinstance(c.get("modes"), list):  # a climate
+        lo, hi, step = number(c.get("min_temp")), number(c.get("max_temp")), number(c.get("temp_step"))
+        two_point = "temperature_low_command_topic" in c
+        return replace(
+            caps,
+            kind="climate",
+            modes=tuple(m for m in c["modes"] if isinstance(m, str)),
+            two_point=two_point,
+            setpoint="target_temperature_low" if two_point else "target_temperature",
+            setpoint_range=(lo, hi) if lo is not None and hi is not None and lo <= hi else None,
+            setpoint_step=step if step is not None and step > 0 else None,
+        )
+    color_modes = c.get("supported_color_modes")
+    if isinstance(color_modes, list):
+        found = {m for m in color_modes if isinstance(m, str)}
+        lo, hi = number(c.get("min_mireds")), number(c.get("max_mireds"))
+        ct = (round(lo), round(hi)) if "color_temp" in found and lo and hi and 0 < lo <= hi else None
+        return replace(
+            caps, kind="light", brightness=bool(found & _BRIGHT_MODES), color_temp=ct, color=bool(found & _COLOR_MODES)
+        )
+    return caps
 
 
 class EsphomeAdapter:
@@ -46,20 +118,58 @@ class EsphomeAdapter:
         prefix = device.device.rstrip("/")
         self.status_topic = f"{prefix}/status"
         self.base = f"{prefix}/{kind}/{device.object_id}"
+        self.announcement_topics = [f"{device.discovery_prefix.rstrip('/')}/{kind}/+/{device.object_id}/config"]
+        """The node's discovery config (the node name is not known here: the config's topics say whose it is)."""
+        self.configured = Capabilities(two_point=device.two_point) if device.two_point is not None else UNKNOWN
+        self.capabilities = self.configured
         self._state = JsonLightState(255)
-        self._climate = PlainClimate(
+        self._single = PlainClimate(
             f"{self.base}/target_temperature/state", f"{self.base}/mode/state", f"{self.base}/current_temperature/state"
         )
+        self._two = PlainClimate(
+            f"{self.base}/target_temperature_low/state",
+            f"{self.base}/mode/state",
+            f"{self.base}/current_temperature/state",
+        )
+
+    @property
+    def two_point(self) -> bool:
+        return bool(self.capabilities.two_point)
 
     def subscriptions(self) -> list[str]:
         if self.kind == "light":
             return [f"{self.base}/state", self.status_topic]
         return [
             f"{self.base}/target_temperature/state",
+            f"{self.base}/target_temperature_low/state",
             f"{self.base}/mode/state",
             f"{self.base}/current_temperature/state",
             self.status_topic,
         ]
+
+    def decode_announcement(self, topic: str, payload: bytes) -> Capabilities | None:
+        """This entity's capabilities from a discovery config; ``None`` if the config is another entity's."""
+        data = json_of(payload)
+        if not isinstance(data, dict) or not topic.endswith(f"/{self.device.object_id}/config"):
+            return None
+        c = _expanded(data)
+        mine = f"{self.base}/command" if self.kind == "light" else f"{self.base}/mode/command"
+        if c.get("command_topic" if self.kind == "light" else "mode_command_topic") != mine:
+            return None
+        return esphome_capabilities(data)
+
+    def learn(self, capabilities: Capabilities) -> None:
+        self.capabilities = capabilities.over(self.configured)
+
+    def refuses(self, climate: ClimateState) -> str | None:
+        """One line saying what of ``climate`` this device cannot take (and so is not sent); ``None``: all of it."""
+        modes = self.capabilities.modes
+        if climate.mode and modes is not None and climate.mode not in modes:
+            return (
+                f"esphome thermostat {self.device.device}/{self.device.object_id}: mode {climate.mode!r} is not "
+                f"sent, the node's modes are {', '.join(modes) or 'none'}"
+            )
+        return None
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":
@@ -72,10 +182,16 @@ class EsphomeAdapter:
         if self.kind != "climate":
             raise wrong_kind(self, "climate")
         out: list[Message] = []
-        value = None if climate.target is None else step_temperature(climate.target, self.device.temperature_step)
-        if value is not None:
+        step = self.capabilities.setpoint_step if "temperature_step" not in self.device.model_fields_set else None
+        step = step or self.device.temperature_step
+        value = None if climate.target is None else step_temperature(climate.target, step)
+        if value is not None and self.two_point:
+            high = step_temperature(value + self.device.two_point_gap, step) or value
+            out.append(Message(f"{self.base}/target_temperature_low/command", str(value)))
+            out.append(Message(f"{self.base}/target_temperature_high/command", str(high)))
+        elif value is not None:
             out.append(Message(f"{self.base}/target_temperature/command", str(value)))
-        if climate.mode:
+        if climate.mode and self.refuses(climate) is None:
             out.append(Message(f"{self.base}/mode/command", climate.mode))
         return out
 
@@ -87,4 +203,4 @@ class EsphomeAdapter:
             return online_payload(payload)
         if self.kind == "light":
             return self._state.decode(payload) if topic == f"{self.base}/state" else []
-        return self._climate.decode(topic, payload)
+        return (self._two if self.two_point else self._single).decode(topic, payload)

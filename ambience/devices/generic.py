@@ -48,6 +48,8 @@ from ambience.devices.base import (
     step_temperature,
 )
 from ambience.devices.codec import (
+    MISSING,
+    at_path,
     check_kind,
     clamp_transition,
     json_of,
@@ -76,7 +78,6 @@ FIELDS = (
 )
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(FIELDS) + r")\}")
 VALUE_KEYS = ("state", "brightness", "color_temp", "mired", "color", "target", "mode", "current")
-_MISSING = object()
 
 
 def render(template: str, values: dict[str, Any]) -> str:
@@ -91,21 +92,6 @@ def render(template: str, values: dict[str, Any]) -> str:
         return str(value)
 
     return _PLACEHOLDER.sub(one, template)
-
-
-def at_path(data: Any, path: str) -> Any:
-    """The value at a dotted path (``light.dim``, ``channels.0``); ``_MISSING`` if there is none."""
-    if path.strip() == ".":
-        return data
-    value = data
-    for part in path.strip().strip(".").split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return _MISSING
-    return value
 
 
 class GenericAdapter:
@@ -183,7 +169,7 @@ class GenericAdapter:
             if path is None:
                 return key, None
             value = at_path(data, path)
-            return f"{key} at {path}", None if value is _MISSING else value
+            return f"{key} at {path}", None if value is MISSING else value
 
         if self.kind == "light":
             light = self._light_state(get, reading)

@@ -5,13 +5,20 @@ Light (``light.mqtt`` with ``schema: json``)
                         or ``"color":{"r":..,"g":..,"b":..}`` instead of ``color_temp`` for a colour;
                         off is ``{"state":"OFF","transition":s}``.
     state_topic         the same keys (plus ``color_mode``); ``color`` may also be ``{h,s}`` or ``{x,y}``.
+    With ``color_temp_kelvin: true`` (HA's option, homeassistant/components/mqtt/light/schema_json.py:
+    ``CONF_COLOR_TEMP_KELVIN``, used for the command and the state alike) ``color_temp`` is in kelvin,
+    within the kelvin range of ``mired_min``/``mired_max``.
     availability_topic  ``online`` / ``offline``.
 
 Climate (``climate.mqtt``)
     temperature_command_topic  a plain number, rounded to ``temperature_step`` (``21.5``)
     mode_command_topic         ``heat`` / ``auto`` / ``off`` (optional: without it the mode is not sent)
     temperature_state_topic, mode_state_topic, current_temperature_topic: plain payloads
-    (``21.5``, ``heat``); JSON numbers and strings are accepted too. Templates are not supported.
+    (``21.5``, ``heat``); JSON numbers and strings are accepted too. A device that publishes a JSON
+    object (``{"temperature": 21.5, "mode": "heat"}``, often on one topic for all three) is read with
+    ``temperature_state_path``, ``mode_state_path``, ``current_temperature_path``: dotted paths as the generic
+    device's ``values`` (what HA's ``temperature_state_template: "{{ value_json.temperature }}"`` picks,
+    homeassistant/components/mqtt/climate.py). Other templates are not supported.
 
 HA has no standard "report your state" request, so :meth:`HomeAssistantAdapter.query` is empty.
 
@@ -29,6 +36,7 @@ from ambience.devices.base import (
     Message,
     Report,
     json_payload,
+    mired_to_kelvin,
     step_temperature,
 )
 from ambience.devices.codec import (
@@ -60,7 +68,14 @@ class HomeAssistantAdapter:
         self.max_transition = native_max(device.max_transition, DEFAULT_MAX_TRANSITION, 6553.0)
         self._state = JsonLightState(device.brightness_scale)
         self._climate = PlainClimate(
-            device.temperature_state_topic, device.mode_state_topic, device.current_temperature_topic
+            device.temperature_state_topic,
+            device.mode_state_topic,
+            device.current_temperature_topic,
+            {
+                "target": device.temperature_state_path,
+                "mode": device.mode_state_path,
+                "current": device.current_temperature_path,
+            },
         )
         if kind == "light" and not device.command_topic:
             raise DeviceError(
@@ -87,6 +102,8 @@ class HomeAssistantAdapter:
         d = self.device
         t = clamp_transition(transition, self.max_transition)
         data = json_light_command(light, t, scale=d.brightness_scale, mired_lo=d.mired_min, mired_hi=d.mired_max)
+        if d.color_temp_kelvin and "color_temp" in data:
+            data["color_temp"] = round(mired_to_kelvin(data["color_temp"]))
         assert d.command_topic is not None
         return [Message(d.command_topic, json_payload(data))]
 

@@ -27,6 +27,8 @@ class Tolerances:
 
     temperature_step: float = 0.5
     mired_range: tuple[int, int] = (153, 500)
+    dimmable: bool = True
+    """False for a relay driven as a light (its capabilities say ``brightness: False``): only on/off is compared."""
 
 
 class Kind(Protocol):
@@ -73,7 +75,7 @@ class LightKind:
             return False
         if sent.on != reported.on:
             return False
-        if not sent.on:
+        if not sent.on or not tol.dimmable:
             return True
         if abs(sent.brightness - reported.brightness) > BRIGHTNESS_TOLERANCE:
             return False

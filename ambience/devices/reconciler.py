@@ -226,7 +226,11 @@ class Tracked:
     def matches(self, reported: Light | ClimateReport | None) -> bool:
         if reported is None or self.sent is None:
             return False
-        return self.behaviour.matches(self.sent, reported, Tolerances(self.temperature_step, self.mired_range))
+        capabilities = getattr(self.adapter, "capabilities", None)  # adapters that learn what the device can do
+        dimmable = getattr(capabilities, "brightness", None) is not False
+        return self.behaviour.matches(
+            self.sent, reported, Tolerances(self.temperature_step, self.mired_range, dimmable=dimmable)
+        )
 
     # ---- time and the connection ---------------------------------------------------------------
 

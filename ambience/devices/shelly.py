@@ -1,4 +1,4 @@
-"""Shelly Gen2/Gen3 dimmers (the ``Light`` component) over MQTT RPC. Shelly has no thermostat here.
+"""Shelly Gen2/Gen3 dimmers (the ``Light`` component) and plugs/relays (``Switch``) over MQTT RPC. No thermostat.
 
 ``device`` is the Shelly's MQTT ``topic_prefix`` (by default its device id), ``component`` the
 ``Light`` id.
@@ -10,7 +10,15 @@ Commands go to ``<prefix>/rpc`` as JSON-RPC frames
     ``transition_duration`` is seconds, 0.5 at least (a smaller value is refused by the device) and
     10800 at most; the light fades from wherever it is. Light.Set has no colour temperature or
     colour: those are ignored.
-Query: ``Light.GetStatus`` with ``{"id":<component>}``.
+Query: ``Light.GetStatus`` with ``{"id":<component>}`` (``Switch.GetStatus`` for a switch), and
+``Shelly.GetDeviceInfo`` and ``Shelly.GetConfig`` for the capabilities: the config's keys are the
+components the device has (``light:0``, ``switch:0``; shelly-api-docs gen2 ComponentsAndServices/Shelly
+``Shelly.GetConfig``, "components are identified with ``<type>:<id>``"), the device info its ``model``/``app``.
+:func:`shelly_capabilities` reads them; a configured ``switch`` wins.
+
+A Switch (a Shelly Plug S, Plus 1/1PM: a table warmer) is set with ``Switch.Set {"id","on"}``
+(shelly-api-docs gen2 ComponentsAndServices/Switch) and reports ``output`` in ``switch:<id>``: it
+confirms on/off only.
 
 State
     ``<client_id>/rpc``            replies: a ``result`` to a Light.Set confirms what it asked for,
@@ -28,6 +36,7 @@ any other ``src`` are ignored; before that a reply is matched on its id only.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ambience.config.devices import ShellyDevice
@@ -40,8 +49,10 @@ from ambience.devices.base import (
     Reading,
     Report,
     json_payload,
+    parse_json,
     pct_to_scale,
 )
+from ambience.devices.capabilities import UNKNOWN, Capabilities
 from ambience.devices.codec import check_kind, clamp_transition, native_max, seconds, text, wrong_kind
 from ambience.errors import DeviceError
 from ambience.model.state import ClimateState, Light
@@ -51,6 +62,24 @@ HARD_MAX_TRANSITION = 10800.0
 MIN_TRANSITION = 0.5
 PENDING = 64
 """How many unanswered frames are remembered."""
+ANNOUNCING = ("Shelly.GetDeviceInfo", "Shelly.GetConfig")
+
+
+def shelly_capabilities(
+    device_info: dict[str, Any] | None, config: dict[str, Any] | None, component: int
+) -> Capabilities:
+    """What component ``component`` of a Shelly is, from ``Shelly.GetDeviceInfo`` and ``Shelly.GetConfig`` results."""
+    info = device_info or {}
+    model = info.get("model") if isinstance(info.get("model"), str) else None
+    app = info.get("app") if isinstance(info.get("app"), str) else None
+    caps = Capabilities(source="shelly config", vendor="Shelly", model=model, description=app, output=component)
+    if config is None:
+        return caps
+    if isinstance(config.get(f"light:{component}"), dict):
+        return replace(caps, kind="light", brightness=True, color=False)
+    if isinstance(config.get(f"switch:{component}"), dict):
+        return replace(caps, kind="switch", brightness=False, color=False)
+    return caps
 
 
 class ShellyAdapter:
@@ -67,23 +96,71 @@ class ShellyAdapter:
         self.client_id = client_id
         self.max_transition = native_max(device.max_transition, DEFAULT_MAX_TRANSITION, HARD_MAX_TRANSITION)
         prefix = device.device.rstrip("/")
-        self.component = f"light:{device.component}"
         self.rpc_topic = f"{prefix}/rpc"
         self.reply_topic = f"{client_id}/rpc"
         self.events_topic = f"{prefix}/events/rpc"
-        self.status_topic = f"{prefix}/status/{self.component}"
+        self.status_topics = {f"{prefix}/status/{kind}:{device.component}" for kind in ("light", "switch")}
         self.online_topic = f"{prefix}/online"
+        self.announcement_topics = [self.reply_topic]
+        """The answers to ``Shelly.GetDeviceInfo``/``Shelly.GetConfig`` (asked by :meth:`query`) come here."""
+        self.configured = (
+            UNKNOWN
+            if device.switch is None
+            else Capabilities(kind="switch", brightness=False)
+            if device.switch
+            else Capabilities(kind="light", brightness=True)
+        )
+        self.capabilities = self.configured
+        self._announced: dict[str, dict[str, Any]] = {}
         self._next_id = 1
-        self._pending: dict[int, Light | None] = {}
-        """Frame id -> the light a Light.Set asked for (``None``: a Light.GetStatus)."""
+        self._pending: dict[int, Light | str | None] = {}
+        """Frame id -> the light a Set asked for (``None``: a GetStatus; a method name: an announcement request)."""
         self._src: str | None = None
         self._output: bool | None = None
         self._brightness: float | None = None
 
-    def subscriptions(self) -> list[str]:
-        return [self.reply_topic, self.events_topic, self.status_topic, self.online_topic]
+    @property
+    def is_switch(self) -> bool:
+        return self.capabilities.kind == "switch" or self.capabilities.brightness is False
 
-    def _frame(self, method: str, params: dict[str, Any], asked: Light | None) -> Message:
+    @property
+    def component(self) -> str:
+        return f"{'switch' if self.is_switch else 'light'}:{self.device.component}"
+
+    @property
+    def status_topic(self) -> str:
+        return f"{self.device.device.rstrip('/')}/status/{self.component}"
+
+    def subscriptions(self) -> list[str]:
+        return [self.reply_topic, self.events_topic, *sorted(self.status_topics), self.online_topic]
+
+    def decode_announcement(self, topic: str, payload: bytes) -> Capabilities | None:
+        """Capabilities once the answer to this adapter's ``Shelly.GetConfig`` has come (with the device
+        info, if that came first); ``None`` for any other message."""
+        if topic != self.reply_topic:
+            return None
+        data = parse_json(payload)
+        if not isinstance(data, dict) or isinstance(data.get("id"), bool) or not isinstance(data.get("id"), int):
+            return None
+        method = self._pending.get(data["id"])
+        if not isinstance(method, str) or method not in ANNOUNCING:
+            return None
+        if self._src is not None and isinstance(data.get("src"), str) and data["src"] != self._src:
+            return None
+        self._pending.pop(data["id"])
+        result = data.get("result")
+        if not isinstance(result, dict):
+            return None
+        self._announced[method] = result
+        if method != "Shelly.GetConfig":
+            return None
+        info = self._announced.get("Shelly.GetDeviceInfo")
+        return shelly_capabilities(info, result, self.device.component)
+
+    def learn(self, capabilities: Capabilities) -> None:
+        self.capabilities = capabilities.over(self.configured)
+
+    def _frame(self, method: str, params: dict[str, Any], asked: Light | str | None) -> Message:
         frame_id = self._next_id
         self._next_id += 1
         self._pending[frame_id] = asked
@@ -95,6 +172,9 @@ class ShellyAdapter:
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":
             raise wrong_kind(self, "light")
+        if self.is_switch:
+            asked = Light(100.0) if light.on else Light(0.0)  # a relay on is at full output
+            return [self._frame("Switch.Set", {"id": self.device.component, "on": light.on}, asked)]
         t = max(MIN_TRANSITION, clamp_transition(transition, self.max_transition))
         params: dict[str, Any] = {"id": self.device.component, "on": light.on}
         if light.on:
@@ -107,14 +187,17 @@ class ShellyAdapter:
         raise wrong_kind(self, "climate")
 
     def query(self) -> list[Message]:
-        return [self._frame("Light.GetStatus", {"id": self.device.component}, None)]
+        status = "Switch.GetStatus" if self.is_switch else "Light.GetStatus"
+        return [self._frame(status, {"id": self.device.component}, None)] + [
+            self._frame(method, {}, method) for method in ANNOUNCING
+        ]
 
     def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
         if topic == self.online_topic:
             state = text(payload)
             state = state.lower() if state else state
             return [Availability(state == "true")] if state in ("true", "false") else []
-        if topic not in (self.reply_topic, self.events_topic, self.status_topic):
+        if topic not in (self.reply_topic, self.events_topic) and topic != self.status_topic:
             return []
         reading = Reading()
         data = reading.json_object(payload)
@@ -140,6 +223,8 @@ class ShellyAdapter:
         frame_id = data.get("id")
         if isinstance(frame_id, bool) or not isinstance(frame_id, int) or frame_id not in self._pending:
             return []
+        if isinstance(self._pending[frame_id], str):
+            return []  # an announcement request's answer: decode_announcement's
         src = data.get("src")
         if self._src is not None and isinstance(src, str) and src != self._src:
             return []
@@ -147,6 +232,7 @@ class ShellyAdapter:
             self._pending.pop(frame_id)
             return []
         asked = self._pending.pop(frame_id)
+        assert not isinstance(asked, str)
         if isinstance(src, str):
             self._src = src
         if asked is None:
@@ -164,13 +250,15 @@ class ShellyAdapter:
             self._output, said = output, True
         elif output is not None:
             reading.drop("output", output, "output is true or false")
-        brightness = reading.number("brightness", status.get("brightness"), PERCENT)
+        brightness = None if self.is_switch else reading.number("brightness", status.get("brightness"), PERCENT)
         if brightness is not None:
             self._brightness, said = brightness, True
         if not said or self._output is None:
             return []
         if not self._output:
             return [LightReport(Light(0.0))]
+        if self.is_switch:
+            return [LightReport(Light(100.0))]
         if self._brightness is None:
             return []
         return [LightReport(Light(self._brightness))]

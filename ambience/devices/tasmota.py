@@ -1,4 +1,4 @@
-"""Tasmota lights (PWM, CT, RGB, RGBCW bulbs and dimmers). Tasmota has no thermostat.
+"""Tasmota lights (PWM, CT, RGB, RGBCW bulbs and dimmers) and relays (plugs). Tasmota has no thermostat here.
 
 Topics come from the device's ``full_topic`` (default ``%prefix%/%topic%/``, ``%topic%`` being the
 ``device`` field, ``%prefix%`` one of ``cmnd``/``stat``/``tele``).
@@ -13,12 +13,31 @@ Commands: one ``cmnd/<topic>/Backlog``, e.g. ``Speed2 40; Dimmer 30; Speed2 40; 
     ``CT M``       153..500 mired; or ``Color2 #rrggbb`` for a colour (``Color2`` keeps the Dimmer,
                    where ``Color`` would set the brightness from the colour).
     Off is ``Speed2 N; Power OFF`` (Tasmota fades out too).
+    A light on relay n > 1 (a module with a relay and a light) is switched off with ``Power<n> OFF``.
+    A relay-only device (a plug: ``relay`` configured, or Tasmota's discovery says it has no light) knows
+    no light command (``Xdrv04`` decodes them only ``if (TasmotaGlobal.light_type)``): it gets
+    ``cmnd/<topic>/Power<n>`` ``ON``/``OFF`` and nothing else, and confirms on/off only.
+    With ``SetOption37 128`` (colour and white split, discovery ``lk`` 0 on RGBW/RGBCW) the white half is
+    ``Dimmer2`` and the colour half ``Dimmer1`` (``CmndDimmer``).
 Query: ``cmnd/<topic>/State`` with an empty payload; the answer comes on ``stat/<topic>/RESULT``
 (or ``stat/<topic>/STATE`` with ``SetOption4 1``).
-State: ``stat/<topic>/RESULT`` and ``tele/<topic>/STATE`` (JSON with ``POWER``, ``Dimmer``, ``CT``,
-``Color``), ``stat/<topic>/POWER`` (``ON``/``OFF``); availability ``tele/<topic>/LWT``
-(``Online``/``Offline``). Messages may say only part of the state; what is known is kept and a
-report is made once the power (and, when on, the dimmer) is known.
+State: ``stat/<topic>/RESULT`` and ``tele/<topic>/STATE`` (JSON with ``POWER``/``POWER<n>``, ``Dimmer`` or
+``Dimmer1``/``Dimmer2``, ``CT``, ``Color``, built by ``ResponseLightState`` in xdrv_04_light.ino);
+``stat/<topic>/POWER<n>`` (``ON``/``OFF``, and with ``SetOption4 1`` the JSON too); with ``SetOption4 1``
+a command's answer goes to ``stat/<topic>/<COMMAND>`` instead of ``RESULT`` (``MqttPublishPayloadPrefixTopic_P``:
+``stat/<topic>/DIMMER``, ``…/CT``, ``…/COLOR``; ``CommandHandler`` strips the index); availability
+``tele/<topic>/LWT`` (``Online``/``Offline``).
+
+Only what the device says is reported, never ambience's own command: a command forgets what the device
+said about the values it changes, so ``{"POWER":"ON"}`` alone after ``Dimmer 30`` confirms nothing
+until a message carrying ``Dimmer`` comes. A report is made once the power (and, for a light that is on,
+its dimmer) has been said.
+
+Capabilities: Tasmota's retained discovery ``tasmota/discovery/<mac>/config`` (``TasDiscoverMessage`` in
+xdrv_12_discovery.ino): ``t`` the topic, ``rl`` one entry per relay (1 relay, 2 light, 3 shutter),
+``lt_st`` the light subtype (0 none, 1 single channel, 2 cold/warm, 3 RGB, 4 RGBW, 5 RGBCW: ``LightSubtypes``),
+``lk`` whether colour and white are linked, ``md`` the module, ``bat`` battery. :func:`tasmota_capabilities`
+reads it; a configured ``relay`` wins over it.
 
 Fade timing: unless ``SetOption117 1`` is set, Tasmota fades at a fixed *rate*: a fade lasts
 ``N × 0.5 s × distance``, the distance being the largest channel change (0..1). N is chosen from
@@ -30,6 +49,8 @@ known yet, so a fade is never slower than asked). The slowest rate is 0→100 % 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from typing import Any
 
 from ambience.config.devices import TasmotaDevice
 from ambience.devices.base import (
@@ -45,9 +66,11 @@ from ambience.devices.base import (
     mired_to_kelvin,
     pct_to_scale,
 )
+from ambience.devices.capabilities import UNKNOWN, Capabilities
 from ambience.devices.codec import (
     check_kind,
     clamp_transition,
+    json_of,
     native_max,
     normalized_hex,
     online_payload,
@@ -63,6 +86,12 @@ HARD_MAX_TRANSITION = MAX_SPEED / 2
 CT_MIN, CT_MAX = 153, 500
 CT = Bounds("Tasmota's CT", CT_MIN, CT_MAX, " mired")
 GAMMA_INV = 1 / 2.2
+DISCOVERY_TOPIC = "tasmota/discovery/+/config"
+"""Where Tasmota announces itself, retained (``TasDiscovery``: ``tasmota/discovery/%s/config``, the MAC)."""
+MAX_POWER_TOPICS = 8
+"""``stat/<topic>/POWER1`` … ``POWER8`` are listened to (an ESP8266 has at most 8 relays)."""
+RL_RELAY, RL_LIGHT = 1, 2
+LST_COLDWARM, LST_RGB, LST_RGBW, LST_RGBCW = 2, 3, 4, 5
 _TOKEN = re.compile(r"%[a-z]+%")
 _HEX = re.compile(r"^#?(?:[0-9a-fA-F]{2})+$")
 
@@ -115,14 +144,42 @@ def speed(transition: float, change: float) -> int:
     return max(1, min(MAX_SPEED, round(2 * transition / max(change, 0.01))))
 
 
+def tasmota_capabilities(config: dict[str, Any]) -> Capabilities:
+    """What a Tasmota device can do, from its discovery config (``tasmota/discovery/<mac>/config``)."""
+    rl = config.get("rl")
+    relays = [v if isinstance(v, int) and not isinstance(v, bool) else 0 for v in rl] if isinstance(rl, list) else []
+    subtype = config.get("lt_st")
+    subtype = subtype if isinstance(subtype, int) and not isinstance(subtype, bool) and 0 <= subtype <= 5 else None
+    model = config.get("md") if isinstance(config.get("md"), str) else None
+    battery = bool(config["bat"]) if isinstance(config.get("bat"), int) else None
+    base = Capabilities(source="tasmota discovery", model=model, vendor="Tasmota", battery=battery)
+    lights = [i + 1 for i, kind in enumerate(relays) if kind == RL_LIGHT]
+    plain = [i + 1 for i, kind in enumerate(relays) if kind == RL_RELAY]
+    if subtype:
+        return replace(
+            base,
+            kind="light",
+            brightness=True,
+            color_temp=(CT_MIN, CT_MAX) if subtype in (LST_COLDWARM, LST_RGBCW) else None,
+            color=subtype >= LST_RGB,
+            output=lights[0] if lights else None,
+            split_white=subtype >= LST_RGBW and config.get("lk") == 0,
+        )
+    if subtype == 0 and plain:
+        return replace(base, kind="switch", brightness=False, color=False, output=plain[0] if len(plain) == 1 else None)
+    return base
+
+
 class TasmotaAdapter:
+    announcement_topics = [DISCOVERY_TOPIC]
+
     def __init__(self, device: TasmotaDevice, kind: str):
         self.device = device
         self.kind = check_kind(kind)
         if kind == "climate":
             raise DeviceError(
-                f"tasmota device {device.device!r} cannot be a thermostat: Tasmota has no climate control; "
-                "use a zigbee2mqtt, homeassistant, esphome or generic device for the thermostat"
+                f"tasmota device {device.device!r} cannot be a thermostat here: ambience drives Tasmota lights and "
+                "relays; for Tasmota's thermostat driver or a TuyaMCU thermostat use a generic device"
             )
         full = device.full_topic.strip()
         unknown = sorted(set(_TOKEN.findall(full)) - {"%prefix%", "%topic%"})
@@ -133,46 +190,99 @@ class TasmotaAdapter:
             )
         self._full = (full if full.endswith("/") else full + "/").replace("%topic%", device.device)
         self.max_transition = native_max(device.max_transition, HARD_MAX_TRANSITION, HARD_MAX_TRANSITION)
+        self.configured = (
+            Capabilities(kind="switch", brightness=False, output=device.relay) if device.relay is not None else UNKNOWN
+        )
+        """What the configuration says; it wins over what Tasmota announces."""
+        self.capabilities = self.configured
+        # What the device said (never what ambience asked): None is "not said since the last command".
         self._power: bool | None = None
         self._dimmer: float | None = None
         self._ct: float | None = None
         self._color: str | None = None
         self._mode: str | None = None  # 'color' or 'white'
-        self._topics = {
-            "result": self.topic("stat", "RESULT"),
-            "stat_state": self.topic("stat", "STATE"),
-            "power": self.topic("stat", "POWER"),
-            "tele_state": self.topic("tele", "STATE"),
-            "lwt": self.topic("tele", "LWT"),
+        self._want_color = False
+        self._estimate: Light | None = None
+        """The light as far as anyone knows (reports, then commands): only for the fade distance."""
+        json_topics = ["RESULT", "STATE", "DIMMER", "CT", "COLOR"]
+        self._json_topics = {self.topic("stat", t) for t in json_topics} | {self.topic("tele", "STATE")}
+        self._power_topics = {self.topic("stat", "POWER")} | {
+            self.topic("stat", f"POWER{n}") for n in range(1, MAX_POWER_TOPICS + 1)
         }
+        self._lwt = self.topic("tele", "LWT")
 
     def topic(self, prefix: str, command: str) -> str:
         return self._full.replace("%prefix%", prefix) + command
 
     def subscriptions(self) -> list[str]:
-        return list(self._topics.values())
+        return sorted(self._json_topics) + sorted(self._power_topics) + [self._lwt]
+
+    # ---- capabilities ----------------------------------------------------------------------
+
+    def decode_announcement(self, topic: str, payload: bytes) -> Capabilities | None:
+        """This device's capabilities from a discovery config on :data:`DISCOVERY_TOPIC`; ``None`` if it
+        is another device's (its ``t`` is not this device's topic) or not a discovery config."""
+        parts = topic.split("/")
+        if len(parts) != 4 or parts[:2] != ["tasmota", "discovery"] or parts[3] != "config":
+            return None
+        data = json_of(payload)
+        if not isinstance(data, dict) or data.get("t") != self.device.device:
+            return None
+        return tasmota_capabilities(data)
+
+    def learn(self, capabilities: Capabilities) -> None:
+        """Use what the device announced, the configuration's own choices winning."""
+        self.capabilities = capabilities.over(self.configured)
+
+    @property
+    def relay_only(self) -> bool:
+        return self.capabilities.kind == "switch" or self.capabilities.brightness is False
+
+    @property
+    def _output(self) -> int:
+        return self.capabilities.output or 1
+
+    @property
+    def _split(self) -> bool:
+        return bool(self.capabilities.split_white)
+
+    def _power_command(self, n: int) -> str:
+        return "Power" if n == 1 else f"Power{n}"
+
+    # ---- commands --------------------------------------------------------------------------
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":
             raise wrong_kind(self, "light")
+        if self.relay_only:
+            self._power = None
+            return [Message(self.topic("cmnd", self._power_command(self._output)), "ON" if light.on else "OFF")]
         t = clamp_transition(transition, self.max_transition)
+        n_out = self._output
         if not light.on:
-            n = speed(t, distance(self.shown(), Light(0.0)))
-            commands = [f"Speed2 {n}", "Power OFF"]
-            self._power = False
+            n = speed(t, distance(self._estimate, Light(0.0)))
+            commands = [f"Speed2 {n}", f"{self._power_command(n_out)} OFF"]
+            if self._split:
+                commands += [f"Speed2 {n}", f"{self._power_command(n_out + 1)} OFF"]
+            self._estimate = Light(0.0, self._estimate.color_temp if self._estimate else None)
+            self._power = None
         else:
             dimmer = pct_to_scale(light.brightness, 100)
             target = Light(float(dimmer), light.color_temp, light.color)
-            n = speed(t, distance(self.shown(), target))
-            commands = [f"Speed2 {n}", f"Dimmer {dimmer}"]
+            n = speed(t, distance(self._estimate, target))
+            self._want_color = bool(light.color)
+            which = ("1" if light.color else "2") if self._split else ""
+            commands = [f"Speed2 {n}", f"Dimmer{which} {dimmer}"]
             if light.color:
                 commands += [f"Speed2 {n}", f"Color2 {light.color.lower()}"]
-                self._mode, self._color = "color", light.color.lower()
+                self._color = self._mode = None
             elif light.color_temp:
                 mired = kelvin_to_mired(light.color_temp, CT_MIN, CT_MAX)
                 commands += [f"Speed2 {n}", f"CT {mired}"]
-                self._mode, self._ct = "white", float(round(mired_to_kelvin(mired)))
-            self._power, self._dimmer = True, float(dimmer)
+                target = Light(float(dimmer), float(round(mired_to_kelvin(mired))))
+                self._ct = self._mode = None
+            self._estimate = target
+            self._power = self._dimmer = None
         return [Message(self.topic("cmnd", "Backlog"), "; ".join(commands))]
 
     def climate(self, climate: ClimateState) -> list[Message]:
@@ -181,56 +291,88 @@ class TasmotaAdapter:
     def query(self) -> list[Message]:
         return [Message(self.topic("cmnd", "State"), "")]
 
-    def shown(self) -> Light | None:
-        """What the light shows as far as this adapter knows (reports, then its own commands)."""
+    # ---- reports ---------------------------------------------------------------------------
+
+    def reported(self) -> Light | None:
+        """What the device has said it shows (since the last command changed it); ``None``: not said."""
         if self._power is None:
             return None
         ct = self._ct if self._mode != "color" else None
         color = self._color if self._mode == "color" else None
         if not self._power:
             return Light(0.0, ct, color)
+        if self.relay_only:
+            return Light(100.0)  # a relay on is at full output; it has no dim level to say
         if self._dimmer is None:
             return None
         return Light(self._dimmer, ct, color)
 
     def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
-        if topic == self._topics["lwt"]:
+        if topic == self._lwt:
             return online_payload(payload, "Online", "Offline")
         reading = Reading()
-        if topic == self._topics["power"]:
-            power = reading.switch("POWER", text(payload))
-            if power is None:
-                return reading.out()
-            self._power = power
-        elif topic in (self._topics["result"], self._topics["stat_state"], self._topics["tele_state"]):
+        if topic in self._power_topics:
+            data = json_of(payload)
+            if isinstance(data, dict):  # SetOption4 1: the JSON answer comes here too
+                if not self._merge(data, reading):
+                    return reading.out()
+            else:
+                key = topic.rsplit("/", 1)[1]
+                if key not in self._power_keys():
+                    return []
+                power = reading.switch(key, text(payload))
+                if power is None:
+                    return reading.out()
+                self._power = power
+        elif topic in self._json_topics:
             data = reading.json_object(payload)
             if data is None or not self._merge(data, reading):
                 return reading.out()
         else:
             return []
-        light = self.shown()
+        light = self.reported()
+        if light is not None:
+            self._estimate = light
         return reading.out(None if light is None else LightReport(light))
+
+    def _power_keys(self, n: int | None = None) -> tuple[str, ...]:
+        """The keys (and ``stat`` topics) of relay ``n``'s power: ``POWER`` is relay 1 on a one-relay device."""
+        n = self._output if n is None else n
+        return ("POWER", "POWER1") if n == 1 else (f"POWER{n}",)
 
     def _merge(self, data: dict, reading: Reading) -> bool:
         """Take what a RESULT/STATE message says about the light; whether it said anything."""
         said = False
-        key = "POWER" if "POWER" in data else "POWER1"
-        power = reading.switch(key, data.get(key))
-        if power is not None:
-            self._power, said = power, True
-        dimmer = reading.number("Dimmer", data.get("Dimmer"), PERCENT)
+        split = not self.relay_only and ("Dimmer1" in data or "Dimmer2" in data or self._split)
+        white = split and not self._want_color
+        n = self._output + (1 if white else 0)
+        key = next((k for k in self._power_keys(n) if k in data), None)
+        if key is not None:
+            power = reading.switch(key, data.get(key))
+            if power is not None:
+                self._power, said = power, True
+        if self.relay_only:
+            return said
+        dimmer_key = ("Dimmer2" if white else "Dimmer1") if split else "Dimmer"
+        dimmer = reading.number(dimmer_key, data.get(dimmer_key), PERCENT)
         if dimmer is not None:
             self._dimmer, said = dimmer, True
         ct = reading.number("CT", data.get("CT"), CT)
         if ct is not None:
             self._ct, said = float(round(mired_to_kelvin(ct))), True
+            if split:
+                self._mode = "white" if white else self._mode
         color = data.get("Color")
         channels = _channels(color) if isinstance(color, str) else None
         if color is not None and channels is None:
             reading.drop("Color", color, "Tasmota's Color is hex (FF9A40) or 0–255 channels (255,154,64)")
         if channels:
-            rgb, white = channels[:3], channels[3:]
-            if len(rgb) == 3 and any(rgb) and not any(white):
+            rgb, white_channels = channels[:3], channels[3:]
+            if split:
+                self._mode = "white" if white else "color"
+                if not white and len(rgb) == 3 and any(rgb):
+                    self._color = normalized_hex(*rgb)
+            elif len(rgb) == 3 and any(rgb) and not any(white_channels):
                 self._mode, self._color = "color", normalized_hex(*rgb)
             else:
                 self._mode = "white"

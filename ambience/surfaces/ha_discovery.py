@@ -6,7 +6,12 @@ outside ``[a-zA-Z0-9_-]`` made ``_``, so ``ambience`` by default). Its component
 
 - a ``select`` *Preset*: the preset the *Start* button starts. Its command topic
   ``<base>/<room>/ha/preset/set`` stores the choice; its state is retained on ``<base>/<room>/ha/preset``.
-  It follows the preset of every session that starts, from whichever surface.
+  It follows the preset of every session that starts, from whichever surface. Home Assistant shows the
+  presets' **names** (``options``); the topics carry preset **ids**: the select's ``command_template`` turns
+  the chosen name into its id and its ``value_template`` the id on the state topic into its name
+  (homeassistant/components/mqtt/select.py ``async_select_option`` renders ``command_template`` with the
+  option as ``value``; ``message_received`` renders ``value_template`` and needs the result in ``options``).
+  Two presets of the same name are told apart as ``Name (id)``.
 - ``button`` s *Start*, *Pause*, *Resume*, *Stop*, *Extend 10 min* on ``<base>/<room>/ha/<action>``.
   A press runs the same command as ``{"action": ...}`` on ``<base>/<room>/command`` (the code of
   :class:`~ambience.surfaces.mqtt_control.MqttControl`, so it is validated and executed exactly like the
@@ -14,6 +19,11 @@ outside ``[a-zA-Z0-9_-]`` made ``_``, so ``ambience`` by default). Its component
 - ``sensor`` s *Remaining time* (``duration``, s), *End time* (``timestamp``), *Phase* and *State*
   (``enum``), read with templates from the retained room state ``<base>/<room>/state`` that
   :class:`~ambience.surfaces.mqtt_control.MqttControl` publishes.
+
+Every component carries ``qos: 1``: the root-level ``qos`` is inherited by the components only in newer
+Home Assistant (``SHARED_OPTIONS`` in homeassistant/components/mqtt/schemas.py has no ``qos`` before 2026.x,
+home-assistant/core#170166), so an older one would press the buttons at QoS 0. Device-based discovery
+needs Home Assistant 2024.11 or newer.
 
 Availability is ``<base>/status`` (``online``, and ``offline`` as the connection's Last Will).
 The configs are published at start and after every (re)connect, and again 0–2 s after Home
@@ -34,6 +44,7 @@ import logging
 import random
 import re
 import uuid
+from collections import Counter
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
@@ -75,6 +86,25 @@ _ICONS = {
 def node_id(base_topic: str) -> str:
     """The id prefix of devices and entities: the base topic with ``[^a-zA-Z0-9_-]`` made ``_``."""
     return re.sub(r"[^a-zA-Z0-9_-]", "_", base_topic)
+
+
+QOS = 1
+"""The QoS of every command and state topic, given in each component (see the module's docstring)."""
+
+
+def preset_labels(presets: list[dict[str, Any]]) -> dict[str, str]:
+    """Preset id -> what Home Assistant's select shows: its name, ``Name (id)`` where names repeat."""
+    names = [(p.get("name") or p["id"]).strip() or p["id"] for p in presets]
+    counts = Counter(name.casefold() for name in names)
+    return {
+        p["id"]: name if counts[name.casefold()] == 1 else f"{name} ({p['id']})"
+        for p, name in zip(presets, names, strict=True)
+    }
+
+
+def _lookup_template(mapping: dict[str, str]) -> str:
+    """A Home Assistant template that maps ``value`` through ``mapping`` (unknown values pass through)."""
+    return "{{ " + json.dumps(mapping, ensure_ascii=True) + ".get(value, value) }}"
 
 
 def _minutes(seconds: float) -> str:
@@ -171,23 +201,27 @@ class HomeAssistantDiscovery:
         name = (room.name if room is not None else None) or room_id
         dev_id = self.device_id(room_id)
         state_topic = f"{self.base}/{room_id}/state"
-        presets = [p["id"] for p in self.controller.presets()]
+        labels = preset_labels(self.controller.presets())
+        presets = list(labels)
 
         def entity(key: str, platform: str, label: str, **more: Any) -> dict[str, Any]:
-            return {"p": platform, "unique_id": f"{dev_id}_{key}", "name": label, "icon": _ICONS[key], **more}
+            return {"p": platform, "unique_id": f"{dev_id}_{key}", "name": label, "icon": _ICONS[key], "qos": QOS,
+                    **more}  # fmt: skip
 
         components: dict[str, dict[str, Any]] = {}
         if presets:
             components["preset"] = entity(
-                "preset", "select", "Preset", options=presets,
+                "preset", "select", "Preset", options=list(labels.values()),
                 command_topic=self.room_topic(room_id, "preset/set"), state_topic=self.room_topic(room_id, "preset"),
+                command_template=_lookup_template({label: pid for pid, label in labels.items()}),
+                value_template=_lookup_template(labels),
             )  # fmt: skip
-        labels = {"extend": f"Extend {_minutes(self.settings.extend_by)}"}
+        names = {"extend": f"Extend {_minutes(self.settings.extend_by)}"}
         for action in ACTIONS:
             if action == "start" and not presets:
                 continue
             components[action] = entity(
-                action, "button", labels.get(action, action.capitalize()),
+                action, "button", names.get(action, action.capitalize()),
                 command_topic=self.room_topic(room_id, action), payload_press="PRESS",
             )  # fmt: skip
         components["remaining"] = entity(
@@ -219,7 +253,7 @@ class HomeAssistantDiscovery:
             "availability_topic": self.connection.status_topic,
             "payload_available": "online",
             "payload_not_available": "offline",
-            "qos": 1,
+            "qos": QOS,
             "cmps": components,
         }
 
