@@ -17,7 +17,9 @@ import pytest
 
 from ambience.config import Config
 from ambience.simulator import Simulator
+from ambience.simulator.model import LightView
 from ambience.simulator.profiles import PROFILES, walk, zigbee2mqtt_definitions
+from ambience.simulator.tasmota import fade_seconds
 from ambience.testing.mosquitto import Mosquitto, MqttProbe
 
 Z = "zigbee2mqtt"
@@ -56,7 +58,7 @@ def config(broker: Mosquitto) -> Config:
 def start_sim(config: Config) -> Iterator[Callable[..., Simulator]]:
     """Start simulators of ``config`` (0.1 s ticks, 0.5 °C a tick); all stopped after."""
     with ExitStack() as started:
-        yield lambda **kw: started.enter_context(Simulator(config, **{"tick": 0.1, "drift": 0.5, **kw}))
+        yield lambda **kw: started.enter_context(Simulator(**{"config": config, "tick": 0.1, "drift": 0.5, **kw}))
 
 
 @pytest.fixture
@@ -335,3 +337,89 @@ def test_a_bad_profile_is_one_clear_error(config: Config, options: dict[str, Any
 def _features(device: str) -> list[Any]:
     model = PROFILES[PROFILED[device]["profile"]].model
     return list(walk(zigbee2mqtt_definitions()[str(model)]["exposes"]))
+
+
+# ---- Tasmota ---------------------------------------------------------------------------------
+
+TASMOTA: dict[str, Any] = {
+    "lights": [
+        {"bridge": "tasmota", "device": "ct-bulb", "role": "lamp"},
+        {"bridge": "tasmota", "device": "relay", "role": "warmer"},
+    ]
+}
+TASMOTA_PROFILES = {
+    "ct-bulb": {"profile": "tasmota-ct-bulb", "mac": "DC4F22ABCDEF"},
+    "relay": {"profile": "tasmota-plug", "mac": "DC4F22123456"},
+}
+
+
+@pytest.fixture
+def tasmota(broker: Mosquitto, start_sim: Callable[..., Simulator]) -> Simulator:
+    config = Config.model_validate({"mqtt": {"url": broker.url}, "rooms": {"tas": TASMOTA}})
+    return start_sim(config=config, options=TASMOTA_PROFILES, initial={"ct-bulb": {"on": True, "brightness": 100}})
+
+
+def results(probe: MqttProbe, topic: str, count: int, since: int) -> list[Any]:
+    return [m.json() for m in probe.wait_count(topic, count, since=since)]
+
+
+def test_tasmota_speed2_fades_by_itself_once(tasmota: Simulator, probe: MqttProbe) -> None:
+    # xdrv_04_light.ino CmndSpeed (index 2): fade_once_enabled = true, fade_once_value = (payload > 0)
+    probe.subscribe("stat/ct-bulb/RESULT")
+    mark = probe.mark()
+    probe.publish("cmnd/ct-bulb/Backlog", "Speed2 20; Dimmer 50")
+    assert results(probe, "stat/ct-bulb/RESULT", 2, mark)[0] == {"Speed2": 20}
+    snap = tasmota.wait_for("tas", "ct-bulb", lambda s: s["commands"] == 1)  # a Backlog is one command
+    assert snap["fading"] and snap["brightness"] > 55  # Fade is OFF, yet it fades
+    probe.publish("cmnd/ct-bulb/Dimmer", "100")  # Speed2 was used up: the next change jumps
+    snap = tasmota.wait_for("tas", "ct-bulb", lambda s: s["commands"] == 2)
+    assert not snap["fading"] and snap["brightness"] == 100
+
+
+def test_tasmota_speed2_0_does_not_fade_even_with_fade_on(tasmota: Simulator, probe: MqttProbe) -> None:
+    probe.publish("cmnd/ct-bulb/Backlog", "Fade 1; Speed 20; Speed2 0; Dimmer 20")
+    snap = tasmota.wait_for("tas", "ct-bulb", lambda s: s["commands"] == 1)
+    assert not snap["fading"] and snap["brightness"] == 20
+
+
+def test_tasmota_fade_time_is_the_gamma_reversed_channel_distance() -> None:
+    # LightApplyFade: duration = distance * Speed * 500 ms / 1023 + 1 ms, distance the largest change of
+    # fadeGammaReverse(channel); calcGammaBulbs gamma-corrects the white sum (gamma_table), the fade undoes it
+    # with gamma_table_fast. Dimmer 100 -> 50 all cold: 1023 -> 511.5 -> gamma 155.98 -> reversed 311.96.
+    full, half = LightView(True, 100.0, 6536.0), LightView(True, 50.0, 6536.0)
+    assert fade_seconds(10, full, half) == pytest.approx(((1023 - 311.96) * 10 * 500 / 1023 + 1) / 1000, abs=1e-3)
+    assert fade_seconds(10, full, half) > 10 * 0.5 * 0.5  # more than a linear 50 % of the way
+    assert fade_seconds(10, LightView(False, 100.0, 6536.0), full) == pytest.approx(5.001)  # 0 -> 100 %: N × 0.5 s
+
+
+def test_tasmota_relay_has_no_light_commands(tasmota: Simulator, probe: MqttProbe) -> None:
+    # Xdrv04 decodes light commands only if (TasmotaGlobal.light_type): on a relay they are unknown
+    probe.subscribe("stat/relay/RESULT")
+    mark = probe.mark()
+    probe.publish("cmnd/relay/Backlog", "Speed2 10; Dimmer 30; CT 370; Power ON")
+    replies = results(probe, "stat/relay/RESULT", 4, mark)
+    assert replies == [{"Command": "Unknown"}] * 3 + [{"POWER": "ON"}]
+    assert tasmota.device("tas", "relay")["on"] is True
+
+
+def test_tasmota_discovery_config(tasmota: Simulator, probe: MqttProbe) -> None:
+    # xdrv_12_discovery.ino TasDiscoverMessage, retained on tasmota/discovery/<NetworkUniqueId>/config
+    probe.subscribe("tasmota/discovery/+/config")
+    bulb = probe.wait_json("tasmota/discovery/DC4F22ABCDEF/config")
+    plug = probe.wait_json("tasmota/discovery/DC4F22123456/config")
+    assert all(m.retain for m in probe.messages("tasmota/discovery/+/config"))
+    assert (bulb["t"], bulb["ft"], bulb["tp"], bulb["lt_st"], bulb["rl"][0]) == (
+        "ct-bulb",
+        "%prefix%/%topic%/",
+        ["cmnd", "stat", "tele"],
+        2,
+        2,
+    )
+    assert (plug["t"], plug["lt_st"], plug["rl"][0], plug["mac"]) == ("relay", 0, 1, "DC4F22123456")
+    assert (bulb["ofln"], bulb["onln"], bulb["state"], bulb["ver"]) == (
+        "Offline",
+        "Online",
+        ["OFF", "ON", "TOGGLE", "HOLD"],
+        1,
+    )
+    assert list(bulb)[:5] == ["ip", "dn", "fn", "hn", "mac"] and bulb["fn"][0] and bulb["fn"][1] is None

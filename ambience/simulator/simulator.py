@@ -39,7 +39,7 @@ from ambience.simulator.homeassistant import HomeAssistantSim
 from ambience.simulator.profiles import Profile
 from ambience.simulator.profiles import get as get_profile
 from ambience.simulator.shelly import ShellySim
-from ambience.simulator.tasmota import TasmotaSim
+from ambience.simulator.tasmota import TasmotaCtBulb, TasmotaPlug, TasmotaSim
 from ambience.simulator.z2m_profiles import Z2mDevice, bridge_devices
 from ambience.simulator.z2m_profiles import family as z2m_family
 from ambience.simulator.zigbee2mqtt import Zigbee2MqttSim
@@ -543,6 +543,8 @@ def profiled_class(profile: Profile) -> type[VirtualDevice[Any]]:
     """The simulation of ``profile``'s device."""
     if profile.bridge == "zigbee2mqtt":
         return z2m_family(profile)
+    if profile.bridge == "tasmota":
+        return {"tasmota-light": TasmotaCtBulb, "tasmota-relay": TasmotaPlug}[profile.family]
     raise ValueError(f"profile {profile.name}: no simulation of {profile.bridge} profiles")
 
 
