@@ -9,17 +9,23 @@ The expected behaviour of each Zigbee2MQTT profile is cited from zigbee-herdsman
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ambience.config import Config
+from ambience.cli.demo import DEMO_CONFIG, DEMO_DEVICES
+from ambience.config import Config, parse_config
 from ambience.simulator import Simulator
 from ambience.simulator.model import LightView
 from ambience.simulator.profiles import PROFILES, walk, zigbee2mqtt_definitions
+from ambience.simulator.runner import device_specs
 from ambience.simulator.tasmota import fade_seconds
+from ambience.testing import without_ambience
 from ambience.testing.mosquitto import Mosquitto, MqttProbe
 
 Z = "zigbee2mqtt"
@@ -423,3 +429,72 @@ def test_tasmota_discovery_config(tasmota: Simulator, probe: MqttProbe) -> None:
         1,
     )
     assert list(bulb)[:5] == ["ip", "dn", "fn", "hn", "mac"] and bulb["fn"][0] and bulb["fn"][1] is None
+
+
+# ---- the devices file, the program and the demo ----------------------------------------------
+
+
+def test_python_m_simulator_takes_a_devices_file_and_zigbee2mqtts_will_says_offline(
+    tmp_path: Path, broker: Mosquitto, probe: MqttProbe
+) -> None:
+    config, devices = tmp_path / "ambience.yaml", tmp_path / "simulator.yaml"
+    config.write_text(
+        f"mqtt: {{url: '{broker.url}'}}\nrooms:\n  r:\n    lights: [{{bridge: zigbee2mqtt, device: b}}]\n"
+    )
+    devices.write_text("devices:\n  r/b: {profile: ikea-led1545g12, initial: {on: true}}\n")
+    probe.subscribe("zigbee2mqtt/bridge/state", "ambience-sim/r/b/state")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ambience.simulator", "--config", str(config), "--devices", str(devices)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=without_ambience(),
+    )  # fmt: skip
+    try:
+        probe.wait_json("zigbee2mqtt/bridge/state", lambda s: s == {"state": "online"}, timeout=10)
+        snap = probe.wait_json("ambience-sim/r/b/state", lambda s: s.get("profile") == "ikea-led1545g12", timeout=10)
+        assert snap["on"] is True
+        mark = probe.mark()
+        process.kill()  # no goodbye: the broker publishes the bridge client's Last Will (z2m lib/mqtt.ts)
+        process.wait()
+        assert probe.wait_json("zigbee2mqtt/bridge/state", since=mark, timeout=10) == {"state": "offline"}
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_device_specs_split_a_devices_file(tmp_path: Path) -> None:
+    file = tmp_path / "sim.yaml"
+    file.write_text(
+        "devices:\n  r/trv: {profile: danfoss-ally, report_interval: 60, initial: {target: 19}, faults: {mute: true}}\n"
+    )
+    assert device_specs(file) == {
+        "options": {"r/trv": {"profile": "danfoss-ally", "report_interval": 60}},
+        "initial": {"r/trv": {"target": 19}},
+        "faults": {"r/trv": {"mute": True}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("rooms: {}\n", "write a 'devices:' mapping"),
+        ("devices: [a]\n", "write a 'devices:' mapping"),
+        ("devices: {r/b: ikea}\n", "devices.r/b is 'ikea'; write a mapping"),
+        ("devices: {r/b: {profile: x\n", "(the simulator devices file)"),
+    ],
+)
+def test_a_bad_devices_file_is_one_line_naming_it(tmp_path: Path, text: str, said: str) -> None:
+    file = tmp_path / "sim.yaml"
+    file.write_text(text)
+    with pytest.raises(ValueError, match=f"^{file}: ") as caught:
+        device_specs(file)
+    assert said in str(caught.value)
+
+
+def test_the_demo_runs_real_profiles(tmp_path: Path) -> None:
+    text = DEMO_CONFIG.format(mqtt_port=1883, http_port=8765)
+    file = tmp_path / "simulator.yaml"
+    file.write_text(DEMO_DEVICES)
+    sim = Simulator(parse_config(text, "demo config", tmp_path), **device_specs(file))
+    profiles = {key: sim.device(*key).get("profile") for key in sim.devices()}
+    assert profiles[("studio", "studio-trv")] == "bosch-bth-ra"
+    assert profiles[("studio", "studio-ceiling")] == "hue-white-ambiance"
+    assert profiles[("studio", "studio-lamp")] == "tasmota-ct-bulb"
