@@ -193,52 +193,6 @@ PROFILES: Final[dict[str, Profile]] = {
                 "tasmota/discovery/<mac>/config announces rl [1], lt_st 0",
             ),
         ),
-        Profile(
-            "shelly-plus-dimmer",
-            "shelly",
-            "light",
-            "Shelly Plus Wall Dimmer / Dimmer 0-1-10V PM (Gen2 Light component)",
-            "shelly-light",
-            "Shelly Gen2 API docs: ComponentsAndServices/Light, Shelly (GetDeviceInfo, GetConfig), Mqtt",
-            ("Light.Set / GetStatus / GetConfig; Shelly.GetDeviceInfo and Shelly.GetConfig",),
-        ),
-        Profile(
-            "shelly-plus-plug",
-            "shelly",
-            "switch",
-            "Shelly Plus Plug S (Gen2 Switch component)",
-            "shelly-switch",
-            "Shelly Gen2 API docs: ComponentsAndServices/Switch, Shelly (GetDeviceInfo, GetConfig)",
-            ("Switch.Set only: Light.* answers 'No handler'",),
-        ),
-        Profile(
-            "esphome-light",
-            "esphome",
-            "light",
-            "ESPHome RGBCT/CWWW light in MQTT mode",
-            "esphome-light",
-            "esphome components/mqtt/mqtt_light.cpp (send_discovery), components/light/light_json_schema.cpp",
-            ("a non-integer transition is ignored (default 1 s applies)", "HA discovery config published"),
-        ),
-        Profile(
-            "esphome-climate",
-            "esphome",
-            "climate",
-            "ESPHome thermostat (heat only)",
-            "esphome-climate",
-            "esphome components/mqtt/mqtt_climate.cpp (send_discovery, subscriptions), components/climate",
-            ("modes validated by the traits (off, heat)", "HA discovery config published"),
-        ),
-        Profile(
-            "esphome-heat-cool",
-            "esphome",
-            "climate",
-            "ESPHome two-point thermostat (heat_cool, e.g. a heat pump)",
-            "esphome-heat-cool",
-            "esphome components/mqtt/mqtt_climate.cpp: two-point traits subscribe only "
-            "target_temperature_low/high/command",
-            ("no target_temperature/command topic: only low/high", "modes off, heat, cool, heat_cool"),
-        ),
     )
 }
 
