@@ -102,9 +102,9 @@ def test_simulate_takes_tick_and_drift(capsys, monkeypatch):
 
     seen = {}
     monkeypatch.setattr(ambience.simulator, "main", lambda config, **kw: seen.update(kw) or 0)
-    code, _, err = run(capsys, "simulate", "--tick", "0.25", "--drift", "0")
+    code, _, err = run(capsys, "simulate", "--tick", "0.25", "--drift", "0", "--devices", "sim.yaml")
     assert code == 0, err
-    assert seen == {"url": None, "tick": 0.25, "drift": 0.0}
+    assert seen == {"url": None, "devices": "sim.yaml", "tick": 0.25, "drift": 0.0}
 
 
 @pytest.mark.parametrize(

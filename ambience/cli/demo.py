@@ -49,6 +49,14 @@ rooms:
     speaker: {{audio_device: auto, ao: "pipewire,pulse,alsa,null"}}
 """
 
+DEMO_DEVICES = """\
+# Which real device each simulated one is (ambience simulate --devices; docs/simulator.md).
+devices:
+  studio/studio-trv: {profile: bosch-bth-ra, initial: {target: 19, local_temperature: 18.5}}
+  studio/studio-ceiling: {profile: hue-white-ambiance}
+  studio/studio-lamp: {profile: tasmota-ct-bulb}
+"""
+
 
 def _free_port(preferred: int) -> int:
     for port in (preferred, 0):
@@ -92,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     mqtt_port, http_port = _free_port(18830), _free_port(8765)
     config = home / "ambience.yaml"
     config.write_text(DEMO_CONFIG.format(mqtt_port=mqtt_port, http_port=http_port))
+    devices = home / "simulator.yaml"
+    devices.write_text(DEMO_DEVICES)
     broker_conf = home / "mosquitto.conf"
     broker_conf.write_text(
         f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n"
@@ -129,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mosquitto did not start; see {logs / 'mosquitto.log'}", file=sys.stderr)
             return 1
         ambience = [sys.executable, "-m", "ambience"]
-        spawn("simulator", ambience + ["simulate", "--config", str(config)])
+        spawn("simulator", ambience + ["simulate", "--config", str(config), "--devices", str(devices)])
         spawn("daemon", ambience + ["serve", "--config", str(config)])
         if not _wait_port(http_port, 30, procs):
             for name in ("simulator", "daemon"):

@@ -65,6 +65,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("--url", help="the broker (default: the config's mqtt.url)")
     p.add_argument(
+        "--devices",
+        metavar="FILE",
+        help="the simulator's devices file: a real-device profile per device (docs/simulator.md)",
+    )
+    p.add_argument(
         "--tick", default="1", metavar="DURATION", help="seconds between fade reports and thermostat steps (default 1)"
     )
     p.add_argument(
@@ -218,4 +223,4 @@ def cmd_simulate(args: argparse.Namespace, ctx: Context) -> int:
     if not 0 <= args.drift <= 5:
         ctx.err.print(f"error: --drift {args.drift} must be between 0 and 5 °C per tick")
         return 2
-    return simulate(getattr(args, "config", None), url=args.url, tick=tick, drift=args.drift)
+    return simulate(getattr(args, "config", None), url=args.url, devices=args.devices, tick=tick, drift=args.drift)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar
 from ambience.config.devices import DeviceBase
 from ambience.simulator.faults import Faults
 from ambience.simulator.model import ClimateModel, LightModel
+from ambience.simulator.profiles import Profile
 
 LIGHT: Final = "light"
 CLIMATE: Final = "climate"
@@ -45,6 +46,7 @@ class VirtualDevice(Generic[ConfigT]):
         initial: Mapping[str, Any] | None = None,
         options: Mapping[str, Any] | None = None,
         drift: float = 0.1,
+        profile: Profile | None = None,
     ):
         if kind not in self.kinds:
             raise ValueError(f"a {self.bridge} device cannot be a {kind}")
@@ -56,6 +58,8 @@ class VirtualDevice(Generic[ConfigT]):
         self.config = config
         self.kind = kind
         self.options = dict(options or {})
+        self.profile = profile
+        """The real device it is (:mod:`ambience.simulator.profiles`); None: the bridge's convention in general."""
         self.light = LightModel.from_initial(initial) if kind == LIGHT else None
         self.climate = ClimateModel.from_initial(initial, drift) if kind == CLIMATE else None
         self.faults = Faults()
@@ -112,8 +116,17 @@ class VirtualDevice(Generic[ConfigT]):
         return self.handle(topic, payload, now) if self.answering else []
 
     def announce(self, now: float) -> list[Publish]:
-        """Availability and state, as a bridge publishes them when it (re)connects."""
-        return self.availability(not self.faults.offline) + (self.report(now) if self.answering else [])
+        """Discovery, availability and state, as a bridge publishes them when it (re)connects."""
+        state = self.report(now) if self.answering else []
+        return self.discovery() + self.availability(not self.faults.offline) + state
+
+    def discovery(self) -> list[Publish]:
+        """The retained announcement of what the device is (Tasmota discovery, ESPHome's HA configs)."""
+        return []
+
+    def timed(self, now: float) -> list[Publish]:
+        """What it does on its own at a tick: a sleepy valve's periodic report, a schedule step."""
+        return []
 
     def set_faults(self, faults: Faults, now: float) -> list[Publish]:
         was_offline = self.faults.offline
@@ -137,6 +150,8 @@ class VirtualDevice(Generic[ConfigT]):
                 out += self.fade_step(now, finished=False)
         if self.climate is not None and step and self.climate.step():
             out += self.climate_step(now)
+        if step:
+            out += self.timed(now)
         return out if self.answering else []
 
     def snapshot(self, now: float) -> dict[str, Any]:
@@ -160,10 +175,17 @@ class VirtualDevice(Generic[ConfigT]):
                 running_state=c.running_state,
                 preset=c.preset,
             )
+        if self.profile is not None:
+            snap["profile"] = self.profile.name
+            snap.update(self.snapshot_extra(now))
         snap.update(
             online=not self.faults.offline, commands=self.commands, dropped=self.dropped, faults=self.faults.as_dict()
         )
         return snap
+
+    def snapshot_extra(self, now: float) -> dict[str, Any]:
+        """What a profiled device adds to its snapshot (valve position, the bridge's errors …)."""
+        return {}
 
 
 def number(value: Any) -> float | None:

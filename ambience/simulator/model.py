@@ -171,6 +171,11 @@ class ClimateModel:
     drift: float = 0.1
     """°C per step."""
     preset: str | None = None
+    forced: str | None = None
+    """``open``: the valve is held fully open and the room heats towards ``hot`` whatever the
+    setpoint (a Tuya TS0601 in ``system_mode: heat``); ``closed``: it is shut and the room cools to ``ambient``."""
+    hot: float = 30.0
+    """Where a room drifts with its radiator fully open."""
 
     @classmethod
     def from_initial(cls, spec: Mapping[str, Any] | None, drift: float) -> ClimateModel:
@@ -187,11 +192,15 @@ class ClimateModel:
 
     @property
     def goal(self) -> float:
-        return self.ambient if self.mode == "off" else self.target
+        if self.forced == "open":
+            return self.hot
+        return self.ambient if self.mode == "off" or self.forced == "closed" else self.target
 
     @property
     def running_state(self) -> str:
         """``heat`` / ``cool`` / ``idle``, as Zigbee2MQTT reports ``running_state``."""
+        if self.forced is not None:
+            return "heat" if self.forced == "open" else "idle"
         if self.mode in ("heat", "auto") and self.local < self.target - 0.05:
             return "heat"
         if self.mode in ("cool", "auto") and self.local > self.target + 0.05:

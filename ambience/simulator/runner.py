@@ -5,10 +5,13 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TextIO
 
 from ambience.config import Config, load_config
 from ambience.errors import AmbienceError
+from ambience.model.parse import load_yaml
 from ambience.simulator.simulator import Simulator
 
 
@@ -40,14 +43,64 @@ def run(config: Config, url: str | None = None, *, out: TextIO | None = None, **
             signal.signal(sig, handler)
 
 
-def main(config_path: str | None, url: str | None = None, **options: Any) -> int:
-    """Load the config (``--config``, ``$AMBIENCE_CONFIG``, ``./ambience.yaml``) and :func:`run`; the exit code."""
+SPEC_KEYS = ("initial", "faults")
+"""Keys of a device spec that are not bridge options (``profile`` and the rest are)."""
+
+
+def device_specs(path: str | Path) -> dict[str, dict[str, Any]]:
+    """A simulator devices file as :class:`Simulator` keyword arguments (``options``, ``initial``, ``faults``).
+
+    The file (YAML)::
+
+        devices:
+          studio/studio-trv: {profile: tuya-ts0601, initial: {target: 19}}
+          studio-ceiling: {profile: ikea-led1545g12, availability: true}
+
+    keys ``"<room>/<device>"`` or ``"<device>"``; per device ``profile`` (docs/simulator.md),
+    ``initial`` (the state it starts in), ``faults`` and the bridge's options. ValueError naming the
+    file and the bad entry.
+    """
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{where}: cannot read the simulator devices file: {exc}") from None
+    data, issues = load_yaml(text, where)
+    if issues:
+        raise ValueError(f"{issues[0]} (the simulator devices file)")
+    devices = data.get("devices") if isinstance(data, Mapping) else None
+    if not isinstance(devices, Mapping) or set(data) - {"devices"}:
+        raise ValueError(f"{where}: write a 'devices:' mapping of '<room>/<device>' to a spec, and nothing else")
+    out: dict[str, dict[str, Any]] = {"options": {}, "initial": {}, "faults": {}}
+    for name, spec in devices.items():
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"{where}: devices.{name} is {spec!r}; write a mapping such as {{profile: tuya-ts0601}}")
+        options = {k: v for k, v in spec.items() if k not in SPEC_KEYS}
+        for key in SPEC_KEYS:
+            if key in spec:
+                out[key][str(name)] = _yaml11_words(spec[key])
+        if options:
+            out["options"][str(name)] = options
+    return out
+
+
+def _yaml11_words(value: Any) -> Any:
+    """YAML 1.1 reads a bare ``on:`` key as True: in a state or fault mapping it is the word ``on``."""
+    if isinstance(value, Mapping):
+        return {({True: "on", False: "off"}.get(k, k) if isinstance(k, bool) else k): v for k, v in value.items()}
+    return value
+
+
+def main(config_path: str | None, url: str | None = None, devices: str | None = None, **options: Any) -> int:
+    """Load the config (``--config``, ``$AMBIENCE_CONFIG``, ``./ambience.yaml``) and the simulator's
+    devices file (``--devices``), and :func:`run`; the exit code."""
     try:
         config, _ = load_config(config_path)
         if not config.rooms:
             print("error: the config has no rooms, so there is no device to simulate", file=sys.stderr)
             return 1
-        run(config, url, **options)
+        specs: dict[str, Any] = device_specs(devices) if devices else {}
+        run(config, url, **options, **specs)
     except AmbienceError as exc:
         for line in str(exc).splitlines():
             print(f"error: {line}", file=sys.stderr)

@@ -36,8 +36,12 @@ from ambience.simulator.esphome import EsphomeSim
 from ambience.simulator.faults import Faults
 from ambience.simulator.generic import GenericSim
 from ambience.simulator.homeassistant import HomeAssistantSim
+from ambience.simulator.profiles import Profile
+from ambience.simulator.profiles import get as get_profile
 from ambience.simulator.shelly import ShellySim
-from ambience.simulator.tasmota import TasmotaSim
+from ambience.simulator.tasmota import TasmotaCtBulb, TasmotaPlug, TasmotaSim
+from ambience.simulator.z2m_profiles import Z2mDevice, bridge_devices
+from ambience.simulator.z2m_profiles import family as z2m_family
 from ambience.simulator.zigbee2mqtt import Zigbee2MqttSim
 
 log = logging.getLogger("ambience.simulator")
@@ -51,6 +55,8 @@ Key = tuple[str, str]
 Specs = Mapping[str, Mapping[str, Any]]
 """Per-device settings keyed by ``"<device>"`` or ``"<room>/<device>"``."""
 _STOP = object()
+ONLINE, OFFLINE = '{"state":"online"}', '{"state":"offline"}'
+"""Zigbee2MQTT's ``bridge/state`` payloads (z2m lib/mqtt.ts, retained)."""
 
 
 class Simulator:
@@ -93,6 +99,12 @@ class Simulator:
             for topic in dev.subscriptions():
                 self._routes.setdefault(topic, []).append(key)
         self._fault_topics = {self._topic(key, "fault"): key for key in self._devices}
+        self._z2m: dict[str, list[Z2mDevice]] = {}
+        """Zigbee2MQTT base topic -> its profiled devices: that bridge announces them on ``bridge/devices``."""
+        for dev in self._devices.values():
+            if isinstance(dev, Z2mDevice):
+                self._z2m.setdefault(dev.config.base_topic, []).append(dev)
+        self._bridges: list[_Bridge] = []
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._cond = threading.Condition()
         now = time.monotonic()
@@ -115,17 +127,23 @@ class Simulator:
         for room_id, room in config.rooms.items():
             for dev, kind, _ in room.devices():
                 key = dev.id if (room_id, dev.id) not in devices else f"{dev.id}@{dev.bridge}"
-                cls = SIMULATORS[dev.bridge]
+                spec_keys = (f"{room_id}/{key}", key)
+                spec = next((initial[k] for k in spec_keys if k in initial), None)
+                opts: dict[str, Any] = dict(next((options[k] for k in spec_keys if k in options), {}))
+                wanted -= set(spec_keys)
+                profile = None
+                if "profile" in opts:
+                    profile = _profile_for(f"{room_id}/{key}", opts.pop("profile"), dev.bridge, kind)
+                    cls = profiled_class(profile)
+                else:
+                    cls = SIMULATORS[dev.bridge]
                 if kind not in cls.kinds:
                     log.warning(
                         "%s/%s: %s has no thermostat convention; simulated as a light", room_id, key, dev.bridge
                     )
                     kind = LIGHT
-                spec_keys = (f"{room_id}/{key}", key)
-                spec = next((initial[k] for k in spec_keys if k in initial), None)
-                opts = next((options[k] for k in spec_keys if k in options), None)
-                wanted -= set(spec_keys)
-                devices[(room_id, key)] = cls(room_id, dev, kind, initial=spec, options=opts, drift=drift)
+                extra: dict[str, Any] = {"profile": profile} if profile is not None else {}
+                devices[(room_id, key)] = cls(room_id, dev, kind, initial=spec, options=opts, drift=drift, **extra)
         if wanted:
             raise ValueError(f"no device {sorted(wanted)[0]!r} in the config; known: {_known(devices)}")
         return devices
@@ -153,10 +171,18 @@ class Simulator:
         if self._engine is not None:
             return self
         self._client = self._make_client()
+        self._bridges = [self._bridge(base, devices) for base, devices in self._z2m.items()]
         self._engine = threading.Thread(target=self._run, name="ambience-sim", daemon=True)
         self._engine.start()
         self._client.loop_start()
-        if timeout is not None and not self._ready.wait(timeout):
+        for bridge in self._bridges:
+            bridge.client.loop_start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ready = timeout is None or (
+            self._ready.wait(timeout)
+            and all(b.announced.wait(max(0.0, deadline - time.monotonic())) for b in self._bridges)  # type: ignore[operator]
+        )
+        if not ready:
             self.stop()
             raise DeviceError(f"simulator: could not connect to and subscribe on {self.url} within {timeout:g}s")
         return self
@@ -176,6 +202,9 @@ class Simulator:
                 pass
         client.disconnect()
         client.loop_stop()
+        for bridge in self._bridges:
+            bridge.stop()
+        self._bridges = []
         self._engine = self._client = None
         self._online.clear()
         self._ready.clear()
@@ -226,12 +255,35 @@ class Simulator:
         parsed = Faults.parse({**(faults or {}), **more})
         self._call(lambda now: self._apply_faults(key, parsed, now))
 
+    def schedule_step(self, room_id: str, device_id: str) -> None:
+        """The valve's own programme reaches its next step now (a profiled thermostat in a schedule mode
+        then moves its setpoint, as the real one would at its next programmed time)."""
+        self._profiled_call(room_id, device_id, "schedule_step")
+
+    def report_now(self, room_id: str, device_id: str) -> None:
+        """A sleepy profiled valve (Danfoss Ally) sends its periodic report now instead of at ``report_interval``."""
+        self._profiled_call(room_id, device_id, "report_now")
+
+    def _profiled_call(self, room_id: str, device_id: str, method: str) -> None:
+        key = self._key(room_id, device_id)
+        dev = self._devices[key]
+        if not hasattr(dev, method):
+            raise ValueError(f"{room_id}/{device_id} has no {method.replace('_', ' ')} (its profile: {dev.profile})")
+
+        def call(now: float) -> None:
+            out = getattr(dev, method)(now)
+            self._refresh(key, now)
+            self._publish(out if dev.answering else [])
+
+        self._call(call)
+
     def describe(self) -> list[str]:
         """One line per device: where it is, its bridge and the topics it listens on."""
         lines = []
         for (room, key), dev in self._devices.items():
             faults = f"  faults {json_payload(dev.faults.as_dict())}" if dev.faults.as_dict() else ""
-            lines.append(f"{room}/{key}  {dev.bridge} {dev.kind}  <- {', '.join(dev.subscriptions())}{faults}")
+            what = f"{dev.bridge} {dev.profile.name}" if dev.profile else f"{dev.bridge} {dev.kind}"
+            lines.append(f"{room}/{key}  {what}  <- {', '.join(dev.subscriptions())}{faults}")
         return lines
 
     def _key(self, room_id: str, device_id: str) -> Key:
@@ -254,13 +306,39 @@ class Simulator:
     # ---- paho (network thread) ---------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
+        client = self._new_client(self.client_id, f"{self.prefix}/status", "offline")
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self._connect(client)
+        return client
+
+    def _bridge(self, base: str, devices: list[Z2mDevice]) -> _Bridge:
+        """Zigbee2MQTT itself for ``base``: its own MQTT client, whose Last Will is ``bridge/state`` offline
+        (z2m lib/mqtt.ts: will ``{"state":"offline"}`` retained; ``{"state":"online"}`` on connect)."""
+        client = self._new_client(f"{self.client_id}-z2m-{len(self._bridges)}", f"{base}/bridge/state", OFFLINE)
+        bridge = _Bridge(base, devices, client)
+        client.on_connect = bridge.on_connect
+        self._connect(client)
+        return bridge
+
+    def _connect(self, client: mqtt.Client) -> None:
+        parts = urlsplit(self.url)
+        tls = parts.scheme == "mqtts"
+        port = parts.port or (8883 if tls else 1883)
+        # paho's default, the only one v3.1.1 takes
+        clean_start = True if self.config.mqtt.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY
+        client.connect_async(parts.hostname or "", port, keepalive=15, clean_start=clean_start)
+
+    def _new_client(self, client_id: str, will_topic: str, will_payload: str) -> mqtt.Client:
         parts = urlsplit(self.url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError(f"{self.url!r} is not a broker URL; write mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
         settings = self.config.mqtt
         v5 = settings.protocol == "5"
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311
         )
         username = unquote(parts.username) if parts.username else settings.username
         password = unquote(parts.password) if parts.password else settings.secret()
@@ -272,14 +350,7 @@ class Simulator:
             ca, cert, key = (str(f) if f else None for f in files)
             client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
         client.reconnect_delay_set(1, 2)
-        client.will_set(f"{self.prefix}/status", "offline", qos=1, retain=True)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        port = parts.port or (8883 if tls else 1883)
-        clean_start = True if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY  # paho's default, the only one v3.1.1 takes
-        client.connect_async(parts.hostname, port, keepalive=15, clean_start=clean_start)
+        client.will_set(will_topic, will_payload, qos=1, retain=True)
         return client
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
@@ -427,3 +498,69 @@ class Simulator:
 
 def _known(devices: Iterable[Key]) -> str:
     return ", ".join(f"{room}/{key}" for room, key in devices) or "none"
+
+
+class _Bridge:
+    """One Zigbee2MQTT instance: ``bridge/state`` and ``bridge/devices`` (retained) from its own client."""
+
+    def __init__(self, base: str, devices: list[Z2mDevice], client: mqtt.Client):
+        self.base = base
+        self.devices = devices
+        self.client = client
+        self.announced = threading.Event()
+
+    def on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if reason_code.is_failure:
+            return
+        set_no_delay(client)
+        client.publish(f"{self.base}/bridge/state", ONLINE, qos=1, retain=True)
+        # z2m lib/extension/bridge.ts publishDevices: retained (qos 0 there; 1 here so a test can wait for it)
+        info = client.publish(f"{self.base}/bridge/devices", bridge_devices(self.devices), qos=1, retain=True)
+        threading.Thread(target=self._wait, args=(info,), daemon=True).start()
+
+    def _wait(self, info: mqtt.MQTTMessageInfo) -> None:
+        try:
+            info.wait_for_publish(10)
+        except (RuntimeError, ValueError):
+            return
+        if info.is_published():
+            self.announced.set()
+
+    def stop(self) -> None:
+        """Zigbee2MQTT stopping: ``bridge/state`` offline (z2m lib/mqtt.ts ``disconnect``); device
+        availability stays as it was (lib/extension/availability.ts ``stop`` publishes nothing)."""
+        if self.client.is_connected():
+            info = self.client.publish(f"{self.base}/bridge/state", OFFLINE, qos=1, retain=True)
+            try:
+                info.wait_for_publish(2.0)
+            except (RuntimeError, ValueError):
+                pass
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def profiled_class(profile: Profile) -> type[VirtualDevice[Any]]:
+    """The simulation of ``profile``'s device."""
+    if profile.bridge == "zigbee2mqtt":
+        return z2m_family(profile)
+    if profile.bridge == "tasmota":
+        return {"tasmota-light": TasmotaCtBulb, "tasmota-relay": TasmotaPlug}[profile.family]
+    raise ValueError(f"profile {profile.name}: no simulation of {profile.bridge} profiles")
+
+
+def _profile_for(where: str, name: Any, bridge: str, kind: str) -> Profile:
+    """The profile a device spec names, checked against the device's bridge and kind; ValueError if it does not fit."""
+    if not isinstance(name, str):
+        raise ValueError(f"{where}: profile {name!r} is not a profile name")
+    try:
+        profile = get_profile(name)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    if profile.bridge != bridge:
+        raise ValueError(f"profile {name} is a {profile.bridge} device, but {where} is on {bridge}")
+    wanted = "climate" if profile.kind == "climate" else "light"
+    if wanted != kind:
+        what = {"climate": "a thermostat", "light": "a light", "switch": "a plug (listed with the lights)"}
+        where_is = "the room's thermostat" if kind == "climate" else "one of the room's lights"
+        raise ValueError(f"profile {name} is {what[profile.kind]}, but {where} is {where_is}")
+    return profile

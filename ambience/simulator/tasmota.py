@@ -6,13 +6,26 @@ Commands (case-insensitive): ``Power`` (ON/OFF/TOGGLE/1/0/2), ``Dimmer`` (0–10
 ``State``. An empty payload is a query. Like Tasmota, the RESULT carries the target at once;
 with ``Fade 1`` the light itself moves at ``Speed`` × 0.5 s per 0–100 %. ``tele/<topic>/LWT``
 is ``Online``/``Offline`` (retained); ``State`` also publishes ``tele/<topic>/STATE``.
+
+As the firmware does (``tasmota_xdrv_driver/xdrv_04_light.ino``): ``Speed2 N`` (``CmndSpeed``,
+index 2) arms a fade for the next change only, by itself, whatever ``Fade`` says (``Speed2 0``:
+that change does not fade; ``Speed2 !`` cancels); the fade lasts ``N × 0.5 s`` times the largest
+channel change measured after undoing the gamma (``LightApplyFade``, ``fadeGammaReverse`` with
+``gamma_table_fast`` of ``xdrv_04_light_utils.ino``), the channels being split and gamma
+corrected as ``calcGammaBulbs`` does.
+
+Profiles: ``tasmota-ct-bulb`` (light subtype 2) and ``tasmota-plug`` (a relay, no light: every
+light command is unknown, ``Xdrv04`` decodes them only ``if (TasmotaGlobal.light_type)``); both
+publish ``tasmota/discovery/<mac>/config`` (retained) as ``xdrv_12_discovery.ino``
+``TasDiscoverMessage`` builds it (option ``mac``, 12 hex digits).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from ambience.config.devices import TasmotaDevice
 from ambience.devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json
@@ -21,6 +34,7 @@ from ambience.simulator.colors import color_to_hex, hs_to_rgb, rgb_to_hs
 from ambience.simulator.model import LightView
 
 CT_MIN, CT_MAX = 153, 500
+_WIFI = {"Wifi": {"AP": 1, "SSId": "ambience-sim", "RSSI": 100, "Signal": -40}}
 ON_WORDS = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
 
 
@@ -33,6 +47,7 @@ class TasmotaSim(VirtualDevice[TasmotaDevice]):
         self.fade = False
         self.speed = 1
         self.speed2: int | None = None
+        """The one-shot ``Speed2`` armed for the next change (0: that change does not fade)."""
 
     def _topic(self, prefix: str, command: str = "") -> str:
         full = self.config.full_topic if self.config.full_topic.endswith("/") else self.config.full_topic + "/"
@@ -144,8 +159,13 @@ class TasmotaSim(VirtualDevice[TasmotaDevice]):
     def _speed(self, name: str, value: str, now: float) -> list[Publish]:
         speed = parse_number(value)
         if name == "speed2":
-            self.speed2 = max(1, min(40, round(speed))) if speed is not None else self.speed2
-            return self._result({"Speed2": self.speed2})
+            # CmndSpeed, index 2: "Speed2 !" cancels; 0..40 arms fade_once (on if > 0) and speed_once
+            if value == "!":
+                self.speed2 = None
+                return self._result({"Speed2": "Done"})
+            if speed is not None and 0 <= speed <= 40:
+                self.speed2 = round(speed)
+            return self._result({"Speed2": self.speed2 if self.speed2 is not None else self.speed})
         self.speed = max(1, min(40, round(speed))) if speed is not None else self.speed
         return self._result({"Speed": self.speed})
 
@@ -154,9 +174,10 @@ class TasmotaSim(VirtualDevice[TasmotaDevice]):
     def _change(self, now: float, **change: Any) -> None:
         assert self.light is not None
         end = self.light.plan(**change)
-        speed = self.speed2 or self.speed
+        # LightAnimate: a one-shot Speed2 decides the fade and its speed, then is used up
+        fade, speed = (self.speed2 > 0, self.speed2) if self.speed2 is not None else (self.fade, self.speed)
         self.speed2 = None
-        duration = speed * 0.5 * _distance(self.light.view(now), end) if self.fade else 0.0
+        duration = fade_seconds(speed, self.light.view(now), end) if fade else 0.0
         self.light.apply(now, end, duration)
 
     def _power_word(self) -> str:
@@ -182,18 +203,159 @@ class TasmotaSim(VirtualDevice[TasmotaDevice]):
             "Fade": "ON" if self.fade else "OFF",
             "Speed": self.speed,
             "LedTable": "ON",
-            "Wifi": {"AP": 1, "SSId": "ambience-sim", "RSSI": 100, "Signal": -40},
+            **_WIFI,
         }
 
     def _result(self, data: dict[str, Any]) -> list[Publish]:
         return [Publish(self._topic("stat", "RESULT"), json_payload(data))]
 
 
-def _distance(a: LightView, b: LightView) -> float:
-    """How far a fade goes, 0–1: the larger of the brightness and the colour-temperature change."""
-    bri = abs(a.brightness - b.brightness) / 100
-    ct = 0.0
-    if a.color_temp and b.color_temp:
-        ct = abs(kelvin_to_mired(a.color_temp, CT_MIN, CT_MAX) - kelvin_to_mired(b.color_temp, CT_MIN, CT_MAX))
-        ct /= CT_MAX - CT_MIN
-    return max(bri, ct)
+GAMMA_TABLE = ((1, 1), (4, 1), (209, 13), (312, 41), (457, 106), (626, 261), (762, 450), (895, 703), (1023, 1023))
+"""xdrv_04_light_utils.ino ``gamma_table`` (10 bits in and out), used by ``ledGamma10_10``."""
+GAMMA_TABLE_FAST = ((384, 192), (768, 576), (1023, 1023))
+"""xdrv_04_light_utils.ino ``gamma_table_fast``, used by ``ledGammaFast`` / ``leddGammaReverseFast`` when fading."""
+
+
+def change_scale(value: float, from_lo: float, from_hi: float, to_lo: float, to_hi: float) -> float:
+    """Tasmota's ``changeUIntScale`` (without its integer rounding)."""
+    if from_hi == from_lo:
+        return to_lo
+    return to_lo + (value - from_lo) * (to_hi - to_lo) / (from_hi - from_lo)
+
+
+def led_gamma(v: float, table: tuple[tuple[int, int], ...] = GAMMA_TABLE) -> float:
+    """``ledGamma_internal``: the piecewise-linear gamma curve."""
+    lo_src = lo_gamma = 0
+    for src, gamma in table:
+        if v <= src:
+            return change_scale(v, lo_src, src, lo_gamma, gamma)
+        lo_src, lo_gamma = src, gamma
+    return 1023.0
+
+
+def led_gamma_reverse_fast(vg: float) -> float:
+    """``leddGammaReverseFast`` (``ledGammaReverse_internal`` with ``gamma_table_fast``)."""
+    lo_src = lo_gamma = 0
+    for src, gamma in GAMMA_TABLE_FAST:
+        if vg <= gamma:
+            return change_scale(vg, lo_gamma, gamma, lo_src, src)
+        lo_src, lo_gamma = src, gamma
+    return 1023.0
+
+
+def channels(view: LightView) -> list[float]:
+    """The 10-bit PWM values (R, G, B, cold, warm) Tasmota drives for ``view``, gamma corrected.
+
+    White (``calcGammaBulbs``): the level splits between the cold and warm channels by the colour
+    temperature (CT_MIN all cold, CT_MAX all warm), the *sum* is gamma corrected and shared out again.
+    Colour: each channel on its own (``ledGamma10_10``).
+    """
+    bri10 = change_scale(view.brightness, 0, 100, 0, 1023)
+    if view.color:
+        r, g, b = hex_to_rgb(view.color)
+        top = max(r, g, b) or 1
+        return [led_gamma(bri10 * c / top) for c in (r, g, b)] + [0.0, 0.0]
+    mired = kelvin_to_mired(view.color_temp, CT_MIN, CT_MAX) if view.color_temp else CT_MIN
+    warm = change_scale(mired, CT_MIN, CT_MAX, 0, 1) * bri10
+    cold = bri10 - warm
+    total = cold + warm
+    if total <= 0:
+        return [0.0] * 5
+    corrected = led_gamma(total)
+    return [0.0, 0.0, 0.0, cold / total * corrected, warm / total * corrected]
+
+
+def fade_seconds(speed: int, a: LightView, b: LightView) -> float:
+    """``LightApplyFade``: ``fade_duration = speed × 500 ms``, then ``distance × fade_duration / 1023 + 1``
+    ms, the distance being the largest ``fadeGammaReverse`` channel change."""
+    distance = max(
+        abs(led_gamma_reverse_fast(y) - led_gamma_reverse_fast(x))
+        for x, y in zip(channels(a), channels(b), strict=True)
+    )
+    if distance <= 0:
+        return 0.0
+    return (distance * speed * 500 / 1023 + 1) / 1000
+
+
+MAX_SET = 8
+"""MAX_RELAYS_SET, MAX_SWITCHES_SET, MAX_KEYS_SET and MAX_FRIENDLYNAMES of an ESP8266 build."""
+
+
+class TasmotaProfiled(TasmotaSim):
+    """A real Tasmota device: announces itself on ``tasmota/discovery/<mac>/config`` (retained)."""
+
+    option_names = frozenset({"mac"})
+    light_subtype: ClassVar[int] = 0
+    """``Light.subtype``: 0 none (a relay), 1 single channel, 2 cold/warm (CT), 3 RGB, 4 RGBW, 5 RGBCW."""
+    module: ClassVar[str] = "Generic"
+
+    @property
+    def mac(self) -> str:
+        given = self.options.get("mac")
+        if isinstance(given, str) and len(given) == 12:
+            return given.upper()
+        return hashlib.sha1(self.name.encode()).hexdigest()[:12].upper()
+
+    def discovery(self) -> list[Publish]:
+        # xdrv_12_discovery.ino TasDiscoverMessage, field by field and in its order
+        relays = [2 if self.light_subtype else 1] + [0] * (MAX_SET - 1)  # 2: the relay is the light
+        config = {
+            "ip": "192.0.2.10",
+            "dn": "Tasmota",
+            "fn": ["Tasmota"] + [None] * (MAX_SET - 1),
+            "hn": f"tasmota-{self.mac[-6:]}-{int(self.mac[-4:], 16) & 0x0FFF:04d}",
+            "mac": self.mac,
+            "md": self.module,
+            "ty": 0,
+            "if": 0,
+            "ofln": "Offline",
+            "onln": "Online",
+            "state": ["OFF", "ON", "TOGGLE", "HOLD"],
+            "sw": "14.3.0",
+            "t": self.name,
+            "ft": self.config.full_topic,
+            "tp": ["cmnd", "stat", "tele"],
+            "rl": relays,
+            "swc": [-1] * MAX_SET,
+            "swn": [None] * MAX_SET,
+            "btn": [0] * MAX_SET,
+            "so": {k: 0 for k in ("4", "11", "13", "17", "20", "30", "68", "73", "82", "114", "117")},
+            "lk": 1 if self.light_subtype else 0,
+            "lt_st": self.light_subtype,
+            "bat": 0,
+            "dslp": 0,
+            "sho": [],
+            "sht": [],
+            "ver": 1,
+        }
+        return [Publish(f"tasmota/discovery/{self.mac}/config", json_payload(config), retain=True)]
+
+
+class TasmotaCtBulb(TasmotaProfiled):
+    light_subtype = 2
+    module = "CT bulb"
+
+
+class TasmotaPlug(TasmotaProfiled):
+    """A relay and no light: ``Xdrv04`` decodes light commands only ``if (TasmotaGlobal.light_type)``,
+    so ``Dimmer``, ``CT``, ``Speed2`` … end as ``{"Command":"Unknown"}`` (support_command.ino)."""
+
+    module = "Sonoff S2X"
+    LIGHT_COMMANDS: ClassVar[frozenset[str]] = frozenset(
+        {"dimmer", "ct", "color", "color1", "color2", "hsbcolor", "fade", "speed", "speed2"}
+    )
+
+    def _run(self, command: str, value: str, now: float) -> list[Publish]:
+        if command.lower() in self.LIGHT_COMMANDS:
+            return self._result({"Command": "Unknown"})
+        return super()._run(command, value, now)
+
+    def _change(self, now: float, **change: Any) -> None:
+        assert self.light is not None
+        self.light.apply(now, self.light.plan(**change, level=100.0), 0.0)
+
+    def _light_result(self) -> dict[str, Any]:
+        return {"POWER": self._power_word()}
+
+    def _state(self) -> dict[str, Any]:
+        return {"Time": time.strftime("%Y-%m-%dT%H:%M:%S"), "POWER": self._power_word(), **_WIFI}

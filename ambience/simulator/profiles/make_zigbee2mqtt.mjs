@@ -42,7 +42,7 @@ for (const model of MODELS) {
   const exposes = typeof def.exposes === 'function' ? def.exposes({isDummyDevice: true}, {}) : def.exposes;
   out.definitions[model] = JSON.parse(JSON.stringify({
     model: def.model, vendor: def.vendor, description: def.description,
-    exposes, options: def.options ?? [],
+    exposes, options: def.options ?? [], supports_ota: !!def.ota,
   }));
 }
 process.stdout.write(JSON.stringify(out, null, 1) + '\n');
