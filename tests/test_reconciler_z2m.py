@@ -143,3 +143,16 @@ def test_the_bridge_going_offline_shows_on_the_device_and_coming_back_resends():
     ]
     assert "bridge" not in trv.describe() and trv.describe()["status"] == "pending"
     assert trv.bridge(True, 7301.0) == []  # online again, said twice: nothing more
+
+
+def test_a_colour_temperature_beyond_the_bulbs_range_confirms_at_the_bulbs_end():
+    """Z2M clamps to the bulb's own range (toZigbee.ts clampColorTemp) and reports the clamped value."""
+    adapter = Zigbee2MqttAdapter(Zigbee2MqttDevice(bridge="zigbee2mqtt", device="l"), "light")
+    lamp = Tracked("room", "l", "lamp", adapter)
+    lamp.learn(z2m_capabilities(DEFINITIONS["LED1545G12"], "Mains (single phase)"), 0.0)
+    cool = Light(60, 5000)  # 200 mired; the IKEA bulb's coolest is 250
+    [message] = lamp.want(LightTarget(cool, cool, 0.0), 0.0)
+    assert json.loads(message.payload)["color_temp"] == 250
+    for item in adapter.decode("zigbee2mqtt/l", b'{"state":"ON","brightness":152,"color_temp":250}'):
+        lamp.report(item, 0.3)
+    assert lamp.status == "confirmed"

@@ -25,11 +25,13 @@ rooms:
     lights:
       - {{bridge: zigbee2mqtt, device: room1/ceiling, role: ceiling}}
       - {{bridge: zigbee2mqtt, device: room1/group, role: lamp}}
+      - {{bridge: zigbee2mqtt, device: room1/candle, role: candle}}
 """
 PRESET = "name: Cool down\nduration: 10m\nclimate: {target: 19, mode: 'off'}\n"
 BRIDGE_DEVICES = [
     bridge_entry("TS0601_thermostat", "room1/trv", "Battery", ieee_address="0xa4c1380000000001"),
     bridge_entry("LED1545G12", "room1/ceiling", "Mains (single phase)", ieee_address="0x000b57fffe000002"),
+    bridge_entry("8718696548738", "room1/candle", "Battery", ieee_address="0x0017880100000003"),
 ]  # room1/group is a Z2M group: not in bridge/devices, it keeps its configuration
 
 
@@ -69,9 +71,14 @@ def test_announced_capabilities_shape_what_is_sent_and_the_bridge_going_down_sho
         try:
             trv = devices.rooms["room1"]["room1/trv"]
             await eventually_async(lambda: trv.adapter.capabilities.family == "tuya_ts0601", 5)
+            candle, ceiling = devices.rooms["room1"]["room1/candle"], devices.rooms["room1"]["room1/ceiling"]
+            patience = {
+                "candle": (candle.patient, candle.ack_timeout),
+                "ceiling": (ceiling.patient, ceiling.ack_timeout),
+            }
             mark = probe.mark()
             devices.apply("room1", state(ClimateState(22.0, "heat"), Light(20, 2700), 30.0))
-            await asyncio.to_thread(probe.wait_count, "zigbee2mqtt/room1/+/set", 4, 5.0, mark)
+            await asyncio.to_thread(probe.wait_count, "zigbee2mqtt/room1/+/set", 5, 5.0, mark)
             sent = {d: sets(probe, d, mark) for d in ("room1/trv", "room1/ceiling", "room1/group")}
             asked = [m.topic for m in probe.messages("zigbee2mqtt/room1/+/get")]
             # Z2M goes down: every device behind it shows it
@@ -81,7 +88,8 @@ def test_announced_capabilities_shape_what_is_sent_and_the_bridge_going_down_sho
             mark = probe.mark()
             await asyncio.to_thread(probe.publish, "zigbee2mqtt/bridge/state", {"state": "online"}, retain=True)
             await asyncio.to_thread(probe.wait_for, "zigbee2mqtt/room1/trv/set", 5.0, mark)
-            return {"sent": sent, "asked": asked, "down": down, "again": sets(probe, "room1/trv", mark)}
+            again = sets(probe, "room1/trv", mark)
+            return {"sent": sent, "asked": asked, "down": down, "again": again, "patience": patience}
         finally:
             task.cancel()
             await connection.stop()
@@ -97,6 +105,7 @@ def test_announced_capabilities_shape_what_is_sent_and_the_bridge_going_down_sho
     assert "zigbee2mqtt/room1/ceiling/get" in got["asked"]
     assert all(d["bridge"] == "offline" for d in got["down"])
     assert got["again"] == [{"current_heating_setpoint": 22.0, "system_mode": "auto"}]
+    assert got["patience"] == {"candle": (True, 300.0), "ceiling": (False, 1.0)}  # a battery light is patient
 
 
 def test_rooms_check_shows_the_capabilities_and_what_will_and_will_not_be_sent(broker, probe, tmp_path, capsys):
