@@ -1152,9 +1152,9 @@ def test_a_setpoint_no_heater_takes_is_not_sent_but_the_mode_is():
         assert as_json(z2m("climate").climate(climate)) == [("zigbee2mqtt/lamp/set", {"system_mode": "heat"})]
         assert as_text(ha("climate").climate(climate)) == [("home/trv/mode/set", "heat")]
         assert as_text(esphome("climate").climate(climate)) == [("node1/climate/trv/mode/command", "heat")]
-    assert as_text(generic("climate", payload='{"t": {target}, "m": "{mode}"}').climate(ClimateState(1e308))) == [
-        ("x/set", '{"t": null, "m": "heat"}')
-    ]
+    assert as_text(
+        generic("climate", payload='{"t": {target}, "m": "{mode}"}').climate(ClimateState(1e308, "heat"))
+    ) == [("x/set", '{"t": null, "m": "heat"}')]
 
 
 LIGHT_ADAPTERS = ["z2m light", "tasmota", "ha light", "esphome light", "shelly", "generic light"]

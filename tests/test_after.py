@@ -61,8 +61,25 @@ def test_a_thermostat_never_heard_from_or_with_a_useless_report_goes_to_the_mini
 
 def test_an_explicit_after_block_wins_over_restore():
     out = after_states(ended("{climate: {target: 18}, lights: {brightness: 50}}"), DEVICES, {}, LIMITS)
-    assert out["trv"] == ClimateState(18.0, "heat")
+    assert out["trv"] == ClimateState(18.0)  # no mode asked: none is sent
     assert out["lamp"].target.brightness == 50 and out["ceiling"].target.brightness == 50
+
+
+def test_the_mode_found_is_restored_only_if_it_was_reported():
+    """No mode is implied (a Tuya TS0601 in ``heat`` holds its valve open): a valve that never said its mode
+    gets a setpoint only."""
+    assert restored_climate({"target": 19.0}, LIMITS) == ClimateState(19.0, None)
+    assert restored_climate(None, LIMITS) == ClimateState(16.0, None)
+    assert restored_climate({"target": 19.0, "mode": "auto"}, LIMITS).mode == "auto"
+    assert from_json("climate", {"target": 19.0}) == ClimateState(19.0, None)
+
+
+def test_a_valve_found_on_its_schedule_is_put_back_on_it():
+    found = {"target": 19.0, "mode": "auto", "settings": {"preset": "schedule", "bad": 3}}
+    restored = restored_climate(found, LIMITS)
+    assert restored == ClimateState(19.0, "auto", (("preset", "schedule"),))
+    assert to_json(restored) == {"target": 19.0, "mode": "auto", "settings": {"preset": "schedule"}}
+    assert from_json("climate", to_json(restored)) == restored
 
 
 def test_what_a_device_owes_is_how_the_next_session_finds_it():
@@ -73,9 +90,10 @@ def test_what_a_device_owes_is_how_the_next_session_finds_it():
 @given(
     st.one_of(
         st.builds(
-            lambda t, m: ClimateState(t, m),
+            lambda t, m, s: ClimateState(t, m, s),
             st.one_of(st.none(), st.floats(5, 35)),
-            st.sampled_from(["heat", "off", "auto"]),
+            st.sampled_from([None, "heat", "off", "auto"]),
+            st.sampled_from([(), (("preset", "schedule"),), (("operating_mode", "schedule"), ("preset", "manual"))]),
         ),
         st.builds(
             lambda b, ct: LightTarget(Light(b, ct), Light(b, ct), 3.0),

@@ -76,7 +76,8 @@ def eventually(predicate, timeout: float = 10.0):
 def make_rig(broker, root: Path, env: dict[str, str] | None = None, state_dir: Path | None = None):
     clinic = testing.write_clinic(
         root, mqtt=broker.url, base_topic="amb", presets=PRESETS, builtin=False, music=["music"],
-        reconcile={"ack_timeout": "0.3s", "max_tries": 3, "slow_retry": "2s"},
+        reconcile={"ack_timeout": "0.3s", "max_tries": 3, "slow_retry": "2s",
+                   "thermostat_ack_timeout": "0.3s", "thermostat_max_tries": 3},
     )  # fmt: skip
     sim = Simulator(clinic.config, tick=0.2, initial=testing.FOUND).start()
     env = dict(env or {})

@@ -145,6 +145,18 @@ def test_comfort_preferences_apply_on_top_and_limits_clamp_and_say_so(swedish):
     assert at(swedish, no_music, 400).music is None
 
 
+def test_no_mode_is_asked_unless_a_preset_names_one(swedish):
+    """A Tuya TS0601 in ``heat`` holds its valve open: a mode is never implied."""
+    facts = SessionFacts(T0, swedish.duration)
+    assert at(swedish, facts, 0).climate.mode is None
+    text = "name: m\nduration: 30m\nclimate: {target: 22}\nphases: [{name: cool, at: 10m, climate: {mode: 'off'}}]\n"
+    moded = parse_preset(text + "after: {climate: {target: 18}}\n", "m", "m.yaml")
+    facts = SessionFacts(T0, moded.duration)
+    assert at(moded, facts, 0).climate.mode is None
+    assert at(moded, facts, 900).climate.mode == "off" and at(moded, facts, 900).climate.target == 22
+    assert at(moded, facts, 1800).climate.mode is None  # the after block names no mode
+
+
 def test_after_restore_and_after_state_block(swedish):
     ended = at(swedish, SessionFacts(T0, swedish.duration), 4000)
     assert ended.restore == {"climate", "lights"} and ended.lights is None

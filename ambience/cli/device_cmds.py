@@ -15,9 +15,11 @@ from ambience.config import Config
 from ambience.config.library import load_library
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
+from ambience.devices.capabilities import Learns
 from ambience.devices.manager import Devices
 from ambience.errors import NotFound
 from ambience.infra.mqtt import Connection
+from ambience.model.state import ClimateState
 from ambience.units import parse_duration
 
 STATUS_STYLE = {
@@ -149,6 +151,42 @@ def device_table(config: Config, room_id: str, rows: list[dict]) -> Table:
     return table
 
 
+def preset_modes(config: Config) -> dict[str, list[str]]:
+    """Each thermostat mode the library's presets ask for, with the presets that ask it."""
+    modes: dict[str, list[str]] = {}
+    for preset_id, preset in load_library(config.preset_folders()).presets.items():
+        blocks = [preset.climate, preset.after.climate] + [phase.climate for phase in preset.phases]
+        for mode in dict.fromkeys(b.mode for b in blocks if b is not None and b.mode):
+            modes.setdefault(mode, []).append(preset_id)
+    return modes
+
+
+def capabilities_text(caps: dict) -> str:
+    """A device's capabilities in one line: what it is and what it can take."""
+    if not caps:
+        return "nothing announced by its bridge: as configured"
+    who = " ".join(str(caps[k]) for k in ("vendor", "model") if k in caps) or "device"
+    parts = [str(caps["kind"])] if "kind" in caps else []
+    if caps.get("brightness"):
+        parts.append("brightness")
+    if "color_temp" in caps:
+        parts.append("color_temp {}–{} mired".format(*caps["color_temp"]))
+    if caps.get("color"):
+        parts.append("colour")
+    if "setpoint" in caps:
+        span = "{:g}–{:g} °C".format(*caps["setpoint_range"]) if "setpoint_range" in caps else ""
+        parts.append(" ".join(x for x in (caps["setpoint"], span) if x))
+    for key in ("modes", "presets"):
+        if key in caps:
+            parts.append(f"{key} {'/'.join(caps[key])}")
+    parts += [f"{k} {'/'.join(v)}" for k, v in caps.get("settings", {}).items()]
+    if caps.get("battery"):
+        parts.append("battery")
+    if "readable" in caps and not caps["readable"]:
+        parts.append("cannot be read (/get)")
+    return f"{who} ({caps.get('source', 'config')}): " + ", ".join(parts)
+
+
 def cmd_apply(args: argparse.Namespace, ctx: Context) -> int:
     config = _only(ctx.config, args.room)
     lib = load_library(config.preset_folders())
@@ -182,6 +220,8 @@ def cmd_rooms_check(args: argparse.Namespace, ctx: Context) -> int:
     config = _only(ctx.config, args.room)
     timeout = parse_duration(args.timeout)
 
+    modes = preset_modes(config)
+
     async def run() -> dict[str, list[dict]]:
         async with connected(config) as devices:
             devices.query()
@@ -192,8 +232,15 @@ def cmd_rooms_check(args: argparse.Namespace, ctx: Context) -> int:
                 for t in tracked.values():
                     row = t.describe()
                     row["status"] = (
-                        "offline" if t.online is False else "online" if t.reported is not None else "no answer"
+                        "offline" if t.reachable is False else "online" if t.reported is not None else "no answer"
                     )
+                    row |= t.explain()
+                    if isinstance(t.adapter, Learns) and t.kind == "climate":
+                        row["sends"] += [
+                            f"preset {', '.join(ids)}: {line}"
+                            for mode, ids in modes.items()
+                            for line in t.adapter.refusals(ClimateState(None, mode))
+                        ]
                     rows.append(row)
                 out[room_id] = rows
             return out
@@ -202,6 +249,11 @@ def cmd_rooms_check(args: argparse.Namespace, ctx: Context) -> int:
     silent = 0
     for room_id, rows in result.items():
         ctx.out.print(device_table(config, room_id, rows))
+        for row in rows:
+            if row.get("capabilities") or row.get("sends"):
+                ctx.out.print(f"  {escape(row['id'])}: {escape(capabilities_text(row.get('capabilities', {})))}")
+                for line in row.get("sends", []):
+                    ctx.out.print(f"    {escape(line)}")
         silent += sum(r["status"] != "online" for r in rows)
     if silent:
         ctx.err.print(f"{silent} device(s) offline or not answering")

@@ -160,6 +160,12 @@ class ReconcileConfig(Strict):
     """After this many tries without a matching report a device is *unconfirmed*."""
     slow_retry: Seconds = 30.0
     """Seconds between tries once a device is unconfirmed."""
+    thermostat_ack_timeout: Seconds = 300.0
+    """Thermostats and battery devices: wait this long for a report after a command, doubled per try.
+    A sleepy valve reports when it next wakes; its report confirms whenever it comes."""
+    thermostat_max_tries: Annotated[int, Field(ge=1, le=10)] = 3
+    """Thermostats and battery devices: writes of one change at most (each one wakes the valve's motor);
+    after them it is *unconfirmed* until it reports, and not written again."""
 
 
 TOPIC = r"^[^#+/][^#+]*[^#+/]$|^[^#+/]$"

@@ -29,7 +29,7 @@ from typing import Any
 
 from ambience.model.limits import Limits
 from ambience.model.preset import DEFAULT_TRANSITION
-from ambience.model.state import PART, ClimateState, DeviceKind, Light, LightTarget, RoomState
+from ambience.model.state import PART, ClimateState, DeviceKind, Light, LightTarget, RoomState, climate_json
 
 Desired = LightTarget | ClimateState
 
@@ -72,14 +72,28 @@ def _finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _mode(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _settings(value: Any) -> tuple[tuple[str, str], ...]:
+    """Device settings as found (``{"preset": "schedule"}``), words only; anything else is left out."""
+    if not isinstance(value, Mapping):
+        return ()
+    return tuple(sorted((k, v) for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and k and v))
+
+
 def restored_climate(snap: Mapping[str, Any] | None, limits: Limits) -> ClimateState:
-    """The thermostat as found, within the limits; never heard from: the room's minimum."""
-    mode = (snap or {}).get("mode")
-    mode = mode if isinstance(mode, str) and mode else "heat"
-    target = _finite((snap or {}).get("target"))
+    """The thermostat as found, within the limits; never heard from: the room's minimum.
+
+    Its mode is put back only if it reported one (no mode is sent otherwise: the device keeps its
+    own), and so are the settings it reported (a valve found on its schedule goes back to it)."""
+    snap = snap or {}
+    mode, settings = _mode(snap.get("mode")), _settings(snap.get("settings"))
+    target = _finite(snap.get("target"))
     if target is None:
-        return ClimateState(limits.min_temperature, mode)
-    return ClimateState(min(limits.max_temperature, max(limits.min_temperature, target)), mode)
+        return ClimateState(limits.min_temperature, mode, settings)
+    return ClimateState(min(limits.max_temperature, max(limits.min_temperature, target)), mode, settings)
 
 
 def restored_light(snap: Mapping[str, Any] | None, limits: Limits) -> LightTarget | None:
@@ -107,7 +121,7 @@ RESTORE: dict[DeviceKind, Callable[[Mapping[str, Any] | None, Limits], Desired |
 def to_json(desired: Desired) -> dict[str, Any]:
     """An after state as stored, in the shape of a device's ``desired`` in the room status."""
     if isinstance(desired, ClimateState):
-        return {"target": desired.target, "mode": desired.mode}
+        return climate_json(desired)
     light = desired.target
     out: dict[str, Any] = {"on": light.on, "brightness": round(light.brightness, 1)}
     if light.color:
@@ -120,9 +134,7 @@ def to_json(desired: Desired) -> dict[str, Any]:
 def from_json(kind: str, data: Mapping[str, Any]) -> Desired:
     """The inverse of :func:`to_json` for a device of ``kind``."""
     if kind == "climate":
-        target = _finite(data.get("target"))
-        mode = data.get("mode")
-        return ClimateState(target, mode if isinstance(mode, str) and mode else "heat")
+        return ClimateState(_finite(data.get("target")), _mode(data.get("mode")), _settings(data.get("settings")))
     brightness = (_finite(data.get("brightness")) or 0.0) if data.get("on") else 0.0
     ct = _finite(data.get("color_temp"))
     color = data.get("color") if isinstance(data.get("color"), str) else None

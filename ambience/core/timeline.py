@@ -104,7 +104,8 @@ class Timeline:
         if not any(b and b.target is not None for _, b in blocks):
             return None
         keys: list[tuple[float, ClimateState]] = []
-        target, mode = None, "heat"
+        target: float | None = None
+        mode: str | None = None  # no mode unless a preset asks for one
         offset = self.facts.comfort.temperature_offset
         for t, block in blocks:
             if block is None:
@@ -296,7 +297,7 @@ class Timeline:
             target = after.climate.target
             if target is not None:
                 target = self._clamp_temp(target, "after climate target")
-            climate = ClimateState(target, after.climate.mode or "heat")
+            climate = ClimateState(target, after.climate.mode)
         else:
             restore.add("climate")
         lights = None

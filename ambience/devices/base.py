@@ -43,6 +43,8 @@ class ClimateReport:
     mode: str | None = None
     current: float | None = None
     """The measured room temperature, where the device reports one."""
+    settings: tuple[tuple[str, str], ...] = ()
+    """Mode-like settings the device reports beside its mode (``(("preset", "schedule"),)``), sorted."""
 
 
 @dataclass(frozen=True)

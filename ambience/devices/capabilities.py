@@ -18,7 +18,9 @@ always wins over an announced one (it is an override the installer chose), see :
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ambience.model.state import ClimateState
 
 CapabilityKind = Literal["light", "climate", "switch"]
 
@@ -65,6 +67,10 @@ class Capabilities:
     """The climate takes a low and a high setpoint (heat+cool), not one target."""
     readable: frozenset[str] | None = None
     """The keys a read request (Z2M ``/get``) answers; ``frozenset()``: none (Tuya valves)."""
+    family: str | None = None
+    """A device family whose words mean something else than they say, for the adapter's mapping:
+    ``'tuya_ts0601'`` (``system_mode: heat`` holds the valve fully open), ``'eurotronic_spirit'``
+    (``heat`` is boost). ``None``: the words mean what they say."""
 
     def over(self, configured: Capabilities) -> Capabilities:
         """These announced capabilities with every field the configuration sets taking precedence."""
@@ -90,4 +96,34 @@ UNKNOWN = Capabilities()
 """Nothing announced: everything from the configuration."""
 
 
-__all__ = ["UNKNOWN", "Capabilities", "CapabilityKind"]
+@runtime_checkable
+class Learns(Protocol):
+    """An adapter that can be told what its device can do (its bridge's announcement).
+
+    The reconciler hands it the announced :class:`Capabilities` when they arrive; from then on
+    the adapter encodes within them (a mode the device has, a setpoint in its range and step, a
+    colour temperature in its range) and says what it will not send.
+    """
+
+    capabilities: Capabilities
+    """What the adapter works with now: the announcement with the configured values over it."""
+
+    def learn(self, announced: Capabilities) -> None:
+        """Take the bridge's announcement (the configured values the installer set still win)."""
+        ...
+
+    def expected(self, command: ClimateState) -> ClimateState:
+        """What ``command`` becomes on this device (setpoint rounded and clamped, mode mapped or
+        left out): what its report is compared with."""
+        ...
+
+    def refusals(self, command: ClimateState) -> list[str]:
+        """One line per part of ``command`` this device cannot do (not sent; it blocks nothing)."""
+        ...
+
+    def will_send(self) -> list[str]:
+        """What ambience will and will not send this device, one rule a line (``rooms check``)."""
+        ...
+
+
+__all__ = ["UNKNOWN", "Capabilities", "CapabilityKind", "Learns"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ambience.devices.base import Adapter, ClimateReport, LightReport, Message, Report
-from ambience.model.state import ClimateState, DeviceKind, Light
+from ambience.model.state import ClimateState, DeviceKind, Light, climate_json
 
 BRIGHTNESS_TOLERANCE = 1.5
 MIRED_TOLERANCE = 3
@@ -110,14 +110,18 @@ class ClimateKind:
         if not isinstance(report, ClimateReport):
             return old
         last = old if isinstance(old, ClimateReport) else None
+        settings = dict(last.settings if last else ()) | dict(report.settings)
         return ClimateReport(
             report.target if report.target is not None else (last.target if last else None),
             report.mode if report.mode is not None else (last.mode if last else None),
             report.current if report.current is not None else (last.current if last else None),
+            tuple(sorted(settings.items())),
         )
 
     def about_state(self, report: Report) -> bool:
-        return isinstance(report, ClimateReport) and (report.target is not None or report.mode is not None)
+        return isinstance(report, ClimateReport) and (
+            report.target is not None or report.mode is not None or bool(report.settings)
+        )
 
     def matches(self, sent: Sent, reported: Reported, tol: Tolerances) -> bool:
         if not isinstance(sent, ClimateState) or not isinstance(reported, ClimateReport):
@@ -125,7 +129,10 @@ class ClimateKind:
         if sent.target is not None:
             if reported.target is None or abs(reported.target - sent.target) > tol.temperature_step / 2 + 0.01:
                 return False
-        return reported.mode is None or reported.mode == sent.mode
+        if sent.mode is not None and reported.mode is not None and reported.mode != sent.mode:
+            return False  # no mode sent: whatever mode the device keeps is its own
+        reported_settings = dict(reported.settings)
+        return all(reported_settings.get(k, v) == v for k, v in sent.settings)
 
     def outside(self, sent: Sent, reported: Reported, limits: tuple[float, float] | None) -> bool:
         if limits is None or not isinstance(reported, ClimateReport) or reported.target is None:
@@ -137,9 +144,12 @@ class ClimateKind:
 
     def shown(self, value: Sent | Reported) -> dict[str, Any]:
         if isinstance(value, ClimateReport):
-            return {"target": value.target, "mode": value.mode, "current": value.current}
+            out: dict[str, Any] = {"target": value.target, "mode": value.mode, "current": value.current}
+            if value.settings:
+                out["settings"] = dict(value.settings)
+            return out
         assert isinstance(value, ClimateState)
-        return {"target": value.target, "mode": value.mode}
+        return climate_json(value)
 
 
 KINDS: dict[str, Kind] = {"light": LightKind(), "climate": ClimateKind()}

@@ -13,10 +13,12 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable
 
 from ambience.config import Config
+from ambience.config.devices import Zigbee2MqttDevice
 from ambience.config.sections import ReconcileConfig
 from ambience.devices.base import ClimateReport, Dropped, Message
 from ambience.devices.reconciler import Tracked
 from ambience.devices.registry import make_adapter
+from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter, z2m_bridge_devices, z2m_bridge_state
 from ambience.infra.aio import wait_event
 from ambience.infra.mqtt import Connection, Received
 from ambience.model.state import PART, ClimateState, DeviceKind, LightTarget, RoomState
@@ -26,6 +28,9 @@ log = logging.getLogger(__name__)
 NOTIFY_DELAY = 0.25
 """Seconds to gather device reports into one room change notification."""
 LOG_EVERY = 60.0
+BRIDGE_WAIT = 2.0
+"""Seconds a Zigbee2MQTT device's first ``/get`` and resend wait, after a connect, for its bridge's
+retained ``bridge/devices``: until it comes, it is not known what the device can be asked or sent."""
 """Seconds between two log lines about one device's bad reports (the ones in between are counted)."""
 
 
@@ -67,12 +72,20 @@ class Devices:
         self._active: dict[int, Tracked] = {}
         """Devices with a retry or fade step ahead (or just touched): the only ones the loop looks at.
         Walking every device of every room after each report was quadratic in a burst (bench P2)."""
-        settings: ReconcileConfig = config.reconcile
+        self.settings: ReconcileConfig = config.reconcile
+        settings = self.settings
+        self._bridge_topics: dict[str, str] = {}
+        """Zigbee2MQTT's own topics (``<base>/bridge/devices``, ``<base>/bridge/state``) -> which of them."""
+        self._heard: set[str] = set()
+        """The ``bridge/devices`` topics heard from since the start (or waited for in vain once)."""
+        self._held: dict[int, Tracked] = {}
+        """Devices whose connect-time query and resend wait for their bridge's ``bridge/devices``."""
         for room_id, room in config.rooms.items():
             limits = config.room_limits(room_id)
             devices = {}
             for dev, kind, role in room.devices():
                 adapter = make_adapter(dev, kind, f"{connection.client_id}-{room_id}-{dev.id}")
+                climate = kind == "climate"
                 tracked = Tracked(
                     room_id,
                     dev.id,
@@ -81,12 +94,19 @@ class Devices:
                     mired_range=(getattr(dev, "mired_min", 153), getattr(dev, "mired_max", 500)),
                     temperature_step=getattr(dev, "temperature_step", 0.5),
                     temperature_limits=(limits.min_temperature, limits.max_temperature),
-                    ack_timeout=settings.ack_timeout,
-                    max_tries=settings.max_tries,
+                    ack_timeout=settings.thermostat_ack_timeout if climate else settings.ack_timeout,
+                    max_tries=settings.thermostat_max_tries if climate else settings.max_tries,
                     slow_retry=settings.slow_retry,
+                    patient=climate,
                 )
                 devices[dev.id] = tracked
-                for topic in adapter.subscriptions():
+                topics = adapter.subscriptions()
+                if isinstance(dev, Zigbee2MqttDevice):
+                    base = dev.base_topic.rstrip("/")
+                    for which in ("devices", "state"):
+                        topics.append(f"{base}/bridge/{which}")
+                        self._bridge_topics[f"{base}/bridge/{which}"] = which
+                for topic in topics:
                     if topic not in self._routes:
                         self._routes[topic] = []
                         connection.subscribe(topic, self._receive, urgent=False)
@@ -128,7 +148,8 @@ class Devices:
         for rid, devices in self.rooms.items():
             if room_id is None or rid == room_id:
                 for tracked in devices.values():
-                    self._publish(tracked.adapter.query())
+                    if id(tracked) not in self._held:  # it is asked when its bridge has said what it can be asked
+                        self._publish(tracked.adapter.query())
 
     def on_change(self, listener: Callable[[str], None]) -> None:
         """``listener(room_id)`` soon after a device of the room reports something new (debounced)."""
@@ -242,6 +263,9 @@ class Devices:
             )
 
     def _on_message(self, msg: Received) -> None:
+        if msg.topic in self._bridge_topics:
+            self._on_bridge(msg)
+            return
         now = self.clock()
         out: list[Message] = []
         for tracked in self._routes.get(msg.topic, ()):
@@ -271,18 +295,91 @@ class Devices:
         self._changed.set()
         self._wake.set()
 
+    def _on_bridge(self, msg: Received) -> None:
+        """Zigbee2MQTT's ``bridge/devices`` (what each device can do) or ``bridge/state`` (Z2M itself)."""
+        now = self.clock()
+        behind = self._routes.get(msg.topic, [])
+        out: list[Message] = []
+        if self._bridge_topics[msg.topic] == "devices":
+            announced = z2m_bridge_devices(msg.payload)
+            if announced is None:
+                if msg.payload.strip():
+                    self._log_limit.log(
+                        msg.topic, now, logging.WARNING, "%s dropped: it is not a list of devices", msg.topic
+                    )
+                return
+            for tracked in behind:
+                assert isinstance(tracked.adapter, Zigbee2MqttAdapter)  # only they are behind a bridge topic
+                caps = announced.get(tracked.adapter.device.device)
+                if caps is None:
+                    continue  # a group, or a device Z2M does not know: as configured
+                if caps.battery and not tracked.patient:
+                    s = self.settings
+                    tracked.patient, tracked.ack_timeout, tracked.max_tries = (
+                        True,
+                        s.thermostat_ack_timeout,
+                        s.thermostat_max_tries,
+                    )
+                learned = tracked.learn(caps, now)
+                out += [] if id(tracked) in self._held else learned  # a held one is sent all below
+                self._active[id(tracked)] = tracked
+            self._heard.add(msg.topic)
+            out += self._release(msg.topic)
+        else:
+            online = z2m_bridge_state(msg.payload)
+            if online is None:
+                return
+            for tracked in behind:
+                out += tracked.bridge(online, now)
+                self._active[id(tracked)] = tracked
+        for room in {t.room for t in behind}:
+            self._notify(room)
+        self._publish(out)
+        self._changed.set()
+        self._wake.set()
+
     def _on_connect(self) -> None:
         now = self.clock()
         out: list[Message] = []
         for devices in self.rooms.values():
             for tracked in devices.values():
+                if self._bridge_devices_topic(tracked) not in (None, *self._heard):
+                    self._held[id(tracked)] = tracked
+                    continue
                 out += tracked.reconnected(now)
                 self._active[id(tracked)] = tracked
         self._publish(out)
+        if self._held:
+            asyncio.get_running_loop().call_later(BRIDGE_WAIT, self._waited)
+
+    def _waited(self) -> None:
+        """No ``bridge/devices`` in time (an old Z2M, retain off): the devices go as configured, and
+        their bridge is not waited for again (its message is still read if it comes)."""
+        self._heard |= {t for t in map(self._bridge_devices_topic, self._held.values()) if t}
+        self._publish(self._release())
+
+    @staticmethod
+    def _bridge_devices_topic(tracked: Tracked) -> str | None:
+        adapter = tracked.adapter
+        if not isinstance(adapter, Zigbee2MqttAdapter):
+            return None
+        return f"{adapter.device.base_topic.rstrip('/')}/bridge/devices"
+
+    def _release(self, topic: str | None = None) -> list[Message]:
+        """The connect-time query and resend of the devices held for ``topic`` (``None``: all of them,
+        their bridge said nothing in time: they go as configured)."""
+        now = self.clock()
+        out: list[Message] = []
+        for key, tracked in list(self._held.items()):
+            if topic is None or self._bridge_devices_topic(tracked) == topic:
+                del self._held[key]
+                out += tracked.reconnected(now)
+                self._active[key] = tracked
+        return out
 
 
 def _visible(tracked: Tracked) -> tuple:
     """What a room's status shows of a device, less the measured temperature (it drifts all day)."""
     reported = tracked.reported
-    shown = (reported.target, reported.mode) if isinstance(reported, ClimateReport) else reported
-    return tracked.status, tracked.online, shown
+    shown = (reported.target, reported.mode, reported.settings) if isinstance(reported, ClimateReport) else reported
+    return tracked.status, tracked.online, tracked.bridge_online, shown

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ambience.devices.base import Adapter, Availability, ClimateReport, Message, Report
+from ambience.devices.capabilities import Capabilities, Learns
 from ambience.devices.kinds import KINDS, Kind, Tolerances
 from ambience.model.state import ClimateState, Light, LightTarget
 
@@ -31,6 +32,10 @@ ACK_TIMEOUT = 2.0
 MAX_TRIES = 4
 SLOW_RETRY = 30.0
 """Seconds between tries once a device is unconfirmed."""
+PATIENT_ACK_TIMEOUT = 300.0
+"""A thermostat's (or battery device's) first ack window: a sleepy valve reports when it next wakes."""
+PATIENT_TRIES = 3
+"""Writes of one change to a patient device: the first and two slow retries, then it waits for its report."""
 MIN_STEP = 1.0
 """Seconds between the steps of a fade on a device that does no transition of its own."""
 
@@ -73,12 +78,17 @@ class Tracked:
     ack_timeout: float = ACK_TIMEOUT
     max_tries: int = MAX_TRIES
     slow_retry: float = SLOW_RETRY
+    patient: bool = False
+    """A thermostat or battery device: after ``max_tries`` it is not retried again, its next report
+    (whenever it comes) confirms; each try is a write the device (and the room) hears."""
     fade: Fade | None = None
     climate: ClimateState | None = None
     sent: Light | ClimateState | None = None
     sent_transition: float = 0.0
     reported: Light | ClimateReport | None = None
     online: bool | None = None
+    bridge_online: bool | None = None
+    """The bridge's own health (Zigbee2MQTT ``bridge/state``): offline, no device behind it is reached."""
     status: Status = "idle"
     tries: int = 0
     retry_at: float | None = None
@@ -108,6 +118,41 @@ class Tracked:
     @property
     def wants_something(self) -> bool:
         return self.fade is not None or self.climate is not None
+
+    @property
+    def reachable(self) -> bool | None:
+        """``False`` when the device, or the bridge it is behind, says it is offline."""
+        if self.online is False or self.bridge_online is False:
+            return False
+        return self.online
+
+    # ---- what the bridge says the device can do ---------------------------------------------
+
+    def learn(self, announced: Capabilities, now: float) -> list[Message]:
+        """The bridge announced what the device can do: from now on it is sent within that. What is
+        wanted now is sent again if it now becomes something else (a mode spelled as the device does)."""
+        if not isinstance(self.adapter, Learns):
+            return []
+        self.adapter.learn(announced)
+        caps = self.adapter.capabilities
+        if caps.color_temp is not None:
+            self.mired_range = caps.color_temp
+        if caps.setpoint_step is not None:
+            self.temperature_step = caps.setpoint_step
+        if not self.wants_something or self.sent is None:
+            return []
+        if self.reported is not None and self.matches(self.reported):
+            self.status, self.retry_at = "confirmed", None
+            return []
+        if self._plan_changed():
+            return self._send(now, fresh=True)
+        return []
+
+    def notes(self) -> list[str]:
+        """What the room wants of the device now that it cannot do (not sent; it blocks nothing)."""
+        if isinstance(self.adapter, Learns) and self.climate is not None:
+            return self.adapter.refusals(self.climate)
+        return []
 
     # ---- what the room wants -----------------------------------------------------------
 
@@ -160,6 +205,8 @@ class Tracked:
             self.tries = 0
         command, transition = self._command(now)
         messages = self.behaviour.encode(self.adapter, command, transition)
+        if isinstance(command, ClimateState) and isinstance(self.adapter, Learns):
+            command = self.adapter.expected(command)  # its report is compared with what the device was sent
         # The last report still tells how the device is only if nothing was sent to it since: a report
         # older than a command (the broker went down before the answer came) confirms nothing.
         current = self.reported_at is not None and (self.last_sent_at is None or self.reported_at > self.last_sent_at)
@@ -167,7 +214,7 @@ class Tracked:
         self.tries += 1
         self.sends += 1
         self.last_sent_at = now
-        if self.online is False:
+        if self.reachable is False:
             self.status = "offline"
         elif self.tries > self.max_tries:
             self.status = "unconfirmed"
@@ -176,9 +223,24 @@ class Tracked:
         if current and self.matches(self.reported):
             self.status = "confirmed"
         self.retry_at = now + self._patience(transition)
+        if not messages and isinstance(command, ClimateState):  # all of it is what the device cannot do
+            self.status, self.retry_at = "confirmed", None  # nothing is asked of it; its note says why
         return messages
 
+    def _plan_changed(self) -> bool:
+        """What is wanted now would be sent otherwise than it was (the capabilities came, or the valve
+        said it runs its schedule), and the device does not already show that."""
+        if self.climate is None or self.status == "manual" or not isinstance(self.adapter, Learns):
+            return False
+        plan = self.adapter.expected(self.climate)
+        if plan == self.sent:
+            return False
+        tol = Tolerances(self.temperature_step, self.mired_range)
+        return self.reported is None or not self.behaviour.matches(plan, self.reported, tol)
+
     def _patience(self, transition: float) -> float:
+        """Seconds to wait for a report before the next try (for a patient device's last one: before
+        it is shown unconfirmed)."""
         if self.tries > self.max_tries:
             return transition + self.slow_retry
         return transition + self.ack_timeout * 2 ** (self.tries - 1)
@@ -202,6 +264,8 @@ class Tracked:
             self.online = True
         if self.sent is None or not self.wants_something:
             return []
+        if self._plan_changed():
+            return self._send(now)  # the report changed what the device needs (its schedule runs): one more try
         if self.matches(self.reported):
             self.status = "confirmed"
             self.retry_at = None
@@ -239,8 +303,13 @@ class Tracked:
         if self.step_at is not None and now >= self.step_at:
             return self._send(now, fresh=True)
         if self.retry_at is not None and now >= self.retry_at and self.status != "confirmed":
-            if self.online is False:
+            if self.reachable is False:
                 self.retry_at = None
+                return []
+            if self.patient and self.tries >= self.max_tries:  # no more writes: its next report confirms
+                self.retry_at = None
+                if self.status == "pending":
+                    self.status = "unconfirmed"
                 return []
             return self._send(now)
         return []
@@ -257,10 +326,22 @@ class Tracked:
             messages += self._send(now, fresh=True)
         return messages
 
+    def bridge(self, online: bool, now: float) -> list[Message]:
+        """The bridge itself went offline or came back (Zigbee2MQTT ``bridge/state``). Back after being
+        down: it lost nothing it will tell unasked, so it is asked, and sent what is wanted."""
+        was = self.bridge_online
+        self.bridge_online = online
+        if not online or was is not False:
+            return []
+        messages = list(self.adapter.query())
+        if self.wants_something and self.status != "manual":
+            messages += self._send(now, fresh=True)
+        return messages
+
     @property
     def shown_status(self) -> Status:
-        """The status as reported: an availability of offline wins over what was last tried."""
-        return "offline" if self.online is False else self.status
+        """The status as reported: an availability of offline (the device's or its bridge's) wins over what was last tried."""
+        return "offline" if self.reachable is False else self.status
 
     # ---- status --------------------------------------------------------------------------------
 
@@ -268,10 +349,26 @@ class Tracked:
         wanted: Light | ClimateState | None = self.climate if self.climate is not None else None
         if wanted is None and self.fade is not None:
             wanted = self.fade.target
-        return {
+        out = {
             "id": self.id,
             "role": self.role,
             "desired": None if wanted is None else self.behaviour.shown(wanted),
             "reported": None if self.reported is None else self.behaviour.shown(self.reported),
             "status": self.shown_status,
         }
+        if self.bridge_online is False:
+            out["bridge"] = "offline"
+        notes = self.notes()
+        if notes:
+            out["note"] = "; ".join(notes)
+        return out
+
+    def explain(self) -> dict:
+        """What ``ambience rooms check`` shows beyond the status: the capabilities and the sending rules."""
+        lines = self.adapter.will_send() if isinstance(self.adapter, Learns) else []
+        if self.patient:
+            lines.append(
+                f"patient: waits {self.ack_timeout:g} s for a report, {self.max_tries} writes a change at most"
+            )
+        caps = self.adapter.capabilities.shown() if isinstance(self.adapter, Learns) else {}
+        return {"capabilities": caps, "sends": lines}

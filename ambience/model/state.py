@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 ALL = "*"
 """The light channel for every light without a role of its own in the preset."""
@@ -43,7 +43,21 @@ class LightTarget:
 class ClimateState:
     target: float | None
     """°C; ``None`` leaves the setpoint as it is (e.g. ``mode: off``)."""
-    mode: str = "heat"
+    mode: str | None = None
+    """The mode a preset asks for (``heat``, ``auto``, ``off``); ``None``: no mode is sent, the device
+    keeps its own. A mode is never implied: on many valves ``heat`` is not "regulate" (a Tuya TS0601
+    in ``heat`` holds its valve fully open), so only a preset that names one changes it."""
+    settings: tuple[tuple[str, str], ...] = ()
+    """Device settings to put back as they were found (``(("preset", "schedule"),)``): only an after
+    state (``after: restore``) carries them; the session's own commands leave them empty."""
+
+
+def climate_json(climate: ClimateState) -> dict[str, Any]:
+    """A thermostat's desired state as the room status shows it and an owed after state is stored."""
+    out: dict[str, Any] = {"target": climate.target, "mode": climate.mode}
+    if climate.settings:
+        out["settings"] = dict(climate.settings)
+    return out
 
 
 @dataclass(frozen=True)
