@@ -37,7 +37,14 @@ Z2M_DEFAULT_BASE = "zigbee2mqtt"
 HA_DEFAULT_PREFIX = "homeassistant"
 ESPHOME_COMPONENTS = ("light", "climate")
 TASMOTA_FULL_TOPIC = "%prefix%/%topic%/"
-PLUG_NOTE = "a plug: on/off only, driven as a light for now (issue 15 brings a switch kind)"
+PLUG_NOTES = {
+    "tasmota": "a plug: driven as a light, on/off only and confirmed on on/off (issue 15 brings a switch kind)",
+    "zigbee2mqtt": (
+        "a plug: driven as a light it is switched on and off, but never confirmed, as it reports no brightness "
+        "(issue 15 brings a switch kind)"
+    ),
+}
+PLUG_NOTE = "a plug: driven as a light, on/off only (issue 15 brings a switch kind)"
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,11 @@ class Found:
     @property
     def kind(self) -> CapabilityKind | None:
         return self.capabilities.kind
+
+    @property
+    def plug_note(self) -> str | None:
+        """What to know about a plug in a room today (``None``: not a plug)."""
+        return PLUG_NOTES.get(self.bridge, PLUG_NOTE) if self.kind == "switch" else None
 
     @property
     def qualified(self) -> str:
@@ -318,4 +330,4 @@ def snippet(chosen: list[tuple[Found, str | None]], room_id: str) -> dict[str, A
     return {"rooms": {room_id: room}}
 
 
-__all__ = ["PLUG_NOTE", "Discovery", "Found", "choose", "device_key", "placed", "placements", "snippet"]
+__all__ = ["Discovery", "Found", "choose", "device_key", "placed", "placements", "snippet"]
