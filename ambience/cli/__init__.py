@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         config_cmds,
         daemon_cmds,
         device_cmds,
+        devices_cmd,
         music_cmds,
         preset_cmds,
     )
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         preset_cmds,
         config_cmds,
         device_cmds,
+        devices_cmd,
         music_cmds,
         daemon_cmds,
         client_cmds,

@@ -64,12 +64,15 @@ _LONG = {  # Home Assistant's abbreviations (homeassistant/components/mqtt/abbre
     "temp_hi_cmd_t": "temperature_high_command_topic",
     "min_mirs": "min_mireds",
     "max_mirs": "max_mireds",
+    "avty_t": "availability_topic",
+    "pl_avail": "payload_available",
+    "pl_not_avail": "payload_not_available",
     "sup_clrm": "supported_color_modes",
     "dev": "device",
 }
 
 
-def _expanded(config: dict[str, Any]) -> dict[str, Any]:
+def expanded_discovery(config: dict[str, Any]) -> dict[str, Any]:
     """A discovery config with long key names and ``~`` (the base topic) written out in its topics."""
     base = config.get("~")
     out: dict[str, Any] = {}
@@ -83,7 +86,7 @@ def _expanded(config: dict[str, Any]) -> dict[str, Any]:
 
 def esphome_capabilities(config: dict[str, Any]) -> Capabilities:
     """What an ESPHome light or climate can do, from its Home Assistant discovery config."""
-    c = _expanded(config)
+    c = expanded_discovery(config)
     device = c.get("device")
     model = device.get("model", device.get("mdl")) if isinstance(device, dict) else None
     caps = Capabilities(source="esphome discovery", vendor="ESPHome", model=model if isinstance(model, str) else None)
@@ -152,7 +155,7 @@ class EsphomeAdapter:
         data = json_of(payload)
         if not isinstance(data, dict) or not topic.endswith(f"/{self.device.object_id}/config"):
             return None
-        c = _expanded(data)
+        c = expanded_discovery(data)
         mine = f"{self.base}/command" if self.kind == "light" else f"{self.base}/mode/command"
         if c.get("command_topic" if self.kind == "light" else "mode_command_topic") != mine:
             return None

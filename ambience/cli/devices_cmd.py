@@ -1,0 +1,217 @@
+"""``ambience devices``: what the broker's bridges announce, and a room-config snippet for chosen devices.
+
+For installers: lists every device Zigbee2MQTT, Tasmota and ESPHome announce (retained) on the
+config's broker, with its name as the bridge names it, model, kind, whether it is online and the
+room it is already in; ``--snippet NAME…`` prints the room config for the chosen ones, checked by
+the config loader before it is printed. The reading is ambience.devices.discovery's (pure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from rich.markup import escape
+from rich.table import Table
+
+from ambience.cli import Context
+from ambience.cli.client_cmds import _print_json
+from ambience.config import Config, parse_config
+from ambience.config.devices import EsphomeDevice, Zigbee2MqttDevice
+from ambience.config.sections import MqttConfig
+from ambience.devices.discovery import (
+    HA_DEFAULT_PREFIX,
+    Z2M_DEFAULT_BASE,
+    Discovery,
+    Found,
+    choose,
+    placed,
+    snippet,
+)
+from ambience.errors import DeviceError
+from ambience.infra.mqtt import Connection, Received
+from ambience.model._base import ROOM_ID
+from ambience.model.parse import issues_from
+from ambience.units import parse_duration
+
+ROLE_SEPARATOR = "="
+DEFAULT_ROOM = "new-room"
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "devices",
+        help="list the devices the broker's bridges announce; --snippet prints their room config",
+        parents=[common],
+    )
+    p.add_argument("--url", help="the broker (default: the config's mqtt.url)")
+    p.add_argument("--timeout", default="5s", metavar="DURATION", help="how long to listen to the bridges (default 5s)")
+    p.add_argument(
+        "--z2m-base",
+        action="append",
+        default=[],
+        metavar="TOPIC",
+        help="another Zigbee2MQTT base_topic to read (zigbee2mqtt and the config's are always read)",
+    )
+    p.add_argument(
+        "--snippet",
+        nargs="+",
+        metavar="NAME[=ROLE]",
+        help="print a room's config for these devices (their names as listed; =ROLE sets a light's role)",
+    )
+    p.add_argument("--room", default=DEFAULT_ROOM, metavar="ROOM", help=f"the room id in the snippet ({DEFAULT_ROOM})")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_devices)
+
+
+def _discovery(config: Config, extra_bases: list[str]) -> Discovery:
+    devices = [d for room in config.rooms.values() for d, _, _ in room.devices()]
+    bases = [Z2M_DEFAULT_BASE] + [d.base_topic for d in devices if isinstance(d, Zigbee2MqttDevice)] + extra_bases
+    prefixes = [HA_DEFAULT_PREFIX] + [d.discovery_prefix for d in devices if isinstance(d, EsphomeDevice)]
+    return Discovery(bases, prefixes)
+
+
+async def listen(mqtt: MqttConfig, discovery: Discovery, seconds: float) -> None:
+    """Feed ``discovery`` every announcement (and availability) the broker holds, for ``seconds``."""
+    connection = Connection(mqtt, will=False)
+    subscribed: set[str] = set()
+
+    def follow() -> None:
+        for topic in discovery.topics():
+            if topic not in subscribed:
+                subscribed.add(topic)
+                connection.subscribe(topic, heard, urgent=False)
+
+    def heard(msg: Received) -> None:
+        discovery.feed(msg.topic, msg.payload)
+        follow()  # a device found: its availability topic next
+
+    follow()
+    await connection.start(wait=5.0)
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await connection.stop()
+
+
+def _mqtt(config: Config, url: str | None) -> MqttConfig:
+    if url is None:
+        return config.mqtt
+    try:
+        return MqttConfig.model_validate(config.mqtt.model_dump(exclude_unset=True) | {"url": url})
+    except ValidationError as exc:
+        issue = issues_from(exc, MqttConfig, "--url")[0]
+        raise DeviceError(f"--url: {issue.message}") from None
+
+
+def _online(value: bool | None) -> str:
+    return "[green]online[/green]" if value else "[red]offline[/red]" if value is False else "[dim]?[/dim]"
+
+
+def _model(found: Found) -> str:
+    caps = found.capabilities
+    return " ".join(x for x in (caps.vendor, caps.model) if x) or "—"
+
+
+def devices_table(found: list[Found]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for col in ("NAME", "BRIDGE", "MODEL", "KIND", "ONLINE", "ROOM"):
+        table.add_column(col)
+    for f in found:
+        name = escape(f.name) + (f" [dim]({escape(f.label)})[/dim]" if f.label and f.label != f.name else "")
+        table.add_row(name, f.bridge, escape(_model(f)), f.kind or "—", _online(f.online), escape(f.room or "—"))
+    return table
+
+
+def _notes(found: Found, role: str | None) -> list[str]:
+    notes = [_model(found)] if _model(found) != "—" else []
+    if found.plug_note:
+        notes.append(found.plug_note)
+        if found.relays and found.relays > 1:
+            notes.append(f"it has {found.relays} relays: this entry switches relay {found.device.get('relay', 1)}")
+    elif found.kind == "light" and role is None:
+        notes.append("set its role (ceiling, lamp, floor …): NAME=ROLE")
+    if found.room:
+        notes.append(f"already in room {found.room}: a device belongs to one room only")
+    return notes
+
+
+def _flow(entry: dict[str, Any]) -> str:
+    return yaml.safe_dump(entry, default_flow_style=True, sort_keys=False, width=math.inf, allow_unicode=True).strip()
+
+
+def snippet_yaml(chosen: list[tuple[Found, str | None]], room_id: str) -> str:
+    """The snippet as YAML with a comment on each device (what it is, what to check)."""
+    room = snippet(chosen, room_id)["rooms"][room_id]
+    by_entry = {json.dumps(f.device, sort_keys=True): (f, role) for f, role in chosen}
+
+    def line(entry: dict[str, Any]) -> str:
+        found, role = by_entry[json.dumps({k: v for k, v in entry.items() if k != "role"}, sort_keys=True)]
+        notes = _notes(found, role)
+        return _flow(entry) + (f"  # {'; '.join(notes)}" if notes else "")
+
+    out = ["# from `ambience devices`: put the room under rooms: in ambience.yaml", "rooms:", f"  {room_id}:"]
+    if "thermostat" in room:
+        out.append(f"    thermostat: {line(room['thermostat'])}")
+    if room.get("lights"):
+        out.append("    lights:")
+        out += [f"      - {line(entry)}" for entry in room["lights"]]
+    return "\n".join(out) + "\n"
+
+
+def _chosen(found: list[Found], args: list[str]) -> list[tuple[Found, str | None]]:
+    """Each ``NAME`` or ``NAME=ROLE`` of ``--snippet`` (a name that has an ``=`` itself is taken whole)."""
+    picked: list[tuple[Found, str | None]] = []
+    for arg in args:
+        name, sep, role = arg.rpartition(ROLE_SEPARATOR)
+        if not (sep and name and role) or any(f.name == arg or f.qualified == arg for f in found):
+            name, role = arg, ""
+        device = choose(found, [name])[0]
+        if all(device is not f for f, _ in picked):
+            picked.append((device, role or None))
+    return picked
+
+
+def cmd_devices(args: argparse.Namespace, ctx: Context) -> int:
+    config = ctx.config
+    try:
+        seconds = parse_duration(args.timeout)
+    except ValueError as exc:
+        ctx.err.print(f"error: --timeout: {escape(str(exc))}")
+        return 2
+    if args.snippet and not re.match(ROOM_ID, args.room):
+        raise DeviceError(f"--room {args.room!r}: a room id is 1–32 lower-case letters, digits, '-' or '_'")
+    mqtt = _mqtt(config, args.url)
+    discovery = _discovery(config, args.z2m_base)
+    asyncio.run(listen(mqtt, discovery, seconds))
+    found = placed(discovery.found(), config)
+    if not found:
+        ctx.err.print(
+            f"no device announced on {escape(mqtt.url)} within {seconds:g} s (listened to "
+            + escape(", ".join(discovery.topics()))
+            + "); Shelly devices announce nothing retained: see docs/devices.md"
+        )
+        return 1
+    if args.snippet:
+        chosen = _chosen(found, args.snippet)
+        text = snippet_yaml(chosen, args.room)
+        parse_config(text, "the snippet", Path.cwd())  # loads as the daemon's config would, or says why not
+        if args.json:
+            _print_json(ctx, snippet(chosen, args.room))
+        else:
+            ctx.out.file.write(text)
+            ctx.out.file.flush()
+        return 0
+    if args.json:
+        _print_json(ctx, [f.shown() for f in found])
+        return 0
+    ctx.out.print(devices_table(found))
+    ctx.out.print(f"{len(found)} device(s); `ambience devices --snippet NAME …` prints their room config")
+    return 0
