@@ -118,3 +118,22 @@ def test_simulate_takes_tick_and_drift(capsys, monkeypatch):
 def test_simulate_refuses_a_bad_tick_or_drift(capsys, argv, said):
     code, _, err = run(capsys, "simulate", *argv)
     assert code == 2 and said in err
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["rooms", "check", "--timeout", "soon"], "--timeout"),
+        (["apply", "studio", "swedish-relaxation-60", "--at", "later"], "--at"),
+        (["devices", "--timeout", "3x"], "--timeout"),
+        (
+            ["book", "--room", "studio", "--preset", "express-30", "--at", "2026-12-01 14:00", "--lead", "never"],
+            "--lead",
+        ),
+    ],
+)
+def test_a_bad_duration_option_is_one_line_naming_it_not_a_traceback(argv, option):
+    result = subprocess.run([sys.executable, "-m", "ambience", *argv], capture_output=True, text=True, timeout=60)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("ambience ")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1 and f"argument {option}: " in lines[0] and "is not a duration" in lines[0], result.stderr

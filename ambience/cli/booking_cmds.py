@@ -11,8 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ambience.cli import Context
+from ambience.cli.args import duration
 from ambience.cli.client_cmds import DaemonClient, _print_json
-from ambience.units import format_duration, parse_duration
+from ambience.units import format_duration
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -20,8 +21,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("room")
     p.add_argument("preset")
     p.add_argument("--at", required=True, metavar="TIME", help="'2026-12-01 14:00' (the clinic's time) or ISO 8601")
-    p.add_argument("--for", dest="duration", metavar="DURATION", help="the session's length, if not the preset's")
-    p.add_argument("--lead", metavar="DURATION", help="pre-heat before the start (default from the config)")
+    p.add_argument(
+        "--for", dest="duration", type=duration, metavar="DURATION", help="the session's length, if not the preset's"
+    )
+    p.add_argument(
+        "--lead", type=duration, metavar="DURATION", help="pre-heat before the start (default from the config)"
+    )
     p.add_argument("--client", metavar="LABEL")
     p.set_defaults(handler=cmd_book)
 
@@ -39,9 +44,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def cmd_book(args: argparse.Namespace, ctx: Context) -> int:
     body: dict[str, Any] = {"room": args.room, "preset": args.preset, "at": args.at}
     if args.duration:
-        body["duration"] = parse_duration(args.duration)
+        body["duration"] = args.duration
     if args.lead:
-        body["lead"] = parse_duration(args.lead)
+        body["lead"] = args.lead
     if args.client:
         body["client"] = args.client
     with DaemonClient.for_config(ctx.config) as client:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ambience.cli import Context
+from ambience.cli.args import duration, offset
 from ambience.config import Config
 from ambience.config.library import load_library
 from ambience.core.session import SessionFacts
@@ -45,11 +46,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument(
         "--at",
         default="0s",
+        type=offset,
         metavar="OFFSET",
         help="the moment of the session, e.g. 10m or -5m from the end (default: the start)",
     )
     p.add_argument(
-        "--timeout", default="30s", metavar="DURATION", help="how long to wait for confirmations (default 30s)"
+        "--timeout",
+        default="30s",
+        type=duration,
+        metavar="DURATION",
+        help="how long to wait for confirmations (default 30s)",
     )
     p.set_defaults(handler=cmd_apply)
 
@@ -59,7 +65,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "check", help="ask every device for its state and report it, changing nothing", parents=[common]
     )
     p.add_argument("room", nargs="?")
-    p.add_argument("--timeout", default="5s", metavar="DURATION", help="how long to wait for answers (default 5s)")
+    p.add_argument(
+        "--timeout", default="5s", type=duration, metavar="DURATION", help="how long to wait for answers (default 5s)"
+    )
     p.set_defaults(handler=cmd_rooms_check)
 
     p = sub.add_parser(
@@ -191,9 +199,8 @@ def cmd_apply(args: argparse.Namespace, ctx: Context) -> int:
     config = _only(ctx.config, args.room)
     lib = load_library(config.preset_folders())
     preset = lib.get(args.preset)
-    offset = parse_duration(args.at, signed=True)
-    at = preset.phase_at(offset, preset.duration)
-    timeout = parse_duration(args.timeout)
+    at = preset.phase_at(args.at, preset.duration)
+    timeout = args.timeout
 
     async def run() -> list[dict]:
         async with connected(config) as devices:
@@ -218,7 +225,7 @@ def cmd_apply(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_rooms_check(args: argparse.Namespace, ctx: Context) -> int:
     config = _only(ctx.config, args.room)
-    timeout = parse_duration(args.timeout)
+    timeout = args.timeout
 
     modes = preset_modes(config)
 

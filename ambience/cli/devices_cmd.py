@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ambience.cli import Context
+from ambience.cli.args import duration
 from ambience.cli.client_cmds import _print_json
 from ambience.config import Config, parse_config
 from ambience.config.devices import EsphomeDevice, Zigbee2MqttDevice
@@ -39,7 +40,6 @@ from ambience.errors import DeviceError
 from ambience.infra.mqtt import Connection, Received
 from ambience.model._base import ROOM_ID
 from ambience.model.parse import issues_from
-from ambience.units import parse_duration
 
 ROLE_SEPARATOR = "="
 DEFAULT_ROOM = "new-room"
@@ -52,7 +52,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         parents=[common],
     )
     p.add_argument("--url", help="the broker (default: the config's mqtt.url)")
-    p.add_argument("--timeout", default="5s", metavar="DURATION", help="how long to listen to the bridges (default 5s)")
+    p.add_argument(
+        "--timeout",
+        default="5s",
+        type=duration,
+        metavar="DURATION",
+        help="how long to listen to the bridges (default 5s)",
+    )
     p.add_argument(
         "--z2m-base",
         action="append",
@@ -181,11 +187,7 @@ def _chosen(found: list[Found], args: list[str]) -> list[tuple[Found, str | None
 
 def cmd_devices(args: argparse.Namespace, ctx: Context) -> int:
     config = ctx.config
-    try:
-        seconds = parse_duration(args.timeout)
-    except ValueError as exc:
-        ctx.err.print(f"error: --timeout: {escape(str(exc))}")
-        return 2
+    seconds = args.timeout
     if args.snippet and not re.match(ROOM_ID, args.room):
         raise DeviceError(f"--room {args.room!r}: a room id is 1–32 lower-case letters, digits, '-' or '_'")
     mqtt = _mqtt(config, args.url)
