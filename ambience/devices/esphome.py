@@ -37,7 +37,7 @@ from typing import Any
 
 from ambience.config.devices import EsphomeDevice
 from ambience.devices.base import Dropped, Message, Report, json_payload, number, step_temperature
-from ambience.devices.capabilities import UNKNOWN, Capabilities
+from ambience.devices.capabilities import UNKNOWN, Capabilities, Learner
 from ambience.devices.codec import (
     JsonLightState,
     PlainClimate,
@@ -110,7 +110,7 @@ def esphome_capabilities(config: dict[str, Any]) -> Capabilities:
     return caps
 
 
-class EsphomeAdapter:
+class EsphomeAdapter(Learner):
     def __init__(self, device: EsphomeDevice, kind: str):
         self.device = device
         self.kind = check_kind(kind)
@@ -158,8 +158,13 @@ class EsphomeAdapter:
             return None
         return esphome_capabilities(data)
 
-    def learn(self, capabilities: Capabilities) -> None:
-        self.capabilities = capabilities.over(self.configured)
+    def expected(self, command: ClimateState) -> ClimateState:
+        """A mode the node does not list is not sent, so its report is not compared with it."""
+        return replace(command, mode=None) if self.refuses(command) else command
+
+    def refusals(self, command: ClimateState) -> list[str]:
+        refused = self.refuses(command)
+        return [refused] if refused else []
 
     def refuses(self, climate: ClimateState) -> str | None:
         """One line saying what of ``climate`` this device cannot take (and so is not sent); ``None``: all of it."""

@@ -7,6 +7,7 @@ it runs on the event loop; the MQTT connection has already handed every message 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -16,6 +17,7 @@ from ambience.config import Config
 from ambience.config.devices import Zigbee2MqttDevice
 from ambience.config.sections import ReconcileConfig
 from ambience.devices.base import ClimateReport, Dropped, Message
+from ambience.devices.capabilities import Announces, Capabilities
 from ambience.devices.reconciler import Tracked
 from ambience.devices.registry import make_adapter
 from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter, z2m_bridge_devices, z2m_bridge_state
@@ -78,6 +80,9 @@ class Devices:
         """Zigbee2MQTT's own topics (``<base>/bridge/devices``, ``<base>/bridge/state``) -> which of them."""
         self._heard: set[str] = set()
         """The ``bridge/devices`` topics heard from since the start (or waited for in vain once)."""
+        self._announcements: dict[str, list[Tracked]] = {}
+        """The topics (wildcards allowed) where devices say what they can do -> the devices listening
+        (Tasmota's discovery, ESPHome's discovery configs, a Shelly's GetConfig answer)."""
         self._held: dict[int, Tracked] = {}
         """Devices whose connect-time query and resend wait for their bridge's ``bridge/devices``."""
         for room_id, room in config.rooms.items():
@@ -111,6 +116,12 @@ class Devices:
                         self._routes[topic] = []
                         connection.subscribe(topic, self._receive, urgent=False)
                     self._routes[topic].append(tracked)
+                if isinstance(adapter, Announces):
+                    for topic in adapter.announcement_topics:
+                        if topic not in self._announcements:
+                            self._announcements[topic] = []
+                            connection.subscribe(topic, functools.partial(self._on_announcement, topic), urgent=False)
+                        self._announcements[topic].append(tracked)
             self.rooms[room_id] = devices
         connection.on_connect(self._on_connect)
 
@@ -313,13 +324,7 @@ class Devices:
                 caps = announced.get(tracked.adapter.device.device)
                 if caps is None:
                     continue  # a group, or a device Z2M does not know: as configured
-                if caps.battery and not tracked.patient:
-                    s = self.settings
-                    tracked.patient, tracked.ack_timeout, tracked.max_tries = (
-                        True,
-                        s.thermostat_ack_timeout,
-                        s.thermostat_max_tries,
-                    )
+                self._make_patient(tracked, caps)
                 learned = tracked.learn(caps, now)
                 out += [] if id(tracked) in self._held else learned  # a held one is sent all below
                 self._active[id(tracked)] = tracked
@@ -337,6 +342,46 @@ class Devices:
         self._publish(out)
         self._changed.set()
         self._wake.set()
+
+    def _make_patient(self, tracked: Tracked, caps: Capabilities) -> None:
+        """A battery device sleeps: it is given a thermostat's patience, whatever its kind."""
+        if caps.battery and not tracked.patient:
+            s = self.settings
+            tracked.patient, tracked.ack_timeout, tracked.max_tries = (
+                True,
+                s.thermostat_ack_timeout,
+                s.thermostat_max_tries,
+            )
+
+    def _on_announcement(self, subscription: str, msg: Received) -> None:
+        """A device said what it can do (on one of its adapter's ``announcement_topics``)."""
+        now = self.clock()
+        out: list[Message] = []
+        rooms: set[str] = set()
+        for tracked in self._announcements.get(subscription, ()):
+            adapter = tracked.adapter
+            assert isinstance(adapter, Announces)
+            try:
+                caps = adapter.decode_announcement(msg.topic, msg.payload)
+            except Exception:  # a bad announcement is one device's trouble, never the loop's
+                key = (tracked.room, tracked.id, "announcement")
+                self._log_limit.log(
+                    key, now, logging.ERROR, "%s/%s: an announcement on %s could not be read; skipped",
+                    *key[:2], msg.topic, exc_info=True,
+                )  # fmt: skip
+                continue
+            if caps is None:
+                continue
+            self._make_patient(tracked, caps)
+            out += tracked.learn(caps, now)
+            self._active[id(tracked)] = tracked
+            rooms.add(tracked.room)
+        for room in rooms:
+            self._notify(room)
+        self._publish(out)
+        if rooms:
+            self._changed.set()
+            self._wake.set()
 
     def _on_connect(self) -> None:
         now = self.clock()
