@@ -33,12 +33,14 @@ from ambience.errors import DeviceError
 from ambience.infra.mqtt import set_no_delay
 from ambience.simulator.base import LIGHT, Publish, VirtualDevice
 from ambience.simulator.esphome import EsphomeSim
+from ambience.simulator.esphome_profiles import EsphomeCtLight, EsphomeHeatCool, EsphomeThermostat
 from ambience.simulator.faults import Faults
 from ambience.simulator.generic import GenericSim
 from ambience.simulator.homeassistant import HomeAssistantSim
 from ambience.simulator.profiles import Profile
 from ambience.simulator.profiles import get as get_profile
 from ambience.simulator.shelly import ShellySim
+from ambience.simulator.shelly_profiles import ShellyPlusDimmer, ShellyPlusPlug
 from ambience.simulator.tasmota import TasmotaCtBulb, TasmotaPlug, TasmotaSim
 from ambience.simulator.z2m_profiles import Z2mDevice, bridge_devices
 from ambience.simulator.z2m_profiles import family as z2m_family
@@ -105,6 +107,8 @@ class Simulator:
             if isinstance(dev, Z2mDevice):
                 self._z2m.setdefault(dev.config.base_topic, []).append(dev)
         self._bridges: list[_Bridge] = []
+        self._nodes: list[_Node] = []
+        """The devices with an MQTT connection of their own (Shelly, ESPHome profiles): their Last Will."""
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._cond = threading.Condition()
         now = time.monotonic()
@@ -172,15 +176,18 @@ class Simulator:
             return self
         self._client = self._make_client()
         self._bridges = [self._bridge(base, devices) for base, devices in self._z2m.items()]
+        wills = [dev for dev in self._devices.values() if hasattr(dev, "will")]
+        self._nodes = [self._node(dev, n) for n, dev in enumerate(wills)]
         self._engine = threading.Thread(target=self._run, name="ambience-sim", daemon=True)
         self._engine.start()
         self._client.loop_start()
-        for bridge in self._bridges:
+        connections: list[_Bridge | _Node] = [*self._bridges, *self._nodes]
+        for bridge in connections:
             bridge.client.loop_start()
         deadline = None if timeout is None else time.monotonic() + timeout
         ready = timeout is None or (
             self._ready.wait(timeout)
-            and all(b.announced.wait(max(0.0, deadline - time.monotonic())) for b in self._bridges)  # type: ignore[operator]
+            and all(b.announced.wait(max(0.0, deadline - time.monotonic())) for b in connections)  # type: ignore[operator]
         )
         if not ready:
             self.stop()
@@ -204,7 +211,9 @@ class Simulator:
         client.loop_stop()
         for bridge in self._bridges:
             bridge.stop()
-        self._bridges = []
+        for node in self._nodes:
+            node.stop()
+        self._bridges, self._nodes = [], []
         self._engine = self._client = None
         self._online.clear()
         self._ready.clear()
@@ -322,6 +331,16 @@ class Simulator:
         client.on_connect = bridge.on_connect
         self._connect(client)
         return bridge
+
+    def _node(self, dev: VirtualDevice[Any], number: int) -> _Node:
+        """The device's own connection, as the firmware has one: its Last Will is the device's offline
+        availability (Shelly ``<prefix>/online`` false, ESPHome ``<prefix>/status`` offline)."""
+        will: Publish = dev.will()  # type: ignore[attr-defined]
+        client = self._new_client(f"{self.client_id}-node-{number}", will.topic, will.payload)
+        node = _Node(dev, client)
+        client.on_connect = node.on_connect
+        self._connect(client)
+        return node
 
     def _connect(self, client: mqtt.Client) -> None:
         parts = urlsplit(self.url)
@@ -500,6 +519,21 @@ def _known(devices: Iterable[Key]) -> str:
     return ", ".join(f"{room}/{key}" for room, key in devices) or "none"
 
 
+def _when_published(infos: list[mqtt.MQTTMessageInfo], done: threading.Event) -> None:
+    """Set ``done`` once the broker acknowledged every one of ``infos`` (waits on a thread of its own)."""
+
+    def wait() -> None:
+        try:
+            for info in infos:
+                info.wait_for_publish(10)
+        except (RuntimeError, ValueError):
+            return
+        if all(info.is_published() for info in infos):
+            done.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+
+
 class _Bridge:
     """One Zigbee2MQTT instance: ``bridge/state`` and ``bridge/devices`` (retained) from its own client."""
 
@@ -516,15 +550,7 @@ class _Bridge:
         client.publish(f"{self.base}/bridge/state", ONLINE, qos=1, retain=True)
         # z2m lib/extension/bridge.ts publishDevices: retained (qos 0 there; 1 here so a test can wait for it)
         info = client.publish(f"{self.base}/bridge/devices", bridge_devices(self.devices), qos=1, retain=True)
-        threading.Thread(target=self._wait, args=(info,), daemon=True).start()
-
-    def _wait(self, info: mqtt.MQTTMessageInfo) -> None:
-        try:
-            info.wait_for_publish(10)
-        except (RuntimeError, ValueError):
-            return
-        if info.is_published():
-            self.announced.set()
+        _when_published([info], self.announced)
 
     def stop(self) -> None:
         """Zigbee2MQTT stopping: ``bridge/state`` offline (z2m lib/mqtt.ts ``disconnect``); device
@@ -539,12 +565,48 @@ class _Bridge:
         self.client.loop_stop()
 
 
+PROFILED: dict[str, type[VirtualDevice[Any]]] = {
+    "tasmota-light": TasmotaCtBulb,
+    "tasmota-relay": TasmotaPlug,
+    "shelly-light": ShellyPlusDimmer,
+    "shelly-switch": ShellyPlusPlug,
+    "esphome-light": EsphomeCtLight,
+    "esphome-thermostat": EsphomeThermostat,
+    "esphome-heat-cool": EsphomeHeatCool,
+}
+"""The simulation of each profile family outside Zigbee2MQTT (``Profile.family``)."""
+
+
+class _Node:
+    """A device's own MQTT connection: its availability when it connects, its Last Will when it drops."""
+
+    def __init__(self, device: VirtualDevice[Any], client: mqtt.Client):
+        self.device = device
+        self.client = client
+        self.announced = threading.Event()
+
+    def on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if reason_code.is_failure:
+            return
+        set_no_delay(client)
+        infos = [
+            client.publish(p.topic, p.payload, qos=1, retain=p.retain)
+            for p in self.device.availability(not self.device.faults.offline)
+        ]
+        _when_published(infos, self.announced)
+
+    def stop(self) -> None:
+        """A clean goodbye (the simulator published the offline availability already): no Last Will."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 def profiled_class(profile: Profile) -> type[VirtualDevice[Any]]:
     """The simulation of ``profile``'s device."""
     if profile.bridge == "zigbee2mqtt":
         return z2m_family(profile)
-    if profile.bridge == "tasmota":
-        return {"tasmota-light": TasmotaCtBulb, "tasmota-relay": TasmotaPlug}[profile.family]
+    if profile.family in PROFILED:
+        return PROFILED[profile.family]
     raise ValueError(f"profile {profile.name}: no simulation of {profile.bridge} profiles")
 
 

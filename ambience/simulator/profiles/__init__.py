@@ -53,6 +53,8 @@ def zigbee2mqtt_definitions() -> Mapping[str, Mapping[str, Any]]:
 
 
 ZHC = "zigbee-herdsman-converters 26.112.0"
+_SHELLY = "shelly-api-docs gen2 v1.0: General/RPCProtocol, CommonErrors, Notifications;"
+_ESPHOME = "esphome/esphome components (snapshot 33fdbbe):"
 _Z2M_LIGHT = "zhc converters/toZigbee light_onoff_brightness + light_colortemp (lib/light clampColorTemp)"
 _TUYA_LEGACY = (
     "zhc devices/tuya TS0601_thermostat; lib/legacy tuya_thermostat_force_to_mode, tuya_thermostat_preset, "
@@ -191,6 +193,72 @@ PROFILES: Final[dict[str, Profile]] = {
             (
                 'only Power: Dimmer, CT, Speed2 … answer {"Command":"Unknown"}',
                 "tasmota/discovery/<mac>/config announces rl [1], lt_st 0",
+            ),
+        ),
+        Profile(
+            "shelly-plus-dimmer",
+            "shelly",
+            "light",
+            "Shelly Plus Wall Dimmer (SNDM-0013US), Gen2, one Light component",
+            "shelly-light",
+            f"{_SHELLY} ComponentsAndServices/Light (Light.Set), Shelly (GetDeviceInfo, GetConfig)",
+            (
+                "replies from its device id on <src>/rpc; Switch.* and unknown methods: error 404 No handler for",
+                "NotifyStatus on <prefix>/events/rpc carries only what changed (light:0)",
+                "<prefix>/online true, false as its Last Will; no status on connecting (ask GetStatus)",
+            ),
+        ),
+        Profile(
+            "shelly-plus-plug",
+            "shelly",
+            "switch",
+            "Shelly Plus Plug S (SNPL-00112EU), Gen2, one Switch component with power metering",
+            "shelly-switch",
+            f"{_SHELLY} ComponentsAndServices/Switch (Switch.Set), Shelly (GetDeviceInfo, GetConfig)",
+            (
+                "Light.Set and other Light.* methods: error 404 No handler for",
+                "NotifyStatus switch:0: output first, the metered apower in the next notification",
+                "<prefix>/online true, false as its Last Will",
+            ),
+        ),
+        Profile(
+            "esphome-light",
+            "esphome",
+            "light",
+            "ESPHome color_temperature light (153–370 mired), MQTT with Home Assistant discovery",
+            "esphome-light",
+            f"{_ESPHOME} mqtt/mqtt_light.cpp (send_discovery @0d56526), light/light_json_schema.cpp parse_json, "
+            "dump_json (@0099fcc), light/light_call.cpp validate_",
+            (
+                "brightness only as an integer 0–255, color_temp only as an integer, clamped to 153–370 mired",
+                "a non-integer transition is ignored: default_transition_length (1 s) applies",
+                "the state is the target, retained; discovery config retained with min_mirs/max_mirs",
+            ),
+        ),
+        Profile(
+            "esphome-climate",
+            "esphome",
+            "climate",
+            "ESPHome thermostat, heat only (heat_action + idle_action), 10–30 °C in 0.5 °C steps",
+            "esphome-thermostat",
+            f"{_ESPHOME} mqtt/mqtt_climate.cpp (setup, send_discovery, publish_state_), climate/climate.cpp "
+            "ClimateCall::validate_, thermostat/thermostat_climate.cpp traits, control",
+            (
+                "modes off and heat only: auto is dropped with a warning and the unchanged state republished",
+                "a setpoint that is not a number is dropped, nothing published; setpoints clamped to 10–30 °C",
+            ),
+        ),
+        Profile(
+            "esphome-heat-cool",
+            "esphome",
+            "climate",
+            "ESPHome thermostat with heat and cool actions: two setpoints (heat_cool)",
+            "esphome-heat-cool",
+            f"{_ESPHOME} mqtt/mqtt_climate.cpp (two-point topics), thermostat/climate.py (two_points_available), "
+            "thermostat_climate.cpp validate_target_temperature_low/high",
+            (
+                "subscribes only target_temperature_low/high/command; target_temperature/command goes nowhere",
+                "setpoints kept set_point_minimum_differential (0.5 °C) apart; modes off, cool, heat, heat_cool",
             ),
         ),
     )
