@@ -133,7 +133,9 @@ class Announces(Protocol):
     (Zigbee2MQTT announces all of a bridge's devices in one ``bridge/devices``, which the manager reads.)"""
 
     announcement_topics: list[str]
-    """Where the announcements come (MQTT wildcards allowed)."""
+    """Where the announcements come (MQTT wildcards allowed). Unless the adapter says
+    ``announcement_retained = False`` (a Shelly is asked), the announcement is retained and the
+    device's first query and resend after the start wait a moment for it."""
 
     def decode_announcement(self, topic: str, payload: bytes) -> Capabilities | None:
         """This device's capabilities from a message on one of :attr:`announcement_topics`;

@@ -180,7 +180,8 @@ class EsphomeAdapter(Learner):
         if self.kind != "light":
             raise wrong_kind(self, "light")
         t = clamp_transition(transition, self.max_transition)
-        data = json_light_command(light, t, scale=255, integer_transition=True)
+        lo, hi = self.capabilities.color_temp or (153, 500)  # the node's own range (min_mireds/max_mireds)
+        data = json_light_command(light, t, scale=255, mired_lo=lo, mired_hi=hi, integer_transition=True)
         return [Message(f"{self.base}/command", json_payload(data))]
 
     def climate(self, climate: ClimateState) -> list[Message]:

@@ -30,10 +30,11 @@ log = logging.getLogger(__name__)
 NOTIFY_DELAY = 0.25
 """Seconds to gather device reports into one room change notification."""
 LOG_EVERY = 60.0
-BRIDGE_WAIT = 2.0
-"""Seconds a Zigbee2MQTT device's first ``/get`` and resend wait, after a connect, for its bridge's
-retained ``bridge/devices``: until it comes, it is not known what the device can be asked or sent."""
 """Seconds between two log lines about one device's bad reports (the ones in between are counted)."""
+BRIDGE_WAIT = 2.0
+"""Seconds a device's first query and resend wait, after a connect, for a retained announcement (its
+Zigbee2MQTT bridge's ``bridge/devices``, its Tasmota or ESPHome discovery config): until it comes, it
+is not known what the device can be asked or sent."""
 
 
 class LogLimit:
@@ -84,6 +85,8 @@ class Devices:
         """The topics (wildcards allowed) where devices say what they can do -> the devices listening
         (Tasmota's discovery, ESPHome's discovery configs, a Shelly's GetConfig answer)."""
         self._held: dict[int, Tracked] = {}
+        self._learned: set[int] = set()
+        """Devices whose own announcement (retained: Tasmota's, ESPHome's) came, or was waited for in vain."""
         """Devices whose connect-time query and resend wait for their bridge's ``bridge/devices``."""
         for room_id, room in config.rooms.items():
             limits = config.room_limits(room_id)
@@ -144,7 +147,7 @@ class Devices:
                 continue
             desired = state.desired(kind, tracked.role)
             if desired is not None or tracked.id not in keep:
-                out += tracked.want(desired, now)
+                out += self._unless_held(tracked, tracked.want(desired, now))
             self._active[id(tracked)] = tracked
         self._publish(out)
 
@@ -152,7 +155,12 @@ class Devices:
         tracked = self.rooms[room_id][device_id]
         now = self.clock()
         self._active[id(tracked)] = tracked
-        self._publish(tracked.want(desired, now))
+        self._publish(self._unless_held(tracked, tracked.want(desired, now)))
+
+    def _unless_held(self, tracked: Tracked, messages: list[Message]) -> list[Message]:
+        """A device waiting for its announcement is sent nothing yet: what it is wanted to be goes out
+        when the announcement comes (or the wait ends), spelled as the device needs."""
+        return [] if id(tracked) in self._held else messages
 
     def query(self, room_id: str | None = None) -> None:
         """Ask devices to report their state (``/get`` or equivalent)."""
@@ -373,7 +381,11 @@ class Devices:
             if caps is None:
                 continue
             self._make_patient(tracked, caps)
-            out += tracked.learn(caps, now)
+            learned = tracked.learn(caps, now)
+            self._learned.add(id(tracked))
+            if self._held.pop(id(tracked), None) is not None:
+                learned = tracked.reconnected(now)  # held since the connect: asked and sent only now
+            out += learned
             self._active[id(tracked)] = tracked
             rooms.add(tracked.room)
         for room in rooms:
@@ -388,7 +400,7 @@ class Devices:
         out: list[Message] = []
         for devices in self.rooms.values():
             for tracked in devices.values():
-                if self._bridge_devices_topic(tracked) not in (None, *self._heard):
+                if self._awaits_announcement(tracked):
                     self._held[id(tracked)] = tracked
                     continue
                 out += tracked.reconnected(now)
@@ -401,7 +413,18 @@ class Devices:
         """No ``bridge/devices`` in time (an old Z2M, retain off): the devices go as configured, and
         their bridge is not waited for again (its message is still read if it comes)."""
         self._heard |= {t for t in map(self._bridge_devices_topic, self._held.values()) if t}
+        self._learned |= set(self._held)
         self._publish(self._release())
+
+    def _awaits_announcement(self, tracked: Tracked) -> bool:
+        """Whether the device's connect-time query and resend wait (up to :data:`BRIDGE_WAIT`) for a
+        retained announcement of what it can do: its Zigbee2MQTT bridge's ``bridge/devices``, or its own
+        discovery config. (A Shelly is asked, so it does not wait.)"""
+        if self._bridge_devices_topic(tracked) not in (None, *self._heard):
+            return True
+        adapter = tracked.adapter
+        retained = isinstance(adapter, Announces) and getattr(adapter, "announcement_retained", True)
+        return retained and id(tracked) not in self._learned
 
     @staticmethod
     def _bridge_devices_topic(tracked: Tracked) -> str | None:

@@ -102,6 +102,8 @@ class ShellyAdapter(Learner):
         self.status_topics = {f"{prefix}/status/{kind}:{device.component}" for kind in ("light", "switch")}
         self.online_topic = f"{prefix}/online"
         self.announcement_topics = [self.reply_topic]
+        self.announcement_retained = False
+        """Nothing is retained: the device is asked (``Shelly.GetConfig``), so nothing waits for it."""
         """The answers to ``Shelly.GetDeviceInfo``/``Shelly.GetConfig`` (asked by :meth:`query`) come here."""
         self.configured = (
             UNKNOWN
