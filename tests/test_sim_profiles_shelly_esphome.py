@@ -21,7 +21,7 @@ import pytest
 
 from ambience.config import Config
 from ambience.simulator import Simulator
-from ambience.testing import without_ambience
+from ambience.testing import eventually, without_ambience
 from ambience.testing.mosquitto import Mosquitto, MqttProbe
 
 ROOMS: dict[str, Any] = {
@@ -84,6 +84,11 @@ def notifications(probe: MqttProbe, prefix: str, count: int, since: int) -> list
     return [m.json() for m in probe.wait_count(f"{prefix}/events/rpc", count, since=since)]
 
 
+def transitions(probe: MqttProbe, since: int) -> list[dict[str, Any]]:
+    said = [m.json()["params"]["light:0"] for m in probe.messages("dimmer/events/rpc", since)]
+    return [n for n in said if "transition" in n]
+
+
 # ---- Shelly ----------------------------------------------------------------------------------
 
 
@@ -113,11 +118,14 @@ def test_shelly_light_set_replies_from_its_device_id_and_notifies_what_changed(
 def test_shelly_transition_notifies_its_start_and_a_null_when_it_is_over(
     sim: Simulator, probe: MqttProbe, rpc: Rpc
 ) -> None:
-    rpc("dimmer", "Light.Set", {"id": 0, "on": True, "brightness": 100})
     probe.subscribe("dimmer/events/rpc")
+    rpc("dimmer", "Light.Set", {"id": 0, "on": True, "brightness": 100})
+    sim.wait_for("sh", "dimmer", lambda s: s["brightness"] == 100 and not s["fading"])
     mark = probe.mark()
     rpc("dimmer", "Light.Set", {"id": 0, "brightness": 20, "transition_duration": 0.6})
-    start, end = (n["params"]["light:0"] for n in notifications(probe, "dimmer", 2, mark))
+    # only the notifications about the transition (a late one of the first Set may still come after the mark)
+    eventually(lambda: len(transitions(probe, mark)) >= 2)
+    start, end = transitions(probe, mark)[:2]
     assert (
         start["transition"]["target"] == {"output": True, "brightness": 20} and start["transition"]["duration"] == 0.6
     )

@@ -126,4 +126,41 @@ class Learns(Protocol):
         ...
 
 
-__all__ = ["UNKNOWN", "Capabilities", "CapabilityKind", "Learns"]
+@runtime_checkable
+class Announces(Protocol):
+    """An adapter whose device (or bridge) says what it can do on topics of its own: Tasmota's
+    discovery config, ESPHome's Home Assistant discovery configs, a Shelly's ``GetConfig`` answer.
+    (Zigbee2MQTT announces all of a bridge's devices in one ``bridge/devices``, which the manager reads.)"""
+
+    announcement_topics: list[str]
+    """Where the announcements come (MQTT wildcards allowed). Unless the adapter says
+    ``announcement_retained = False`` (a Shelly is asked), the announcement is retained and the
+    device's first query and resend after the start wait a moment for it."""
+
+    def decode_announcement(self, topic: str, payload: bytes) -> Capabilities | None:
+        """This device's capabilities from a message on one of :attr:`announcement_topics`;
+        ``None`` for another device's message, or one that announces nothing."""
+        ...
+
+
+class Learner:
+    """What a :class:`Learns` adapter does where its bridge has nothing to map: it sends what it is
+    asked, refuses nothing and has no rules to show. Adapters override what they know better."""
+
+    capabilities: Capabilities
+    configured: Capabilities
+
+    def learn(self, announced: Capabilities) -> None:
+        self.capabilities = announced.over(self.configured)
+
+    def expected(self, command: ClimateState) -> ClimateState:
+        return command
+
+    def refusals(self, command: ClimateState) -> list[str]:
+        return []
+
+    def will_send(self) -> list[str]:
+        return []
+
+
+__all__ = ["UNKNOWN", "Announces", "Capabilities", "CapabilityKind", "Learner", "Learns"]

@@ -37,7 +37,7 @@ from typing import Any
 
 from ambience.config.devices import EsphomeDevice
 from ambience.devices.base import Dropped, Message, Report, json_payload, number, step_temperature
-from ambience.devices.capabilities import UNKNOWN, Capabilities
+from ambience.devices.capabilities import UNKNOWN, Capabilities, Learner
 from ambience.devices.codec import (
     JsonLightState,
     PlainClimate,
@@ -113,7 +113,7 @@ def esphome_capabilities(config: dict[str, Any]) -> Capabilities:
     return caps
 
 
-class EsphomeAdapter:
+class EsphomeAdapter(Learner):
     def __init__(self, device: EsphomeDevice, kind: str):
         self.device = device
         self.kind = check_kind(kind)
@@ -161,8 +161,13 @@ class EsphomeAdapter:
             return None
         return esphome_capabilities(data)
 
-    def learn(self, capabilities: Capabilities) -> None:
-        self.capabilities = capabilities.over(self.configured)
+    def expected(self, command: ClimateState) -> ClimateState:
+        """A mode the node does not list is not sent, so its report is not compared with it."""
+        return replace(command, mode=None) if self.refuses(command) else command
+
+    def refusals(self, command: ClimateState) -> list[str]:
+        refused = self.refuses(command)
+        return [refused] if refused else []
 
     def refuses(self, climate: ClimateState) -> str | None:
         """One line saying what of ``climate`` this device cannot take (and so is not sent); ``None``: all of it."""
@@ -178,7 +183,8 @@ class EsphomeAdapter:
         if self.kind != "light":
             raise wrong_kind(self, "light")
         t = clamp_transition(transition, self.max_transition)
-        data = json_light_command(light, t, scale=255, integer_transition=True)
+        lo, hi = self.capabilities.color_temp or (153, 500)  # the node's own range (min_mireds/max_mireds)
+        data = json_light_command(light, t, scale=255, mired_lo=lo, mired_hi=hi, integer_transition=True)
         return [Message(f"{self.base}/command", json_payload(data))]
 
     def climate(self, climate: ClimateState) -> list[Message]:

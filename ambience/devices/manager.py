@@ -7,6 +7,7 @@ it runs on the event loop; the MQTT connection has already handed every message 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -16,6 +17,7 @@ from ambience.config import Config
 from ambience.config.devices import Zigbee2MqttDevice
 from ambience.config.sections import ReconcileConfig
 from ambience.devices.base import ClimateReport, Dropped, Message
+from ambience.devices.capabilities import Announces, Capabilities
 from ambience.devices.reconciler import Tracked
 from ambience.devices.registry import make_adapter
 from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter, z2m_bridge_devices, z2m_bridge_state
@@ -28,10 +30,11 @@ log = logging.getLogger(__name__)
 NOTIFY_DELAY = 0.25
 """Seconds to gather device reports into one room change notification."""
 LOG_EVERY = 60.0
-BRIDGE_WAIT = 2.0
-"""Seconds a Zigbee2MQTT device's first ``/get`` and resend wait, after a connect, for its bridge's
-retained ``bridge/devices``: until it comes, it is not known what the device can be asked or sent."""
 """Seconds between two log lines about one device's bad reports (the ones in between are counted)."""
+BRIDGE_WAIT = 2.0
+"""Seconds a device's first query and resend wait, after a connect, for a retained announcement (its
+Zigbee2MQTT bridge's ``bridge/devices``, its Tasmota or ESPHome discovery config): until it comes, it
+is not known what the device can be asked or sent."""
 
 
 class LogLimit:
@@ -78,7 +81,12 @@ class Devices:
         """Zigbee2MQTT's own topics (``<base>/bridge/devices``, ``<base>/bridge/state``) -> which of them."""
         self._heard: set[str] = set()
         """The ``bridge/devices`` topics heard from since the start (or waited for in vain once)."""
+        self._announcements: dict[str, list[Tracked]] = {}
+        """The topics (wildcards allowed) where devices say what they can do -> the devices listening
+        (Tasmota's discovery, ESPHome's discovery configs, a Shelly's GetConfig answer)."""
         self._held: dict[int, Tracked] = {}
+        self._learned: set[int] = set()
+        """Devices whose own announcement (retained: Tasmota's, ESPHome's) came, or was waited for in vain."""
         """Devices whose connect-time query and resend wait for their bridge's ``bridge/devices``."""
         for room_id, room in config.rooms.items():
             limits = config.room_limits(room_id)
@@ -111,6 +119,12 @@ class Devices:
                         self._routes[topic] = []
                         connection.subscribe(topic, self._receive, urgent=False)
                     self._routes[topic].append(tracked)
+                if isinstance(adapter, Announces):
+                    for topic in adapter.announcement_topics:
+                        if topic not in self._announcements:
+                            self._announcements[topic] = []
+                            connection.subscribe(topic, functools.partial(self._on_announcement, topic), urgent=False)
+                        self._announcements[topic].append(tracked)
             self.rooms[room_id] = devices
         connection.on_connect(self._on_connect)
 
@@ -133,7 +147,7 @@ class Devices:
                 continue
             desired = state.desired(kind, tracked.role)
             if desired is not None or tracked.id not in keep:
-                out += tracked.want(desired, now)
+                out += self._unless_held(tracked, tracked.want(desired, now))
             self._active[id(tracked)] = tracked
         self._publish(out)
 
@@ -141,7 +155,12 @@ class Devices:
         tracked = self.rooms[room_id][device_id]
         now = self.clock()
         self._active[id(tracked)] = tracked
-        self._publish(tracked.want(desired, now))
+        self._publish(self._unless_held(tracked, tracked.want(desired, now)))
+
+    def _unless_held(self, tracked: Tracked, messages: list[Message]) -> list[Message]:
+        """A device waiting for its announcement is sent nothing yet: what it is wanted to be goes out
+        when the announcement comes (or the wait ends), spelled as the device needs."""
+        return [] if id(tracked) in self._held else messages
 
     def query(self, room_id: str | None = None) -> None:
         """Ask devices to report their state (``/get`` or equivalent)."""
@@ -313,13 +332,7 @@ class Devices:
                 caps = announced.get(tracked.adapter.device.device)
                 if caps is None:
                     continue  # a group, or a device Z2M does not know: as configured
-                if caps.battery and not tracked.patient:
-                    s = self.settings
-                    tracked.patient, tracked.ack_timeout, tracked.max_tries = (
-                        True,
-                        s.thermostat_ack_timeout,
-                        s.thermostat_max_tries,
-                    )
+                self._make_patient(tracked, caps)
                 learned = tracked.learn(caps, now)
                 out += [] if id(tracked) in self._held else learned  # a held one is sent all below
                 self._active[id(tracked)] = tracked
@@ -338,12 +351,56 @@ class Devices:
         self._changed.set()
         self._wake.set()
 
+    def _make_patient(self, tracked: Tracked, caps: Capabilities) -> None:
+        """A battery device sleeps: it is given a thermostat's patience, whatever its kind."""
+        if caps.battery and not tracked.patient:
+            s = self.settings
+            tracked.patient, tracked.ack_timeout, tracked.max_tries = (
+                True,
+                s.thermostat_ack_timeout,
+                s.thermostat_max_tries,
+            )
+
+    def _on_announcement(self, subscription: str, msg: Received) -> None:
+        """A device said what it can do (on one of its adapter's ``announcement_topics``)."""
+        now = self.clock()
+        out: list[Message] = []
+        rooms: set[str] = set()
+        for tracked in self._announcements.get(subscription, ()):
+            adapter = tracked.adapter
+            assert isinstance(adapter, Announces)
+            try:
+                caps = adapter.decode_announcement(msg.topic, msg.payload)
+            except Exception:  # a bad announcement is one device's trouble, never the loop's
+                key = (tracked.room, tracked.id, "announcement")
+                self._log_limit.log(
+                    key, now, logging.ERROR, "%s/%s: an announcement on %s could not be read; skipped",
+                    *key[:2], msg.topic, exc_info=True,
+                )  # fmt: skip
+                continue
+            if caps is None:
+                continue
+            self._make_patient(tracked, caps)
+            learned = tracked.learn(caps, now)
+            self._learned.add(id(tracked))
+            if self._held.pop(id(tracked), None) is not None:
+                learned = tracked.reconnected(now)  # held since the connect: asked and sent only now
+            out += learned
+            self._active[id(tracked)] = tracked
+            rooms.add(tracked.room)
+        for room in rooms:
+            self._notify(room)
+        self._publish(out)
+        if rooms:
+            self._changed.set()
+            self._wake.set()
+
     def _on_connect(self) -> None:
         now = self.clock()
         out: list[Message] = []
         for devices in self.rooms.values():
             for tracked in devices.values():
-                if self._bridge_devices_topic(tracked) not in (None, *self._heard):
+                if self._awaits_announcement(tracked):
                     self._held[id(tracked)] = tracked
                     continue
                 out += tracked.reconnected(now)
@@ -356,7 +413,18 @@ class Devices:
         """No ``bridge/devices`` in time (an old Z2M, retain off): the devices go as configured, and
         their bridge is not waited for again (its message is still read if it comes)."""
         self._heard |= {t for t in map(self._bridge_devices_topic, self._held.values()) if t}
+        self._learned |= set(self._held)
         self._publish(self._release())
+
+    def _awaits_announcement(self, tracked: Tracked) -> bool:
+        """Whether the device's connect-time query and resend wait (up to :data:`BRIDGE_WAIT`) for a
+        retained announcement of what it can do: its Zigbee2MQTT bridge's ``bridge/devices``, or its own
+        discovery config. (A Shelly is asked, so it does not wait.)"""
+        if self._bridge_devices_topic(tracked) not in (None, *self._heard):
+            return True
+        adapter = tracked.adapter
+        retained = isinstance(adapter, Announces) and getattr(adapter, "announcement_retained", True)
+        return retained and id(tracked) not in self._learned
 
     @staticmethod
     def _bridge_devices_topic(tracked: Tracked) -> str | None:

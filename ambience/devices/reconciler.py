@@ -133,6 +133,7 @@ class Tracked:
         wanted now is sent again if it now becomes something else (a mode spelled as the device does)."""
         if not isinstance(self.adapter, Learns):
             return []
+        old = self.adapter.capabilities
         self.adapter.learn(announced)
         caps = self.adapter.capabilities
         if caps.color_temp is not None:
@@ -146,6 +147,10 @@ class Tracked:
             return []
         if self._plan_changed():
             return self._send(now, fresh=True)
+        if caps != old and self.status not in ("confirmed", "manual"):
+            # the same state may now go out otherwise (a two-point node's low/high topics, a plug's
+            # Switch.Set): one more try, counted against the device's tries
+            return self._send(now)
         return []
 
     def notes(self) -> list[str]:

@@ -52,7 +52,7 @@ from ambience.devices.base import (
     parse_json,
     pct_to_scale,
 )
-from ambience.devices.capabilities import UNKNOWN, Capabilities
+from ambience.devices.capabilities import UNKNOWN, Capabilities, Learner
 from ambience.devices.codec import check_kind, clamp_transition, native_max, seconds, text, wrong_kind
 from ambience.errors import DeviceError
 from ambience.model.state import ClimateState, Light
@@ -82,7 +82,7 @@ def shelly_capabilities(
     return caps
 
 
-class ShellyAdapter:
+class ShellyAdapter(Learner):
     def __init__(self, device: ShellyDevice, kind: str, client_id: str = "ambience"):
         self.device = device
         self.kind = check_kind(kind)
@@ -102,6 +102,8 @@ class ShellyAdapter:
         self.status_topics = {f"{prefix}/status/{kind}:{device.component}" for kind in ("light", "switch")}
         self.online_topic = f"{prefix}/online"
         self.announcement_topics = [self.reply_topic]
+        self.announcement_retained = False
+        """Nothing is retained: the device is asked (``Shelly.GetConfig``), so nothing waits for it."""
         """The answers to ``Shelly.GetDeviceInfo``/``Shelly.GetConfig`` (asked by :meth:`query`) come here."""
         self.configured = (
             UNKNOWN
@@ -156,9 +158,6 @@ class ShellyAdapter:
             return None
         info = self._announced.get("Shelly.GetDeviceInfo")
         return shelly_capabilities(info, result, self.device.component)
-
-    def learn(self, capabilities: Capabilities) -> None:
-        self.capabilities = capabilities.over(self.configured)
 
     def _frame(self, method: str, params: dict[str, Any], asked: Light | str | None) -> Message:
         frame_id = self._next_id

@@ -66,7 +66,7 @@ from ambience.devices.base import (
     mired_to_kelvin,
     pct_to_scale,
 )
-from ambience.devices.capabilities import UNKNOWN, Capabilities
+from ambience.devices.capabilities import UNKNOWN, Capabilities, Learner
 from ambience.devices.codec import (
     check_kind,
     clamp_transition,
@@ -170,7 +170,7 @@ def tasmota_capabilities(config: dict[str, Any]) -> Capabilities:
     return base
 
 
-class TasmotaAdapter:
+class TasmotaAdapter(Learner):
     announcement_topics = [DISCOVERY_TOPIC]
 
     def __init__(self, device: TasmotaDevice, kind: str):
@@ -229,10 +229,6 @@ class TasmotaAdapter:
         if not isinstance(data, dict) or data.get("t") != self.device.device:
             return None
         return tasmota_capabilities(data)
-
-    def learn(self, capabilities: Capabilities) -> None:
-        """Use what the device announced, the configuration's own choices winning."""
-        self.capabilities = capabilities.over(self.configured)
 
     @property
     def relay_only(self) -> bool:

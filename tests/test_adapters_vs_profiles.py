@@ -1,10 +1,10 @@
-"""ambience's Shelly and ESPHome adapters driven against the real-behaving profiles, through mosquitto.
+"""ambience's Shelly, ESPHome and Tasmota adapters driven against the real-behaving profiles, through mosquitto.
 
 The profiles (``ambience/simulator/shelly_profiles.py``, ``esphome_profiles.py``, checked on their own
 against the firmware in tests/test_sim_profiles_shelly_esphome.py) stand in for the devices; the adapters
 learn what each can do from its own announcement (Shelly ``Shelly.GetConfig``, ESPHome's Home Assistant
 discovery config) and nothing about the device is configured beyond its topic. A test that shows an
-adapter wrong against the real behaviour is marked ``xfail(strict=True)`` with the reason.
+adapter wrong against the real behaviour would be marked ``xfail(strict=True)`` with the reason (none is now).
 
 Two layers: each adapter alone (``Wire``: the adapter's own subscriptions and announcement topics on a
 real client, its announcements fed to ``decode_announcement``/``learn`` as the issue's contract says),
@@ -43,6 +43,7 @@ ROOMS: dict[str, Any] = {
         "lights": [{"bridge": "esphome", "device": "esp-light", "object_id": "ceiling"}],
     },
     "hc": {"thermostat": {"bridge": "esphome", "device": "esp-pump", "object_id": "heat_pump"}},
+    "ta": {"lights": [{"bridge": "tasmota", "device": "warmer", "role": "warmer"}]},  # no relay: configured
 }
 PROFILED: dict[str, dict[str, Any]] = {
     "dimmer": {"profile": "shelly-plus-dimmer"},
@@ -50,13 +51,10 @@ PROFILED: dict[str, dict[str, Any]] = {
     "esp-heat": {"profile": "esphome-climate"},
     "esp-light": {"profile": "esphome-light"},
     "esp-pump": {"profile": "esphome-heat-cool"},
+    "warmer": {"profile": "tasmota-plug"},
 }
 INITIAL = {"esp-heat": {"target": 18, "local_temperature": 18}, "esp-pump": {"target": 18, "local_temperature": 18}}
 Scenario = Callable[[Devices, Simulator], Awaitable[Any]]
-NO_LEARNING = (
-    "devices/manager.py never subscribes an adapter's announcement_topics nor calls decode_announcement/learn: "
-    "through Devices, no adapter learns what its device announced"
-)
 
 
 def steady(light: Light) -> LightTarget:
@@ -184,8 +182,9 @@ def test_esphome_adapter_sets_a_heat_cool_node_through_low_and_high(sim: Simulat
     w = wire(EsphomeAdapter(device("hc", "esp-pump"), "climate"))
     assert w.learned.wait(5) and w.adapter.two_point
     w.send(w.adapter.climate(ClimateState(21.0)))
-    snap = sim.wait_for("hc", "esp-pump", lambda s: s["target"] == 21.0)
-    assert snap["target_high"] == 23.0 and snap["warnings"] == 0
+    # low and high are two messages: the node keeps them apart until the second comes
+    snap = sim.wait_for("hc", "esp-pump", lambda s: s["target"] == 21.0 and s["target_high"] == 23.0)
+    assert snap["warnings"] == 0
     eventually(lambda: any(r.target == 21.0 for r in w.reports))
 
 
@@ -199,11 +198,6 @@ def test_esphome_adapter_does_not_send_a_mode_the_node_lacks(sim: Simulator, wir
     assert snap["warnings"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="devices/esphome.py light() does not clamp color_temp to the node's announced min/max mireds "
-    "(capabilities.color_temp): 2000 K goes out as 500 mired, the node clamps to 370 and reports 370",
-)
 def test_esphome_adapter_clamps_colour_temperature_to_the_nodes_range(
     sim: Simulator, wire: Callable[..., Wire]
 ) -> None:
@@ -227,7 +221,6 @@ def test_shelly_dimmer_is_set_and_confirmed(broker: Mosquitto) -> None:
     assert got == ["confirmed", "confirmed"]
 
 
-@pytest.mark.xfail(strict=True, reason=NO_LEARNING + "; a plug without switch: true gets Light.Set, answered 404")
 def test_shelly_plug_is_switched_with_switch_set_from_what_its_config_says(broker: Mosquitto) -> None:
     async def scenario(devices: Devices, sim: Simulator) -> list[str]:
         on = await settle(devices, "sh", "plug", steady(Light(100)))
@@ -248,12 +241,6 @@ def test_esphome_light_fades_and_confirms(broker: Mosquitto) -> None:
     assert snap["brightness"] == pytest.approx(40, abs=0.5) and snap["mired"] == 370
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the reconciler compares colour temperature within the configured 153–500 mired (manager.py "
-    "mired_range from mired_min/mired_max), never the node's announced 153–370, and the ESPHome adapter does not "
-    "clamp: a 2000 K preset on this light never confirms",
-)
 def test_esphome_light_outside_its_own_range_is_confirmed_at_the_end_of_the_range(broker: Mosquitto) -> None:
     # the node announces min_mirs 153 / max_mirs 370 and clamps 2000 K (500 mired) to 370 (light_call.cpp)
     async def scenario(devices: Devices, sim: Simulator) -> str:
@@ -274,7 +261,6 @@ def test_esphome_heat_only_thermostat_is_set_and_confirmed(broker: Mosquitto) ->
     assert (snap["target"], snap["mode"], snap["warnings"]) == (21.5, "heat", 0)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_LEARNING + "; the heat-only node is sent mode auto, again at each retry")
 def test_esphome_heat_only_thermostat_is_never_sent_auto(broker: Mosquitto) -> None:
     async def scenario(devices: Devices, sim: Simulator) -> dict[str, Any]:
         return await settle(devices, "es", "esp-heat", ClimateState(20.0, "auto"), timeout=8)
@@ -285,10 +271,6 @@ def test_esphome_heat_only_thermostat_is_never_sent_auto(broker: Mosquitto) -> N
     assert snap["warnings"] == 0, snap["last_warning"]  # "Mode auto is not supported by this device!" never logged
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=NO_LEARNING + "; a heat+cool node is sent target_temperature/command, which it does not subscribe",
-)
 def test_esphome_heat_cool_is_set_through_its_low_and_high_setpoints(broker: Mosquitto) -> None:
     async def scenario(devices: Devices, sim: Simulator) -> str:
         return (await settle(devices, "hc", "esp-pump", ClimateState(21.0)))["status"]
@@ -297,3 +279,25 @@ def test_esphome_heat_cool_is_set_through_its_low_and_high_setpoints(broker: Mos
     assert got == "confirmed"
     snap = sim.device("hc", "esp-pump")
     assert (snap["target"], snap["target_high"]) == (21.0, 23.0)
+
+
+def test_tasmota_plug_learns_from_its_discovery_config_and_is_switched_with_power(broker: Mosquitto) -> None:
+    """Nothing configured but the topic: the plug's retained discovery config (rl [1], lt_st 0) says it
+    is a relay, so the first command already is Power ON, not a Dimmer it would answer Unknown."""
+
+    async def scenario(devices: Devices, sim: Simulator) -> list[str]:
+        on = await settle(devices, "ta", "warmer", steady(Light(100)))
+        off = await settle(devices, "ta", "warmer", steady(Light(0)))
+        return [on["status"], off["status"]]
+
+    probe = MqttProbe(broker)
+    probe.subscribe("cmnd/warmer/#")
+    try:
+        sim, got = drive(broker, scenario)
+        assert got == ["confirmed", "confirmed"]
+        assert not sim.device("ta", "warmer")["on"]
+        sent = [(m.topic, m.payload.decode()) for m in probe.messages("cmnd/warmer/#")]
+    finally:
+        probe.close()
+    commands = [(t, p) for t, p in sent if not t.endswith("/State")]
+    assert commands == [("cmnd/warmer/Power", "ON"), ("cmnd/warmer/Power", "OFF")], sent
