@@ -233,7 +233,7 @@ def test_shelly_plug_is_switched_with_switch_set_from_what_its_config_says(broke
 
 def test_esphome_light_fades_and_confirms(broker: Mosquitto) -> None:
     async def scenario(devices: Devices, sim: Simulator) -> str:
-        return (await settle(devices, "es", "esp-light", steady(Light(40, 2700))))["status"]
+        return (await settle(devices, "es", "esp-light/ceiling", steady(Light(40, 2700))))["status"]
 
     sim, got = drive(broker, scenario)
     assert got == "confirmed"
@@ -244,7 +244,7 @@ def test_esphome_light_fades_and_confirms(broker: Mosquitto) -> None:
 def test_esphome_light_outside_its_own_range_is_confirmed_at_the_end_of_the_range(broker: Mosquitto) -> None:
     # the node announces min_mirs 153 / max_mirs 370 and clamps 2000 K (500 mired) to 370 (light_call.cpp)
     async def scenario(devices: Devices, sim: Simulator) -> str:
-        return (await settle(devices, "es", "esp-light", steady(Light(60, 2000)), timeout=8))["status"]
+        return (await settle(devices, "es", "esp-light/ceiling", steady(Light(60, 2000)), timeout=8))["status"]
 
     sim, got = drive(broker, scenario)
     assert sim.device("es", "esp-light")["mired"] == 370
@@ -253,7 +253,7 @@ def test_esphome_light_outside_its_own_range_is_confirmed_at_the_end_of_the_rang
 
 def test_esphome_heat_only_thermostat_is_set_and_confirmed(broker: Mosquitto) -> None:
     async def scenario(devices: Devices, sim: Simulator) -> str:
-        return (await settle(devices, "es", "esp-heat", ClimateState(21.5)))["status"]
+        return (await settle(devices, "es", "esp-heat/thermostat", ClimateState(21.5)))["status"]
 
     sim, got = drive(broker, scenario)
     assert got == "confirmed"
@@ -263,7 +263,7 @@ def test_esphome_heat_only_thermostat_is_set_and_confirmed(broker: Mosquitto) ->
 
 def test_esphome_heat_only_thermostat_is_never_sent_auto(broker: Mosquitto) -> None:
     async def scenario(devices: Devices, sim: Simulator) -> dict[str, Any]:
-        return await settle(devices, "es", "esp-heat", ClimateState(20.0, "auto"), timeout=8)
+        return await settle(devices, "es", "esp-heat/thermostat", ClimateState(20.0, "auto"), timeout=8)
 
     sim, got = drive(broker, scenario)
     snap = sim.device("es", "esp-heat")
@@ -273,7 +273,7 @@ def test_esphome_heat_only_thermostat_is_never_sent_auto(broker: Mosquitto) -> N
 
 def test_esphome_heat_cool_is_set_through_its_low_and_high_setpoints(broker: Mosquitto) -> None:
     async def scenario(devices: Devices, sim: Simulator) -> str:
-        return (await settle(devices, "hc", "esp-pump", ClimateState(21.0)))["status"]
+        return (await settle(devices, "hc", "esp-pump/heat_pump", ClimateState(21.0)))["status"]
 
     sim, got = drive(broker, scenario)
     assert got == "confirmed"

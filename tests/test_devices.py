@@ -304,7 +304,7 @@ def test_mqtt_3_1_1_is_selectable(broker, tmp_path):
             connection, devices, task = await _running(config)
             try:
                 assert not connection.v5
-                devices.want("esp-room", "esp-trv", ClimateState(22.5))
+                devices.want("esp-room", "esp-trv/heater", ClimateState(22.5))
                 return await devices.wait_settled("esp-room", 5)
             finally:
                 task.cancel()
@@ -355,7 +355,7 @@ STUDIO_AS_REPORTED = {
     "studio-ceiling": {"on": True, "brightness": 29.9},  # the colour temperature dropped
     "studio-lamp": {"on": True, "brightness": 40.0},
     "studio-floor": {"on": True, "brightness": 50.2},
-    "studio-esp": {"on": True, "brightness": 20.0},
+    "studio-esp/accent": {"on": True, "brightness": 20.0},
     "shellydimmer-1": {"on": True, "brightness": 60.0},
     "strip": {"on": True, "brightness": 70.0},
 }
@@ -438,7 +438,7 @@ def test_a_report_whose_handling_fails_is_logged_once_and_the_reports_behind_it_
         ceiling.adapter = Exploding(ceiling.adapter)
         await connection.start(wait=5)
         task = asyncio.create_task(devices.run())
-        others = ("studio-floor", "studio-esp", "shellydimmer-1", "strip")
+        others = ("studio-floor", "studio-esp/accent", "shellydimmer-1", "strip")
         try:
             await eventually_async(lambda: all(reported(devices, "studio")[d] is not None for d in others))
             for _ in range(3):

@@ -183,6 +183,27 @@ def test_duplicate_devices_in_a_room_are_refused(tmp_path):
         parse_config(text, "a.yaml", tmp_path)
 
 
+def test_one_node_or_board_can_be_several_devices_of_a_room(tmp_path):
+    """An ESPHome node's light and thermostat, a Shelly Pro 2's two outputs, a Sonoff 4CH's relays."""
+    text = """rooms:
+  r:
+    thermostat: {bridge: esphome, device: node1, object_id: heater}
+    lights:
+      - {bridge: esphome, device: node1, object_id: ceiling, role: ceiling}
+      - {bridge: shelly, device: shellypro2-1, component: 0, role: warmer}
+      - {bridge: shelly, device: shellypro2-1, component: 1, role: cabinet}
+      - {bridge: tasmota, device: sonoff4ch, relay: 1, role: heater}
+      - {bridge: tasmota, device: sonoff4ch, relay: 2, role: diffuser}
+"""
+    room = parse_config(text, "a.yaml", tmp_path).rooms["r"]
+    assert [d.device.id for d in room.devices()] == [
+        "node1/heater", "node1/ceiling", "shellypro2-1", "shellypro2-1/1", "sonoff4ch", "sonoff4ch/2",
+    ]  # fmt: skip
+    twice = text.replace("object_id: ceiling", "object_id: heater")
+    with pytest.raises(ConfigError, match="device 'node1/heater' .esphome. is listed twice"):
+        parse_config(twice, "a.yaml", tmp_path)
+
+
 def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path):
     # PyYAML keeps the last of two equal keys: the first room (or setting) would vanish unseen.
     text = "rooms:\n  studio: {lights: [{bridge: tasmota, device: a}]}\n  studio: {lights: [{bridge: tasmota, device: b}]}\n"

@@ -45,6 +45,12 @@ class TasmotaDevice(DeviceBase):
     """A plug or relay module: switch this relay (``Power<n>``) on and off, no dimmer. Left out, Tasmota's
     own discovery (``tasmota/discovery/<mac>/config``) says whether the device has a light or only relays."""
 
+    @property
+    def id(self) -> str:
+        """A board's relays are separate devices (a Sonoff 4CH: table warmer and towel cabinet):
+        ``<topic>/<relay>`` from relay 2 on."""
+        return self.device if self.relay in (None, 1) else f"{self.device}/{self.relay}"
+
 
 class HomeAssistantDevice(DeviceBase):
     bridge: Literal["homeassistant"]
@@ -75,6 +81,11 @@ class EsphomeDevice(DeviceBase):
     bridge: Literal["esphome"]
     object_id: Annotated[str, Field(min_length=1)]
     """The light or climate entity's object id: ``<device>/light/<object_id>/command``."""
+
+    @property
+    def id(self) -> str:
+        """``<node>/<object_id>``: one node's light and thermostat are two devices of a room."""
+        return f"{self.device}/{self.object_id}"
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
     two_point: bool | None = None
     """A heat+cool climate with a low (heating) and a high (cooling) setpoint. Left out, the node's own
@@ -89,6 +100,11 @@ class ShellyDevice(DeviceBase):
     bridge: Literal["shelly"]
     component: Annotated[int, Field(ge=0, le=16)] = 0
     """The Light (or Switch) component's id: ``Light.Set`` with ``{"id": component}``."""
+
+    @property
+    def id(self) -> str:
+        """``<prefix>/<component>`` from component 1 on (a Shelly Pro 2's two relays are two devices)."""
+        return self.device if self.component == 0 else f"{self.device}/{self.component}"
     switch: bool | None = None
     """A plug or relay (the Switch component, ``Switch.Set``) driven as a light: on/off only. Left out, the
     Shelly's ``Shelly.GetConfig`` says which component ``component`` is."""

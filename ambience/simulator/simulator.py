@@ -130,7 +130,8 @@ class Simulator:
         wanted = set(initial) | set(options)
         for room_id, room in config.rooms.items():
             for dev, kind, _ in room.devices():
-                key = dev.id if (room_id, dev.id) not in devices else f"{dev.id}@{dev.bridge}"
+                # named as the bridge names it (an ESPHome node, a Tasmota topic) unless the room has two of those
+                key = next(k for k in (dev.device, dev.id, f"{dev.id}@{dev.bridge}") if (room_id, k) not in devices)
                 spec_keys = (f"{room_id}/{key}", key)
                 spec = next((initial[k] for k in spec_keys if k in initial), None)
                 opts: dict[str, Any] = dict(next((options[k] for k in spec_keys if k in options), {}))
