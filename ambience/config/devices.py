@@ -86,6 +86,7 @@ class EsphomeDevice(DeviceBase):
     def id(self) -> str:
         """``<node>/<object_id>``: one node's light and thermostat are two devices of a room."""
         return f"{self.device}/{self.object_id}"
+
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
     two_point: bool | None = None
     """A heat+cool climate with a low (heating) and a high (cooling) setpoint. Left out, the node's own
@@ -105,6 +106,7 @@ class ShellyDevice(DeviceBase):
     def id(self) -> str:
         """``<prefix>/<component>`` from component 1 on (a Shelly Pro 2's two relays are two devices)."""
         return self.device if self.component == 0 else f"{self.device}/{self.component}"
+
     switch: bool | None = None
     """A plug or relay (the Switch component, ``Switch.Set``) driven as a light: on/off only. Left out, the
     Shelly's ``Shelly.GetConfig`` says which component ``component`` is."""
