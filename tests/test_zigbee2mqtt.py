@@ -147,6 +147,14 @@ def test_color_temp_is_clamped_to_the_bulbs_own_range():
     assert "color_temp clamped to 250–454 mired (the bulb's own range)" in ikea.will_send()
 
 
+@pytest.mark.parametrize("model", ["E160x/E170x/E190x", "TS011F_plug_1"])
+def test_a_plug_is_sent_its_state_alone(model):
+    # zhc toZigbee on_off is a plug's only converter: brightness, color_temp would be "No converter available"
+    plug = adapter(model, "light")
+    assert sent(plug.light(Light(40, 2700), 30)) == [{"state": "ON"}]
+    assert sent(plug.light(Light(0), 0)) == [{"state": "OFF"}]
+
+
 def test_an_unchanged_color_temp_is_left_out_of_a_fade():
     hue = adapter("8718696548738", "light")
     hue.decode("zigbee2mqtt/dev", b'{"state":"ON","brightness":200,"color_temp":370,"color_mode":"color_temp"}')

@@ -70,9 +70,10 @@ EXPECTED = {
         settings={"trv_mode": ("1", "2")},
         family="eurotronic_spirit",
     ),
-    "E160x/E170x/E190x": dict(kind="switch", vendor="IKEA", brightness=None, color_temp=None, setpoint=None),
+    "E160x/E170x/E190x": dict(kind="switch", vendor="IKEA", brightness=False, color=False, color_temp=None),
     "TS011F_plug_1": dict(
         kind="switch",
+        brightness=False,  # on_off is a plug's only converter
         modes=None,
         readable=frozenset({"state", "indicator_mode", "power_outage_memory", "switch_type_button"}),
     ),

@@ -130,6 +130,8 @@ def z2m_capabilities(definition: Mapping[str, Any], power_source: str | None = N
         if isinstance(e.get("property"), str) and isinstance(e.get("access"), int) and e["access"] & ACCESS_GET
     )
     caps: dict[str, Any] = {"kind": kind, "readable": readable if isinstance(exposes, list) else None}
+    if kind == "switch":  # a plug: zhc toZigbee on_off is its only converter, no brightness, no colour
+        caps.update(brightness=False, color=False)
     if light is not None:
         features = {f.get("name"): f for f in _walk(light.get("features"))}
         caps["brightness"] = "brightness" in features
@@ -309,6 +311,8 @@ class Zigbee2MqttAdapter:
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":
             raise wrong_kind(self, "light")
+        if self.capabilities.kind == "switch":  # a plug takes state alone: any other key has no converter
+            return [Message(f"{self.topic}/set", json_payload({"state": "ON" if light.on else "OFF"}))]
         t = clamp_transition(transition, self.max_transition)
         lo, hi = self.mired_range
         data = json_light_command(light, t, scale=BRIGHTNESS_MAX, mired_lo=lo, mired_hi=hi, color="hex")
