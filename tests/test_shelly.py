@@ -88,3 +88,25 @@ def test_a_configured_switch_wins_and_a_dimmer_stays_a_light():
     dimmer = plug(switch=False)
     dimmer.learn(shelly_capabilities(INFO, CONFIG, 0))
     assert not dimmer.is_switch and json.loads(dimmer.light(Light(30.0), 1)[0].payload)["method"] == "Light.Set"
+
+
+def test_a_status_asked_before_the_last_set_is_stale_and_says_nothing():
+    """The connect-time GetStatus can be answered after a Set that followed it (a slow device, QoS 1
+    resend): it tells the state before the Set, which would look like a change by hand."""
+    dimmer = ShellyAdapter(ShellyDevice(bridge="shelly", device="shellydimmer-1"), "light", client_id="amb")
+    status_frame = json.loads(next(m for m in dimmer.query() if "GetStatus" in m.payload).payload)
+    set_frame = json.loads(dimmer.light(Light(40.0), 0)[0].payload)
+    late = {"id": status_frame["id"], "src": "shellydimmer-1", "result": {"id": 0, "output": False, "brightness": 0}}
+    assert dimmer.decode("amb/rpc", json.dumps(late).encode()) == []
+    done = {"id": set_frame["id"], "src": "shellydimmer-1", "result": None}
+    assert dimmer.decode("amb/rpc", json.dumps(done).encode()) == [LightReport(Light(40.0))]
+
+
+def test_a_status_during_a_transition_says_where_the_light_is_going():
+    """Shelly's Light status during a transition carries the in-between values and ``transition.target``
+    (gen2 ComponentsAndServices/Light, Status): the target is what was asked, not a change by hand."""
+    dimmer = ShellyAdapter(ShellyDevice(bridge="shelly", device="shellydimmer-1"), "light", client_id="amb")
+    note = {"method": "NotifyStatus", "params": {"light:0": {
+        "id": 0, "output": False, "brightness": 3, "transition": {"target": {"output": True, "brightness": 40},
+                                                                  "started_at": 1.0, "duration": 0.5}}}}  # fmt: skip
+    assert dimmer.decode("shellydimmer-1/events/rpc", json.dumps(note).encode()) == [LightReport(Light(40.0))]

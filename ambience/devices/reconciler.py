@@ -275,7 +275,10 @@ class Tracked:
             self.status = "confirmed"
             self.retry_at = None
             return []
-        in_flight = self.last_sent_at is not None and now < self.last_sent_at + self.sent_transition + self.ack_timeout
+        # Until the device has confirmed, a report that differs may be it still getting there (the ack window);
+        # once it has, only a fade's own in-between reports are: anything else is a person's change.
+        grace = 0.0 if self.status in ("confirmed", "manual") else self.ack_timeout
+        in_flight = self.last_sent_at is not None and now < self.last_sent_at + self.sent_transition + grace
         if self._outside_limits() and not in_flight:
             return self._send(now, fresh=True)  # never leave a room heated beyond its limits
         if in_flight:

@@ -115,6 +115,8 @@ class ShellyAdapter(Learner):
         self.capabilities = self.configured
         self._announced: dict[str, dict[str, Any]] = {}
         self._next_id = 1
+        self._last_set = 0
+        """The frame id of the last ``Light.Set``/``Switch.Set``: a status asked before it is stale."""
         self._pending: dict[int, Light | str | None] = {}
         """Frame id -> the light a Set asked for (``None``: a GetStatus; a method name: an announcement request)."""
         self._src: str | None = None
@@ -163,6 +165,8 @@ class ShellyAdapter(Learner):
         frame_id = self._next_id
         self._next_id += 1
         self._pending[frame_id] = asked
+        if asked is not None and not isinstance(asked, str):
+            self._last_set = frame_id
         while len(self._pending) > PENDING:
             del self._pending[next(iter(self._pending))]
         frame = {"id": frame_id, "src": self.client_id, "method": method, "params": params}
@@ -235,6 +239,8 @@ class ShellyAdapter(Learner):
         if isinstance(src, str):
             self._src = src
         if asked is None:
+            if frame_id < self._last_set:
+                return []  # a GetStatus asked before the last Set: how it was, not how it is
             result = data["result"]
             return self._status(result, reading) if isinstance(result, dict) else []
         self._output = asked.on
@@ -243,6 +249,11 @@ class ShellyAdapter(Learner):
         return [LightReport(asked)]
 
     def _status(self, status: dict, reading: Reading) -> list[Report]:
+        transition = status.get("transition")
+        if isinstance(transition, dict) and isinstance(transition.get("target"), dict):
+            # a fade under way (Light status ``transition: {target, started_at, duration}``): the values
+            # beside it are the fade's in-between ones; what the light is going to is what it was asked
+            status = {**status, **transition["target"]}
         said = False
         output = status.get("output")
         if isinstance(output, bool):
