@@ -215,7 +215,9 @@ class Tracked:
         # The last report still tells how the device is only if nothing was sent to it since: a report
         # older than a command (the broker went down before the answer came) confirms nothing.
         current = self.reported_at is not None and (self.last_sent_at is None or self.reported_at > self.last_sent_at)
-        self.sent, self.sent_transition = command, transition
+        # a device that always fades a little (a Shelly's 0.5 s at least) reports in-between values for that long
+        floor = getattr(self.adapter, "min_transition", 0.0) if isinstance(command, Light) else 0.0
+        self.sent, self.sent_transition = command, max(transition, floor)
         self.tries += 1
         self.sends += 1
         self.last_sent_at = now

@@ -95,6 +95,8 @@ class ShellyAdapter(Learner):
             raise ValueError(f"client_id {client_id!r} cannot be an MQTT topic level")
         self.client_id = client_id
         self.max_transition = native_max(device.max_transition, DEFAULT_MAX_TRANSITION, HARD_MAX_TRANSITION)
+        self.min_transition = MIN_TRANSITION
+        """Every Light.Set fades at least this long: its in-between reports are not a change by hand."""
         prefix = device.device.rstrip("/")
         self.rpc_topic = f"{prefix}/rpc"
         self.reply_topic = f"{client_id}/rpc"
