@@ -170,6 +170,19 @@ def test_a_confirmed_light_changed_at_the_device_is_manual_and_left_alone():
     assert dev.status == "pending"
 
 
+def test_a_room_that_reasserts_puts_its_value_back_at_once_and_only_once_per_change():
+    dev = light_device()
+    dev.manual = "reassert"
+    dev.want_light(steady(30), 0.0)
+    dev.report(LightReport(Light(30, 2700)), 0.2)
+    sent = dev.sends
+    again = dev.report(LightReport(Light(0)), 10.0)  # switched off by hand
+    assert again == [Message("dev/set", "30.0/0")] and dev.status == "pending" and dev.sends == sent + 1
+    assert dev.report(LightReport(Light(0)), 10.1) == []  # the device's next report is not another undo
+    dev.report(LightReport(Light(30, 2700)), 10.3)
+    assert dev.status == "confirmed"
+
+
 def test_a_manual_light_set_back_to_what_is_wanted_is_confirmed_again():
     dev = light_device()
     dev.want_light(steady(30), 0.0)

@@ -156,6 +156,10 @@ class Room(Strict):
     speaker: Speaker | None = Speaker()
     limits: Limits | None = None
     """This room's own limits; the top-level ``limits`` otherwise."""
+    manual: Literal["hold", "reassert"] = "hold"
+    """A device changed by hand (at the wall, in another app) mid-session: ``hold`` keeps the person's
+    value until the session next changes that device (the next phase); ``reassert`` puts the session's
+    value back at once."""
 
     def devices(self) -> tuple[RoomDevice, ...]:
         """Every device of the room, once, with its kind and role: the one list everything walks."""

@@ -106,6 +106,7 @@ class Devices:
                     max_tries=settings.thermostat_max_tries if climate else settings.max_tries,
                     slow_retry=settings.slow_retry,
                     patient=climate,
+                    manual=room.manual,
                 )
                 devices[dev.id] = tracked
                 topics = adapter.subscriptions()

@@ -78,6 +78,8 @@ class Tracked:
     ack_timeout: float = ACK_TIMEOUT
     max_tries: int = MAX_TRIES
     slow_retry: float = SLOW_RETRY
+    manual: Literal["hold", "reassert"] = "hold"
+    """The room's policy for a change by hand: keep it (until the room wants something new) or undo it."""
     patient: bool = False
     """A thermostat or battery device: after ``max_tries`` it is not retried again, its next report
     (whenever it comes) confirms; each try is a write the device (and the room) hears."""
@@ -288,6 +290,8 @@ class Tracked:
                 self.status = "pending"
                 self.retry_at = self.last_sent_at + self._patience(self.sent_transition)  # type: ignore[operator]
         elif self.status in ("confirmed", "manual"):
+            if self.manual == "reassert":  # the room's value wins: sent again at once
+                return self._send(now, fresh=True)
             self.status = "manual"  # it had what was asked, and was changed at the device
             self.retry_at, self.step_at = None, None
         return []
