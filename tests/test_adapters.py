@@ -1240,3 +1240,11 @@ def test_default_max_transitions():
     assert ha().max_transition == 60
     assert esphome().max_transition == 600
     assert shelly().max_transition == 600
+
+
+def test_a_generic_thermostat_asked_no_mode_keeps_its_own_or_its_configured_one_never_a_blank():
+    adapter = generic("climate", payload='{"t": {target}, "m": "{mode}"}', state_topic="x/state", values={"mode": "m"})
+    assert adapter.climate(ClimateState(21.0)) == [Message("x/set", '{"t": 21.0, "m": "heat"}')]  # the configured mode
+    adapter.decode("x/state", b'{"m": "auto"}')
+    assert adapter.climate(ClimateState(21.0)) == [Message("x/set", '{"t": 21.0, "m": "auto"}')]  # the device's own
+    assert adapter.climate(ClimateState(21.0, "off"))[0].payload == '{"t": 21.0, "m": "off"}'  # a preset's wins

@@ -124,6 +124,9 @@ class GenericDevice(DeviceBase):
     availability_topic: str | None = None
     payload_available: str = "online"
     payload_not_available: str = "offline"
+    mode: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = "heat"
+    """What ``{mode}`` is when the preset asks no mode and the thermostat has not said its own: a template
+    cannot leave a field out, so this is the thermostat's normal, regulating mode in its own word."""
 
 
 Device = Annotated[

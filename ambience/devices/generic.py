@@ -109,6 +109,8 @@ class GenericAdapter:
         else:
             self.max_transition = DEFAULT_MAX_TRANSITION if "{transition}" in device.payload else 0.0
         self._light: Light | None = None
+        self._mode: str | None = None
+        """The mode the thermostat last reported: what it keeps when a preset asks none."""
 
     def subscriptions(self) -> list[str]:
         d = self.device
@@ -136,13 +138,15 @@ class GenericAdapter:
     def climate(self, climate: ClimateState) -> list[Message]:
         if self.kind != "climate":
             raise wrong_kind(self, "climate")
-        on = climate.mode != "off"
+        # no mode asked: the mode the thermostat last said, else its configured normal one (never a blank)
+        mode = climate.mode or self._mode or self.device.mode
+        on = mode != "off"
         values: dict[str, Any] = {
             "state": "on" if on else "off",
             "STATE": "ON" if on else "OFF",
             "on": on,
             "target": None if climate.target is None else step_temperature(climate.target, 0.01),
-            "mode": climate.mode,
+            "mode": mode,
         }
         return [Message(self.device.command_topic, render(self.device.payload, values))]
 
@@ -179,6 +183,8 @@ class GenericAdapter:
         target = reading.number(*get("target"), SETPOINT)
         current = reading.number(*get("current"), TEMPERATURE)
         mode = reading.mode(*get("mode"))
+        if mode is not None:
+            self._mode = mode
         if target is None and mode is None and current is None:
             return reading.out()
         return reading.out(ClimateReport(target, mode, current))
