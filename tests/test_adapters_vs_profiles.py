@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from test_sim_profiles_shelly_esphome import ROOMS as PROFILE_ROOMS
 
 from ambience.config import Config
 from ambience.devices.base import ClimateReport, LightReport, Message
@@ -31,18 +32,9 @@ from ambience.simulator import Simulator
 from ambience.testing import eventually
 from ambience.testing.mosquitto import Mosquitto, MqttProbe
 
+# the Shelly and ESPHome rooms the profiles are checked in on their own, and a Tasmota plug
 ROOMS: dict[str, Any] = {
-    "sh": {
-        "lights": [
-            {"bridge": "shelly", "device": "dimmer", "role": "ceiling"},
-            {"bridge": "shelly", "device": "plug", "role": "warmer"},
-        ]
-    },
-    "es": {
-        "thermostat": {"bridge": "esphome", "device": "esp-heat", "object_id": "thermostat"},
-        "lights": [{"bridge": "esphome", "device": "esp-light", "object_id": "ceiling"}],
-    },
-    "hc": {"thermostat": {"bridge": "esphome", "device": "esp-pump", "object_id": "heat_pump"}},
+    **PROFILE_ROOMS,
     "ta": {"lights": [{"bridge": "tasmota", "device": "warmer", "role": "warmer"}]},  # no relay: configured
 }
 PROFILED: dict[str, dict[str, Any]] = {
