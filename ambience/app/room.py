@@ -348,7 +348,10 @@ class Room:
         assert record is not None and timeline is not None
         ended_at = min(now, record.facts.ends_at(now))
         after = timeline.at(max(now, record.facts.ends_at(now)))
-        refs = [DeviceRef(dev.id, kind, role) for dev, kind, role in self.config.devices()]
+        refs = [
+            DeviceRef(dev.id, kind, role, heats=kind == "switch" and dev.heat_class, restore_on=dev.restore_on)
+            for dev, kind, role in self.config.devices()
+        ]
         desired = after_states(after, refs, record.snapshot, self.limits)
         owed = {dev: to_json(state) for dev, state in desired.items()}
         try:

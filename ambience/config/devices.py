@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ambience.model._base import RoleName, Strict
 from ambience.model.limits import Limits
-from ambience.model.state import DeviceKind
+from ambience.model.state import DEFAULT_AUTO_OFF, HEAT_ROLES, DeviceKind
 from ambience.units import Seconds
+
+TimeOfDay = Annotated[str, Field(pattern=r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$")]
+"""Local wall time, ``HH:MM``."""
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class DailySchedule(Strict):
+    """A switch kept on for the working day (a towel cabinet): on at ``on``, off at ``off``, local time.
+    ``off`` before ``on`` runs over midnight. A session that names the switch's role wins while it runs."""
+
+    on: TimeOfDay
+    off: TimeOfDay
+    days: tuple[Weekday, ...] = WEEKDAYS
 
 
 class DeviceBase(Strict):
@@ -23,10 +37,31 @@ class DeviceBase(Strict):
     name: str | None = None
     max_transition: Seconds | None = None
     """The longest fade the device does natively; longer fades are sent as steps."""
+    # ---- a switch's own keys (a device in a room's ``switches``, or a heater thermostat's ``switch``)
+    auto_off: Seconds | None = None
+    """The device-side auto-off timer ambience arms with *on* and re-arms while the switch should stay on
+    (a dead-man switch). A heat-class switch gets ``DEFAULT_AUTO_OFF`` when none is given."""
+    heats: bool | None = None
+    """Whether the switch heats; left out, its role says (heater, table_warmer, towel_warmer, stone_heater)."""
+    restore_on: bool = False
+    """A heat-class switch found *on* is put back on by ``after: restore`` only with ``restore_on: true``."""
+    daily: DailySchedule | None = None
+    """Keep the switch on for the working day (towel cabinet: on at opening, off at closing)."""
 
     @property
     def id(self) -> str:
         return self.device
+
+    @property
+    def heat_class(self) -> bool:
+        return self.heats if self.heats is not None else self.role in HEAT_ROLES
+
+    @property
+    def dead_man(self) -> float | None:
+        """The auto-off timer to arm, seconds: the configured one, or the default for a switch that heats."""
+        if self.auto_off is not None:
+            return self.auto_off
+        return DEFAULT_AUTO_OFF if self.heat_class else None
 
 
 class Zigbee2MqttDevice(DeviceBase):
@@ -138,6 +173,48 @@ Device = Annotated[
 BRIDGES = ("zigbee2mqtt", "tasmota", "homeassistant", "esphome", "shelly", "generic")
 
 
+SWITCH_KEYS = ("auto_off", "heats", "restore_on", "daily")
+"""Keys that only a switch takes."""
+
+
+class HeaterThermostat(Strict):
+    """A thermostat made of a heater on a switch and a temperature sensor, run by ambience
+    (Home Assistant's ``generic_thermostat``, for treatment rooms)."""
+
+    bridge: Literal["heater"]
+    switch: Device
+    """The heater's plug or relay (its ``auto_off`` is armed and re-armed while it heats)."""
+    sensor: Device
+    """The room's temperature sensor the heater is run from."""
+    hysteresis: Annotated[float, Field(ge=0.1, le=3)] = 0.3
+    """°C either side of the target: on below ``target − hysteresis``, off above ``target + hysteresis``."""
+    min_cycle: Seconds = 60.0
+    """The shortest time the heater stays on, or off, before it is switched again (heaters and relays wear)."""
+    sensor_timeout: Seconds = 600.0
+    """The heater is off while the sensor has said nothing for this long."""
+    name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _heater_role(cls, data: Any) -> Any:
+        """The switch heats: it is a ``heater`` (auto-off timer, maximum on-time) unless given a heat role."""
+        if isinstance(data, dict) and isinstance(data.get("switch"), dict) and "role" not in data["switch"]:
+            data = {**data, "switch": {**data["switch"], "role": "heater"}}
+        return data
+
+    @property
+    def id(self) -> str:
+        return self.switch.id
+
+    @property
+    def device(self) -> str:
+        return self.switch.device
+
+    @property
+    def role(self) -> str:
+        return "thermostat"
+
+
 class Speaker(Strict):
     audio_device: str = "auto"
     """An mpv audio-device name (``mpv --audio-device=help`` lists them); ``auto`` is the default output."""
@@ -149,13 +226,37 @@ class RoomDevice(NamedTuple):
     device: Device
     kind: DeviceKind
     role: str
-    """The light's role (ceiling, lamp…); ``thermostat`` for the room's climate device."""
+    """The light's or switch's role (ceiling, table_warmer…); ``thermostat`` for the room's climate device
+    (a heater thermostat's switch and sensor too), ``sensor`` for a room sensor."""
+
+
+Thermostat = Annotated[
+    Zigbee2MqttDevice
+    | TasmotaDevice
+    | HomeAssistantDevice
+    | EsphomeDevice
+    | ShellyDevice
+    | GenericDevice
+    | HeaterThermostat,
+    Field(discriminator="bridge"),
+]
 
 
 class Room(Strict):
     name: str | None = None
-    thermostat: Device | None = None
+    thermostat: Thermostat | None = None
+    """The room's thermostat; or ``bridge: heater``, a heater switch run by ambience from a temperature sensor."""
     lights: tuple[Device, ...] = ()
+    switches: tuple[Device, ...] = ()
+    """Plugs and relays, by role (table_warmer, towel_warmer, heater, stone_heater, diffuser, fan, …)."""
+    sensors: tuple[Device, ...] = ()
+    """Temperature sensors: the room's measured temperature is theirs (the first that reports)."""
+    home_visit: bool = False
+    """A room in a client's home (a therapist's kit): sessions end when the daemon is stopped."""
+    on_shutdown: Literal["end", "resume"] | None = None
+    """When the daemon is stopped mid-session: ``end`` puts the room back (the after state, confirmed)
+    before it exits; ``resume`` leaves the session to go on after a restart. Left out: ``end`` for a
+    home visit, ``resume`` otherwise."""
     speaker: Speaker | None = Speaker()
     limits: Limits | None = None
     """This room's own limits; the top-level ``limits`` otherwise."""
@@ -164,10 +265,33 @@ class Room(Strict):
     value until the session next changes that device (the next phase); ``reassert`` puts the session's
     value back at once."""
 
+    @property
+    def shutdown(self) -> Literal["end", "resume"]:
+        """What stopping the daemon does to a running session here."""
+        if self.on_shutdown is not None:
+            return self.on_shutdown
+        return "end" if self.home_visit else "resume"
+
+    @property
+    def heater(self) -> HeaterThermostat | None:
+        return self.thermostat if isinstance(self.thermostat, HeaterThermostat) else None
+
     def devices(self) -> tuple[RoomDevice, ...]:
-        """Every device of the room, once, with its kind and role: the one list everything walks."""
-        out = [RoomDevice(self.thermostat, "climate", "thermostat")] if self.thermostat else []
-        return tuple(out + [RoomDevice(light, "light", light.role) for light in self.lights])
+        """Every device of the room, once, with its kind and role: the one list everything walks.
+        A heater thermostat is its switch (kind ``switch``, role ``thermostat``) and its sensor."""
+        out: list[RoomDevice] = []
+        heater = self.heater
+        if heater is not None:
+            out += [
+                RoomDevice(heater.switch, "switch", "thermostat"),
+                RoomDevice(heater.sensor, "sensor", "thermostat"),
+            ]
+        elif self.thermostat is not None:
+            out.append(RoomDevice(self.thermostat, "climate", "thermostat"))  # type: ignore[arg-type]
+        out += [RoomDevice(light, "light", light.role) for light in self.lights]
+        out += [RoomDevice(switch, "switch", switch.role) for switch in self.switches]
+        out += [RoomDevice(sensor, "sensor", "sensor") for sensor in self.sensors]
+        return tuple(out)
 
     @model_validator(mode="after")
     def _unique_devices(self) -> Room:
@@ -177,4 +301,25 @@ class Room(Strict):
             if key in seen:
                 raise PydanticCustomError("value_error", f"device {dev.id!r} ({dev.bridge}) is listed twice")
             seen.add(key)
+        return self
+
+    @model_validator(mode="after")
+    def _switch_keys(self) -> Room:
+        """``auto_off`` and the other switch keys mean nothing on a light, a thermostat or a sensor."""
+        heater = self.heater
+        switches = set(map(id, self.switches)) | ({id(heater.switch)} if heater else set())
+        for dev, kind, _ in self.devices():
+            if id(dev) in switches:
+                continue
+            given = [key for key in SWITCH_KEYS if key in dev.model_fields_set]
+            if given:
+                raise PydanticCustomError(
+                    "value_error",
+                    f"{given[0]} is set on {kind} {dev.id!r}; it is allowed only on a device in switches "
+                    "(or a heater thermostat's switch)",
+                )
+        if any(s.role == "thermostat" for s in self.switches):
+            raise PydanticCustomError(
+                "value_error", "switch role 'thermostat' is kept for a heater thermostat (thermostat: {bridge: heater})"
+            )
         return self

@@ -13,6 +13,9 @@ The rules here:
 - a thermostat never heard from (or whose report was not a usable number) is set to the room's
   minimum temperature: no heater is left on high;
 - a light never heard from is left as it is;
+- a switch that heats (heater, table warmer…) is never put back *on*: found on, or never heard from,
+  it goes off (unless its room says ``restore_on: true``); another switch is put back as found;
+- a heater thermostat's switch (role ``thermostat``) is always off after a session;
 - a device that still owes an after state is never taken "as found" by the next session: the owed
   state is (:func:`as_found`).
 
@@ -29,9 +32,9 @@ from typing import Any
 
 from ambience.model.limits import Limits
 from ambience.model.preset import DEFAULT_TRANSITION
-from ambience.model.state import PART, ClimateState, DeviceKind, Light, LightTarget, RoomState, climate_json
+from ambience.model.state import PART, ClimateState, DeviceKind, Light, LightTarget, RoomState, Switch, climate_json
 
-Desired = LightTarget | ClimateState
+Desired = LightTarget | ClimateState | Switch
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class DeviceRef:
     id: str
     kind: DeviceKind
     role: str
+    heats: bool = False
+    """A switch that heats: never put back on as found (unless ``restore_on``)."""
+    restore_on: bool = False
 
 
 def after_states(
@@ -56,6 +62,16 @@ def after_states(
     """
     out: dict[str, Desired] = {}
     for dev in devices:
+        if dev.kind == "sensor":
+            continue
+        if dev.kind == "switch":
+            named = state.switches.get(dev.role) if state.switches and dev.role != "thermostat" else None
+            switch = named or restored_switch(found.get(dev.id), dev.heats or dev.role == "thermostat", dev.restore_on)
+            if dev.role == "thermostat":
+                switch = Switch(False)  # a heater thermostat's heater: off once no session runs it
+            if switch is not None:
+                out[dev.id] = switch
+            continue
         if PART[dev.kind] in state.restore:
             desired = RESTORE[dev.kind](found.get(dev.id), limits)
         else:
@@ -108,11 +124,23 @@ def restored_light(snap: Mapping[str, Any] | None, limits: Limits) -> LightTarge
     return LightTarget(light, light, DEFAULT_TRANSITION)
 
 
+def restored_switch(snap: Mapping[str, Any] | None, heats: bool, restore_on: bool = False) -> Switch | None:
+    """The switch as found; one that heats is never put back on (unless ``restore_on``) and, never
+    heard from, is switched off. Another switch never heard from is left as it is."""
+    on = snap.get("on") if snap else None
+    if heats and not (restore_on and on is True):
+        return Switch(False)
+    if not isinstance(on, bool):
+        return None
+    return Switch(on)
+
+
 RESTORE: dict[DeviceKind, Callable[[Mapping[str, Any] | None, Limits], Desired | None]] = {
     "climate": restored_climate,
     "light": restored_light,
 }
-"""How each kind of device is put back as found."""
+"""How each kind of device is put back as found (a switch: :func:`restored_switch`, which needs to
+know whether it heats)."""
 
 
 # ---- owed states as JSON ---------------------------------------------------------------------
@@ -122,6 +150,8 @@ def to_json(desired: Desired) -> dict[str, Any]:
     """An after state as stored, in the shape of a device's ``desired`` in the room status."""
     if isinstance(desired, ClimateState):
         return climate_json(desired)
+    if isinstance(desired, Switch):
+        return {"on": desired.on}
     light = desired.target
     out: dict[str, Any] = {"on": light.on, "brightness": round(light.brightness, 1)}
     if light.color:
@@ -135,6 +165,8 @@ def from_json(kind: str, data: Mapping[str, Any]) -> Desired:
     """The inverse of :func:`to_json` for a device of ``kind``."""
     if kind == "climate":
         return ClimateState(_finite(data.get("target")), _mode(data.get("mode")), _settings(data.get("settings")))
+    if kind == "switch":
+        return Switch(data.get("on") is True)
     brightness = (_finite(data.get("brightness")) or 0.0) if data.get("on") else 0.0
     ct = _finite(data.get("color_temp"))
     color = data.get("color") if isinstance(data.get("color"), str) else None
@@ -155,5 +187,6 @@ __all__ = [
     "from_json",
     "restored_climate",
     "restored_light",
+    "restored_switch",
     "to_json",
 ]

@@ -22,7 +22,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ambience.model.state import ClimateState, Light
+from ambience.model.state import ClimateState, Light, Switch
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,27 @@ class ClimateReport:
 
 
 @dataclass(frozen=True)
+class SwitchReport:
+    on: bool
+    """What a plug or relay says its output is."""
+    power: float | None = None
+    """The power it draws, in W, where it measures one (a Shelly Plus Plug S, a Tasmota or Z2M plug)."""
+
+
+@dataclass(frozen=True)
+class SensorReport:
+    temperature: float | None = None
+    """The measured temperature, °C (a sensor in °F is converted by its adapter)."""
+    humidity: float | None = None
+    """Relative humidity, %, where the sensor has one."""
+
+
+@dataclass(frozen=True)
 class Availability:
     online: bool
 
 
-Report = LightReport | ClimateReport | Availability
+Report = LightReport | ClimateReport | SwitchReport | SensorReport | Availability
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,7 @@ class Adapter(Protocol):
     """One device (a light or a thermostat) behind one bridge."""
 
     kind: str
-    """``'light'`` or ``'climate'``."""
+    """``'light'``, ``'climate'``, ``'switch'`` or ``'sensor'``."""
     max_transition: float
     """The longest fade the device does itself, in seconds; longer fades are sent as steps."""
 
@@ -86,6 +102,17 @@ class Adapter(Protocol):
 
     def climate(self, climate: ClimateState) -> list[Message]:
         """Commands that set a thermostat's target and mode."""
+        ...
+
+    def switch(self, switch: Switch) -> list[Message]:
+        """Commands that switch a plug or relay on or off. With ``switch.auto_off`` (seconds) and *on*,
+        the device's own auto-off timer is armed with it, where its firmware has one (Tasmota
+        ``PulseTime``, Shelly ``toggle_after``, Z2M ``on_time``): the same command sent again re-arms it."""
+        ...
+
+    def auto_off_range(self) -> tuple[float, float] | None:
+        """The device-side auto-off timer's range in seconds, ``None`` when the device has none (it
+        relies on ambience to switch it off)."""
         ...
 
     def query(self) -> list[Message]:

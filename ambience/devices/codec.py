@@ -31,7 +31,7 @@ from ambience.devices.base import (
 )
 from ambience.model.state import Light
 
-KINDS = ("light", "climate")
+KINDS = ("light", "climate", "switch", "sensor")
 
 
 def check_kind(kind: str) -> str:

@@ -49,7 +49,7 @@ from ambience.devices.codec import (
     online_payload,
     wrong_kind,
 )
-from ambience.model.state import ClimateState, Light
+from ambience.model.state import ClimateState, Light, Switch
 
 DEFAULT_MAX_TRANSITION = 600.0
 HARD_MAX_TRANSITION = 65535.0
@@ -177,6 +177,13 @@ class EsphomeAdapter(Learner):
                 f"esphome thermostat {self.device.device}/{self.device.object_id}: mode {climate.mode!r} is not "
                 f"sent, the node's modes are {', '.join(modes) or 'none'}"
             )
+        return None
+
+    def switch(self, switch: Switch) -> list[Message]:
+        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
+        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+
+    def auto_off_range(self) -> tuple[float, float] | None:
         return None
 
     def light(self, light: Light, transition: float) -> list[Message]:

@@ -60,7 +60,7 @@ from ambience.devices.codec import (
     wrong_kind,
 )
 from ambience.errors import DeviceError
-from ambience.model.state import ClimateState, Light
+from ambience.model.state import ClimateState, Light, Switch
 
 DEFAULT_MAX_TRANSITION = 60.0
 FIELDS = (
@@ -115,6 +115,13 @@ class GenericAdapter:
     def subscriptions(self) -> list[str]:
         d = self.device
         return list(dict.fromkeys(t for t in (d.state_topic, d.availability_topic) if t))
+
+    def switch(self, switch: Switch) -> list[Message]:
+        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
+        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+
+    def auto_off_range(self) -> tuple[float, float] | None:
+        return None
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":

@@ -50,7 +50,7 @@ from ambience.devices.codec import (
     wrong_kind,
 )
 from ambience.errors import DeviceError
-from ambience.model.state import ClimateState, Light
+from ambience.model.state import ClimateState, Light, Switch
 
 # ---- helpers shared by the adapters ---------------------------------------------------------
 
@@ -95,6 +95,13 @@ class HomeAssistantAdapter:
         else:
             topics = [d.temperature_state_topic, d.mode_state_topic, d.current_temperature_topic, d.availability_topic]
         return list(dict.fromkeys(t for t in topics if t))
+
+    def switch(self, switch: Switch) -> list[Message]:
+        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
+        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+
+    def auto_off_range(self) -> tuple[float, float] | None:
+        return None
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ambience.devices.base import Adapter, ClimateReport, LightReport, Message, Report
-from ambience.model.state import ClimateState, DeviceKind, Light, climate_json
+from ambience.devices.base import Adapter, ClimateReport, LightReport, Message, Report, SensorReport, SwitchReport
+from ambience.model.state import ClimateState, DeviceKind, Light, Switch, climate_json
 
 BRIGHTNESS_TOLERANCE = 1.5
 MIRED_TOLERANCE = 3
 
-Sent = Light | ClimateState
-Reported = Light | ClimateReport
+Sent = Light | ClimateState | Switch
+Reported = Light | ClimateReport | SwitchReport | SensorReport
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,88 @@ class ClimateKind:
         return climate_json(value)
 
 
-KINDS: dict[str, Kind] = {"light": LightKind(), "climate": ClimateKind()}
+class SwitchKind:
+    """A plug or relay: on or off, confirmed by the output it reports (the power it draws is shown)."""
+
+    name: DeviceKind = "switch"
+
+    def encode(self, adapter: Adapter, command: Sent, transition: float) -> list[Message]:
+        assert isinstance(command, Switch)
+        return adapter.switch(command)
+
+    def take(self, old: Reported | None, report: Report) -> Reported | None:
+        if not isinstance(report, SwitchReport):
+            return old
+        if report.power is None and isinstance(old, SwitchReport) and old.on == report.on:
+            return SwitchReport(report.on, old.power)  # a POWER message alone keeps the last measured power
+        return report
+
+    def about_state(self, report: Report) -> bool:
+        return isinstance(report, SwitchReport)
+
+    def matches(self, sent: Sent, reported: Reported, tol: Tolerances) -> bool:
+        return isinstance(sent, Switch) and isinstance(reported, SwitchReport) and sent.on == reported.on
+
+    def outside(self, sent: Sent, reported: Reported, limits: tuple[float, float] | None) -> bool:
+        return False
+
+    def shown(self, value: Sent | Reported) -> dict[str, Any]:
+        if isinstance(value, SwitchReport):
+            return {"on": value.on} if value.power is None else {"on": value.on, "power": round(value.power, 1)}
+        assert isinstance(value, Switch)
+        return {"on": value.on}
 
 
-__all__ = ["BRIGHTNESS_TOLERANCE", "KINDS", "MIRED_TOLERANCE", "ClimateKind", "Kind", "LightKind", "Tolerances"]
+class SensorKind:
+    """A room sensor: only listened to. Its reports are kept (the room's measured temperature); nothing is sent."""
+
+    name: DeviceKind = "sensor"
+
+    def encode(self, adapter: Adapter, command: Sent, transition: float) -> list[Message]:
+        return []
+
+    def take(self, old: Reported | None, report: Report) -> Reported | None:
+        if not isinstance(report, SensorReport):
+            return old
+        last = old if isinstance(old, SensorReport) else None
+        return SensorReport(
+            report.temperature if report.temperature is not None else (last.temperature if last else None),
+            report.humidity if report.humidity is not None else (last.humidity if last else None),
+        )
+
+    def about_state(self, report: Report) -> bool:
+        return isinstance(report, SensorReport)
+
+    def matches(self, sent: Sent, reported: Reported, tol: Tolerances) -> bool:
+        return True
+
+    def outside(self, sent: Sent, reported: Reported, limits: tuple[float, float] | None) -> bool:
+        return False
+
+    def shown(self, value: Sent | Reported) -> dict[str, Any]:
+        assert isinstance(value, SensorReport)
+        out: dict[str, Any] = {"temperature": value.temperature}
+        if value.humidity is not None:
+            out["humidity"] = value.humidity
+        return out
+
+
+KINDS: dict[str, Kind] = {
+    "light": LightKind(),
+    "climate": ClimateKind(),
+    "switch": SwitchKind(),
+    "sensor": SensorKind(),
+}
+
+
+__all__ = [
+    "BRIGHTNESS_TOLERANCE",
+    "KINDS",
+    "MIRED_TOLERANCE",
+    "ClimateKind",
+    "Kind",
+    "LightKind",
+    "SensorKind",
+    "SwitchKind",
+    "Tolerances",
+]

@@ -18,12 +18,12 @@ from ambience.config.devices import Zigbee2MqttDevice
 from ambience.config.sections import ReconcileConfig
 from ambience.devices.base import ClimateReport, Dropped, Message
 from ambience.devices.capabilities import Announces, Capabilities
-from ambience.devices.reconciler import Tracked
+from ambience.devices.reconciler import Desired, Tracked
 from ambience.devices.registry import make_adapter
 from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter, z2m_bridge_devices, z2m_bridge_state
 from ambience.infra.aio import wait_event
 from ambience.infra.mqtt import Connection, Received
-from ambience.model.state import PART, ClimateState, DeviceKind, LightTarget, RoomState
+from ambience.model.state import PART, DeviceKind, RoomState
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class Devices:
             for dev, kind, role in room.devices():
                 adapter = make_adapter(dev, kind, f"{connection.client_id}-{room_id}-{dev.id}")
                 climate = kind == "climate"
+                heats = kind == "switch" and (dev.heat_class or role == "thermostat")
                 tracked = Tracked(
                     room_id,
                     dev.id,
@@ -107,6 +108,9 @@ class Devices:
                     slow_retry=settings.slow_retry,
                     patient=climate,
                     manual=room.manual,
+                    auto_off=dev.dead_man if kind == "switch" else None,
+                    heats=heats,
+                    max_on=limits.max_on(dev.role) if heats else None,
                 )
                 devices[dev.id] = tracked
                 topics = adapter.subscriptions()
@@ -135,7 +139,7 @@ class Devices:
         self,
         room_id: str,
         state: RoomState,
-        parts: Iterable[str] = ("climate", "lights"),
+        parts: Iterable[str] = ("climate", "lights", "switches"),
         keep: Collection[str] = (),
     ) -> None:
         """Make the room's devices follow ``state`` (only the ``parts`` named). A device in ``keep``
@@ -143,8 +147,8 @@ class Devices:
         now = self.clock()
         out: list[Message] = []
         for tracked in self.rooms[room_id].values():
-            kind: DeviceKind = "climate" if tracked.kind == "climate" else "light"
-            if PART[kind] not in parts:
+            kind: DeviceKind = tracked.kind  # type: ignore[assignment]
+            if kind == "sensor" or PART[kind] not in parts:
                 continue
             desired = state.desired(kind, tracked.role)
             if desired is not None or tracked.id not in keep:
@@ -152,7 +156,7 @@ class Devices:
             self._active[id(tracked)] = tracked
         self._publish(out)
 
-    def want(self, room_id: str, device_id: str, desired: LightTarget | ClimateState | None) -> None:
+    def want(self, room_id: str, device_id: str, desired: Desired | None) -> None:
         tracked = self.rooms[room_id][device_id]
         now = self.clock()
         self._active[id(tracked)] = tracked

@@ -22,10 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ambience.devices.base import Adapter, Availability, ClimateReport, Message, Report
+from ambience.devices.base import Adapter, Availability, ClimateReport, Message, Report, SensorReport, SwitchReport
 from ambience.devices.capabilities import Capabilities, Learns
 from ambience.devices.kinds import KINDS, Kind, Tolerances
-from ambience.model.state import ClimateState, Light, LightTarget
+from ambience.model.state import ClimateState, Light, LightTarget, Switch
+from ambience.units import format_duration
 
 ACK_TIMEOUT = 2.0
 """Seconds to wait for a device's report after a command (plus its transition), doubled per try."""
@@ -38,6 +39,13 @@ PATIENT_TRIES = 3
 """Writes of one change to a patient device: the first and two slow retries, then it waits for its report."""
 MIN_STEP = 1.0
 """Seconds between the steps of a fade on a device that does no transition of its own."""
+REARM_EVERY = 0.25
+"""A switch's device-side auto-off timer is re-armed after this fraction of it: three re-arms can be
+lost (a broker restart, a dropped command) before the device switches itself off."""
+
+Desired = LightTarget | ClimateState | Switch
+Sent = Light | ClimateState | Switch
+Reported = Light | ClimateReport | SwitchReport | SensorReport
 
 Status = Literal["idle", "pending", "confirmed", "unconfirmed", "offline", "manual"]
 
@@ -83,11 +91,23 @@ class Tracked:
     patient: bool = False
     """A thermostat or battery device: after ``max_tries`` it is not retried again, its next report
     (whenever it comes) confirms; each try is a write the device (and the room) hears."""
+    auto_off: float | None = None
+    """A switch's device-side auto-off timer (seconds), armed with *on* and re-armed while it should stay on."""
+    heats: bool = False
+    """A heat-class switch (heater, table warmer…): ``max_on`` applies, and it is shown if it relies on ambience."""
+    max_on: float | None = None
+    """A heat-class switch is switched off after this many seconds on in a row, whatever the room wants."""
     fade: Fade | None = None
     climate: ClimateState | None = None
-    sent: Light | ClimateState | None = None
+    switch: Switch | None = None
+    on_since: float | None = None
+    """When the room last wanted the switch on (from off): its on-time is counted from there."""
+    capped: bool = False
+    """The switch was switched off for its maximum on-time; it stays off until the room wants it off."""
+    rearm_at: float | None = None
+    sent: Sent | None = None
     sent_transition: float = 0.0
-    reported: Light | ClimateReport | None = None
+    reported: Reported | None = None
     online: bool | None = None
     bridge_online: bool | None = None
     """The bridge's own health (Zigbee2MQTT ``bridge/state``): offline, no device behind it is reached."""
@@ -109,17 +129,22 @@ class Tracked:
         """What this kind of device means (:mod:`ambience.devices.kinds`)."""
         return KINDS[self.adapter.kind]
 
-    def want(self, desired: LightTarget | ClimateState | None, now: float) -> list[Message]:
+    def want(self, desired: Desired | None, now: float) -> list[Message]:
         """What the room wants of the device now (None: nothing; it is left as it is)."""
         if self.kind == "climate":
             assert desired is None or isinstance(desired, ClimateState)
             return self.want_climate(desired, now)
+        if self.kind == "switch":
+            assert desired is None or isinstance(desired, Switch)
+            return self.want_switch(desired, now)
+        if self.kind == "sensor":
+            return []  # only listened to
         assert desired is None or isinstance(desired, LightTarget)
         return self.want_light(desired, now)
 
     @property
     def wants_something(self) -> bool:
-        return self.fade is not None or self.climate is not None
+        return self.fade is not None or self.climate is not None or self.switch is not None
 
     @property
     def reachable(self) -> bool | None:
@@ -157,9 +182,17 @@ class Tracked:
 
     def notes(self) -> list[str]:
         """What the room wants of the device now that it cannot do (not sent; it blocks nothing)."""
+        notes = []
         if isinstance(self.adapter, Learns) and self.climate is not None:
-            return self.adapter.refusals(self.climate)
-        return []
+            notes += self.adapter.refusals(self.climate)
+        if self.capped and self.max_on is not None:
+            notes.append(f"switched off: on for its maximum on-time ({format_duration(self.max_on)})")
+        return notes
+
+    @property
+    def relies_on_ambience(self) -> bool:
+        """A switch that heats with no device-side timer: only ambience switches it off."""
+        return self.kind == "switch" and self.heats and self.adapter.auto_off_range() is None
 
     # ---- what the room wants -----------------------------------------------------------
 
@@ -172,6 +205,40 @@ class Tracked:
             return []
         self.fade = fade
         return self._send(now, fresh=True)
+
+    def want_switch(self, switch: Switch | None, now: float) -> list[Message]:
+        if switch is not None and switch.on and self.capped:
+            return []  # it reached its maximum on-time: off until the room wants it off
+        if switch is not None and switch.on:
+            if self.on_since is None:
+                self.on_since = now
+            switch = Switch(True, self.auto_off if self.adapter.auto_off_range() is not None else None)
+        else:
+            self.on_since, self.capped = None, False
+        if switch is not None and self.switch is not None and switch.on == self.switch.on:
+            if switch != self.switch:  # the same state with another timer: the next re-arm takes it
+                self.switch = switch
+            return []
+        self.switch = switch
+        self.rearm_at = None
+        if switch is None:
+            self.status, self.retry_at = "idle", None
+            return []
+        return self._send(now, fresh=True)
+
+    def _cap(self, now: float) -> list[Message]:
+        """A heat-class switch on for its maximum on-time is switched off."""
+        self.switch, self.capped, self.rearm_at = Switch(False), True, None
+        return self._send(now, fresh=True)
+
+    def _rearm(self, now: float) -> list[Message]:
+        """The same *on* again, which restarts the device's auto-off timer; the status is left as it is
+        (the device's report confirms, as for any command)."""
+        assert self.switch is not None
+        messages = self.behaviour.encode(self.adapter, self.switch, 0.0)
+        self.last_sent_at, self.sends = now, self.sends + 1
+        self.rearm_at = now + (self.switch.auto_off or 0) * REARM_EVERY
+        return messages
 
     def want_climate(self, climate: ClimateState | None, now: float) -> list[Message]:
         if climate == self.climate:
@@ -192,9 +259,13 @@ class Tracked:
 
     # ---- sending -------------------------------------------------------------------------
 
-    def _command(self, now: float) -> tuple[Light | ClimateState, float]:
+    def _command(self, now: float) -> tuple[Sent, float]:
         if self.climate is not None:
             return self.climate, 0.0
+        if self.switch is not None:
+            if self.switch.on and self.switch.auto_off:
+                self.rearm_at = now + self.switch.auto_off * REARM_EVERY
+            return self.switch, 0.0
         assert self.fade is not None
         left = self.fade.left(now)
         native = self.adapter.max_transition
@@ -301,7 +372,7 @@ class Tracked:
             return False
         return self.behaviour.outside(self.sent, self.reported, self.temperature_limits)
 
-    def matches(self, reported: Light | ClimateReport | None) -> bool:
+    def matches(self, reported: Reported | None) -> bool:
         if reported is None or self.sent is None:
             return False
         capabilities = getattr(self.adapter, "capabilities", None)  # adapters that learn what the device can do
@@ -313,7 +384,15 @@ class Tracked:
     # ---- time and the connection ---------------------------------------------------------------
 
     def due(self, now: float) -> list[Message]:
-        """Steps of a long fade and retries that are due at ``now``."""
+        """Steps of a long fade, retries and re-arms that are due at ``now``."""
+        if self.on_since is not None and self.max_on is not None and now >= self.on_since + self.max_on:
+            if not self.capped:
+                return self._cap(now)
+        if self.rearm_at is not None and now >= self.rearm_at and self.switch is not None and self.switch.on:
+            if self.status == "manual" or self.reachable is False:
+                self.rearm_at = now + (self.switch.auto_off or 0) * REARM_EVERY
+                return []
+            return self._rearm(now)
         if self.step_at is not None and now >= self.step_at:
             return self._send(now, fresh=True)
         if self.retry_at is not None and now >= self.retry_at and self.status != "confirmed":
@@ -329,7 +408,14 @@ class Tracked:
         return []
 
     def wake_at(self) -> float | None:
-        times = [t for t in (self.step_at, self.retry_at if self.status != "confirmed" else None) if t is not None]
+        cap = None
+        if self.on_since is not None and self.max_on is not None and not self.capped:
+            cap = self.on_since + self.max_on
+        times = [
+            t
+            for t in (self.step_at, self.retry_at if self.status != "confirmed" else None, self.rearm_at, cap)
+            if t is not None
+        ]
         return min(times) if times else None
 
     def reconnected(self, now: float) -> list[Message]:
@@ -360,7 +446,7 @@ class Tracked:
     # ---- status --------------------------------------------------------------------------------
 
     def describe(self) -> dict:
-        wanted: Light | ClimateState | None = self.climate if self.climate is not None else None
+        wanted: Sent | None = self.climate if self.climate is not None else self.switch
         if wanted is None and self.fade is not None:
             wanted = self.fade.target
         out = {
@@ -384,5 +470,16 @@ class Tracked:
             lines.append(
                 f"patient: waits {self.ack_timeout:g} s for a report, {self.max_tries} writes a change at most"
             )
+        if self.kind == "switch":
+            span = self.adapter.auto_off_range()
+            if span is not None and self.auto_off:
+                lines.append(
+                    f"auto-off: the device switches itself off {format_duration(self.auto_off)} after the last re-arm "
+                    f"(re-armed every {format_duration(self.auto_off * REARM_EVERY)})"
+                )
+            elif self.heats:
+                lines.append("relies on ambience: no device-side auto-off timer; only ambience switches it off")
+            if self.heats and self.max_on is not None:
+                lines.append(f"maximum on-time {format_duration(self.max_on)}")
         caps = self.adapter.capabilities.shown() if isinstance(self.adapter, Learns) else {}
         return {"capabilities": caps, "sends": lines}

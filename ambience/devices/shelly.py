@@ -55,7 +55,7 @@ from ambience.devices.base import (
 from ambience.devices.capabilities import UNKNOWN, Capabilities, Learner
 from ambience.devices.codec import check_kind, clamp_transition, native_max, seconds, text, wrong_kind
 from ambience.errors import DeviceError
-from ambience.model.state import ClimateState, Light
+from ambience.model.state import ClimateState, Light, Switch
 
 DEFAULT_MAX_TRANSITION = 600.0
 HARD_MAX_TRANSITION = 10800.0
@@ -173,6 +173,13 @@ class ShellyAdapter(Learner):
             del self._pending[next(iter(self._pending))]
         frame = {"id": frame_id, "src": self.client_id, "method": method, "params": params}
         return Message(self.rpc_topic, json_payload(frame))
+
+    def switch(self, switch: Switch) -> list[Message]:
+        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
+        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+
+    def auto_off_range(self) -> tuple[float, float] | None:
+        return None
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":

@@ -78,7 +78,7 @@ from ambience.devices.codec import (
     wrong_kind,
 )
 from ambience.errors import DeviceError
-from ambience.model.state import ClimateState, Light
+from ambience.model.state import ClimateState, Light, Switch
 
 MAX_SPEED = 40
 """``Speed2`` 40: 20 s for a 0→100 % fade."""
@@ -246,6 +246,13 @@ class TasmotaAdapter(Learner):
         return "Power" if n == 1 else f"Power{n}"
 
     # ---- commands --------------------------------------------------------------------------
+
+    def switch(self, switch: Switch) -> list[Message]:
+        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
+        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+
+    def auto_off_range(self) -> tuple[float, float] | None:
+        return None
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":

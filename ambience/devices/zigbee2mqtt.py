@@ -64,7 +64,7 @@ from ambience.devices.codec import (
     online_payload,
     wrong_kind,
 )
-from ambience.model.state import ClimateState, Light
+from ambience.model.state import ClimateState, Light, Switch
 
 DEFAULT_MAX_TRANSITION = 600.0
 HARD_MAX_TRANSITION = 6553.0
@@ -307,6 +307,13 @@ class Zigbee2MqttAdapter:
         return [self.topic, self.availability_topic]
 
     # ---- lights ------------------------------------------------------------------------------
+
+    def switch(self, switch: Switch) -> list[Message]:
+        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
+        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+
+    def auto_off_range(self) -> tuple[float, float] | None:
+        return None
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":

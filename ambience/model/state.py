@@ -12,10 +12,21 @@ ALL = "*"
 Status = Literal["scheduled", "preconditioning", "running", "paused", "ended"]
 
 
-DeviceKind = Literal["climate", "light"]
-"""What a device is to a room; every kind has its adapters' command, its report, its confirmation rule."""
-PART: dict[DeviceKind, str] = {"climate": "climate", "light": "lights"}
+DeviceKind = Literal["climate", "light", "switch", "sensor"]
+"""What a device is to a room; every kind has its adapters' command, its report, its confirmation rule.
+A ``sensor`` is only listened to (a room's measured temperature); it is never sent anything."""
+PART: dict[DeviceKind, str] = {"climate": "climate", "light": "lights", "switch": "switches", "sensor": "sensors"}
 """The part of a room (a preset block, ``RoomState.restore``) each kind of device belongs to."""
+
+HEAT_ROLES = frozenset({"heater", "table_warmer", "towel_warmer", "stone_heater"})
+"""Switch roles that heat: such a switch gets a device-side auto-off timer (a dead-man switch), a
+maximum on-time, and is never put back *on* by ``after: restore`` unless its room says so."""
+SWITCH_ROLES = ("table_warmer", "towel_warmer", "heater", "stone_heater", "diffuser", "fan")
+"""The roles presets know without a room naming them (a room may name any other)."""
+DEFAULT_AUTO_OFF = 120.0
+"""Seconds of a heat-class switch's device-side timer when its room gives none: ambience re-arms it
+while the switch should stay on; if ambience, its machine or the broker dies, the device is off
+within this time."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,15 @@ def climate_json(climate: ClimateState) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Switch:
+    """A plug or relay: on or off. ``auto_off`` is the device-side timer sent with *on* (seconds after
+    which the firmware switches itself off unless re-armed; ``None``: no timer is asked)."""
+
+    on: bool
+    auto_off: float | None = None
+
+
+@dataclass(frozen=True)
 class MusicState:
     playlist: str
     shuffle: bool
@@ -84,8 +104,10 @@ class RoomState:
     climate: ClimateState | None = None
     lights: dict[str, LightTarget] | None = None
     music: MusicState | None = None
+    switches: dict[str, Switch] | None = None
+    """Per switch role, on or off; a role not named is left alone (or follows its daily schedule)."""
     restore: frozenset[str] = frozenset()
-    """Parts to put back as found (``'climate'``, ``'lights'``), after the end."""
+    """Parts to put back as found (``'climate'``, ``'lights'``, ``'switches'``), after the end."""
     notes: tuple[str, ...] = field(default=())
 
     def light(self, role: str) -> LightTarget | None:
@@ -93,6 +115,12 @@ class RoomState:
             return None
         return self.lights.get(role) or self.lights.get(ALL)
 
-    def desired(self, kind: DeviceKind, role: str) -> LightTarget | ClimateState | None:
+    def desired(self, kind: DeviceKind, role: str) -> LightTarget | ClimateState | Switch | None:
         """What a device of ``kind`` and ``role`` should show (None: the state leaves it alone)."""
-        return self.climate if kind == "climate" else self.light(role)
+        if kind == "climate":
+            return self.climate
+        if kind == "light":
+            return self.light(role)
+        if kind == "switch":
+            return None if self.switches is None else self.switches.get(role)
+        return None  # a sensor is only listened to
