@@ -14,11 +14,13 @@ from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from ambience.config.devices import DeviceBase
 from ambience.simulator.faults import Faults
-from ambience.simulator.model import ClimateModel, LightModel
+from ambience.simulator.model import ClimateModel, LightModel, SensorModel, SwitchModel
 from ambience.simulator.profiles import Profile
 
 LIGHT: Final = "light"
 CLIMATE: Final = "climate"
+SWITCH: Final = "switch"
+SENSOR: Final = "sensor"
 
 ConfigT = TypeVar("ConfigT", bound=DeviceBase)
 """The bridge's device model (``Zigbee2MqttDevice``…): a subclass reads its own topics off it."""
@@ -62,6 +64,8 @@ class VirtualDevice(Generic[ConfigT]):
         """The real device it is (:mod:`ambience.simulator.profiles`); None: the bridge's convention in general."""
         self.light = LightModel.from_initial(initial) if kind == LIGHT else None
         self.climate = ClimateModel.from_initial(initial, drift) if kind == CLIMATE else None
+        self.switch = SwitchModel.from_initial(initial) if kind == SWITCH else None
+        self.sensor = SensorModel.from_initial(initial) if kind == SENSOR else None
         self.faults = Faults()
         self.commands = 0
         """Commands obeyed."""
@@ -101,6 +105,14 @@ class VirtualDevice(Generic[ConfigT]):
         """What it publishes when the measured temperature changed."""
         return []
 
+    def switch_changed(self, now: float) -> list[Publish]:
+        """What a plug publishes when its output changed by itself (its auto-off timer ran out)."""
+        return self.report(now)
+
+    def sensor_step(self, now: float) -> list[Publish]:
+        """What a sensor publishes at a tick (its reading, when it changed or is due)."""
+        return []
+
     # ---- driven by the simulator -------------------------------------------------------------
 
     def accept(self) -> bool:
@@ -137,7 +149,9 @@ class VirtualDevice(Generic[ConfigT]):
 
     @property
     def deadline(self) -> float | None:
-        """When a running fade ends (the simulator wakes then to publish the end state)."""
+        """When a running fade ends, or a plug's auto-off timer runs out (the simulator wakes then)."""
+        if self.switch is not None:
+            return self.switch.off_at
         return self.light.deadline if self.light else None
 
     def update(self, now: float, step: bool) -> list[Publish]:
@@ -150,6 +164,10 @@ class VirtualDevice(Generic[ConfigT]):
                 out += self.fade_step(now, finished=False)
         if self.climate is not None and step and self.climate.step():
             out += self.climate_step(now)
+        if self.switch is not None and self.switch.expire(now):
+            out += self.switch_changed(now)  # the firmware's timer: whether or not ambience is there
+        if self.sensor is not None and step:
+            out += self.sensor_step(now)
         if step:
             out += self.timed(now)
         return out if self.answering else []
@@ -175,6 +193,16 @@ class VirtualDevice(Generic[ConfigT]):
                 running_state=c.running_state,
                 preset=c.preset,
             )
+        if self.switch is not None:
+            sw = self.switch
+            snap.update(
+                on=sw.on,
+                power=sw.power,
+                auto_off_left=None if sw.off_at is None else round(max(0.0, sw.off_at - now)),
+                timed_offs=sw.timed_offs,
+            )
+        if self.sensor is not None:
+            snap.update(temperature=round(self.sensor.temperature, 2), humidity=round(self.sensor.humidity, 1))
         if self.profile is not None:
             snap["profile"] = self.profile.name
             snap.update(self.snapshot_extra(now))

@@ -4,6 +4,8 @@ A light has an on/off switch, a level it shows when on (%, kept while off, as bu
 colour temperature (K) or a colour (hex). A change may fade over a transition: between the
 start and the end the output moves linearly, and :meth:`LightModel.view` tells what it shows at
 any moment. A thermostat's measured temperature drifts towards its goal by ``drift`` °C a step.
+A plug or relay is on or off, with the firmware's auto-off timer where it has one; a sensor
+reads a temperature that its test (or a room's thermal model) sets.
 """
 
 from __future__ import annotations
@@ -222,3 +224,64 @@ class ClimateModel:
         move = max(-self.drift, min(self.drift, gap))
         self.local = round(self.local + move, 3)
         return True
+
+
+@dataclass
+class SwitchModel:
+    """A plug or relay: its output, the load it powers and the firmware's auto-off timer.
+
+    ``off_at`` is when the firmware switches the output off by itself (Tasmota ``PulseTime``, a
+    Shelly's ``toggle_after``, a Zigbee plug's ``on_time``); how a command arms, re-arms or clears
+    it is the bridge's firmware behaviour, in its subclass."""
+
+    on: bool = False
+    load: float = 0.0
+    """Watts drawn while on (a heater 1500, a table warmer 60, a diffuser 10)."""
+    off_at: float | None = None
+    timed_offs: int = 0
+    """How often the firmware's timer switched the output off."""
+
+    @classmethod
+    def from_initial(cls, spec: Mapping[str, Any] | None) -> SwitchModel:
+        """``{"on": true, "load": 1500}``."""
+        spec = dict(spec or {})
+        unknown = set(spec) - {"on", "load"}
+        if unknown:
+            raise ValueError(f"unknown initial switch keys {sorted(unknown)}; allowed: on, load")
+        return cls(bool(spec.get("on", False)), float(spec.get("load", 0.0)))
+
+    def set(self, on: bool, now: float, timer: float | None = None) -> None:
+        """Switch; ``timer`` (seconds) arms the auto-off timer from ``now``; switching off clears it."""
+        self.on = on
+        self.off_at = now + timer if on and timer is not None and timer > 0 else None
+
+    def expire(self, now: float) -> bool:
+        """The auto-off timer ran out at ``now``: the output goes off. True if it did."""
+        if self.off_at is None or now < self.off_at:
+            return False
+        self.on, self.off_at = False, None
+        self.timed_offs += 1
+        return True
+
+    @property
+    def power(self) -> float:
+        return self.load if self.on else 0.0
+
+
+@dataclass
+class SensorModel:
+    """A temperature (and humidity) sensor; ``temperature`` is set by the test or a thermal model."""
+
+    temperature: float = 20.0
+    humidity: float = 45.0
+    reported: float | None = None
+    """The temperature last published (a sensor reports when it changes by its resolution)."""
+
+    @classmethod
+    def from_initial(cls, spec: Mapping[str, Any] | None) -> SensorModel:
+        """``{"temperature": 18.5, "humidity": 40}``."""
+        spec = dict(spec or {})
+        unknown = set(spec) - {"temperature", "humidity"}
+        if unknown:
+            raise ValueError(f"unknown initial sensor keys {sorted(unknown)}; allowed: temperature, humidity")
+        return cls(float(spec.get("temperature", 20.0)), float(spec.get("humidity", 45.0)))

@@ -143,9 +143,7 @@ class Simulator:
                 else:
                     cls = SIMULATORS[dev.bridge]
                 if kind not in cls.kinds:
-                    log.warning(
-                        "%s/%s: %s has no thermostat convention; simulated as a light", room_id, key, dev.bridge
-                    )
+                    log.warning("%s/%s: no %s simulation of a %s; simulated as a light", room_id, key, dev.bridge, kind)
                     kind = LIGHT
                 extra: dict[str, Any] = {"profile": profile} if profile is not None else {}
                 devices[(room_id, key)] = cls(room_id, dev, kind, initial=spec, options=opts, drift=drift, **extra)
@@ -621,8 +619,8 @@ def _profile_for(where: str, name: Any, bridge: str, kind: str) -> Profile:
         raise ValueError(f"{where}: {exc}") from None
     if profile.bridge != bridge:
         raise ValueError(f"profile {name} is a {profile.bridge} device, but {where} is on {bridge}")
-    wanted = "climate" if profile.kind == "climate" else "light"
-    if wanted != kind:
+    wanted = profile.kind if profile.kind in ("climate", "switch", "sensor") else "light"
+    if wanted != kind and not (wanted == "switch" and kind == "light"):  # a plug listed with the lights: as before
         what = {"climate": "a thermostat", "light": "a light", "switch": "a plug (listed with the lights)"}
         where_is = "the room's thermostat" if kind == "climate" else "one of the room's lights"
         raise ValueError(f"profile {name} is {what[profile.kind]}, but {where} is {where_is}")
