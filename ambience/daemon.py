@@ -2,7 +2,9 @@
 
 Start in order, stop in reverse: store → broker connection → devices → rooms (owed after
 states and sessions restored) → control surfaces (MQTT commands, HTTP). SIGTERM/SIGINT stop it
-cleanly; sessions stay persisted and continue on the next start.
+cleanly; sessions stay persisted and continue on the next start — except in a room with
+``on_shutdown: end`` (a home visit's default), where the session ends and the daemon waits for the
+devices to confirm the after state (up to the room's ``shutdown_wait``) before it exits.
 
 Three watchers run beside the rooms: the wall clock (a step re-evaluates every room at once,
 :mod:`ambience.clockwatch`), systemd's watchdog (``WATCHDOG=1`` while the rooms' loop is alive)
@@ -231,6 +233,7 @@ class Daemon:
         for surface in reversed(self.surfaces):
             await surface.stop()
         self.bookings.stop()
+        await self._end_sessions()
         for task in reversed(self._tasks):
             task.cancel()
         if self._tasks:
@@ -244,6 +247,34 @@ class Daemon:
         self.store.close()
         os.close(self._lock)
 
+    async def _end_sessions(self) -> None:
+        """Rooms with ``on_shutdown: end``: the session ends now, and the daemon waits (the rooms and
+        the devices still run) until every device there has confirmed its after state, or the room's
+        ``shutdown_wait`` is over. A home is left as it was found, not at the session's 24 °C."""
+        ending = [r for r in self.rooms.values() if r.config.shutdown == "end" and (r.active or r.owed)]
+        if not ending:
+            return
+        for room in ending:
+            if room.active:
+                log.info("%s: ending the session before the daemon stops (on_shutdown: end)", room.id)
+                room.stop()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(room.config.shutdown_wait for room in ending)
+        while loop.time() < deadline:
+            waiting = [r for r in ending if r.active or r.owed]
+            if not waiting:
+                log.info("every room with on_shutdown: end is back as it was found")
+                return
+            await asyncio.sleep(0.05)
+        for room in ending:
+            if room.active or room.owed:
+                log.warning(
+                    "%s: %s still owe their after state after %g s; it is stored and sent again at the next start",
+                    room.id,
+                    ", ".join(sorted(room.owed)) or "the session",
+                    room.config.shutdown_wait,
+                )
+
     async def run_until_signal(self) -> None:
         loop = asyncio.get_running_loop()
         stop = self._stop_event = asyncio.Event()
@@ -254,7 +285,7 @@ class Daemon:
         log.info("ambience is running: %d rooms, %d presets", len(self.rooms), len(self.library.presets))
         await stop.wait()
         sd_notify("STOPPING=1")
-        log.info("stopping; sessions stay persisted")
+        log.info("stopping")
         await self.stop()
 
 

@@ -257,6 +257,9 @@ class Room(Strict):
     """When the daemon is stopped mid-session: ``end`` puts the room back (the after state, confirmed)
     before it exits; ``resume`` leaves the session to go on after a restart. Left out: ``end`` for a
     home visit, ``resume`` otherwise."""
+    shutdown_wait: Seconds = 60.0
+    """With ``on_shutdown: end``: how long a stopping daemon waits for the devices to confirm the after
+    state (then it exits all the same; what is still owed is stored and sent again at the next start)."""
     speaker: Speaker | None = Speaker()
     limits: Limits | None = None
     """This room's own limits; the top-level ``limits`` otherwise."""
