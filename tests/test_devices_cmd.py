@@ -107,37 +107,43 @@ def test_devices_lists_what_the_bridges_announce_and_the_snippet_drives_them(sim
     code, out, _ = run(capsys, "devices", "--config", str(cfg), "--timeout", "1s")
     assert code == 0 and "treatment/ceiling" in out and "studio" in out and "6 device(s)" in out
 
-    names = ["treatment/trv", "towel-cabinet=warmer", "floor-lamp=floor"]
+    names = ["treatment/trv", "towel-cabinet=towel_warmer", "floor-lamp=floor"]
     code, snippet, err = run(
         capsys, "devices", "--config", str(cfg), "--timeout", "1s", "--snippet", *names, "--room", "new"
     )
     assert code == 0, err
-    assert "confirmed on on/off (issue 15 brings a switch kind)" in snippet and "current_heating_setpoint" in snippet
+    assert "role: towel_warmer}" in snippet and "current_heating_setpoint" in snippet
     applied = tmp_path / "applied.yaml"
     applied.write_text(f"mqtt: {{url: '{broker.url}'}}\n" + snippet)
     config, _ = load_config(applied)  # the snippet loads as config
     room = config.rooms["new"]
     assert {(d.bridge, d.device, kind, role) for d, kind, role in room.devices()} == {
         (Z, "treatment/trv", "climate", "thermostat"),
-        ("tasmota", "towel-cabinet", "light", "warmer"),
+        ("tasmota", "towel-cabinet", "switch", "towel_warmer"),
         ("tasmota", "floor-lamp", "light", "floor"),
     }
     # and it drives the devices: every one confirms a preset
     code, out, err = run(capsys, "apply", "new", "swedish-relaxation-60", "--config", str(applied), "--timeout", "20s")
     assert code == 0, out + err
-    assert "all 3 devices confirmed" in out
-    assert sim.device("sim", "towel-cabinet")["on"] is True  # the simulated relay is on
+    assert "all 2 devices confirmed" in out  # the preset names no switch: the towel cabinet is left alone
 
 
-def test_a_zigbee2mqtt_plug_in_the_snippet_says_it_will_not_confirm(sim, broker, tmp_path, capsys):
-    # the Zigbee2MQTT adapter drives a plug as a light: `state` lands, the missing brightness never confirms
+def test_a_zigbee2mqtt_plug_in_the_snippet_is_a_switch_that_asks_for_its_role(sim, broker, tmp_path, capsys):
     cfg = write(tmp_path / "ambience.yaml", broker.url)
     code, snippet, err = run(
         capsys, "devices", "--config", str(cfg), "--timeout", "1s", "--snippet", "treatment/warmer"
     )
     assert code == 0, err
-    assert "- {bridge: zigbee2mqtt, device: treatment/warmer, role: plug}  # IKEA E160x/E170x/E190x; a plug:" in snippet
-    assert "never confirmed, as it reports no brightness (issue 15 brings a switch kind)" in snippet
+    assert (
+        "    switches:\n      - {bridge: zigbee2mqtt, device: treatment/warmer, role: plug}  # IKEA E160x/E170x/E190x; a plug: set its role"
+        in snippet
+    )
+    code, snippet, err = run(
+        capsys, "devices", "--config", str(cfg), "--timeout", "1s", "--snippet", "treatment/warmer=table_warmer"
+    )
+    assert (
+        "- {bridge: zigbee2mqtt, device: treatment/warmer, role: table_warmer}  # IKEA E160x/E170x/E190x\n" in snippet
+    )
 
 
 def test_devices_snippet_errors_are_one_line(sim, broker, tmp_path, capsys):

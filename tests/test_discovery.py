@@ -172,15 +172,15 @@ def test_the_snippet_has_what_ambience_needs_and_loads_as_config():
     }
     assert room["lights"] == [
         {"bridge": "zigbee2mqtt", "device": "studio/ceiling", "role": "ceiling"},
-        {"bridge": "tasmota", "device": "towel-cabinet", "relay": 1, "role": "plug"},  # a plug, a light for now
         {"bridge": "esphome", "device": "node1", "object_id": "ceiling", "role": "main"},
     ]
+    assert room["switches"] == [{"bridge": "tasmota", "device": "towel-cabinet", "relay": 1, "role": "plug"}]
     config = parse_config(json.dumps(data), "snippet", Path("."))
     devices = {d.device: (d.bridge, kind, role) for d, kind, role in config.rooms["studio"].devices()}
     assert devices == {
         "studio/trv": ("zigbee2mqtt", "climate", "thermostat"),
         "studio/ceiling": ("zigbee2mqtt", "light", "ceiling"),
-        "towel-cabinet": ("tasmota", "light", "plug"),
+        "towel-cabinet": ("tasmota", "switch", "plug"),
         "node1": ("esphome", "light", "main"),
     }
     assert config.rooms["studio"].thermostat.setpoint == "current_heating_setpoint"  # type: ignore[union-attr]

@@ -139,7 +139,8 @@ def devices_table(found: list[Found]) -> Table:
 def _notes(found: Found, role: str | None) -> list[str]:
     notes = [_model(found)] if _model(found) != "—" else []
     if found.plug_note:
-        notes.append(found.plug_note)
+        if role is None:
+            notes.append(found.plug_note)
         if found.relays and found.relays > 1:
             notes.append(f"it has {found.relays} relays: this entry switches relay {found.device.get('relay', 1)}")
     elif found.kind == "light" and role is None:
@@ -166,9 +167,10 @@ def snippet_yaml(chosen: list[tuple[Found, str | None]], room_id: str) -> str:
     out = ["# from `ambience devices`: put the room under rooms: in ambience.yaml", "rooms:", f"  {room_id}:"]
     if "thermostat" in room:
         out.append(f"    thermostat: {line(room['thermostat'])}")
-    if room.get("lights"):
-        out.append("    lights:")
-        out += [f"      - {line(entry)}" for entry in room["lights"]]
+    for key in ("lights", "switches", "sensors"):
+        if room.get(key):
+            out.append(f"    {key}:")
+            out += [f"      - {line(entry)}" for entry in room[key]]
     return "\n".join(out) + "\n"
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from ambience.model.state import ClimateState
 
-CapabilityKind = Literal["light", "climate", "switch"]
+CapabilityKind = Literal["light", "climate", "switch", "sensor"]
 
 
 @dataclass(frozen=True)

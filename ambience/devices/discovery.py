@@ -37,14 +37,10 @@ Z2M_DEFAULT_BASE = "zigbee2mqtt"
 HA_DEFAULT_PREFIX = "homeassistant"
 ESPHOME_COMPONENTS = ("light", "climate")
 TASMOTA_FULL_TOPIC = "%prefix%/%topic%/"
-PLUG_NOTES = {
-    "tasmota": "a plug: driven as a light, on/off only and confirmed on on/off (issue 15 brings a switch kind)",
-    "zigbee2mqtt": (
-        "a plug: driven as a light it is switched on and off, but never confirmed, as it reports no brightness "
-        "(issue 15 brings a switch kind)"
-    ),
-}
-PLUG_NOTE = "a plug: driven as a light, on/off only (issue 15 brings a switch kind)"
+PLUG_NOTE = (
+    "a plug: set its role (table_warmer, towel_warmer, heater, stone_heater, diffuser, fan): NAME=ROLE; "
+    "a role that heats arms the plug's own auto-off timer"
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +71,8 @@ class Found:
 
     @property
     def plug_note(self) -> str | None:
-        """What to know about a plug in a room today (``None``: not a plug)."""
-        return PLUG_NOTES.get(self.bridge, PLUG_NOTE) if self.kind == "switch" else None
+        """What to know about a plug in a room (``None``: not a plug)."""
+        return PLUG_NOTE if self.kind == "switch" else None
 
     @property
     def qualified(self) -> str:
@@ -307,10 +303,13 @@ def choose(found: list[Found], names: list[str]) -> list[Found]:
 
 def snippet(chosen: list[tuple[Found, str | None]], room_id: str) -> dict[str, Any]:
     """A room's config for the chosen devices, each with the role asked (``None``: ``main``, a plug ``plug``):
-    the thermostat under ``thermostat:``, lights and plugs under ``lights:``. Raises :class:`DeviceError`
-    for a device ambience cannot place (its kind unknown, a second thermostat)."""
+    the thermostat under ``thermostat:``, lights under ``lights:``, plugs under ``switches:``, temperature
+    sensors under ``sensors:``. Raises :class:`DeviceError` for a device ambience cannot place (its kind
+    unknown, a second thermostat)."""
     room: dict[str, Any] = {}
     lights: list[dict[str, Any]] = []
+    switches: list[dict[str, Any]] = []
+    sensors: list[dict[str, Any]] = []
     for found, role in chosen:
         if found.kind is None:
             raise DeviceError(
@@ -323,10 +322,15 @@ def snippet(chosen: list[tuple[Found, str | None]], room_id: str) -> dict[str, A
                     f"{found.qualified}: a room has one thermostat, and {room['thermostat']['device']!r} is chosen already"
                 )
             room["thermostat"] = dict(found.device)
+        elif found.kind == "switch":
+            switches.append(dict(found.device) | {"role": role or "plug"})
+        elif found.kind == "sensor":
+            sensors.append(dict(found.device))
         else:
-            lights.append(dict(found.device) | {"role": role or ("plug" if found.kind == "switch" else "main")})
-    if lights:
-        room["lights"] = lights
+            lights.append(dict(found.device) | {"role": role or "main"})
+    for key, entries in (("lights", lights), ("switches", switches), ("sensors", sensors)):
+        if entries:
+            room[key] = entries
     return {"rooms": {room_id: room}}
 
 
