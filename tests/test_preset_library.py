@@ -173,7 +173,7 @@ def test_end_is_ended(preset: Preset):
     state = timeline.at(preset.duration)
     assert state.status == "ended"
     if preset.after.restore_all:
-        assert state.restore == {"climate", "lights"}
+        assert state.restore == {"climate", "lights", "switches"}
 
 
 @each_preset()
