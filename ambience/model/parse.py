@@ -29,7 +29,7 @@ MAX_DEPTH = 32
 """Levels of nested mappings and lists in a preset or config; the shipped presets have 6, a clinic config about 7."""
 MAX_VALUES = 50_000
 """Values (mappings, lists, scalars) in a preset or config, each alias (``*name``) counted as what it stands for;
-the shipped presets hold under 130, a config of 50 rooms with 10 lights each about 5,700."""
+the shipped presets hold under 150, a config of 50 rooms with 10 lights each about 5,700."""
 _COUNT_CAP = 10**12
 """Counting stops here: a few kilobytes of nested aliases can stand for more values than there are atoms."""
 
