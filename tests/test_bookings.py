@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ambience.app import scheduler as bookings_module
-from ambience.app.commands import Cancel
+from ambience.app.commands import Cancel, FireBooking
 from ambience.core.booking import parse_when
 from ambience.daemon import Daemon
 from ambience.errors import BookingError
@@ -37,6 +37,7 @@ ROOMS = {
 PRESETS = {
     "short": "name: Short\nduration: 6s\nclimate: {target: 25}\nlights: {brightness: 30, transition: 0s}\n",
     "hour": "name: Hour\nduration: 60m\nclimate: {target: 24}\n",
+    "warm": "name: Warm\nduration: 60m\nclimate: {target: 24}\nswitches: {table_warmer: {state: on, from: -40m}}\n",
 }
 
 
@@ -76,6 +77,26 @@ def test_bookings_in_the_future_across_dst_with_a_fixed_clock(tmp_path):
         service.book("studio", "hour", parse_when("2026-03-01 09:00", LONDON))
     status = daemon.controller.status("studio")[0]
     assert status["next_booking"]["id"] == booking.id and status["next_booking"]["start"] == "2026-03-30T09:00:00+01:00"
+
+
+@pytest.mark.unit
+def test_a_preset_whose_switch_is_on_before_the_start_lengthens_the_lead(tmp_path):
+    """``table_warmer: {state: on, from: -40m}``: the booking fires 40 min before its start (bookings.lead
+    is 15 min), its overlap is reckoned from then, and the session it starts has the 40 min lead."""
+    config = make_config(tmp_path, bookings={"timezone": "Europe/London", "lead": "15m"})
+    fixed = datetime(2026, 3, 20, 12, 0, tzinfo=UTC).timestamp()
+    daemon = Daemon(config, players=False, clock=lambda: fixed)
+    service = daemon.bookings
+    warm = service.book("studio", "warm", parse_when("2026-03-30 09:00", LONDON))
+    assert warm.lead == 2400
+    assert service.scheduler.get_job(warm.id).trigger.run_date == datetime(2026, 3, 30, 7, 20, tzinfo=UTC)
+    assert service.book("studio", "warm", parse_when("2026-03-30 12:00", LONDON), lead=3600).lead == 3600
+    with pytest.raises(BookingError, match="lead 40m"):  # 08:00–09:00 meets the warmer's 08:20 (BST)
+        service.book("studio", "hour", parse_when("2026-03-30 07:30", LONDON))
+    assert service.book("studio", "hour", parse_when("2026-03-30 15:00", LONDON)).lead == 900
+    daemon.controller.execute(FireBooking(booking=warm.kwargs()))  # its job's time (the clock is not moved)
+    facts = daemon.controller.rooms["studio"].record.facts
+    assert (facts.lead, facts.started_at) == (2400, warm.start.timestamp())
 
 
 @pytest.mark.unit

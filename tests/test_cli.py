@@ -47,6 +47,35 @@ def test_presets_show_prints_the_phases_as_a_timeline(capsys):
     assert "°C" in out and " K" in out
 
 
+def test_presets_show_gives_the_switch_tracks_from_the_lead(capsys):
+    code, out, _ = run(capsys, "presets", "show", "deep-tissue-60")
+    assert code == 0
+    lines = out.splitlines()
+    assert "SWITCHES" in lines[[i for i, line in enumerate(lines) if line.startswith("AT")][0]]
+    lead = next(line for line in lines if line.startswith("-40:00"))
+    assert "lead" in lead and "table_warmer on" in lead and "diffuser" not in lead
+    assert "diffuser on; table_warmer on" in next(line for line in lines if line.startswith("0:00"))
+    assert "diffuser off; table_warmer on" in next(line for line in lines if line.startswith("55:00"))
+    assert "switches table_warmer off; other switches restored as found" in out
+    assert "at least 40m before the start" in out
+    _, plain, _ = run(capsys, "presets", "show", "swedish-relaxation-60")
+    assert "SWITCHES" not in plain and "switches" not in plain  # a preset without switches says nothing of them
+
+
+def test_presets_check_notes_a_switch_role_no_room_has(capsys, tmp_path):
+    (tmp_path / "ambience.yaml").write_text(
+        "rooms:\n  studio:\n    thermostat: {bridge: zigbee2mqtt, device: trv}\n"
+        "    switches: [{bridge: tasmota, device: warmer, role: table_warmer}]\n"
+    )
+    preset = tmp_path / "warm.yaml"
+    preset.write_text("name: Warm\nduration: 30m\nswitches: {table_warmer: on, difuser: on}\n")
+    code, out, err = run(capsys, "--config", str(tmp_path / "ambience.yaml"), "presets", "check", str(preset))
+    assert code == 0, err
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "'difuser' is in no room's switches; it is not driven" in notes[0]
+    assert "(the rooms' switch roles: table_warmer)" in notes[0]
+
+
 def test_presets_show_unknown_id_suggests_one(capsys):
     code, _, err = run(capsys, "presets", "show", "swedish-relaxation-6")
     assert code == 1

@@ -90,6 +90,59 @@ def test_after_takes_restore_or_a_state_block():
         parse_preset(MINIMAL + "after: reset\n", "t", "t.yaml")
 
 
+def test_switches_take_on_off_or_a_state_from_and_phases_and_after_on_off():
+    text = MINIMAL + (
+        "switches:\n  table_warmer: {state: on, from: -40m}\n  diffuser: on\n  fan: off\n"
+        "  reading_lamp: {state: on, from: 10m}\n"
+        "phases: [{name: closing, at: -5m, switches: {diffuser: off}}]\n"
+        "after: {switches: {fan: on}}\n"
+    )
+    preset = parse_preset(text, "t", "t.yaml")
+    assert {r: (s.state, s.start) for r, s in preset.switches.items()} == {
+        "table_warmer": ("on", -2400),
+        "diffuser": ("on", 0),
+        "fan": ("off", 0),
+        "reading_lamp": ("on", 600),  # any role a room may name
+    }
+    assert preset.phases[0].switches == {"diffuser": "off"}
+    assert preset.after.switches == {"fan": "on"} and not preset.after.restore_all
+    assert preset.switch_lead == 2400
+    assert parse_preset(MINIMAL + "switches: {diffuser: on}\n", "t", "t.yaml").switch_lead == 0
+
+
+@pytest.mark.parametrize(
+    ("block", "field", "message"),
+    [
+        ("switches: {diffuser: maybe}", "switches.diffuser", "'maybe' is not allowed; write on, off or {state: on"),
+        ("switches: {diffuser: 1}", "switches.diffuser", "1 is not allowed; write on, off or"),
+        ("switches: {diffuser: {state: on, fromm: 1m}}", "switches.diffuser.fromm", "did you mean 'from'?"),
+        ("switches: {diffuser: {state: on, start: 1m}}", "switches.diffuser.start", "unknown key 'start'"),
+        ("switches: {diffuser: {from: -5m}}", "switches.diffuser.state", "is required but missing"),
+        ("switches: {diffuser: {state: on, from: soon}}", "switches.diffuser.from", "'soon' is not a duration"),
+        ("switches: {Table Warmer: on}", "switches.Table Warmer", "use lowercase letters, digits, '-' and '_'"),
+        ("switches: {diffuser: {state: on, from: 30m}}", "switches.diffuser.from", "30m is not before the session's"),
+        (
+            "phases: [{name: a, at: 5m, switches: {diffuser: {state: on, from: 1m}}}]",
+            "phases[0].switches.diffuser",
+            "a 'from' belongs in the preset's top-level switches",
+        ),
+        (
+            "phases: [{name: a, at: 5m, switches: {fan: 3}}]",
+            "phases[0].switches.fan",
+            "3 is not allowed; write on or off",
+        ),
+        ("after: {switches: {fan: nope}}", "after.switches.fan", "'nope' is not allowed; write on or off"),
+    ],
+)
+def test_a_bad_switch_is_one_clear_issue(block, field, message):
+    with pytest.raises(PresetError) as caught:
+        parse_preset(MINIMAL + block + "\n", "t", "t.yaml")
+    issues = caught.value.issues
+    assert len(issues) == 1, issues
+    assert issues[0].source == "t.yaml" and issues[0].field == field
+    assert message in issues[0].message
+
+
 def test_literal_choices_suggest_the_closest():
     with pytest.raises(PresetError, match="did you mean 'swedish'"):
         parse_preset(MINIMAL + "technique: swedisch\n", "t", "t.yaml")

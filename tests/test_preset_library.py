@@ -11,7 +11,7 @@ from ambience.config.library import Library, load_library, shipped_presets
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
 from ambience.model.preset import LightSettings, Preset, parse_preset
-from ambience.model.state import ALL
+from ambience.model.state import ALL, HEAT_ROLES
 
 pytestmark = pytest.mark.unit
 
@@ -173,7 +173,7 @@ def test_end_is_ended(preset: Preset):
     state = timeline.at(preset.duration)
     assert state.status == "ended"
     if preset.after.restore_all:
-        assert state.restore == {"climate", "lights"}
+        assert state.restore == {"climate", "lights", "switches"}
 
 
 @each_preset()
@@ -218,3 +218,26 @@ def test_closing_moves_with_an_extension(preset: Preset):
     assert timeline.at(preset.duration + 600 + closing.at - 1).phase == "treatment"
     assert timeline.at(preset.duration + 600 + closing.at).phase == "closing"
     assert timeline.at(preset.duration + 600).status == "ended"
+
+
+@each_preset()
+def test_no_switch_that_heats_is_left_on_by_the_after_state(preset: Preset):
+    """Named in ``after`` a heat-class switch is off; not named, it is restored, never back on (core/after.py)."""
+    end = Timeline(preset, facts(preset)).at(preset.duration)
+    assert "switches" in end.restore
+    assert not [role for role, s in (end.switches or {}).items() if s.on and role in HEAT_ROLES]
+
+
+@pytest.mark.parametrize("pid", ["deep-tissue-60", "hot-stone-75"])
+def test_the_warm_table_presets_warm_the_table_40_minutes_ahead_and_stop_the_diffuser_for_the_closing(pid):
+    preset = library().presets[pid]
+    assert preset.switch_lead == 2400
+    timeline = Timeline(preset, SessionFacts(started_at=0, duration=preset.duration, lead=preset.switch_lead))
+    lead = timeline.at(-2400)
+    assert lead.status == "preconditioning" and lead.switches and lead.switches["table_warmer"].on
+    assert "diffuser" not in lead.switches  # on at arrival, not before
+    arrival = timeline.at(0).switches
+    assert arrival and arrival["diffuser"].on and arrival["table_warmer"].on
+    closing = timeline.at(preset.duration - 1)
+    assert closing.phase == "closing" and closing.switches and not closing.switches["diffuser"].on
+    assert closing.switches["table_warmer"].on  # the client is still on the table

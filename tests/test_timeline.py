@@ -8,13 +8,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from ambience.core.after import DeviceRef, after_states
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
 from ambience.errors import CommandError
 from ambience.model.client import Comfort
 from ambience.model.limits import Limits
 from ambience.model.preset import Preset, parse_preset
-from ambience.model.state import ALL
+from ambience.model.state import ALL, Switch
 from ambience.testing.properties import draws
 
 pytestmark = pytest.mark.unit
@@ -159,10 +160,10 @@ def test_no_mode_is_asked_unless_a_preset_names_one(swedish):
 
 def test_after_restore_and_after_state_block(swedish):
     ended = at(swedish, SessionFacts(T0, swedish.duration), 4000)
-    assert ended.restore == {"climate", "lights"} and ended.lights is None
+    assert ended.restore == {"climate", "lights", "switches"} and ended.lights is None
     block = parse_preset("name: x\nduration: 30m\nafter: {lights: {brightness: 80, color_temp: 3500}}\n", "x", "x.yaml")
     state = at(block, SessionFacts(T0, block.duration), 1800)
-    assert state.restore == {"climate"}
+    assert state.restore == {"climate", "switches"}
     assert state.light(ALL).now.brightness == 80 and state.light(ALL).now.color_temp == 3500
 
 
@@ -182,9 +183,104 @@ def test_session_commands_refuse_what_makes_no_sense(swedish):
         SessionFacts(T0, 60, lead=600).pause(T0 - 10)
 
 
+WARM_TABLE = """
+name: Warm table
+duration: 60m
+climate: {target: 23}
+switches:
+  table_warmer: {state: on, from: -40m}
+  diffuser: on
+  fan: {state: on, from: 10m}
+phases:
+  - {name: arrival, at: 0m}
+  - {name: treatment, at: 5m}
+  - {name: closing, at: -5m, switches: {diffuser: off, fan: off}}
+after: {switches: {table_warmer: off}}
+"""
+
+
+@pytest.fixture
+def warm_table() -> Preset:
+    return parse_preset(WARM_TABLE, "warm-table", "warm-table.yaml")
+
+
+def on_roles(state):
+    return {role: s.on for role, s in (state.switches or {}).items()}
+
+
+def test_a_switch_with_a_negative_from_is_on_from_then_during_the_lead(warm_table):
+    facts = SessionFacts(T0, warm_table.duration, lead=3600)  # the booking's lead is longer than the warmer's
+    tl = Timeline(warm_table, facts)
+    early = tl.at(T0 - 3000)
+    assert early.status == "preconditioning" and early.climate.target == 23 and early.switches is None
+    assert tl.next_change(T0 - 3000) == T0 - 2400
+    assert on_roles(tl.at(T0 - 2400)) == on_roles(tl.at(T0 - 1)) == {"table_warmer": True}
+    assert tl.next_change(T0 - 2400) == T0
+    assert tl.at(T0 - 3000 - 900).status == "scheduled" and tl.at(T0 - 3900).switches is None
+
+
+def test_a_lead_shorter_than_the_from_has_the_switch_on_for_all_of_it(warm_table):
+    tl = Timeline(warm_table, SessionFacts(T0, warm_table.duration, lead=900))
+    assert on_roles(tl.at(T0 - 900)) == {"table_warmer": True}
+    assert tl.next_change(T0 - 900) == T0
+
+
+def test_a_session_started_now_turns_the_switch_on_at_the_start(warm_table):
+    state = at(warm_table, SessionFacts(T0, warm_table.duration), 0)
+    assert state.status == "running" and on_roles(state) == {"table_warmer": True, "diffuser": True}
+
+
+def test_switches_follow_the_preset_then_each_phase_cumulatively(warm_table):
+    facts = SessionFacts(T0, warm_table.duration)
+    tl = Timeline(warm_table, facts)
+    assert tl.next_change(T0 + 301) == T0 + 600  # the fan's from: not a phase time
+    assert on_roles(tl.at(T0 + 600)) == {"table_warmer": True, "diffuser": True, "fan": True}
+    closing = tl.at(T0 + 3300)
+    assert closing.phase == "closing"
+    assert on_roles(closing) == {"table_warmer": True, "diffuser": False, "fan": False}
+    assert closing.desired("switch", "diffuser") == Switch(False)
+    assert closing.desired("switch", "towel_warmer") is None  # a role nothing names is left alone
+
+
+def test_a_phase_at_the_same_time_as_a_from_wins():
+    text = "name: x\nduration: 30m\nswitches: {fan: {state: on, from: 10m}}\nphases: [{name: q, at: 10m, switches: {fan: off}}]\n"
+    preset = parse_preset(text, "x", "x.yaml")
+    assert on_roles(at(preset, SessionFacts(T0, preset.duration), 600)) == {"fan": False}
+
+
+def test_a_pause_holds_every_switch_the_warmer_stays_on(warm_table):
+    facts = SessionFacts(T0, warm_table.duration).pause(T0 + 400)
+    tl = Timeline(warm_table, facts)
+    held = tl.at(T0 + 2000)
+    assert held.status == "paused" and on_roles(held) == {"table_warmer": True, "diffuser": True}  # no fan yet
+    resumed = Timeline(warm_table, facts.resume(T0 + 2000))
+    assert resumed.next_change(T0 + 2000) == T0 + 2000 + 200  # the fan's 10m, in session time
+    assert on_roles(resumed.at(T0 + 2200))["fan"] is True
+
+
+def test_the_end_gives_after_switches_and_restores_the_rest_with_heat_off(warm_table):
+    ended = at(warm_table, SessionFacts(T0, warm_table.duration), 3600)
+    assert ended.status == "ended" and on_roles(ended) == {"table_warmer": False}
+    assert "switches" in ended.restore
+    refs = [
+        DeviceRef("warmer", "switch", "table_warmer", heats=True, restore_on=True),
+        DeviceRef("diffuser", "switch", "diffuser"),
+        DeviceRef("heater", "switch", "heater", heats=True),
+    ]
+    found = {"warmer": {"on": True}, "diffuser": {"on": True}, "heater": {"on": True}}
+    assert after_states(ended, refs, found, Limits()) == {
+        "warmer": Switch(False),  # the after block names it: off, whatever restore_on says
+        "diffuser": Switch(True),  # not named: as found
+        "heater": Switch(False),  # not named, heats: never back on
+    }
+    stopped = at(warm_table, SessionFacts(T0, warm_table.duration, lead=2400).stop(T0 - 100), -100)
+    assert stopped.status == "ended" and on_roles(stopped) == {"table_warmer": False}
+
+
 # ---- properties -----------------------------------------------------------------------------
 
 ROLES = ["ceiling", "lamp"]
+SWITCHES = ["table_warmer", "diffuser", "fan"]
 
 
 @st.composite
@@ -221,6 +317,11 @@ def presets(draw):
             "fade_in": fade_in,
             "fade_out": fade_out,
         }
+    switch_roles = st.lists(st.sampled_from(SWITCHES), unique=True, max_size=3)
+    data["switches"] = {
+        r: {"state": draw(st.sampled_from(["on", "off"])), "from": draw(st.integers(-3600, duration - 1))}
+        for r in draw(switch_roles)
+    }
     phases = []
     for i in range(draw(st.integers(0, 4))):
         at = draw(st.one_of(st.integers(0, duration - 1), st.integers(-duration, -1)))
@@ -231,6 +332,7 @@ def presets(draw):
             phase["music"] = {"volume": draw(st.integers(0, 100)), "transition": draw(st.integers(0, 600))}
         if draw(st.booleans()):
             phase["climate"] = {"target": draw(st.floats(5, 35, allow_nan=False))}
+        phase["switches"] = {r: draw(st.sampled_from(["on", "off"])) for r in draw(switch_roles)}
         phases.append(phase)
     data["phases"] = phases
     return Preset.model_validate(data)
@@ -320,12 +422,25 @@ def test_state_is_constant_between_change_moments_except_in_a_transition(data, p
     t2 = data.draw(st.floats(t1, b - 1e-6))
     s1, s2 = tl.at(T0 + t1), tl.at(T0 + t2)
     assert tl.next_change(T0 + t1) == T0 + b
-    assert s1.phase == s2.phase and s1.climate == s2.climate
+    assert s1.phase == s2.phase and s1.climate == s2.climate and s1.switches == s2.switches
     for role, lt in (s1.lights or {}).items():
         if lt.transition == 0:
             assert s2.lights[role].now == lt.now
     if s1.music is not None and s1.music.ramp == 0:
         assert s2.music.volume == pytest.approx(s1.music.volume)
+
+
+@settings(max_examples=draws(150), deadline=None)
+@given(st.data(), presets(), st.sampled_from([0.0, 900.0, 3600.0]))
+def test_the_lead_is_constant_between_its_next_changes(data, preset, lead):
+    """Before the start, the state holds until next_change: the switches' ``from`` times are in it."""
+    tl = Timeline(preset, SessionFacts(T0, preset.duration, lead=lead))
+    now = T0 - data.draw(st.floats(1e-3, lead + 100))
+    nxt = tl.next_change(now)
+    assert nxt is not None and now < nxt <= T0
+    later = data.draw(st.floats(now, nxt)) if nxt - now > 1e-6 else now
+    if later < nxt:
+        assert tl.at(later).switches == tl.at(now).switches and tl.at(later).status == tl.at(now).status
 
 
 @settings(max_examples=draws(200), deadline=None)

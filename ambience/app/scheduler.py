@@ -6,7 +6,10 @@ record of future bookings; once a booking fires, its session (with the booking a
 is the record. Rules:
 
 - a booking overlapping another in the same room (lead time included) is refused, naming it;
-- at ``start − lead`` only the climate runs (the session's lead); lights and music at ``start``;
+- at ``start − lead`` the climate runs (the session's lead), and each switch from its preset's ``from``;
+  lights and music at ``start``. The lead is at least the preset's earliest switch ``from`` before the
+  start (``table_warmer: {state: on, from: -40m}`` makes it 40 min when ``bookings.lead`` is 15 min), so
+  the climate then preconditions for the whole of that longer lead;
 - a manual session still running then is left alone and the booking waits (``on_busy: wait``),
   retried until the room frees, still ending at its booked end — or replaces it (``replace``);
 - jobs never "misfire" away: a booking due while the daemon was down fires at start-up and
@@ -304,13 +307,14 @@ class BookingService:
     ) -> Booking:
         if room not in self.rooms:
             raise NotFound("room", room, list(self.rooms))
-        preset_length = self.library.get(preset).duration
+        found = self.library.get(preset)
+        preset_length = found.duration
         if start.tzinfo is None:
             raise BookingError("a booking's start needs a timezone")
         start = start.astimezone(self.tz)
+        lead = max(self.settings.lead if lead is None else lead, found.switch_lead)  # a warmer's from: -40m
         booking = Booking(
-            booking_id or self._new_id(), room, preset, start, duration,
-            self.settings.lead if lead is None else lead, client, source, uid,
+            booking_id or self._new_id(), room, preset, start, duration, lead, client, source, uid,
         )  # fmt: skip
         end = later(start, booking.length(preset_length))
         now = datetime.fromtimestamp(self.clock(), UTC)

@@ -77,14 +77,22 @@ def describe(state: RoomState) -> dict[str, str]:
         parts = [describe_light(state.lights[ALL])]
         parts += [f"{role}: {describe_light(lt)}" for role, lt in sorted(state.lights.items()) if role != ALL]
         lights = "; ".join(parts)
-    climate = f"{state.climate.target:g} °C {state.climate.mode}" if state.climate and state.climate.target else ""
+    climate = ""
+    if state.climate and state.climate.target:
+        climate = f"{state.climate.target:g} °C" + (f" {state.climate.mode}" if state.climate.mode else "")
     music = ""
     if state.music:
         m = state.music
         music = f"{m.playlist} {m.volume:.0f}"
         if m.ramp > 0:
             music += f" → {m.target:.0f} over {format_duration(round(m.ramp))}"
-    return {"lights": lights, "climate": climate, "music": music}
+    switches = "; ".join(f"{role} {'on' if sw.on else 'off'}" for role, sw in sorted((state.switches or {}).items()))
+    return {"lights": lights, "climate": climate, "music": music, "switches": switches}
+
+
+def _at(point: float) -> str:
+    """A moment of the session as ``presets show`` writes it; before the start (the lead): ``-40:00``."""
+    return "-" + format_clock(-point) if point < 0 else format_clock(point)
 
 
 def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
@@ -95,21 +103,24 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     )
     if preset.description:
         out.print(escape(preset.description.strip()))
-    facts = SessionFacts(started_at=0.0, duration=preset.duration)
+    facts = SessionFacts(started_at=0.0, duration=preset.duration, lead=preset.switch_lead)
     timeline = Timeline(preset, facts)
+    columns = ["lights", "climate", "music"] + (["switches"] if preset.switch_roles() else [])
     table = Table(box=None, pad_edge=False, header_style="bold", title_justify="left")
-    for col in ("AT", "PHASE", "LIGHTS", "CLIMATE", "MUSIC"):
-        table.add_column(col, overflow="fold")
+    for col in ["at", "phase", *columns]:
+        table.add_column(col.upper(), overflow="fold")
     previous = None
-    for point in timeline.change_points():
+    lead = sorted({s.start for s in preset.switches.values() if s.start < 0})  # before the start: switches only
+    for point in lead + timeline.change_points():
         state = timeline.at(point)
-        row = describe(state)
-        key = (state.phase, tuple(row.values()))
+        described = describe(state)
+        row = [described[c] for c in columns]
+        key = (state.phase, tuple(row))
         if key == previous:
             continue
         previous = key
-        phase = state.phase or ("ended" if state.status == "ended" else "")
-        table.add_row(format_clock(point), phase, *(escape(v) for v in row.values()))
+        phase = state.phase or ("ended" if state.status == "ended" else "lead" if point < 0 else "")
+        table.add_row(_at(point), phase, *(escape(v) for v in row))
     out.print()
     out.print(table)
     after = preset.after
@@ -117,11 +128,27 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         out.print("After: the room is restored as it was found.")
     else:
         kept = [k for k in ("lights", "climate") if getattr(after, k) is None]
+        if preset.switch_roles():  # a preset without switches leaves them out of what it says
+            kept.append("switches" if after.switches is None else "other switches")
         end = timeline.at(preset.duration)
         text = describe(end)
         shown = "; ".join(f"{k} {v}" for k, v in text.items() if v)
-        out.print(f"After: {shown}" + (f"; {' and '.join(kept)} restored as found" if kept else ""))
+        out.print(f"After: {shown}" + (f"; {', '.join(kept)} restored as found" if kept else ""))
+    if preset.switch_roles():
+        out.print("A switch that heats is never put back on as found (docs/devices.md, Switches).")
+    if preset.switch_lead:
+        out.print(
+            f"A booking of this preset begins its lead at least {format_duration(preset.switch_lead)} before the start."
+        )
     return 0
+
+
+def _undriven_roles(preset: Preset, rooms: dict[str, set[str]]) -> list[str]:
+    """The switch roles of ``preset`` that no room of the config has a switch for (none: no rooms)."""
+    if not rooms:
+        return []
+    known = set().union(*rooms.values())
+    return sorted(preset.switch_roles() - known)
 
 
 def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
@@ -130,6 +157,7 @@ def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
         print_error(ctx.err, "no preset files found in " + ", ".join(str(p) for p in ctx.config.preset_folders()))
         return 1
     bad = 0
+    rooms = {rid: {dev.role for dev in room.switches} for rid, room in ctx.config.rooms.items()}
     for path in files:
         try:
             preset = load_preset_file(path)
@@ -139,5 +167,10 @@ def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
                 print_error(ctx.err, str(issue))
             continue
         ctx.out.print(f"ok  {escape(str(path))}  ({escape(preset.name)}, {format_duration(preset.duration)})")
+        for role in _undriven_roles(preset, rooms):
+            ctx.out.print(
+                f"note: {escape(str(path))}: switch role {role!r} is in no room's switches; it is not driven"
+                f" (the rooms' switch roles: {', '.join(sorted(set().union(*rooms.values()))) or 'none'})"
+            )
     ctx.out.print(f"{len(files) - bad} of {len(files)} presets valid")
     return 1 if bad else 0

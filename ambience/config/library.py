@@ -10,7 +10,7 @@ from ambience.model.parse import read_text
 from ambience.model.preset import Preset, parse_preset
 
 MAX_BYTES = 64 * 1024
-"""The largest preset file read; the shipped ones are under 1.5 KiB (docs/daemon.md, presets/README.md)."""
+"""The largest preset file read; the shipped ones are under 2 KiB (docs/daemon.md, presets/README.md)."""
 
 
 @dataclass

@@ -9,8 +9,16 @@ Semantics
 - Phases are cumulative: each one changes only what it names, from its ``at`` (negative:
   counted back from the end, so they move with an extension), with a transition.
 - Light settings go to every light, then ``roles`` to the lights of that role.
-- A pause freezes the countdown and the music; lights and climate hold their value.
-- During a lead time only the climate is active.
+- A pause freezes the countdown and the music; lights, climate and switches hold their value.
+  A switch holds too, a heater included: a pause is a short interruption (the client turns over,
+  takes a call) after which they lie back on the same table, which a warmer switched off would
+  have let cool; a heat-class switch held on stays bounded by the room's maximum on-time and its
+  device-side auto-off timer, re-armed only while ambience runs (docs/devices.md). A switch due at
+  a later phase waits, as the phases do.
+- During a lead time the climate is active, and every switch whose ``from`` is before the start
+  is on (or off) from ``start + from``.
+- Switches, per role: the preset's ``switches`` from their ``from`` (default: the start), then each
+  phase's, cumulative like the lights; a role nothing has named yet is left alone.
 - Comfort preferences apply on top; the room's limits clamp every value, and say so in ``notes``.
 - After the end (or a stop) the ``after`` state; what it does not name is restored as found.
 """
@@ -24,7 +32,7 @@ from typing import Generic, TypeVar
 from ambience.core.session import SessionFacts
 from ambience.model.limits import Limits
 from ambience.model.preset import DEFAULT_TRANSITION, Lights, LightSettings, Preset
-from ambience.model.state import ALL, ClimateState, Light, LightTarget, MusicState, RoomState
+from ambience.model.state import ALL, ClimateState, Light, LightTarget, MusicState, RoomState, Switch
 
 DEFAULT_MUSIC_TRANSITION = 10.0
 
@@ -87,6 +95,7 @@ class Timeline:
         self.light_keys = self._light_keys() if preset.lights or any(p.lights for _, _, p in self.phases) else None
         music = preset.music
         self.music_keys = self._music_keys() if music and not facts.comfort.no_music else None
+        self.switch_keys = self._switch_keys()
         self._after_state = self._after_parts()
         self.notes = list(dict.fromkeys(self.notes))
 
@@ -194,6 +203,27 @@ class Timeline:
                     keys.append(key)
         return keys
 
+    def _switch_keys(self) -> dict[str, list[tuple[float, bool]]]:
+        """Per role, (session time, on) sorted: the preset's own switches at their ``from``, then every
+        phase naming the role at its time (at the same time, the phase wins: it comes later in the file's
+        order of things, as it does for the lights)."""
+        keys: dict[str, list[tuple[float, int, bool]]] = {}
+        for role, switch in self.preset.switches.items():
+            keys.setdefault(role, []).append((switch.start, 0, switch.state == "on"))
+        for n, (t, _, phase) in enumerate(self.phases, start=1):
+            for role, state in phase.switches.items():
+                keys.setdefault(role, []).append((t, n, state == "on"))
+        return {role: [(t, on) for t, _, on in sorted(ks)] for role, ks in keys.items()}
+
+    def _switches(self, e: float) -> dict[str, Switch] | None:
+        """The switch roles named by session time ``e`` (negative: during the lead), on or off."""
+        out = {}
+        for role, keys in self.switch_keys.items():
+            on = next((on for t, on in reversed(keys) if t <= e), None)
+            if on is not None:
+                out[role] = Switch(on)
+        return out or None
+
     # ---- asking it --------------------------------------------------------------------
 
     def _volume(self, e: float) -> float:
@@ -214,6 +244,8 @@ class Timeline:
         points = {0.0, self.length}
         for t, _, _ in self.phases:
             points.add(t)
+        for track in self.switch_keys.values():
+            points |= {t for t, _ in track}
         for keys in (self.light_keys or {}).values():
             for k in keys:
                 points |= {k.t, k.t + k.transition}
@@ -245,8 +277,9 @@ class Timeline:
             return RoomState("scheduled", None, 0.0, remaining, self.length, ends_at, notes=notes)
         if now < facts.started_at:
             return RoomState(
-                "preconditioning", None, 0.0, remaining, self.length, ends_at, climate=climate, notes=notes
-            )
+                "preconditioning", None, 0.0, remaining, self.length, ends_at, climate=climate,
+                switches=self._switches(now - facts.started_at), notes=notes,
+            )  # fmt: skip
         paused = facts.paused
         lights = None
         if self.light_keys is not None:
@@ -285,14 +318,21 @@ class Timeline:
             climate=climate,
             lights=lights,
             music=music,
+            switches=self._switches(e),
             notes=notes,
         )
 
-    def _after_parts(self) -> tuple[ClimateState | None, dict[str, LightTarget] | None, frozenset[str]]:
-        """The after state's climate, lights and parts to restore: computed once (``at`` mutates nothing)."""
+    def _after_parts(
+        self,
+    ) -> tuple[ClimateState | None, dict[str, LightTarget] | None, dict[str, Switch] | None, frozenset[str]]:
+        """The after state's climate, lights, switches and parts to restore: computed once (``at`` mutates
+        nothing). ``'switches'`` is always restored: the roles ``after.switches`` does not name (the
+        timeline does not know which roles the room has) are put back as found by
+        :func:`ambience.core.after.after_states`, a switch that heats never back on."""
         after = self.preset.after
         climate = None
-        restore = set()
+        restore = {"switches"}
+        switches = {role: Switch(state == "on") for role, state in (after.switches or {}).items()} or None
         if after.climate is not None:
             target = after.climate.target
             if target is not None:
@@ -311,10 +351,10 @@ class Timeline:
                 lights[channel] = LightTarget(light, light, DEFAULT_TRANSITION if asked is None else asked)
         else:
             restore.add("lights")
-        return climate, lights, frozenset(restore)
+        return climate, lights, switches, frozenset(restore)
 
     def _after(self, elapsed: float, ends_at: float, notes: tuple[str, ...]) -> RoomState:
-        climate, lights, restore = self._after_state
+        climate, lights, switches, restore = self._after_state
         return RoomState(
             "ended",
             None,
@@ -324,6 +364,7 @@ class Timeline:
             ends_at,
             climate=climate,
             lights=lights,
+            switches=switches,
             restore=restore,
             notes=notes,
         )
@@ -339,7 +380,9 @@ class Timeline:
         if now < facts.started_at - facts.lead:
             return facts.started_at - facts.lead
         if now < facts.started_at:
-            return facts.started_at
+            e = now - facts.started_at
+            lead_points = (t for keys in self.switch_keys.values() for t, _ in keys if e < t < 0)
+            return facts.started_at + min(lead_points, default=0.0)
         if facts.paused:
             return None
         e = facts.elapsed(now)

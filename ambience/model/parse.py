@@ -29,7 +29,7 @@ MAX_DEPTH = 32
 """Levels of nested mappings and lists in a preset or config; the shipped presets have 6, a clinic config about 7."""
 MAX_VALUES = 50_000
 """Values (mappings, lists, scalars) in a preset or config, each alias (``*name``) counted as what it stands for;
-the shipped presets hold under 130, a config of 50 rooms with 10 lights each about 5,700."""
+the shipped presets hold under 150, a config of 50 rooms with 10 lights each about 5,700."""
 _COUNT_CAP = 10**12
 """Counting stops here: a few kilobytes of nested aliases can stand for more values than there are atoms."""
 
@@ -236,7 +236,7 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[type[BaseMod
             origin = typing.get_origin(tp)
             args = typing.get_args(tp)
             if isinstance(tp, type) and issubclass(tp, BaseModel):
-                field = tp.model_fields.get(part) if isinstance(part, str) else None
+                field = _field(tp, part) if isinstance(part, str) else None
                 if field is not None:
                     nxt += _unwrap(field.annotation)
                 else:
@@ -252,6 +252,14 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[type[BaseMod
         if tagged:
             current = tagged
     return [t for t in current if isinstance(t, type) and issubclass(t, BaseModel)]
+
+
+def _field(model: type[BaseModel], key: str) -> Any:
+    """The field a key names: by its name or, when it has one, by the alias the file uses (``from``)."""
+    for name, field in model.model_fields.items():
+        if (field.alias or name) == key:
+            return field
+    return None
 
 
 def _tag_of(tp: Any) -> Any:
@@ -289,7 +297,7 @@ def issues_from(exc: ValidationError, model: type[BaseModel], source: str) -> li
         if kind == "extra_forbidden":
             key = str(loc[-1]) if loc else "?"
             parents = _model_at(model, loc[:-1])
-            allowed = sorted({f for m in parents for f in m.model_fields})
+            allowed = sorted({f.alias or name for m in parents for name, f in m.model_fields.items()})
             # a tagged union's own tag is not a key worth suggesting alongside
             msg = f"unknown key {key!r}"
             close = get_close_matches(key, allowed, n=1, cutoff=0.6)

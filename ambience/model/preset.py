@@ -71,12 +71,52 @@ class MusicChange(Strict):
     transition: Seconds | None = None
 
 
+SWITCH_HINT = "write on, off or {state: on, from: -40m}"
+
+
+def _switch_at(value: Any) -> Any:
+    """A preset's switch: a bare ``on``/``off`` (YAML 1.1 reads them as booleans) is ``{state: ...}``."""
+    if isinstance(value, bool) or isinstance(value, str) and value.lower() in ("on", "off"):
+        return {"state": value}
+    if not isinstance(value, dict):
+        raise PydanticCustomError("value_error", f"{value!r} is not allowed; {SWITCH_HINT}")
+    return value
+
+
+class SwitchAt(Strict):
+    """A switch role in the preset's top-level ``switches``: ``state`` from ``from`` (session time, counted
+    from the start; negative: before it, during a booking's lead time)."""
+
+    state: OnOff
+    start: Annotated[SignedSeconds, Field(alias="from")] = 0.0
+
+
+SwitchSetting = Annotated[SwitchAt, BeforeValidator(_switch_at)]
+
+
+def _phase_switch(value: Any) -> Any:
+    if isinstance(value, dict):
+        raise PydanticCustomError(
+            "value_error",
+            "a phase switches a role on or off at the phase's time: write on or off "
+            "(a 'from' belongs in the preset's top-level switches)",
+        )
+    if isinstance(value, bool) or isinstance(value, str) and value.lower() in ("on", "off"):
+        return value
+    raise PydanticCustomError("value_error", f"{value!r} is not allowed; write on or off")
+
+
+PhaseSwitch = Annotated[OnOff, BeforeValidator(_phase_switch)]
+"""A switch role in a phase or in ``after``: on or off, nothing else (no ``from``)."""
+
+
 class Phase(Strict):
     name: Annotated[str, Field(min_length=1, max_length=40)]
     at: SignedSeconds
     lights: Lights | None = None
     climate: Climate | None = None
     music: MusicChange | None = None
+    switches: dict[RoleName, PhaseSwitch] = {}
 
 
 def _after(value: Any) -> Any:
@@ -92,10 +132,12 @@ class After(Strict):
 
     lights: Lights | None = None
     climate: Climate | None = None
+    switches: dict[RoleName, PhaseSwitch] | None = None
+    """On or off per role; a role not named is put back as found (a switch that heats never back on)."""
 
     @property
     def restore_all(self) -> bool:
-        return self.lights is None and self.climate is None
+        return self.lights is None and self.climate is None and self.switches is None
 
 
 class Preset(Strict):
@@ -107,8 +149,21 @@ class Preset(Strict):
     climate: Climate | None = None
     lights: Lights | None = None
     music: Music | None = None
+    switches: dict[RoleName, SwitchSetting] = {}
+    """On or off per switch role from the start, or from ``from`` (``table_warmer: {state: on, from: -40m}``)."""
     phases: tuple[Phase, ...] = ()
     after: Annotated[After, BeforeValidator(_after)] = After()
+
+    @property
+    def switch_lead(self) -> float:
+        """Seconds before the start the earliest switch is on from (``from: -40m`` -> 2400; none: 0): a
+        booking fires at least this long before its start."""
+        return max((-s.start for s in self.switches.values() if s.start < 0), default=0.0)
+
+    def switch_roles(self) -> set[str]:
+        """Every switch role the preset names (top level, phases, after)."""
+        roles = set(self.switches) | {r for p in self.phases for r in p.switches}
+        return roles | set(self.after.switches or {})
 
     def summary(self) -> str:
         return self.description.strip().splitlines()[0] if self.description.strip() else ""
@@ -138,6 +193,16 @@ def _cross_check(preset: Preset, source: str) -> list[Issue]:
         if phase.name in names:
             issues.append(Issue(source, f"phases[{i}].name", f"{phase.name!r} is used by an earlier phase"))
         names.add(phase.name)
+    for role, switch in preset.switches.items():
+        if switch.start >= length > 0:
+            issues.append(
+                Issue(
+                    source,
+                    f"switches.{role}.from",
+                    f"{format_duration(switch.start)} is not before the session's end; allowed: under "
+                    f"{format_duration(length)} (counted from the start, negative before it)",
+                )
+            )
     music = preset.music
     if music and music.fade_in + music.fade_out > length:
         issues.append(
