@@ -98,6 +98,7 @@ class Daemon:
                 list(config.music),
                 self.players.get(room_id),
                 clock,
+                zone=config.bookings.zone(),
             )  # fmt: skip
             for room_id, room in config.rooms.items()
         }

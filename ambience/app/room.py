@@ -28,10 +28,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ambience.config.devices import Room as RoomConfig
 from ambience.config.library import Library
 from ambience.core.after import DeviceRef, after_states, from_json, to_json
+from ambience.core.daily import daily_on, next_daily_switch_change
 from ambience.core.fitting import FittedPlaylist, fit
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
@@ -42,7 +44,7 @@ from ambience.infra.store import Owed, SessionRecord, Store
 from ambience.model.client import Comfort
 from ambience.model.limits import Limits
 from ambience.model.preset import Preset
-from ambience.model.state import RoomState
+from ambience.model.state import RoomState, Switch
 from ambience.music.base import Player
 from ambience.music.library import Playlist, load_playlist
 
@@ -85,8 +87,13 @@ class Room:
         player: Player | None,
         clock: Callable[[], float],
         on_change: Callable[[str], None] = lambda room: None,
+        zone: ZoneInfo | None = None,
     ):
         self.id = room_id
+        self.zone = zone or ZoneInfo("UTC")
+        """The clinic's time zone: switches' daily schedules are in its local time."""
+        self.daily = {dev.id: dev for dev in config.switches if dev.daily is not None}
+        """Switches kept on for the working day (a towel cabinet), by device id."""
         self.config = config
         self.limits = limits
         self.devices = devices
@@ -291,8 +298,36 @@ class Room:
             self._last_phase = (state.status, state.phase)  # the command's caller tells the listeners
 
     def _push(self, state: RoomState) -> None:
-        """The session's state to the devices; a device the session leaves alone keeps what it owes."""
-        self.devices.apply(self.id, state, keep=self.owed.keys())
+        """The session's state to the devices; a device the session leaves alone keeps what it owes,
+        and a switch with a daily schedule that the session does not name follows its schedule."""
+        daily = self._daily_left(state)
+        self.devices.apply(self.id, state, keep=set(self.owed) | set(daily))
+        self._follow_daily(daily, self.clock())
+
+    def _daily_left(self, state: RoomState | None) -> list[str]:
+        """The daily-scheduled switches ``state`` leaves alone (all of them when no session runs)."""
+        named = state.switches or {} if state is not None else {}
+        return [dev_id for dev_id, dev in self.daily.items() if dev.role not in named]
+
+    def _follow_daily(self, dev_ids: list[str], now: float) -> None:
+        """Each of these switches as its daily schedule wants it now. An after state it still owes
+        gives way: the schedule drives it from now on."""
+        settled = []
+        for dev_id in dev_ids:
+            schedule = self.daily[dev_id].daily
+            assert schedule is not None
+            want = Switch(daily_on(schedule, now, self.zone))
+            owed = self.owed.get(dev_id)
+            if owed is not None and owed.state != to_json(want):
+                settled.append((dev_id, owed.session))
+                del self.owed[dev_id]
+            self.devices.want(self.id, dev_id, want)
+        if settled:
+            self._write(lambda: self.store.settle_owed(self.id, settled))
+
+    def _next_daily(self, now: float) -> float | None:
+        schedules = {dev_id: dev.daily for dev_id, dev in self.daily.items() if dev.daily is not None}
+        return next_daily_switch_change(schedules, now, self.zone) if schedules else None
 
     # ---- the loop -------------------------------------------------------------------------------
 
@@ -337,7 +372,9 @@ class Room:
                     self._last_phase = key
                     self.on_change(self.id)
                 wakes.append(timeline.next_change(now))
-        wakes += [self._settle_owed(now), self._retry_store(now)]
+        if self.record is None and self.daily:
+            self._follow_daily(self._daily_left(None), now)
+        wakes += [self._settle_owed(now), self._retry_store(now), self._next_daily(now)]
         times = [t for t in wakes if t is not None]
         return min(times) if times else None
 
@@ -353,6 +390,9 @@ class Room:
             for dev, kind, role in self.config.devices()
         ]
         desired = after_states(after, refs, record.snapshot, self.limits)
+        for dev_id, dev in self.daily.items():  # back to the working day, not as found
+            assert dev.daily is not None
+            desired[dev_id] = Switch(daily_on(dev.daily, now, self.zone))
         owed = {dev: to_json(state) for dev, state in desired.items()}
         try:
             self.store.end_session(record, ended_at, outcome, owed, now)

@@ -26,6 +26,21 @@ class DailySchedule(Strict):
     off: TimeOfDay
     days: tuple[Weekday, ...] = WEEKDAYS
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml11(cls, data: Any) -> Any:
+        """YAML 1.1 reads a bare ``on:``/``off:`` key as true/false and an unquoted ``19:00`` as the
+        base-60 number 1140: both are taken as they were meant."""
+        if not isinstance(data, dict):
+            return data
+        out = {}
+        for key, value in data.items():
+            key = {True: "on", False: "off"}.get(key, key) if isinstance(key, bool) else key
+            if key in ("on", "off") and isinstance(value, int) and not isinstance(value, bool) and 60 <= value < 1440:
+                value = f"{value // 60:02d}:{value % 60:02d}"
+            out[key] = value
+        return out
+
 
 class DeviceBase(Strict):
     """What every bridge's device model has; a bridge's model adds the topics of its convention."""
