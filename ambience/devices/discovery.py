@@ -323,6 +323,8 @@ def snippet(chosen: list[tuple[Found, str | None]], room_id: str) -> dict[str, A
                     f"{found.qualified}: a room has one thermostat, and {room['thermostat']['device']!r} is chosen already"
                 )
             room["thermostat"] = dict(found.device)
+        elif found.kind == "sensor":  # a room's temperature sensor (Aqara, SONOFF): its own list
+            room.setdefault("sensors", []).append(dict(found.device))
         else:
             lights.append(dict(found.device) | {"role": role or ("plug" if found.kind == "switch" else "main")})
     if lights:
