@@ -14,6 +14,7 @@ from ambience.devices.base import Dropped, Message, SensorReport, SwitchReport
 from ambience.devices.esphome import EsphomeAdapter
 from ambience.devices.generic import GenericAdapter
 from ambience.devices.homeassistant import HomeAssistantAdapter
+from ambience.devices.reconciler import Tracked
 from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter, z2m_bridge_devices, z2m_capabilities
 from ambience.errors import DeviceError
 from ambience.model.state import Switch
@@ -294,3 +295,15 @@ def test_a_generic_switch_and_sensor_read_their_values():
     assert sensor.decode("w/st", b'{"sht":{"t":22.25,"h":48}}') == [SensorReport(22.25, 48.0)]
     with pytest.raises(DeviceError, match="unknown key"):
         generic("sensor", values={"temprature": "t"})
+
+
+def test_a_countdown_announced_after_the_plug_confirmed_on_is_armed_at_the_next_pass():
+    # Z2M publishes bridge/devices when it (re)starts: a plug may be on and confirmed before its countdown is known
+    adapter = z2m()
+    tracked = Tracked("room", "warmer", "table_warmer", adapter, auto_off=8.0, heats=True)
+    assert payloads(tracked.want(ON, 0.0)) == [("zigbee2mqtt/warmer/set", {"state": "ON"})]
+    tracked.report(SwitchReport(True), 0.1)
+    tracked.learn(z2m_capabilities(zigbee2mqtt_definitions()["TS011F_plug_1"]), 0.5)
+    tracked.want(ON, 1.0)  # the room's next pass
+    assert payloads(tracked.due(1.0)) == [("zigbee2mqtt/warmer/set", {"state": "ON", "countdown": 8})]
+    assert tracked.rearm_at == pytest.approx(3.0)  # then every auto_off * REARM_EVERY
