@@ -13,7 +13,7 @@ import pytest
 from ambience.config.devices import EsphomeDevice, GenericDevice, HomeAssistantDevice, Zigbee2MqttDevice
 from ambience.devices.esphome import EsphomeAdapter
 from ambience.devices.homeassistant import HomeAssistantAdapter
-from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter
+from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter, z2m_capabilities
 from ambience.model.state import Switch
 from ambience.simulator.base import Publish
 from ambience.simulator.esphome import EsphomeSim
@@ -95,8 +95,6 @@ def test_a_running_tuya_countdown_reports_its_on_time_at_every_minute():
 def test_the_tuya_plug_takes_what_the_adapter_sends_and_the_adapter_reads_what_it_reports():
     plug = z2m_plug("tuya-ts011f-plug")
     adapter = Zigbee2MqttAdapter(Zigbee2MqttDevice(bridge="zigbee2mqtt", device="warmer"), "switch")
-    from ambience.devices.zigbee2mqtt import z2m_capabilities
-
     adapter.learn(z2m_capabilities(plug.definition))
     (command,) = adapter.switch(Switch(True, 2.0))
     out = plug.receive(command.topic, command.payload.encode(), 0.0)
