@@ -45,7 +45,7 @@ def states(out: list[Publish]) -> list[dict[str, Any]]:
 
 
 def test_a_tuya_countdown_switches_the_plug_off_by_itself_and_it_reports_off():
-    # lib/tuya.ts tz.on_off_countdown (26.112.0 dist/lib/tuya.js:2641-2696): on, then onWithTimedOff(countdown);
+    # lib/tuya.ts tz.on_off_countdown (26.112.0 dist/lib/tuya.js:2641-2693): on, then onWithTimedOff(countdown);
     # returns {state, countdown}. The countdown toggles the plug; fz.on_off + fz.on_off_countdown report it
     plug = z2m_plug("tuya-ts011f-plug")
     out = send(plug, f"{TOPIC}/set", {"state": "ON", "countdown": 2}, 0.0)

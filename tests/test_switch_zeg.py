@@ -47,7 +47,7 @@ def z2m(kind: str = "switch", model: str | None = None, **config: Any) -> Zigbee
 
 def test_a_tuya_plug_announces_its_countdown_as_its_own_auto_off_timer():
     # zhc lib/tuya.ts tuyaExposes.countdown: numeric, STATE_SET, 0–43200, unit s (dist/lib/tuya.js:312-318),
-    # exposed by tuyaModernExtend.tuyaOnOff({onOffCountdown}) for TS011F_plug_1 (:4145-4158)
+    # exposed by tuyaModernExtend.tuyaOnOff({onOffCountdown}) for TS011F_plug_1 (:4145-4159)
     caps = z2m_capabilities(zigbee2mqtt_definitions()["TS011F_plug_1"])
     assert caps.kind == "switch"
     assert (caps.timer, caps.auto_off, caps.timer_unit) == ("countdown", (1.0, 43200.0), 1.0)
@@ -110,7 +110,7 @@ def test_a_temperature_sensor_is_a_sleeping_sensor(model):
 
 
 def test_a_tuya_plug_is_switched_on_with_its_countdown_every_time():
-    # lib/tuya.ts tz.on_off_countdown (dist/lib/tuya.js:2641-2696): state first ("on/off/toggle cancels
+    # lib/tuya.ts tz.on_off_countdown (dist/lib/tuya.js:2641-2693): state first ("on/off/toggle cancels
     # onWithTimedOff"), then onWithTimedOff with ontime = countdown in whole seconds: a re-arm restarts it
     a = z2m(model="TS011F_plug_1")
     assert a.auto_off_range() == (1.0, 43200.0)
@@ -136,7 +136,7 @@ def test_a_countdown_in_minutes_is_sent_in_minutes():
 
 
 def test_a_genonoff_plug_relies_on_ambience_unless_the_installer_vouches_for_on_time():
-    # converters/toZigbee.ts on_off (:28-57 @013e17f): on with on_time is onWithTimedOff instead of on, ontime
+    # converters/toZigbee.ts on_off (:28-59 @013e17f): on with on_time is onWithTimedOff instead of on, ontime
     # Math.round(on_time * 10) tenths; a plug without the command refuses it and stays off, so not unasked
     plain = z2m(model="E160x/E170x/E190x")
     assert plain.auto_off_range() is None

@@ -30,14 +30,14 @@ Switch (a plug or relay, ``kind: switch``): ``{"state":"ON"|"OFF"}``; the state 
 
 - a ``countdown`` expose (Tuya TS011F and other Tuya/SONOFF plugs, :func:`z2m_capabilities` reads its
   unit and ``value_min``/``value_max``): ``{"state":"ON","countdown":<n>}``. zhc ``lib/tuya.ts``
-  ``tz.on_off_countdown`` (26.112.0 ``dist/lib/tuya.js:2641-2696``) sends genOnOff ``on`` first ("the order of the
+  ``tz.on_off_countdown`` (26.112.0 ``dist/lib/tuya.js:2641-2693``) sends genOnOff ``on`` first ("the order of the
   commands matters because 'on/off/toggle' cancels 'onWithTimedOff'"), then ``onWithTimedOff`` with
   ``ontime: countdown`` (whole seconds, Tuya's own use of the command, at most 43200), and publishes
   ``{"state":"ON","countdown":<n>}`` at once: every re-arm restarts the full time. When it runs out the plug
   toggles off and reports ``onOff`` (``fz.on_off``), so Z2M publishes ``"state":"OFF"``.
 - ``on_time`` (``on_time: true`` in the device's config, for a plug whose firmware the installer knows to
   honour ZCL onWithTimedOff): ``{"state":"ON","on_time":<s>}``. zhc ``src/converters/toZigbee.ts``
-  ``on_off`` (:28-57 @013e17f; ``dist/converters/toZigbee.js:50-82`` in 26.112.0) sends ``onWithTimedOff``
+  ``on_off`` (:28-59 @013e17f; ``dist/converters/toZigbee.js:50-82`` in 26.112.0) sends ``onWithTimedOff``
   with ``ontime: round(on_time * 10)`` (ZCL tenths) *instead of* ``on``, and returns no state: the plug's
   own ``onOff`` report confirms. The ZCL cluster sets OnTime to the larger of the one running and the new
   one (project-chip/connectedhomeip ``src/app/clusters/on-off-server/on-off-server.cpp``

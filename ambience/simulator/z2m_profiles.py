@@ -323,12 +323,12 @@ class Z2mSwitch(Z2mDevice):
     """A plug, with the converters its definition has (zhc 26.112.0):
 
     - with a ``countdown`` expose (Tuya TS011F): ``lib/tuya.ts`` ``tuyaModernExtend.tuyaOnOff`` puts
-      ``tz.on_off_countdown`` (keys ``state``, ``countdown``) in place of ``on_off`` (``dist/lib/tuya.js:4145-4158``).
+      ``tz.on_off_countdown`` (keys ``state``, ``countdown``) in place of ``on_off`` (``dist/lib/tuya.js:4145-4159``).
       It sends ``on``/``off`` first, which cancels a running countdown, then ``onWithTimedOff`` with the
-      countdown in whole seconds (``:2641-2696``: an integer 0–43200, else "countdown must be an integer between
+      countdown in whole seconds (``:2641-2693``: an integer 0–43200, else "countdown must be an integer between
       1 and 43200 (12 hours) or 0 to cancel"), and returns ``{state, countdown}``: every re-arm restarts the full
       time. The countdown toggles the plug (the expose: "Toggle the device after a set duration"); when it runs
-      out the plug reports ``onOff`` off and its ``onTime`` 0 (``fz.on_off_countdown``, ``:3259-3273``: "the
+      out the plug reports ``onOff`` off and its ``onTime`` 0 (``fz.on_off_countdown``, ``:3259-3274``: "the
       device will report onTime at all multiples of 60" while it runs, which is published too).
     - otherwise ``converters/toZigbee.ts`` ``on_off`` (keys ``state``, ``on_time``, ``off_wait_time``): ``on``
       with ``on_time`` is ZCL ``onWithTimedOff`` (``ontime`` in tenths) *instead of* ``on``, returning no state;
