@@ -71,9 +71,15 @@ EXPECTED = {
         family="eurotronic_spirit",
     ),
     "E160x/E170x/E190x": dict(kind="switch", vendor="IKEA", brightness=False, color=False, color_temp=None),
+    # devices/lumi WSDCGQ11LM and devices/sonoff SNZB-02: temperature, humidity, battery; toZigbee []
+    "WSDCGQ11LM": dict(kind="sensor", vendor="Aqara", battery=True, temperature_unit="°C", readable=frozenset()),
+    "SNZB-02": dict(kind="sensor", vendor="SONOFF", battery=True, temperature_unit="°C", readable=frozenset()),
     "TS011F_plug_1": dict(
         kind="switch",
         brightness=False,  # on_off is a plug's only converter
+        timer="countdown",  # lib/tuya.ts tuyaExposes.countdown, 0–43200 s
+        auto_off=(1.0, 43200.0),
+        power=True,
         modes=None,
         readable=frozenset({"state", "indicator_mode", "power_outage_memory", "switch_type_button"}),
     ),

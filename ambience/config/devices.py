@@ -86,6 +86,10 @@ class Zigbee2MqttDevice(DeviceBase):
     mired_min: Annotated[int, Field(ge=50, le=1000)] = 153
     mired_max: Annotated[int, Field(ge=50, le=1000)] = 500
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
+    on_time: bool = False
+    """A plug whose firmware honours ZCL onWithTimedOff: its ``auto_off`` is armed with Z2M's ``on_time``. Off by
+    default, as a plug without that command refuses it and does not switch on; a plug that announces a
+    ``countdown`` (Tuya, SONOFF) needs nothing here."""
 
 
 class TasmotaDevice(DeviceBase):
@@ -125,6 +129,23 @@ class HomeAssistantDevice(DeviceBase):
     mode_state_path: str | None = None
     current_temperature_path: str | None = None
     temperature_step: Annotated[float, Field(gt=0, le=5)] = 0.5
+    # switch (MQTT switch: command_topic, state_topic) and sensor (MQTT sensor: state_topic)
+    payload_on: str = "ON"
+    payload_off: str = "OFF"
+    state_on: str | None = None
+    """What the state topic says when the switch is on; left out, ``payload_on`` (as HA's MQTT switch)."""
+    state_off: str | None = None
+    state_path: str | None = None
+    """Where the switch's state is in a JSON state message (what HA's ``value_template`` would pick); left out,
+    the whole payload."""
+    power_path: str | None = None
+    """Where the power (W) is in the switch's JSON state, if it measures one."""
+    temperature_path: str | None = None
+    """Where a sensor's temperature is in its JSON state (``temperature`` for ``{"temperature": 21.3}``); left out,
+    the whole payload is the number."""
+    humidity_path: str | None = None
+    unit_of_measurement: Literal["°C", "°F"] = "°C"
+    """The sensor's temperature unit (HA's key of the same name): °F is converted."""
 
 
 class EsphomeDevice(DeviceBase):
@@ -166,7 +187,8 @@ class GenericDevice(DeviceBase):
     bridge: Literal["generic"]
     command_topic: str
     payload: str = '{"state": "{state}", "brightness": {brightness}}'
-    """A template; fields: {state} {STATE} {on} {brightness} {brightness255} {color_temp} {mired} {target} {mode}."""
+    """A template; fields: {state} {STATE} {on} {brightness} {brightness255} {color_temp} {mired} {target} {mode}
+    {auto_off} (a switch's device-side timer, seconds, with ``auto_off_max``)."""
     state_topic: str | None = None
     values: dict[str, str] = {}
     """Where each reported value is in a JSON state message, as dotted paths: ``{brightness: light.dim}``."""
@@ -174,6 +196,9 @@ class GenericDevice(DeviceBase):
     availability_topic: str | None = None
     payload_available: str = "online"
     payload_not_available: str = "offline"
+    auto_off_max: Seconds | None = None
+    """A switch whose firmware has an auto-off timer that ``{auto_off}`` in the payload arms: its longest time.
+    Left out, the switch has no timer ambience can arm (it relies on ambience)."""
     mode: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = "heat"
     """What ``{mode}`` is when the preset asks no mode and the thermostat has not said its own: a template
     cannot leave a field out, so this is the thermostat's normal, regulating mode in its own word."""

@@ -72,6 +72,23 @@ class Capabilities:
     ``'tuya_ts0601'`` (``system_mode: heat`` holds the valve fully open), ``'eurotronic_spirit'``
     (``heat`` is boost). ``None``: the words mean what they say."""
 
+    # a plug or relay
+    timer: str | None = None
+    """The key that arms the device's own auto-off timer with *on*: Zigbee2MQTT ``countdown`` (a Tuya or
+    SONOFF plug's exposes), ``on_time`` (ZCL onWithTimedOff, set by the installer). ``None``: no timer known."""
+    auto_off: tuple[float, float] | None = None
+    """That timer's range, in seconds."""
+    timer_unit: float | None = None
+    """Seconds per unit of the timer's value (1; 60 for a countdown in minutes)."""
+    power: bool | None = None
+    """It measures the power it draws (W)."""
+
+    # a sensor
+    temperature_unit: str | None = None
+    """``°C`` or ``°F``: the unit its temperature is reported in (ESPHome's ``unit_of_measurement``)."""
+    humidity: bool | None = None
+    """Its value is a relative humidity (%), not a temperature (an ESPHome sensor entity is one value)."""
+
     def over(self, configured: Capabilities) -> Capabilities:
         """These announced capabilities with every field the configuration sets taking precedence."""
         changes = {f.name: getattr(configured, f.name) for f in fields(self) if _set(getattr(configured, f.name))}

@@ -24,6 +24,7 @@ from ambience.devices.base import (
     brightness_bounds,
     hex_to_rgb,
     kelvin_to_mired,
+    number,
     parse_json,
     pct_to_scale,
     rgb_to_hex,
@@ -119,6 +120,29 @@ def at_path(data: Any, path: str) -> Any:
 
 CLIMATE_MODES = ("off", "heat", "cool", "auto", "heat_cool", "dry", "fan_only")
 """The modes HA's MQTT climate and ESPHome's climate publish."""
+
+NO_READING = frozenset({"none", "nan", "unknown", "unavailable", ""})
+"""What a sensor publishes while it has no reading: ESPHome ``None`` (``publish_nan_as_none``) or ``nan``
+(esphome/components/mqtt/mqtt_sensor.cpp ``publish_state``), Home Assistant ``None``/``unknown``: it says nothing."""
+
+
+def no_reading(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in NO_READING)
+
+
+def celsius(reading: Reading, field: str, value: Any, unit: str | None) -> float | None:
+    """A measured temperature in °C from a value in ``unit`` (``°C``; ``°F`` is converted); ``None`` (noted
+    in ``reading``) for anything that is not a temperature a room can have."""
+    if no_reading(value):
+        return None
+    fahrenheit = unit is not None and unit.strip().lstrip("°º").upper() == "F"
+    v = number(value)
+    if v is not None and fahrenheit:
+        v = round((v - 32) * 5 / 9, 2)
+    if v is None or v not in TEMPERATURE:
+        reading.drop(field, value, f"{TEMPERATURE}" + (" (the sensor reports °F)" if fahrenheit else ""))
+        return None
+    return v
 
 
 def online_payload(

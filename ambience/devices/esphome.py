@@ -20,6 +20,16 @@ Climate
     A mode the node does not list is never sent (ESPHome drops it with a warning: a heat-only
     thermostat has no ``auto``, esphome/components/thermostat/thermostat_climate.cpp): :meth:`~EsphomeAdapter.refuses`
     says so in one line, and the setpoint is still sent.
+Switch (``kind: switch``, a relay or plug running ESPHome)
+    ``<prefix>/switch/<object_id>/command``  ``ON`` / ``OFF`` (esphome/components/mqtt/mqtt_switch.cpp ``setup()``
+    :18-36 @0b6826d: ``parse_on_off``, also ``TOGGLE``); state ``…/state`` ``ON``/``OFF`` (``publish_state`` :55-58),
+    retained. ESPHome has no standard auto-off timer a command can arm (a ``switch`` has ``restore_mode``,
+    nothing timed), so :meth:`~EsphomeAdapter.auto_off_range` is ``None``: a heater on it relies on ambience.
+Sensor (``kind: sensor``)
+    ``<prefix>/sensor/<object_id>/state``  the value as text with the sensor's accuracy (``21.3``), ``None`` or
+    ``nan`` while it has none (mqtt_sensor.cpp ``publish_state``). Its unit is in its discovery config
+    (``unit_of_measurement``, ``send_discovery``): ``°F`` is converted to °C; a ``humidity`` sensor (device class,
+    or ``%``) is read as humidity. Until the config is heard the value is taken as °C.
 Capabilities: the node's Home Assistant discovery config ``<discovery_prefix>/<component>/<node>/<object_id>/config``
 (``send_discovery`` in mqtt_light.cpp / mqtt_climate.cpp; keys abbreviated or long, mqtt_const.h):
 ``supported_color_modes``, ``min_mireds``/``max_mireds``, ``modes``, ``min_temp``/``max_temp``, ``temp_step``,
@@ -36,17 +46,31 @@ from dataclasses import replace
 from typing import Any
 
 from ambience.config.devices import EsphomeDevice
-from ambience.devices.base import Dropped, Message, Report, json_payload, number, step_temperature
+from ambience.devices.base import (
+    HUMIDITY,
+    Dropped,
+    Message,
+    Reading,
+    Report,
+    SensorReport,
+    SwitchReport,
+    json_payload,
+    number,
+    step_temperature,
+)
 from ambience.devices.capabilities import UNKNOWN, Capabilities, Learner
 from ambience.devices.codec import (
     JsonLightState,
     PlainClimate,
+    celsius,
     check_kind,
     clamp_transition,
     json_light_command,
     json_of,
     native_max,
+    no_reading,
     online_payload,
+    plain,
     wrong_kind,
 )
 from ambience.model.state import ClimateState, Light, Switch
@@ -69,6 +93,8 @@ _LONG = {  # Home Assistant's abbreviations (homeassistant/components/mqtt/abbre
     "pl_not_avail": "payload_not_available",
     "sup_clrm": "supported_color_modes",
     "dev": "device",
+    "unit_of_meas": "unit_of_measurement",
+    "dev_cla": "device_class",
 }
 
 
@@ -84,8 +110,9 @@ def expanded_discovery(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def esphome_capabilities(config: dict[str, Any]) -> Capabilities:
-    """What an ESPHome light or climate can do, from its Home Assistant discovery config."""
+def esphome_capabilities(config: dict[str, Any], component: str | None = None) -> Capabilities:
+    """What an ESPHome light, climate, switch or sensor can do, from its Home Assistant discovery config
+    (``component``: the discovery topic's, when known)."""
     c = expanded_discovery(config)
     device = c.get("device")
     model = device.get("model", device.get("mdl")) if isinstance(device, dict) else None
@@ -102,6 +129,12 @@ def esphome_capabilities(config: dict[str, Any]) -> Capabilities:
             setpoint_range=(lo, hi) if lo is not None and hi is not None and lo <= hi else None,
             setpoint_step=step if step is not None and step > 0 else None,
         )
+    if component == "sensor":
+        unit = c.get("unit_of_measurement")
+        humidity = c.get("device_class") == "humidity" or unit == "%"
+        return replace(caps, kind="sensor", temperature_unit=unit if isinstance(unit, str) else None, humidity=humidity)
+    if component == "switch":
+        return replace(caps, kind="switch", brightness=False, color=False)
     color_modes = c.get("supported_color_modes")
     if isinstance(color_modes, list):
         found = {m for m in color_modes if isinstance(m, str)}
@@ -140,7 +173,7 @@ class EsphomeAdapter(Learner):
         return bool(self.capabilities.two_point)
 
     def subscriptions(self) -> list[str]:
-        if self.kind == "light":
+        if self.kind != "climate":
             return [f"{self.base}/state", self.status_topic]
         return [
             f"{self.base}/target_temperature/state",
@@ -156,10 +189,13 @@ class EsphomeAdapter(Learner):
         if not isinstance(data, dict) or not topic.endswith(f"/{self.device.object_id}/config"):
             return None
         c = expanded_discovery(data)
-        mine = f"{self.base}/command" if self.kind == "light" else f"{self.base}/mode/command"
-        if c.get("command_topic" if self.kind == "light" else "mode_command_topic") != mine:
+        key, mine = {
+            "climate": ("mode_command_topic", f"{self.base}/mode/command"),
+            "sensor": ("state_topic", f"{self.base}/state"),
+        }.get(self.kind, ("command_topic", f"{self.base}/command"))
+        if c.get(key) != mine:
             return None
-        return esphome_capabilities(data)
+        return esphome_capabilities(data, self.kind)
 
     def expected(self, command: ClimateState) -> ClimateState:
         """A mode the node does not list is not sent, so its report is not compared with it."""
@@ -180,11 +216,20 @@ class EsphomeAdapter(Learner):
         return None
 
     def switch(self, switch: Switch) -> list[Message]:
-        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
-        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+        if self.kind != "switch":
+            raise wrong_kind(self, "switch")
+        return [Message(f"{self.base}/command", "ON" if switch.on else "OFF")]
 
     def auto_off_range(self) -> tuple[float, float] | None:
-        return None
+        return None  # no standard device-side timer (see the module's docstring): relies on ambience
+
+    def will_send(self) -> list[str]:
+        if self.kind == "switch":
+            return ["state: ON / OFF on …/command", "no device-side auto-off in ESPHome's switch: relies on ambience"]
+        if self.kind == "sensor":
+            unit = self.capabilities.temperature_unit
+            return ["nothing: a sensor is only listened to" + (f" (reports {unit})" if unit else "")]
+        return []
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":
@@ -219,4 +264,20 @@ class EsphomeAdapter(Learner):
             return online_payload(payload)
         if self.kind == "light":
             return self._state.decode(payload) if topic == f"{self.base}/state" else []
+        if self.kind in ("switch", "sensor"):
+            return self._value(payload) if topic == f"{self.base}/state" else []
         return (self._two if self.two_point else self._single).decode(topic, payload)
+
+    def _value(self, payload: bytes) -> list[Report | Dropped]:
+        """A switch's ``ON``/``OFF`` or a sensor's number on ``…/state``."""
+        reading = Reading()
+        value = plain(payload)
+        if self.kind == "switch":
+            on = reading.switch("state", value)
+            return reading.out(None if on is None else SwitchReport(on))
+        caps = self.capabilities
+        if caps.humidity:
+            humidity = None if no_reading(value) else reading.number("state", value, HUMIDITY)
+            return reading.out(None if humidity is None else SensorReport(None, humidity))
+        temperature = celsius(reading, "state", value, caps.temperature_unit)
+        return reading.out(None if temperature is None else SensorReport(temperature))

@@ -7,13 +7,15 @@ nothing else is, so JSON braces need no escaping):
     ``{brightness}`` 0..``brightness_scale``   ``{brightness255}`` 0..255
     ``{color_temp}`` kelvin   ``{mired}`` mired   ``{color}`` ``#rrggbb``   ``{transition}`` seconds
     ``{target}`` °C   ``{mode}`` ``heat``/``auto``/``off``
+    ``{auto_off}`` seconds of a switch's own auto-off timer, armed with *on* (with ``auto_off_max``, the
+    timer's longest time; without it the switch has no timer ambience knows and relies on ambience)
 
 A value that does not apply (no colour temperature, a light's ``{target}``…) becomes ``null``.
 For a thermostat ``{state}``/``{on}`` say whether the mode is other than ``off``.
 
 State: messages on ``state_topic`` are read with ``values``, a map from ``state``, ``brightness``
 (0..``brightness_scale``), ``color_temp`` (kelvin) or ``mired``, ``color`` (hex), ``target``,
-``mode`` and ``current`` to dotted paths into the JSON (``light.dim``; a number picks a list
+``mode``, ``current``, ``power`` (W, a switch), ``temperature`` (°C) and ``humidity`` (%, a sensor) to dotted paths into the JSON (``light.dim``; a number picks a list
 item). The path ``.`` is the whole payload, so a plain ``ON`` or ``21.5`` works too.
 Availability: ``availability_topic`` with ``payload_available``/``payload_not_available``.
 
@@ -29,8 +31,10 @@ from typing import Any
 
 from ambience.config.devices import GenericDevice
 from ambience.devices.base import (
+    HUMIDITY,
     KELVIN,
     MIRED,
+    POWER,
     SETPOINT,
     TEMPERATURE,
     ClimateReport,
@@ -39,6 +43,8 @@ from ambience.devices.base import (
     Message,
     Reading,
     Report,
+    SensorReport,
+    SwitchReport,
     brightness_bounds,
     hex_to_rgb,
     kelvin_to_mired,
@@ -75,9 +81,12 @@ FIELDS = (
     "transition",
     "target",
     "mode",
+    "auto_off",
 )
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(FIELDS) + r")\}")
-VALUE_KEYS = ("state", "brightness", "color_temp", "mired", "color", "target", "mode", "current")
+VALUE_KEYS = (
+    "state", "brightness", "color_temp", "mired", "color", "target", "mode", "current", "power", "temperature", "humidity",
+)  # fmt: skip
 
 
 def render(template: str, values: dict[str, Any]) -> str:
@@ -117,11 +126,22 @@ class GenericAdapter:
         return list(dict.fromkeys(t for t in (d.state_topic, d.availability_topic) if t))
 
     def switch(self, switch: Switch) -> list[Message]:
-        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
-        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+        if self.kind != "switch":
+            raise wrong_kind(self, "switch")
+        on, span = switch.on, self.auto_off_range()
+        timer = min(span[1], max(span[0], switch.auto_off)) if on and switch.auto_off and span else None
+        values: dict[str, Any] = {
+            "state": "on" if on else "off",
+            "STATE": "ON" if on else "OFF",
+            "on": on,
+            "auto_off": None if timer is None else seconds(timer),
+        }
+        return [Message(self.device.command_topic, render(self.device.payload, values))]
 
     def auto_off_range(self) -> tuple[float, float] | None:
-        return None
+        """``(1 s, auto_off_max)`` for a payload that arms the timer with ``{auto_off}``; else ``None``."""
+        top = self.device.auto_off_max
+        return (min(1.0, top), top) if top and "{auto_off}" in self.device.payload else None
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":
@@ -182,6 +202,16 @@ class GenericAdapter:
             value = at_path(data, path)
             return f"{key} at {path}", None if value is MISSING else value
 
+        if self.kind == "switch":
+            on = reading.switch(*get("state"))
+            power = reading.number(*get("power"), POWER)
+            return reading.out(None if on is None else SwitchReport(on, power))
+        if self.kind == "sensor":
+            temperature = reading.number(*get("temperature"), TEMPERATURE)
+            humidity = reading.number(*get("humidity"), HUMIDITY)
+            if temperature is None and humidity is None:
+                return reading.out()
+            return reading.out(SensorReport(temperature, humidity))
         if self.kind == "light":
             light = self._light_state(get, reading)
             if light is not None:

@@ -20,6 +20,17 @@ Climate (``climate.mqtt``)
     device's ``values`` (what HA's ``temperature_state_template: "{{ value_json.temperature }}"`` picks,
     homeassistant/components/mqtt/climate.py). Other templates are not supported.
 
+Switch (``switch.mqtt``)
+    command_topic       ``payload_on`` / ``payload_off`` (default ``ON`` / ``OFF``)
+    state_topic         ``state_on`` / ``state_off``, which default to ``payload_on`` / ``payload_off``
+                        (homeassistant/components/mqtt/switch.py ``DEFAULT_PAYLOAD_ON``/``_OFF``,
+                        ``_setup_from_config``: ``state_on if state_on else payload_on``), compared exactly, as
+                        HA does; with ``state_path`` the value at that path of a JSON state; ``power_path`` W.
+    An MQTT switch has no device-side timer: a heater on it relies on ambience.
+Sensor (``sensor.mqtt``)
+    state_topic         the temperature, plain, or at ``temperature_path`` (and ``humidity_path``) in a JSON
+                        state; ``unit_of_measurement: °F`` is converted. ``None``/``unknown`` say nothing.
+
 HA has no standard "report your state" request, so :meth:`HomeAssistantAdapter.query` is empty.
 
 The module also holds the helpers the other adapters share: the JSON light schema (ESPHome
@@ -30,23 +41,36 @@ raises on a bad payload.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ambience.config.devices import HomeAssistantDevice
 from ambience.devices.base import (
+    HUMIDITY,
+    POWER,
     Dropped,
     Message,
+    Reading,
     Report,
+    SensorReport,
+    SwitchReport,
     json_payload,
     mired_to_kelvin,
     step_temperature,
 )
 from ambience.devices.codec import (
+    MISSING,
     JsonLightState,
     PlainClimate,
+    at_path,
+    celsius,
     check_kind,
     clamp_transition,
     json_light_command,
+    json_of,
     native_max,
+    no_reading,
     online_payload,
+    plain,
     wrong_kind,
 )
 from ambience.errors import DeviceError
@@ -82,6 +106,15 @@ class HomeAssistantAdapter:
                 f"homeassistant light {device.device!r} has no command_topic; "
                 "write the light's JSON-schema command_topic (and state_topic)"
             )
+        if kind == "switch" and not device.command_topic:
+            raise DeviceError(
+                f"homeassistant switch {device.device!r} has no command_topic; write the switch's command_topic "
+                "(and state_topic, payload_on/payload_off if not ON/OFF)"
+            )
+        if kind == "sensor" and not device.state_topic:
+            raise DeviceError(
+                f"homeassistant sensor {device.device!r} has no state_topic; write it (and temperature_path for JSON)"
+            )
         if kind == "climate" and not device.temperature_command_topic:
             raise DeviceError(
                 f"homeassistant thermostat {device.device!r} has no temperature_command_topic; "
@@ -90,18 +123,21 @@ class HomeAssistantAdapter:
 
     def subscriptions(self) -> list[str]:
         d = self.device
-        if self.kind == "light":
+        if self.kind != "climate":
             topics = [d.state_topic, d.availability_topic]
         else:
             topics = [d.temperature_state_topic, d.mode_state_topic, d.current_temperature_topic, d.availability_topic]
         return list(dict.fromkeys(t for t in topics if t))
 
     def switch(self, switch: Switch) -> list[Message]:
-        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
-        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+        if self.kind != "switch":
+            raise wrong_kind(self, "switch")
+        d = self.device
+        assert d.command_topic is not None
+        return [Message(d.command_topic, d.payload_on if switch.on else d.payload_off)]
 
     def auto_off_range(self) -> tuple[float, float] | None:
-        return None
+        return None  # an MQTT switch has no device-side timer: relies on ambience
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":
@@ -135,4 +171,34 @@ class HomeAssistantAdapter:
             return online_payload(payload)
         if self.kind == "light":
             return self._state.decode(payload) if d.state_topic and topic == d.state_topic else []
+        if self.kind in ("switch", "sensor"):
+            return self._switch_or_sensor(payload) if topic == d.state_topic else []
         return self._climate.decode(topic, payload)
+
+    def _switch_or_sensor(self, payload: bytes) -> list[Report | Dropped]:
+        d = self.device
+        reading = Reading()
+        data = json_of(payload)
+
+        def get(path: str | None) -> tuple[str, Any]:
+            if path is None:
+                return "state", plain(payload)
+            value = at_path(data, path) if data is not None else MISSING
+            return f"state at {path}", None if value is MISSING else value
+
+        if self.kind == "switch":
+            field, value = get(d.state_path)
+            words = {d.state_on or d.payload_on: True, d.state_off or d.payload_off: False}
+            on = None if no_reading(value) else words.get(str(value).strip())  # a template renders True as "True"
+            if on is None and not no_reading(value):
+                reading.drop(field, value, f"the switch's state is {' or '.join(words)}")
+            power = reading.number(*get(d.power_path), POWER) if d.power_path else None
+            return reading.out(None if on is None else SwitchReport(on, power))
+        temperature = celsius(reading, *get(d.temperature_path), d.unit_of_measurement)
+        humidity = None
+        if d.humidity_path:
+            field, value = get(d.humidity_path)
+            humidity = None if no_reading(value) else reading.number(field, value, HUMIDITY)
+        if temperature is None and humidity is None:
+            return reading.out()
+        return reading.out(SensorReport(temperature, humidity))

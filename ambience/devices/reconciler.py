@@ -218,6 +218,8 @@ class Tracked:
         if switch is not None and self.switch is not None and switch.on == self.switch.on:
             if switch != self.switch:  # the same state with another timer: the next re-arm takes it
                 self.switch = switch
+                if switch.auto_off and self.rearm_at is None:
+                    self.rearm_at = now  # a timer learnt while on (Z2M's bridge/devices came late): arm it now
             return []
         self.switch = switch
         self.rearm_at = None

@@ -25,6 +25,29 @@ when the command has one, and only a mode the device has, as its family spells i
 ``auto``). A valve that reports running its own schedule (:data:`SCHEDULE`) is put on manual with
 the setpoint.
 
+Switch (a plug or relay, ``kind: switch``): ``{"state":"ON"|"OFF"}``; the state message
+``{"state":"ON","power":<W>,…}`` is a :class:`SwitchReport`. Its device-side auto-off timer, where it has one:
+
+- a ``countdown`` expose (Tuya TS011F and other Tuya/SONOFF plugs, :func:`z2m_capabilities` reads its
+  unit and ``value_min``/``value_max``): ``{"state":"ON","countdown":<n>}``. zhc ``lib/tuya.ts``
+  ``tz.on_off_countdown`` (26.112.0 ``dist/lib/tuya.js:2641-2693``) sends genOnOff ``on`` first ("the order of the
+  commands matters because 'on/off/toggle' cancels 'onWithTimedOff'"), then ``onWithTimedOff`` with
+  ``ontime: countdown`` (whole seconds, Tuya's own use of the command, at most 43200), and publishes
+  ``{"state":"ON","countdown":<n>}`` at once: every re-arm restarts the full time. When it runs out the plug
+  toggles off and reports ``onOff`` (``fz.on_off``), so Z2M publishes ``"state":"OFF"``.
+- ``on_time`` (``on_time: true`` in the device's config, for a plug whose firmware the installer knows to
+  honour ZCL onWithTimedOff): ``{"state":"ON","on_time":<s>}``. zhc ``src/converters/toZigbee.ts``
+  ``on_off`` (:28-59 @013e17f; ``dist/converters/toZigbee.js:50-82`` in 26.112.0) sends ``onWithTimedOff``
+  with ``ontime: round(on_time * 10)`` (ZCL tenths) *instead of* ``on``, and returns no state: the plug's
+  own ``onOff`` report confirms. The ZCL cluster sets OnTime to the larger of the one running and the new
+  one (project-chip/connectedhomeip ``src/app/clusters/on-off-server/on-off-server.cpp``
+  ``OnWithTimedOffCommand``), so the same command re-arms it; a device without the Lighting feature answers
+  ``UNSUPPORTED_COMMAND`` (same function) and does not switch on at all, which is why it is not sent unasked.
+
+Sensor (``kind: sensor``, an Aqara WSDCGQ11LM, a SONOFF SNZB-02): ``{"temperature":21.3,"humidity":40,
+"battery":…}`` is a :class:`SensorReport`; nothing is sent, and nothing is asked (a sleeping battery
+sensor does not answer a read; it reports when its reading changes).
+
 ``max_transition``: ZCL transition times are tenths of a second in a uint16, so 6553 s at most,
 but many bulbs misbehave on very long fades (colour temperature especially); the default is 600 s
 and longer fades are sent as steps.
@@ -32,13 +55,16 @@ and longer fades are sent as steps.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ambience.config.devices import Zigbee2MqttDevice
 from ambience.devices.base import (
+    HUMIDITY,
     MIRED,
+    POWER,
     SETPOINT,
     TEMPERATURE,
     Availability,
@@ -47,6 +73,8 @@ from ambience.devices.base import (
     Message,
     Reading,
     Report,
+    SensorReport,
+    SwitchReport,
     json_payload,
     kelvin_to_mired,
     number,
@@ -62,6 +90,7 @@ from ambience.devices.codec import (
     json_of,
     native_max,
     online_payload,
+    seconds,
     wrong_kind,
 )
 from ambience.model.state import ClimateState, Light, Switch
@@ -77,6 +106,13 @@ SOURCE = "zigbee2mqtt bridge/devices"
 ACCESS_GET = 0b100
 """zigbee-herdsman-converters ``src/lib/exposes.ts`` ``access.GET``: "the property can be retrieved
 with a /get command" (``STATE`` 0b001: it is reported; ``SET`` 0b010: it can be set)."""
+ACCESS_SET = 0b010
+TIMER_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "min": 60.0, "m": 60.0, "minutes": 60.0}
+"""The units zhc's ``countdown`` exposes are written in: ``s`` (``tuya.exposes.countdown``, ``lib/tuya.ts``;
+SONOFF ``ewelinkExtend.countdown``), ``seconds`` (AVATTO), ``min``/``m`` (Tuya valves and some switches)."""
+ON_TIME_RANGE = (1.0, 6553.0)
+"""ZCL onWithTimedOff's OnTime: a uint16 of tenths of a second, at most 0xFFFE (zhc ``devices/ewelink.ts``
+``ewelink_countdown``: "onTime is a uint16 capped at 0xFFFE")."""
 SETTING_KEYS = ("operating_mode", "programming_operation_mode", "force", "trv_mode")
 """Mode-like enums beside ``system_mode`` that change how a valve uses its setpoint."""
 MAINS = ("Mains (single phase)", "Mains (3 phase)", "DC Source", "Emergency mains constantly powered")
@@ -106,6 +142,20 @@ def _range(feature: Mapping[str, Any]) -> tuple[float, float] | None:
     return None if lo is None or hi is None or lo > hi else (lo, hi)
 
 
+def _countdown(every: list[dict]) -> dict[str, Any]:
+    """The auto-off timer a ``countdown`` expose gives a plug: a settable number in seconds or minutes at the
+    top level (``countdown_l1`` of a multi-gang switch belongs to an endpoint ambience does not switch)."""
+    for e in every:
+        access = e.get("access")
+        if e.get("property") != "countdown" or e.get("type") != "numeric" or not isinstance(access, int):
+            continue
+        unit = TIMER_UNITS.get(str(e.get("unit") or "").strip().lower())
+        span = _range(e)
+        if access & ACCESS_SET and unit is not None and span is not None and span[1] >= 1:
+            return {"timer": "countdown", "timer_unit": unit, "auto_off": (max(span[0], 1.0) * unit, span[1] * unit)}
+    return {}
+
+
 def z2m_capabilities(definition: Mapping[str, Any], power_source: str | None = None) -> Capabilities:
     """What a device can do, from its ``definition`` in ``bridge/devices`` (``exposes`` as
     zigbee-herdsman-converters resolves them) and its ``power_source``. Never raises: what is not
@@ -122,8 +172,9 @@ def z2m_capabilities(definition: Mapping[str, Any], power_source: str | None = N
         ),
         None,
     )
-    kind = "light" if light else "climate" if climate else "switch" if switch else None
     every = list(_walk(top))
+    measures = any(e.get("property") == "temperature" and e.get("type") == "numeric" for e in every)
+    kind = "light" if light else "climate" if climate else "switch" if switch else "sensor" if measures else None
     readable = frozenset(
         str(e["property"])
         for e in every
@@ -131,7 +182,10 @@ def z2m_capabilities(definition: Mapping[str, Any], power_source: str | None = N
     )
     caps: dict[str, Any] = {"kind": kind, "readable": readable if isinstance(exposes, list) else None}
     if kind == "switch":  # a plug: zhc toZigbee on_off is its only converter, no brightness, no colour
-        caps.update(brightness=False, color=False)
+        caps.update(brightness=False, color=False, **_countdown(every))
+        caps["power"] = any(e.get("property") == "power" and e.get("type") == "numeric" for e in every)
+    if kind == "sensor":
+        caps["temperature_unit"] = "°C"  # zhc reports temperature in °C (lib/exposes ``temperature()``)
     if light is not None:
         features = {f.get("name"): f for f in _walk(light.get("features"))}
         caps["brightness"] = "brightness" in features
@@ -306,14 +360,36 @@ class Zigbee2MqttAdapter:
     def subscriptions(self) -> list[str]:
         return [self.topic, self.availability_topic]
 
-    # ---- lights ------------------------------------------------------------------------------
+    # ---- plugs -------------------------------------------------------------------------------
+
+    @property
+    def timer(self) -> tuple[str, float, tuple[float, float]] | None:
+        """The key that arms the plug's auto-off timer, seconds per unit of it, and its range in seconds:
+        an announced ``countdown`` first, else ``on_time`` when the installer says the firmware has it."""
+        caps = self.capabilities
+        if caps.timer == "countdown" and caps.auto_off is not None:
+            return "countdown", caps.timer_unit or 1.0, caps.auto_off
+        if self.device.on_time:
+            return "on_time", 1.0, ON_TIME_RANGE
+        return None
 
     def switch(self, switch: Switch) -> list[Message]:
-        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
-        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+        if self.kind != "switch":
+            raise wrong_kind(self, "switch")
+        data: dict[str, Any] = {"state": "ON" if switch.on else "OFF"}
+        timer = self.timer
+        if switch.on and switch.auto_off and timer is not None:
+            key, unit, (lo, hi) = timer
+            value = min(hi, max(lo, switch.auto_off))
+            # countdown: an integer (tuya.ts throws otherwise), whole units rounded down: never longer than asked
+            data[key] = max(math.ceil(lo / unit), math.floor(value / unit)) if key == "countdown" else seconds(value)
+        return [Message(f"{self.topic}/set", json_payload(data))]
 
     def auto_off_range(self) -> tuple[float, float] | None:
-        return None
+        timer = self.timer
+        return None if timer is None else timer[2]
+
+    # ---- lights ------------------------------------------------------------------------------
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":
@@ -405,9 +481,13 @@ class Zigbee2MqttAdapter:
 
     def query(self) -> list[Message]:
         caps = self.capabilities
+        if self.kind == "sensor":
+            return []  # a sleeping battery sensor does not answer a read: it reports when its reading changes
         if self.kind == "light":
             # ``state`` reads genOnOff only; ``brightness`` reads the level (Z2M uses each key's converter).
             keys = ["state", "brightness"]
+        elif self.kind == "switch":
+            keys = ["state"]  # on_off / on_off_countdown convertGet: genOnOff onOff
         else:
             keys = [self.setpoint_key, "system_mode", "local_temperature"]
             keys += [k for k in SCHEDULE if self._values(k)]
@@ -426,6 +506,16 @@ class Zigbee2MqttAdapter:
         data = reading.json_object(payload)
         if data is None:
             return reading.out()
+        if self.kind == "switch":
+            on = reading.switch("state", data.get("state"))
+            power = reading.number("power", data.get("power"), POWER)
+            return reading.out(None if on is None else SwitchReport(on, power))
+        if self.kind == "sensor":
+            temperature = reading.number("temperature", data.get("temperature"), TEMPERATURE)
+            humidity = reading.number("humidity", data.get("humidity"), HUMIDITY)
+            if temperature is None and humidity is None:
+                return reading.out()
+            return reading.out(SensorReport(temperature, humidity))
         # the device's setpoint key, else the other one if the device says that instead
         keys = (self.setpoint_key,) + tuple(k for k in SETPOINT_KEYS if k != self.setpoint_key)
         target = next((v for v in (reading.number(k, data.get(k), SETPOINT) for k in keys) if v is not None), None)
@@ -446,7 +536,11 @@ class Zigbee2MqttAdapter:
         caps = self.capabilities
         lines = []
         own = caps.source != "config"
-        if self.kind == "light":
+        if self.kind == "switch":
+            lines += self._switch_rules()
+        elif self.kind == "sensor":
+            lines.append("nothing: a sensor is only listened to (temperature, humidity)")
+        elif self.kind == "light":
             lo, hi = self.mired_range
             lines.append(f"color_temp clamped to {lo}–{hi} mired" + (" (the bulb's own range)" if own else ""))
             lines.append("color_temp left out of a fade when the bulb already shows it")
@@ -471,6 +565,28 @@ class Zigbee2MqttAdapter:
                     lines.append(f"{key}: {manual} for the session if it runs its schedule (put back after)")
         if caps.readable is not None and not caps.readable:
             lines.append("no /get: the device cannot be asked for its state, it reports when it does")
+        return lines
+
+    def _switch_rules(self) -> list[str]:
+        lines = ['state: {"state":"ON"|"OFF"}']
+        timer = self.timer
+        if timer is None:
+            where = "announced no countdown" if self.capabilities.source != "config" else "announced nothing yet"
+            lines.append(
+                f"no device-side auto-off: {self._name()} {where} (on_time: true if its firmware has onWithTimedOff)"
+            )
+            return lines
+        key, unit, (lo, hi) = timer
+        if key == "countdown":
+            span = f"{lo / unit:g}–{hi / unit:g} {'min' if unit == 60 else 's'}"
+            lines.append(
+                f"auto-off: countdown ({span}) sent with every on; each one restarts it (Tuya on_off_countdown)"
+            )
+        else:
+            lines.append(
+                f"auto-off: on_time ({lo:g}–{hi:g} s, ZCL onWithTimedOff) sent with every on: asked by the "
+                "configuration (on_time: true), not verified: a plug without the command refuses it and stays off"
+            )
         return lines
 
 

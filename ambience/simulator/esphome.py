@@ -5,17 +5,22 @@ Light: JSON on ``<prefix>/light/<object_id>/command`` (``state``, ``brightness``
 ``color_mode``, carrying the target at once as ESPHome does. Climate: plain text on
 ``…/climate/<object_id>/target_temperature/command``, ``…/mode/command``, ``…/preset/command``
 -> ``…/target_temperature/state``, ``…/mode/state``, ``…/current_temperature/state``,
-``…/action/state``. All states and ``<prefix>/status`` (``online``/``offline``) are retained.
+``…/action/state``. Switch: ``…/switch/<object_id>/command`` ``ON``/``OFF``/``TOGGLE`` (case-insensitive,
+esphome/components/mqtt/mqtt_switch.cpp ``parse_on_off``) -> ``…/state`` ``ON``/``OFF``; no timer. Sensor:
+``…/sensor/<object_id>/state`` the temperature with one decimal (``accuracy_decimals``, mqtt_sensor.cpp
+``publish_state``), in the option ``unit`` (``°C``, or ``°F``) its discovery config announces
+(``unit_of_meas``, ``dev_cla: temperature``). All states and ``<prefix>/status`` (``online``/``offline``)
+are retained.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ambience.config.devices import EsphomeDevice
 from ambience.devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json, scale_to_pct
 from ambience.devices.base import pct_to_scale as to_scale
-from ambience.simulator.base import LIGHT, Publish, VirtualDevice, number, parse_number
+from ambience.simulator.base import CLIMATE, LIGHT, SENSOR, SWITCH, Publish, VirtualDevice, number, parse_number
 from ambience.simulator.colors import color_to_hex
 
 TOP = 255
@@ -23,14 +28,17 @@ TOP = 255
 
 class EsphomeSim(VirtualDevice[EsphomeDevice]):
     bridge = "esphome"
+    kinds: ClassVar[tuple[str, ...]] = (LIGHT, CLIMATE, SWITCH, SENSOR)
+    option_names = frozenset({"unit"})
 
     @property
     def base(self) -> str:
-        component = "light" if self.kind == LIGHT else "climate"
-        return f"{self.name}/{component}/{self.config.object_id}"
+        return f"{self.name}/{self.kind}/{self.config.object_id}"
 
     def subscriptions(self) -> list[str]:
-        if self.kind == LIGHT:
+        if self.kind == SENSOR:
+            return []
+        if self.kind in (LIGHT, SWITCH):
             return [f"{self.base}/command"]
         return [f"{self.base}/{item}/command" for item in ("target_temperature", "mode", "preset")]
 
@@ -38,9 +46,44 @@ class EsphomeSim(VirtualDevice[EsphomeDevice]):
         return [Publish(f"{self.name}/status", "online" if online else "offline", retain=True)]
 
     def report(self, now: float) -> list[Publish]:
+        if self.switch is not None:
+            return [Publish(f"{self.base}/state", "ON" if self.switch.on else "OFF", retain=True)]
+        if self.sensor is not None:
+            return self._sensor_state()
         if self.kind == LIGHT:
             return [self._light_state()]
         return [self._climate("target_temperature"), self._climate("mode"), *self.climate_step(now)]
+
+    # ---- switch and sensor -------------------------------------------------------------------
+
+    @property
+    def fahrenheit(self) -> bool:
+        return self.options.get("unit") == "°F"
+
+    def discovery(self) -> list[Publish]:
+        """A sensor's or switch's Home Assistant discovery config (mqtt_sensor.cpp / mqtt_switch.cpp
+        ``send_discovery``): where its unit is told."""
+        if self.kind not in (SWITCH, SENSOR):
+            return []
+        config: dict[str, Any] = {"name": self.config.object_id, "stat_t": f"{self.base}/state"}
+        if self.kind == SENSOR:
+            config.update(dev_cla="temperature", unit_of_meas="°F" if self.fahrenheit else "°C", stat_cla="measurement")
+        else:
+            config["cmd_t"] = f"{self.base}/command"
+        config.update(avty_t=f"{self.name}/status", uniq_id=f"ESP{self.kind}{self.config.object_id}")
+        topic = f"{self.config.discovery_prefix.rstrip('/')}/{self.kind}/{self.name}/{self.config.object_id}/config"
+        return [Publish(topic, json_payload(config), retain=True)]
+
+    def _sensor_state(self) -> list[Publish]:
+        assert self.sensor is not None
+        self.sensor.reported = self.sensor.temperature
+        value = self.sensor.temperature * 9 / 5 + 32 if self.fahrenheit else self.sensor.temperature
+        return [Publish(f"{self.base}/state", f"{value:.1f}", retain=True)]
+
+    def sensor_step(self, now: float) -> list[Publish]:
+        s = self.sensor
+        assert s is not None
+        return self._sensor_state() if s.reported is None or abs(s.temperature - s.reported) >= 0.05 else []
 
     # ---- light -------------------------------------------------------------------------------
 
@@ -86,6 +129,12 @@ class EsphomeSim(VirtualDevice[EsphomeDevice]):
     # ---- incoming and time -------------------------------------------------------------------
 
     def handle(self, topic: str, payload: bytes, now: float) -> list[Publish]:
+        if self.switch is not None:
+            word = payload.decode("utf-8", errors="replace").strip().upper()
+            if word not in ("ON", "OFF", "TOGGLE") or not self.accept():
+                return []  # "Received unknown status payload" (a warning), nothing published
+            self.switch.set(not self.switch.on if word == "TOGGLE" else word == "ON", now)
+            return self.report(now)
         if self.kind == LIGHT:
             cmd = parse_json(payload)
             if not isinstance(cmd, dict) or not self.accept():

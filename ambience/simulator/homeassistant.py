@@ -6,21 +6,26 @@ Light: JSON on ``command_topic`` (``state``, ``brightness`` 0–``brightness_sca
 ``mode_command_topic`` -> ``temperature_state_topic`` / ``mode_state_topic``, and
 ``current_temperature_topic`` as the room drifts. States and ``availability_topic``
 (``online``/``offline``) are retained, so HA (and ambience) learn them on subscribing.
+Switch: ``payload_on``/``payload_off`` on ``command_topic`` -> ``state_on``/``state_off`` (default the
+payloads) on ``state_topic``, or a JSON object with the state at ``state_path`` and the power at
+``power_path``; no timer. Sensor: the temperature on ``state_topic`` (in ``unit_of_measurement``), plain or
+as JSON at ``temperature_path`` / ``humidity_path``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ambience.config.devices import HomeAssistantDevice
 from ambience.devices.base import hex_to_rgb, json_payload, kelvin_to_mired, mired_to_kelvin, parse_json, scale_to_pct
 from ambience.devices.base import pct_to_scale as to_scale
-from ambience.simulator.base import LIGHT, Publish, VirtualDevice, number, parse_number
+from ambience.simulator.base import CLIMATE, LIGHT, SENSOR, SWITCH, Publish, VirtualDevice, number, parse_number
 from ambience.simulator.colors import color_to_hex, rgb_to_hs, rgb_to_xy
 
 
 class HomeAssistantSim(VirtualDevice[HomeAssistantDevice]):
     bridge = "homeassistant"
+    kinds: ClassVar[tuple[str, ...]] = (LIGHT, CLIMATE, SWITCH, SENSOR)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -28,7 +33,11 @@ class HomeAssistantSim(VirtualDevice[HomeAssistantDevice]):
 
     def subscriptions(self) -> list[str]:
         c = self.config
-        topics = [c.command_topic] if self.kind == LIGHT else [c.temperature_command_topic, c.mode_command_topic]
+        if self.kind == SENSOR:
+            return []
+        topics = (
+            [c.command_topic] if self.kind in (LIGHT, SWITCH) else [c.temperature_command_topic, c.mode_command_topic]
+        )
         return [t for t in topics if t]
 
     def availability(self, online: bool) -> list[Publish]:
@@ -36,7 +45,47 @@ class HomeAssistantSim(VirtualDevice[HomeAssistantDevice]):
         return [Publish(topic, "online" if online else "offline", retain=True)] if topic else []
 
     def report(self, now: float) -> list[Publish]:
+        if self.switch is not None:
+            return self._switch_state()
+        if self.sensor is not None:
+            return self._sensor_state()
         return self._light_state() if self.kind == LIGHT else self._climate_state()
+
+    # ---- switch and sensor -------------------------------------------------------------------
+
+    def _switch_state(self) -> list[Publish]:
+        assert self.switch is not None
+        c = self.config
+        if not c.state_topic:
+            return []
+        word = (c.state_on or c.payload_on) if self.switch.on else (c.state_off or c.payload_off)
+        if not c.state_path:
+            return [Publish(c.state_topic, word, retain=True)]
+        data: dict[str, Any] = {}
+        _put(data, c.state_path, word)
+        if c.power_path:
+            _put(data, c.power_path, self.switch.power)
+        return [Publish(c.state_topic, json_payload(data), retain=True)]
+
+    def _sensor_state(self) -> list[Publish]:
+        assert self.sensor is not None
+        c = self.config
+        if not c.state_topic:
+            return []
+        self.sensor.reported = t = self.sensor.temperature
+        value = round(t * 9 / 5 + 32 if c.unit_of_measurement == "°F" else t, 1)
+        if not c.temperature_path:
+            return [Publish(c.state_topic, f"{value:g}", retain=True)]
+        data: dict[str, Any] = {}
+        _put(data, c.temperature_path, value)
+        if c.humidity_path:
+            _put(data, c.humidity_path, round(self.sensor.humidity, 1))
+        return [Publish(c.state_topic, json_payload(data), retain=True)]
+
+    def sensor_step(self, now: float) -> list[Publish]:
+        s = self.sensor
+        assert s is not None
+        return self._sensor_state() if s.reported is None or abs(s.temperature - s.reported) >= 0.05 else []
 
     # ---- light -------------------------------------------------------------------------------
 
@@ -94,6 +143,12 @@ class HomeAssistantSim(VirtualDevice[HomeAssistantDevice]):
 
     def handle(self, topic: str, payload: bytes, now: float) -> list[Publish]:
         c = self.config
+        if self.switch is not None:
+            text = payload.decode("utf-8", errors="replace")
+            if text not in (c.payload_on, c.payload_off) or not self.accept():
+                return []
+            self.switch.set(text == c.payload_on, now)
+            return self._switch_state()
         if self.kind == LIGHT:
             cmd = parse_json(payload)
             if not isinstance(cmd, dict) or not self.accept():
@@ -126,3 +181,11 @@ def _color(form: str, r: int, g: int, b: int) -> dict[str, float]:
         return {"x": x, "y": y}
     h, s = rgb_to_hs(r, g, b)
     return {"h": h, "s": s}
+
+
+def _put(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at a dotted path, making the objects on the way."""
+    *parents, last = path.strip(".").split(".")
+    for part in parents:
+        data = data.setdefault(part, {})
+    data[last] = value

@@ -621,7 +621,9 @@ def _profile_for(where: str, name: Any, bridge: str, kind: str) -> Profile:
         raise ValueError(f"profile {name} is a {profile.bridge} device, but {where} is on {bridge}")
     wanted = profile.kind if profile.kind in ("climate", "switch", "sensor") else "light"
     if wanted != kind and not (wanted == "switch" and kind == "light"):  # a plug listed with the lights: as before
-        what = {"climate": "a thermostat", "light": "a light", "switch": "a plug (listed with the lights)"}
-        where_is = "the room's thermostat" if kind == "climate" else "one of the room's lights"
+        what = {"climate": "a thermostat", "light": "a light", "switch": "a plug", "sensor": "a sensor"}
+        where_is = {"climate": "the room's thermostat", "switch": "a switch", "sensor": "a sensor"}.get(
+            kind, "one of the room's lights"
+        )
         raise ValueError(f"profile {name} is {what[profile.kind]}, but {where} is {where_is}")
     return profile

@@ -19,11 +19,11 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
 from ambience.devices.base import json_payload, mired_to_kelvin, parse_json, pct_to_scale
-from ambience.simulator.base import CLIMATE, LIGHT, Publish, number
+from ambience.simulator.base import CLIMATE, LIGHT, SENSOR, SWITCH, Publish, number
 from ambience.simulator.profiles import Profile, walk
 from ambience.simulator.zigbee2mqtt import Zigbee2MqttSim
 
@@ -52,6 +52,8 @@ class Z2mDevice(Zigbee2MqttSim):
         assert self.profile is not None and self.profile.model is not None
         self.definition = self.profile.definition()
         self.features: dict[str, Mapping[str, Any]] = {f["property"]: f for f in walk(self.definition["exposes"])}
+        self.unexposed: Collection[str] = ()
+        """Keys a converter of the device takes though no expose names them (``on_off``'s ``on_time``)."""
         self.cache: dict[str, Any] = {}
         """Zigbee2MQTT's cached state of the device: what it publishes on ``<base>/<name>``."""
         self.errors = 0
@@ -150,7 +152,7 @@ class Z2mDevice(Zigbee2MqttSim):
             if key in OPTIONS or key in done:
                 continue
             feature = self.features.get(key)
-            if feature is None or not int(feature.get("access", 0)) & SET:
+            if key not in self.unexposed and (feature is None or not int(feature.get("access", 0)) & SET):
                 self._error(f"No converter available for 'set' '{key}' ({json_payload(message[key])})")
                 continue
             try:
@@ -216,7 +218,7 @@ def _range(feature: Mapping[str, Any] | None) -> tuple[int, int] | None:
 class Z2mLight(Z2mDevice):
     """zhc converters/toZigbee ``light_onoff_brightness`` and ``light_colortemp``; optimistic state at once."""
 
-    kinds = (LIGHT,)
+    kinds: ClassVar[tuple[str, ...]] = (LIGHT,)
     ikea: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -318,23 +320,186 @@ class IkeaLight(Z2mLight):
 
 
 class Z2mSwitch(Z2mDevice):
-    """A plug: zhc converters/toZigbee ``on_off`` is its only converter (``state``)."""
+    """A plug, with the converters its definition has (zhc 26.112.0):
 
-    kinds = (LIGHT,)
+    - with a ``countdown`` expose (Tuya TS011F): ``lib/tuya.ts`` ``tuyaModernExtend.tuyaOnOff`` puts
+      ``tz.on_off_countdown`` (keys ``state``, ``countdown``) in place of ``on_off`` (``dist/lib/tuya.js:4145-4159``).
+      It sends ``on``/``off`` first, which cancels a running countdown, then ``onWithTimedOff`` with the
+      countdown in whole seconds (``:2641-2693``: an integer 0–43200, else "countdown must be an integer between
+      1 and 43200 (12 hours) or 0 to cancel"), and returns ``{state, countdown}``: every re-arm restarts the full
+      time. The countdown toggles the plug (the expose: "Toggle the device after a set duration"); when it runs
+      out the plug reports ``onOff`` off and its ``onTime`` 0 (``fz.on_off_countdown``, ``:3259-3274``: "the
+      device will report onTime at all multiples of 60" while it runs, which is published too).
+    - otherwise ``converters/toZigbee.ts`` ``on_off`` (keys ``state``, ``on_time``, ``off_wait_time``): ``on``
+      with ``on_time`` is ZCL ``onWithTimedOff`` (``ontime`` in tenths) *instead of* ``on``, returning no state;
+      the plug's ``onOff`` report tells, when its output changed. OnTime becomes the larger of the running one
+      and the new one (project-chip connectedhomeip ``on-off-server.cpp`` ``OnWithTimedOffCommand``); a plain
+      ``on`` leaves a running timer alone, ``off`` clears it. Whether a plug's firmware has the command is
+      not in its definition: the option ``on_with_timed_off`` (default false) says it has; without it the
+      plug refuses it (``UNSUPPORTED_COMMAND``, as that function does without the Lighting feature), Z2M logs
+      the failure and the plug stays as it was.
+
+    In a room's ``lights`` (kind light) it switches as before, with no timer.
+    """
+
+    kinds: ClassVar[tuple[str, ...]] = (LIGHT, SWITCH)
+    option_names = Z2mDevice.option_names | {"on_with_timed_off"}
+    COUNTDOWN_MAX: ClassVar[int] = 12 * 3600
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.countdown = "countdown" in self.features
+        self.keys = {"state", "countdown"} if self.countdown else {"state", "on_time", "off_wait_time"}
+        self.unexposed = () if self.countdown else ("on_time", "off_wait_time")
+        self._changed = False
+        self._minutes: int | None = None
+        """The countdown's minutes left when it last reported ``onTime`` (every multiple of 60 s)."""
+
+    @property
+    def on(self) -> bool:
+        if self.switch is not None:
+            return self.switch.on
+        assert self.light is not None
+        return self.light.target().on
 
     def truth(self, now: float) -> dict[str, Any]:
-        assert self.light is not None
-        return {"state": "ON" if self.light.target().on else "OFF"}
+        state: dict[str, Any] = {"state": "ON" if self.on else "OFF"}
+        if self.switch is not None and "power" in self.features:
+            state["power"] = self.switch.power  # haElectricalMeasurement activePower, W
+        return state
+
+    def _output(self, on: bool, now: float, timer: float | None = None, keep_timer: bool = False) -> None:
+        if self.switch is None:
+            assert self.light is not None
+            self.light.set(now, on=on, level=100.0)
+            return
+        self._changed |= on != self.switch.on
+        if keep_timer and on and self.switch.on:
+            return  # ZCL On leaves a running OnTime alone
+        self.switch.set(on, now, timer)
+        self._minutes = None
 
     def convert_set(self, key: str, message: dict[str, Any], now: float) -> tuple[set[str], dict[str, Any] | None]:
-        assert self.light is not None
+        self._changed = False
         raw = message.get("state")
-        state = raw.lower() if isinstance(raw, str) else None
-        if state not in ("on", "off", "toggle"):
-            raise Refused(f"State value of message: '{json_payload(message)}' invalid, must be 'ON', 'OFF' or 'TOGGLE'")
-        on = (not self.light.target().on) if state == "toggle" else state == "on"
-        self.light.set(now, on=on, level=100.0)
-        return {"state"}, {"state": "ON" if on else "OFF"}
+        state = raw.lower() if isinstance(raw, str) else None if raw is None else str(raw)
+        if raw is not None and state not in ("toggle", "off", "on") or raw is None and not self.countdown:
+            raise Refused(f"'{state}' not allowed, choose between: toggle,off,on")
+        on = (not self.on) if state == "toggle" else state == "on"
+        return self.keys, (
+            self._on_off_countdown(state, on, message, now) if self.countdown else self._on_off(on, message, now)
+        )
+
+    def _on_off(self, on: bool, message: dict[str, Any], now: float) -> dict[str, Any] | None:
+        if not (on and ("on_time" in message or "off_wait_time" in message)):
+            self._output(on, now, keep_timer=True)
+            return {"state": "ON" if on else "OFF"}
+        for key in ("on_time", "off_wait_time"):
+            if key in message and (isinstance(message[key], bool) or not isinstance(message[key], (int, float))):
+                raise Refused(f"The {key} value must be a number!")
+        if not self.options.get("on_with_timed_off"):
+            raise Refused("Command genOnOff.onWithTimedOff failed (Status 'UNSUPPORTED_COMMAND')")
+        seconds = round(float(message.get("on_time", 0)) * 10) / 10  # ontime: Math.round(onTime * 10) tenths
+        if self.switch is not None:
+            left = self.switch.off_at - now if self.switch.on and self.switch.off_at is not None else 0.0
+            self._output(True, now, max(left, seconds) or None)
+        else:
+            self._output(True, now)
+        return None  # the converter returns nothing: the plug's onOff report tells (after_set)
+
+    def _on_off_countdown(self, state: str | None, on: bool, message: dict[str, Any], now: float) -> dict[str, Any]:
+        countdown = message.get("countdown")
+        if countdown is not None and not (
+            isinstance(countdown, (int, float))
+            and not isinstance(countdown, bool)
+            and float(countdown).is_integer()
+            and 0 <= countdown <= self.COUNTDOWN_MAX
+        ):
+            raise Refused("countdown must be an integer between 1 and 43200 (12 hours) or 0 to cancel")
+        result: dict[str, Any] = {}
+        if state is not None:
+            self._output(on, now)  # on/off/toggle cancels onWithTimedOff
+            result = {"state": "ON" if on else "OFF", "countdown": 0}
+        if countdown is not None:
+            if self.switch is not None and self.switch.on and countdown > 0:
+                self.switch.set(True, now, float(countdown))  # toggles (off) when it runs out
+            elif self.switch is not None and countdown == 0:
+                self.switch.set(self.switch.on, now, None)
+            if state is not None:
+                result["countdown"] = int(countdown)
+        return result
+
+    def after_set(self, now: float) -> list[Publish]:
+        # the plug's own onOff attribute report (fz.on_off) when its output changed and the converter returned
+        # nothing; a metering plug's power report follows a change either way
+        if self._changed and (not self.countdown or "power" in self.features):
+            self._changed = False
+            return [self._report(now)]
+        return []
+
+    def switch_changed(self, now: float) -> list[Publish]:
+        if self.countdown:
+            self.cache["countdown"] = 0  # fz.on_off_countdown: onTime 0
+        return [self._report(now)]
+
+    def timed(self, now: float) -> list[Publish]:
+        sw = self.switch
+        if not self.countdown or sw is None or sw.off_at is None:
+            return []
+        minutes = math.ceil((sw.off_at - now) / 60)
+        if self._minutes is None:
+            self._minutes = minutes
+        elif minutes < self._minutes and minutes > 0:
+            self._minutes = minutes
+            self.cache["countdown"] = minutes * 60  # onTime reported at each multiple of 60 s
+            return [self._publish()]
+        return []
+
+
+class Z2mSensor(Z2mDevice):
+    """A battery temperature and humidity sensor (Aqara WSDCGQ11LM: zhc devices/lumi ``toZigbee: []``,
+    ``lumi_temperature`` ``measuredValue / 100``; SONOFF SNZB-02): nothing to set, no ``/get`` (no convertGet,
+    and it sleeps), it reports when its reading changes (option ``report_delta``, °C, default 0.1) and at its
+    check-in (``report_interval``, s, default 3600: zhc ``quirkCheckinInterval("1_HOUR")``)."""
+
+    kinds: ClassVar[tuple[str, ...]] = (SENSOR,)
+    get_fails = "no converter"
+    option_names = Z2mDevice.option_names | {"report_delta", "report_interval"}
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.delta = float(self.options.get("report_delta", 0.1))
+        self.interval = float(self.options.get("report_interval", 3600.0))
+        self.next_report: float | None = None
+
+    def truth(self, now: float) -> dict[str, Any]:
+        assert self.sensor is not None
+        state: dict[str, Any] = {
+            "temperature": round(self.sensor.temperature, 2),
+            "humidity": round(self.sensor.humidity, 2),
+        }
+        if "battery" in self.features:
+            state.update(battery=100, voltage=3000)
+        if "pressure" in self.features:
+            state["pressure"] = 1013
+        return state
+
+    def report(self, now: float) -> list[Publish]:
+        assert self.sensor is not None
+        self.sensor.reported = self.sensor.temperature
+        self.next_report = now + self.interval
+        return [self._report(now)]
+
+    def convert_set(self, key: str, message: dict[str, Any], now: float) -> tuple[set[str], dict[str, Any] | None]:
+        raise Refused(f"the simulator does not model '{key}'")  # never reached: nothing is SET-able
+
+    def sensor_step(self, now: float) -> list[Publish]:
+        s = self.sensor
+        assert s is not None
+        due = self.next_report is not None and now >= self.next_report
+        if s.reported is None or abs(s.temperature - s.reported) >= self.delta - 1e-9 or due:
+            return self.report(now)
+        return []
 
 
 # ---- thermostats -----------------------------------------------------------------------------
@@ -348,7 +513,7 @@ class Z2mThermostat(Z2mDevice):
     one at once), ``hot`` (°C a fully open radiator heats the room to, default 30).
     """
 
-    kinds = (CLIMATE,)
+    kinds: ClassVar[tuple[str, ...]] = (CLIMATE,)
     option_names = Z2mDevice.option_names | {"schedule_setpoint", "schedule_interval", "hot"}
     schedule_key: ClassVar[str | None] = None
     schedule_values: ClassVar[frozenset[str]] = frozenset()
@@ -635,6 +800,7 @@ FAMILIES: dict[str, type[Z2mDevice]] = {
     "z2m-light": Z2mLight,
     "z2m-ikea-light": IkeaLight,
     "z2m-switch": Z2mSwitch,
+    "z2m-sensor": Z2mSensor,
     "z2m-tuya-trv": TuyaTrv,
     "z2m-danfoss": DanfossAlly,
     "z2m-bosch": BoschTrv,

@@ -7,11 +7,14 @@ Thermostats take the configured setpoint key, ``system_mode`` and ``preset`` and
 ``local_temperature`` drifting towards the setpoint plus ``running_state``. State messages are
 not retained (Z2M's default); availability is, as ``{"state":"online"}`` or, with the option
 ``legacy_availability``, the 1.x plain ``online``.
+A plug (kind switch) takes ``state`` (ON/OFF/TOGGLE) and reports ``{"state","power"}``; a sensor reports
+``{"temperature","humidity"}`` when its temperature moved by 0.1 °C. The profiles (z2m_profiles.py) add
+the real converters' timers (``countdown``, ``on_time``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ambience.config.devices import Zigbee2MqttDevice
 from ambience.devices.base import (
@@ -23,7 +26,7 @@ from ambience.devices.base import (
     pct_to_scale,
     scale_to_pct,
 )
-from ambience.simulator.base import LIGHT, Publish, VirtualDevice, number
+from ambience.simulator.base import CLIMATE, LIGHT, SENSOR, SWITCH, Publish, VirtualDevice, number
 from ambience.simulator.colors import Z2M_NAMED_MIRED, color_to_hex, rgb_to_xy
 
 TOP = 254
@@ -31,6 +34,7 @@ TOP = 254
 
 class Zigbee2MqttSim(VirtualDevice[Zigbee2MqttDevice]):
     bridge = "zigbee2mqtt"
+    kinds: ClassVar[tuple[str, ...]] = (LIGHT, CLIMATE, SWITCH, SENSOR)
     option_names = frozenset({"legacy_availability"})
 
     @property
@@ -50,9 +54,14 @@ class Zigbee2MqttSim(VirtualDevice[Zigbee2MqttDevice]):
         return [Publish(f"{self.config.base_topic}/bridge/state", bridge, retain=True), self._state(now)]
 
     def _state(self, now: float) -> Publish:
-        return Publish(
-            self.topic, json_payload(self._light_state(now) if self.kind == LIGHT else self._climate_state())
-        )
+        if self.switch is not None:
+            state: dict[str, Any] = {"state": "ON" if self.switch.on else "OFF", "power": self.switch.power}
+        elif self.sensor is not None:
+            self.sensor.reported = self.sensor.temperature
+            state = {"temperature": round(self.sensor.temperature, 2), "humidity": round(self.sensor.humidity, 1)}
+        else:
+            state = self._light_state(now) if self.kind == LIGHT else self._climate_state()
+        return Publish(self.topic, json_payload(state))
 
     def _light_state(self, now: float) -> dict[str, Any]:
         assert self.light is not None
@@ -94,9 +103,14 @@ class Zigbee2MqttSim(VirtualDevice[Zigbee2MqttDevice]):
             command = parse_json(payload)
             if not isinstance(command, dict):
                 return []  # Z2M logs "Invalid JSON" and does nothing
-        if not self.accept():
+        if self.sensor is not None or not self.accept():
             return []
-        if self.kind == LIGHT:
+        if self.switch is not None:
+            state = str(command.get("state", "")).upper()
+            if state not in ("ON", "OFF", "TOGGLE"):
+                return []
+            self.switch.set(not self.switch.on if state == "TOGGLE" else state == "ON", now)
+        elif self.kind == LIGHT:
             self._set_light(command, now)
         else:
             self._set_climate(command)
@@ -153,3 +167,8 @@ class Zigbee2MqttSim(VirtualDevice[Zigbee2MqttDevice]):
 
     def climate_step(self, now: float) -> list[Publish]:
         return [self._state(now)]
+
+    def sensor_step(self, now: float) -> list[Publish]:
+        s = self.sensor
+        assert s is not None
+        return [self._state(now)] if s.reported is None or abs(s.temperature - s.reported) >= 0.1 - 1e-9 else []

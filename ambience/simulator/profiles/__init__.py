@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final, Literal
 
-ProfileKind = Literal["light", "climate", "switch"]
+ProfileKind = Literal["light", "climate", "switch", "sensor"]
 HERE: Final = Path(__file__).parent
 
 
@@ -27,7 +27,8 @@ class Profile:
     name: str
     bridge: str
     kind: ProfileKind
-    """``switch``: a plug or relay; it sits in a room's ``lights`` (the room model has no switch yet)."""
+    """``switch``: a plug or relay (in a room's ``switches``, or in its ``lights`` switched as a light);
+    ``sensor``: a temperature sensor."""
     device: str
     """The real device, as its maker sells it."""
     family: str
@@ -154,8 +155,12 @@ PROFILES: Final[dict[str, Profile]] = {
             "switch",
             "IKEA TRÅDFRI control outlet (E1603/E1702/E1708)",
             "z2m-switch",
-            f"zigbee2mqtt.json E160x/E170x/E190x ({ZHC}); converters/toZigbee on_off",
-            ("state only: brightness, color_temp and transition have no converter",),
+            f"zigbee2mqtt.json E160x/E170x/E190x ({ZHC}); converters/toZigbee on_off (on_time: onWithTimedOff)",
+            (
+                "state only: brightness, color_temp and transition have no converter",
+                "on_time is refused (UNSUPPORTED_COMMAND) unless the option on_with_timed_off says the firmware has it",
+                "on with on_time publishes nothing at once: the plug's onOff report follows",
+            ),
             model="E160x/E170x/E190x",
         ),
         Profile(
@@ -164,9 +169,35 @@ PROFILES: Final[dict[str, Profile]] = {
             "switch",
             "Tuya TS011F smart plug with power metering",
             "z2m-switch",
-            f"zigbee2mqtt.json TS011F_plug_1 ({ZHC}); converters/toZigbee on_off",
-            ("state only: brightness, color_temp and transition have no converter",),
+            f"zigbee2mqtt.json TS011F_plug_1 ({ZHC}); lib/tuya tz.on_off_countdown, fz.on_off_countdown",
+            (
+                "state only: brightness, color_temp and transition have no converter",
+                "countdown (0–43200 s) switches it off by itself; each state command cancels it, the countdown restarts",
+                "reports power (W) while on; countdown every 60 s while it runs, state OFF when it runs out",
+            ),
             model="TS011F_plug_1",
+        ),
+        Profile(
+            "aqara-wsdcgq11lm",
+            "zigbee2mqtt",
+            "sensor",
+            "Aqara temperature and humidity sensor (WSDCGQ11LM), battery",
+            "z2m-sensor",
+            f"zigbee2mqtt.json WSDCGQ11LM ({ZHC}); devices/lumi (toZigbee [], lumi_temperature, quirkCheckinInterval)",
+            ("nothing to set and no /get: it reports when its reading changes and at its hourly check-in",),
+            model="WSDCGQ11LM",
+            battery=True,
+        ),
+        Profile(
+            "sonoff-snzb-02",
+            "zigbee2mqtt",
+            "sensor",
+            "SONOFF temperature and humidity sensor (SNZB-02), battery",
+            "z2m-sensor",
+            f"zigbee2mqtt.json SNZB-02 ({ZHC}); devices/sonoff (SNZB02_temperature, fz.humidity)",
+            ("nothing to set and no /get: it reports when its reading changes",),
+            model="SNZB-02",
+            battery=True,
         ),
         Profile(
             "tasmota-ct-bulb",

@@ -25,7 +25,9 @@ const MODELS = [
   'TRVZB',              // SONOFF TRV
   'SPZB0001',           // Eurotronic Spirit
   'E160x/E170x/E190x',  // IKEA TRÅDFRI control outlet (a plug)
-  'TS011F_plug_1',      // Tuya smart plug with power metering
+  'TS011F_plug_1',      // Tuya smart plug with power metering (a countdown: its own auto-off)
+  'WSDCGQ11LM',         // Aqara temperature, humidity and pressure sensor (battery)
+  'SNZB-02',            // SONOFF temperature and humidity sensor (battery)
 ];
 
 const dir = path.join(path.dirname(require.resolve('zigbee-herdsman-converters')), 'devices');
