@@ -159,6 +159,9 @@ MIRED = Bounds("a colour temperature", 50, 1000, " mired")
 KELVIN = Bounds("a colour temperature", 1000, 20000, " K")
 """What any white bulb can do, a candle (1000 K) to a blue sky; the same range as :data:`MIRED`."""
 PERCENT = Bounds("a percentage", 0, 100, " %")
+POWER = Bounds("a power", 0, 100_000, " W")
+"""What a plug or relay can report it draws (a metering plug reads up to a few kW; a Pro 3EM far less than 100 kW)."""
+HUMIDITY = Bounds("a relative humidity", 0, 100, " %")
 HUE = Bounds("a hue", 0, 360, " °")
 RGB = Bounds("a colour channel", 0, 255)
 XY = Bounds("a CIE xy coordinate", 0, 1)
