@@ -286,3 +286,147 @@ def test_shelly_plus_addon_probe_is_temperature_100():
     assert f"{HT}/status/temperature:100" in a.subscriptions()
     assert feed(a, f"{HT}/events/rpc", notify("temperature:100", {"id": 100, "tC": 45.5})) == [SensorReport(45.5, None)]
     assert feed(a, f"{HT}/events/rpc", notify("temperature:0", {"id": 0, "tC": 20})) == []
+
+
+# ---- the simulated firmware: the timers run out by themselves, exactly as the firmware does -----------
+
+from ambience.simulator.profiles import get as get_profile  # noqa: E402
+from ambience.simulator.shelly_profiles import ShellyHtGen3, ShellyPlusPlug  # noqa: E402
+from ambience.simulator.tasmota import TasmotaEnergyPlug, TasmotaPlug, TasmotaThSensor  # noqa: E402
+
+
+def sim_plug(cls=TasmotaPlug, profile="tasmota-plug", kind="switch", initial=None, **options):
+    config = TasmotaDevice(bridge="tasmota", device="warmer", role="table_warmer")
+    return cls("r", config, kind, initial=initial, options=options, profile=get_profile(profile))
+
+
+def run(dev, command: str, payload: str, now: float) -> list[tuple[str, str]]:
+    return [(p.topic, p.payload) for p in dev.receive(f"cmnd/warmer/{command}", payload.encode(), now)]
+
+
+def advance(dev, now: float) -> list[tuple[str, str]]:
+    return [(p.topic, p.payload) for p in dev.update(now, False)]
+
+
+OFF = [("stat/warmer/RESULT", '{"POWER":"OFF"}'), ("stat/warmer/POWER", "OFF")]
+
+
+def test_tasmota_sim_pulsetime_runs_out_by_itself_and_publishes_power_off():
+    dev = sim_plug()
+    out = run(dev, "Backlog", "PulseTime1 20; Power ON", 0.0)
+    assert ("stat/warmer/RESULT", '{"PulseTime1":{"Set":20,"Remaining":20}}') in out
+    assert ("stat/warmer/POWER", "ON") in out and dev.deadline == pytest.approx(2.0)
+    assert advance(dev, 1.9) == [] and dev.switch.on
+    assert advance(dev, 2.0) == OFF  # Every100mSeconds -> ExecuteCommandPower(POWER_OFF) -> MqttPublishPowerState
+    assert not dev.switch.on and dev.snapshot(2.0)["timed_offs"] == 1
+
+
+def test_tasmota_sim_power_on_again_restarts_the_pulse_timer():
+    dev = sim_plug()
+    run(dev, "Backlog", "PulseTime1 20; Power ON", 0.0)
+    run(dev, "Backlog", "PulseTime1 20; Power ON", 1.5)  # the re-arm
+    assert advance(dev, 3.0) == [] and dev.switch.on
+    assert advance(dev, 3.5) == OFF
+    run(dev, "Power", "ON", 10.0)  # the setting stays: a plain Power ON is cut after PulseTime too
+    assert advance(dev, 12.0) == OFF
+
+
+def test_tasmota_sim_power_off_stops_the_timer_and_pulsetime_0_clears_the_setting():
+    dev = sim_plug()
+    run(dev, "Backlog", "PulseTime1 20; Power ON", 0.0)
+    run(dev, "Backlog", "Power OFF; PulseTime1 0", 1.0)
+    assert dev.deadline is None and advance(dev, 5.0) == []
+    run(dev, "Power", "ON", 6.0)  # a person at the plug's button, later
+    assert dev.deadline is None and advance(dev, 100.0) == [] and dev.switch.on
+
+
+def test_tasmota_sim_pulsetime_on_an_off_relay_runs_out_too():
+    dev = sim_plug()
+    run(dev, "PulseTime1", "5", 0.0)  # SetPulseTimer runs whatever the relay is
+    assert advance(dev, 0.5) == OFF and not dev.switch.on
+    assert dev.snapshot(0.5)["timed_offs"] == 0  # nothing was switched
+
+
+def test_tasmota_sim_pulsetime_from_112_is_seconds_minus_100():
+    dev = sim_plug()
+    out = run(dev, "Backlog", "PulseTime1 112; Power ON", 0.0)
+    assert ("stat/warmer/RESULT", '{"PulseTime1":{"Set":112,"Remaining":112}}') in out
+    assert dev.deadline == pytest.approx(12.0)
+    # GetPulseTimer: 7000 ms left is not > 11100, so it is said in tenths: 70
+    assert run(dev, "PulseTime1", "", 5.0) == [("stat/warmer/RESULT", '{"PulseTime1":{"Set":112,"Remaining":70}}')]
+
+
+def test_tasmota_sim_energy_plug_reports_its_load_each_teleperiod():
+    dev = sim_plug(TasmotaEnergyPlug, "tasmota-energy-plug", initial={"load": 1500}, teleperiod=10)
+    a = tasmota(role="heater")
+    run(dev, "Power", "ON", 0.0)
+    assert dev.timed(0.0) == [] and dev.timed(9.9) == []
+    out = dev.timed(10.0)
+    topics = [p.topic for p in out]
+    assert topics == ["tele/warmer/STATE", "tele/warmer/SENSOR"]
+    reports = [r for p in out for r in a.decode(p.topic, p.payload.encode())]
+    assert reports[-1] == SwitchReport(True, 1500.0)
+
+
+def test_tasmota_sim_th_sensor_publishes_what_the_adapter_reads():
+    dev = TasmotaThSensor(
+        "r", TasmotaDevice(bridge="tasmota", device="th"), "sensor", initial={"temperature": 21.5, "humidity": 40},
+        options={"unit": "F", "teleperiod": 10}, profile=get_profile("tasmota-th-sensor"),
+    )  # fmt: skip
+    a = tasmota("sensor", "th")
+    (tele,) = dev.report(0.0)
+    assert tele.topic == "tele/th/SENSOR" and '"TempUnit":"F"' in tele.payload
+    assert a.decode(tele.topic, tele.payload.encode()) == [SensorReport(21.5, 40.0)]
+    (answer,) = dev.receive("cmnd/th/Status", b"10", 1.0)
+    assert answer.topic == "stat/th/STATUS10"
+    assert a.decode(answer.topic, answer.payload.encode()) == [SensorReport(21.5, 40.0)]
+
+
+def shelly_plug(initial=None) -> ShellyPlusPlug:
+    config = ShellyDevice(bridge="shelly", device=PLUG, role="heater")
+    return ShellyPlusPlug("r", config, "switch", initial=initial, options={}, profile=get_profile("shelly-plus-plug"))
+
+
+def rpc(dev, frame_id: int, method: str, params: dict, now: float) -> list:
+    frame = {"id": frame_id, "src": "ambience", "method": method, "params": params}
+    return dev.receive(f"{PLUG}/rpc", json.dumps(frame).encode(), now)
+
+
+def test_shelly_sim_toggle_after_runs_out_and_notifies_output_false_from_the_timer():
+    dev, a = shelly_plug({"load": 800}), shelly()
+    rpc(dev, 1, "Switch.Set", {"id": 0, "on": True, "toggle_after": 2}, 0.0)
+    status = dev.status(0.5)
+    assert status["output"] is True and status["timer_duration"] == 2 and "timer_started_at" in status
+    assert advance(dev, 1.9) == []
+    (note,) = dev.update(2.0, False)
+    delta = json.loads(note.payload)["params"]["switch:0"]
+    assert delta["output"] is False and delta["source"] == "timer" and delta["timer_duration"] is None
+    assert a.decode(note.topic, note.payload.encode()) == [SwitchReport(False, 0.0)]
+    assert dev.snapshot(2.0)["timed_offs"] == 1
+
+
+def test_shelly_sim_a_second_switch_set_restarts_the_timer_and_off_stops_it():
+    dev = shelly_plug()
+    rpc(dev, 1, "Switch.Set", {"id": 0, "on": True, "toggle_after": 2}, 0.0)
+    rpc(dev, 2, "Switch.Set", {"id": 0, "on": True, "toggle_after": 2}, 1.5)
+    assert advance(dev, 3.0) == [] and dev.switch.on and dev.deadline == pytest.approx(3.5)
+    rpc(dev, 3, "Switch.Set", {"id": 0, "on": False}, 3.2)
+    assert dev.deadline is None and "timer_duration" not in dev.status(3.3)
+    (reply,) = rpc(dev, 4, "Switch.Set", {"id": 0, "on": True, "toggle_after": "soon"}, 4.0)
+    assert json.loads(reply.payload)["error"]["code"] == -103
+
+
+def test_shelly_sim_ht_sleeps_and_wakes_on_a_change_beyond_its_threshold():
+    config = ShellyDevice(bridge="shelly", device=HT)
+    dev = ShellyHtGen3("r", config, "sensor", initial={"temperature": 20.0, "humidity": 45}, options={"wake": 600},
+                       profile=get_profile("shelly-ht-gen3"))  # fmt: skip
+    a = ht()
+    (woke,) = dev.report(0.0)
+    assert a.decode(woke.topic, woke.payload.encode()) == [SensorReport(20.0, 45.0)]
+    assert rpc(dev, 1, "Temperature.GetStatus", {"id": 0}, 1.0) == []  # asleep
+    dev.sensor.temperature = 20.6
+    assert dev.update(10.0, True) == []  # below report_thr_C
+    dev.sensor.temperature = 21.1
+    (woke,) = dev.update(11.0, True)
+    assert a.decode(woke.topic, woke.payload.encode()) == [SensorReport(21.1, 45.0)]
+    assert dev.update(500.0, True) == [] and len(dev.update(611.0, True)) == 1  # the periodic wake-up
