@@ -129,9 +129,8 @@ class ShellyAdapter(Learner):
         self.rpc_topic = f"{prefix}/rpc"
         self.reply_topic = f"{client_id}/rpc"
         self.events_topic = f"{prefix}/events/rpc"
-        self.status_topics = {
-            f"{prefix}/status/{kind}:{device.component}" for kind in ("light", "switch", "temperature", "humidity")
-        }
+        types = ("temperature", "humidity") if kind == "sensor" else ("light", "switch")
+        self.status_topics = {f"{prefix}/status/{t}:{device.component}" for t in types}
         self.online_topic = f"{prefix}/online"
         self.announcement_topics = [self.reply_topic]
         self.announcement_retained = False
