@@ -3,8 +3,8 @@ and what their reports mean. Pure.
 
 What each payload is, from the firmware's source or the vendor's doc (not from ambience's simulator):
 
-Tasmota (arendst/Tasmota @00012c7)
-- ``SetPulseTimer`` (tasmota_support/support.ino): ``time > 111 ? 1000 * (time - 100) : 100 * time`` ms:
+Tasmota (arendst/Tasmota: support_command.ino @00012c7, support_tasmota.ino @0385204)
+- ``SetPulseTimer`` (tasmota_support/support_tasmota.ino): ``time > 111 ? 1000 * (time - 100) : 100 * time`` ms:
   PulseTime 1..111 is tenths of a second, 112.. is ``value - 100`` seconds; ``CmndPulsetime``
   (support_command.ino) stores the setting and calls ``SetPulseTimer``; ``ExecuteCommandPower`` restarts
   the timer on every ``Power ON`` ("Restart PulseTime if powered On") and stops it on ``Power OFF``.
@@ -163,6 +163,12 @@ def test_tasmota_sensor_takes_the_first_temperature_and_its_humidity():
     assert feed(a, "tele/th/SENSOR", msg) == [SensorReport(21.3, 40.1)]
     ds = {"DS18B20": {"Id": "01131B", "Temperature": 23.5}, "SHT3X": {"Temperature": 19}, "TempUnit": "C"}
     assert feed(a, "tele/th/SENSOR", ds) == [SensorReport(23.5, None)]
+
+
+def test_tasmota_sensor_skips_the_esp32_chip_temperature():
+    a = tasmota("sensor", "th")  # GetSensorValues' own example: ... "ESP32":{"Temperature":53.3}
+    msg = {"ESP32": {"Temperature": 53.3}, "DS18B20": {"Temperature": 22.1}, "TempUnit": "C"}
+    assert feed(a, "tele/th/SENSOR", msg) == [SensorReport(22.1, None)]
 
 
 def test_tasmota_sensor_in_fahrenheit_is_converted():

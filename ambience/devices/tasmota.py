@@ -35,15 +35,16 @@ its dimmer) has been said.
 
 A switch (``kind="switch"``: a table warmer, towel cabinet or heater on a plug or relay module) is
 ``cmnd/<topic>/Power<n>`` ``ON``/``OFF``, ``n`` the device's ``relay`` (1 unless configured; ``Power`` for 1).
-Its device-side auto-off timer is Tasmota's ``PulseTime``, read from arendst/Tasmota (commit 00012c7):
-    units   ``SetPulseTimer`` (tasmota_support/support.ino): ``time > 111 ? millis() + 1000 * (time - 100)
+Its device-side auto-off timer is Tasmota's ``PulseTime``, read from arendst/Tasmota (tasmota/tasmota_support/
+support_command.ino @00012c7, support_tasmota.ino @0385204; functions cited by name):
+    units   ``SetPulseTimer`` (support_tasmota.ino): ``time > 111 ? millis() + 1000 * (time - 100)
             : time > 0 ? millis() + 100 * time : 0``: 1..111 are tenths of a second (0.1–11.1 s), 112 and
             above are ``value − 100`` seconds, 0 is no timer. ``CmndPulsetime`` (support_command.ino) takes
             0..65535; the documented top is 64900 (64800 s, 18 h), the one ambience keeps to.
     arming  ``CmndPulsetime`` stores ``Settings->pulse_timer[n-1]`` (a setting: it survives a restart, and
             is written to flash only when it changed, ``SettingsSave``: "Save parameters to Flash ONLY if any
             parameter has changed") *and* calls ``SetPulseTimer``, so it also (re)starts the running timer.
-    re-arm  ``ExecuteCommandPower`` (support.ino) ends every ``Power`` command with "Restart PulseTime if
+    re-arm  ``ExecuteCommandPower`` (support_tasmota.ino) ends every ``Power`` command with "Restart PulseTime if
             powered On": ``SetPulseTimer(device-1, power & mask ? Settings->pulse_timer[device-1] : 0)``.
             ``Power ON`` on a relay that is already on restarts the timer; ``Power OFF`` stops it (the setting
             stays).
@@ -139,6 +140,9 @@ PULSE_TENTHS_MAX = 111
 PULSE_MAX = 64900
 """The documented top of ``PulseTime`` (``CmndPulsetime`` itself takes up to 65535)."""
 AUTO_OFF_RANGE = (0.1, float(PULSE_MAX - 100))
+CHIP_SENSORS = frozenset({"ESP32"})
+"""An ESP32 build adds the chip's own temperature (``"ESP32":{"Temperature":53.3}``, the example in
+``GetSensorValues``, support_tasmota.ino): never the room's."""
 _TOKEN = re.compile(r"%[a-z]+%")
 _HEX = re.compile(r"^#?(?:[0-9a-fA-F]{2})+$")
 
@@ -548,7 +552,7 @@ class TasmotaAdapter(Learner):
         fahrenheit = str(data.get("TempUnit", "C")).upper() == "F"
         temperature = humidity = None
         for name, value in data.items():
-            if not isinstance(value, dict) or "Temperature" not in value:
+            if name in CHIP_SENSORS or not isinstance(value, dict) or "Temperature" not in value:
                 continue
             raw = number(value["Temperature"])
             celsius = (raw - 32) * 5 / 9 if raw is not None and fahrenheit else raw

@@ -201,8 +201,8 @@ PROFILES: Final[dict[str, Profile]] = {
             "switch",
             "Tasmota plug with a power meter (Gosund SP111, BlitzWolf SHP6: BL0937), no light",
             "tasmota-energy-plug",
-            "Tasmota support_command.ino CmndPulsetime; support.ino SetPulseTimer, ExecuteCommandPower; "
-            "support_tasmota.ino Every100mSeconds; xdrv_03_energy.ino (ENERGY in tele SENSOR)",
+            "Tasmota support_command.ino CmndPulsetime; support_tasmota.ino SetPulseTimer, ExecuteCommandPower, "
+            "Every100mSeconds; xdrv_03_energy.ino (ENERGY in tele SENSOR)",
             (
                 "PulseTime sets the setting and restarts the running timer; every Power ON restarts it",
                 'when PulseTime runs out: stat RESULT {"POWER":"OFF"} and stat POWER OFF',
