@@ -19,8 +19,9 @@ A switch (``kind`` switch: a plug's relay, ``relay`` of the config, 1 by default
 @0385204) does: ``PulseTime<n> <v>`` stores the setting *and* starts the running timer (``CmndPulsetime``
 → ``SetPulseTimer``, whether the relay is on or off); every ``Power<n>`` command ends with
 ``SetPulseTimer(n-1, on ? setting : 0)`` (``ExecuteCommandPower``, "Restart PulseTime if powered On"):
-``Power ON`` on an on relay restarts it, ``Power OFF`` stops it. 1..111 are tenths of a second, 112.. ``value − 100`` seconds. When it runs out (``Every100mSeconds``:
-``ExecuteCommandPower(i+1, POWER_OFF, SRC_PULSETIMER)``) the relay goes off and the change is published as
+``Power ON`` on an on relay restarts it, ``Power OFF`` stops it. 1..111 are tenths of a second, 112..
+``value − 100`` seconds. When it runs out (``Every100mSeconds``: ``ExecuteCommandPower(i+1, POWER_OFF,
+SRC_PULSETIMER)``) the relay goes off and the change is published as
 any other (``MqttPublishPowerState``: ``stat/<t>/RESULT`` ``{"POWER":"OFF"}`` and ``stat/<t>/POWER``
 ``OFF``), also when the relay was off already. The key is ``POWER`` on a one-relay device, ``POWER<n>``
 beyond (``GetPowerDevice``). Every TelePeriod (option ``teleperiod``, default 300 s, 10..3600 as
