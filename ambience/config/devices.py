@@ -170,8 +170,9 @@ class EsphomeDevice(DeviceBase):
 
 class ShellyDevice(DeviceBase):
     bridge: Literal["shelly"]
-    component: Annotated[int, Field(ge=0, le=16)] = 0
-    """The Light (or Switch) component's id: ``Light.Set`` with ``{"id": component}``."""
+    component: Annotated[int, Field(ge=0, le=199)] = 0
+    """The Light (or Switch) component's id: ``Light.Set`` with ``{"id": component}``; for a sensor the
+    ``temperature:<id>`` one (0 on an H&T; a Plus Add-on's probes are 100..104)."""
 
     @property
     def id(self) -> str:

@@ -20,6 +20,26 @@ A Switch (a Shelly Plug S, Plus 1/1PM: a table warmer) is set with ``Switch.Set 
 (shelly-api-docs gen2 ComponentsAndServices/Switch) and reports ``output`` in ``switch:<id>``: it
 confirms on/off only.
 
+A switch device (``kind="switch"``) is driven with ``Switch.Set`` alone. Its device-side auto-off timer
+is ``toggle_after`` (ComponentsAndServices/Switch, ``Switch.Set``: "``toggle_after`` number: Optional
+flip-back timer in seconds"): *on* with ``auto_off`` is ``{"id":c,"on":true,"toggle_after":<s>}``, and the
+same frame sent again re-arms it. The doc states no range and does not say whether a second ``Switch.Set``
+restarts a running timer; ambience's re-arm is a new ``Switch.Set`` with ``on`` and ``toggle_after``, which
+sets the output and the timer afresh (the status then shows the new ``timer_started_at``). ambience keeps
+to 1 s–24 h (:data:`AUTO_OFF_RANGE`, its own safe choice) and clamps beyond it. *Off* is
+``{"id":c,"on":false}``, never with ``toggle_after`` (that would flip it back *on* later). The status
+(``switch:<id>``, ComponentsAndServices/Switch "Status") carries ``output``, ``apower`` (W, "shown if
+applicable": metering models), ``timer_started_at``/``timer_duration`` ("shown if the timer is triggered")
+and ``source`` (``"timer"`` after the timer flipped it); a NotifyStatus carries only what changed, so a
+power alone is sent with the output the device last said.
+
+A sensor (``kind="sensor"``: a Shelly H&T Gen3 or Plus H&T, or a Plus Add-on's probe, ``component`` 100..)
+is read from the ``temperature:<id>`` status (ComponentsAndServices/Temperature: ``tC``, ``tF``, "number
+or null") and ``humidity:<id>`` (ComponentsAndServices/Humidity: ``rh``), in ``NotifyStatus``/
+``NotifyFullStatus`` on ``<prefix>/events/rpc`` and on ``<prefix>/status/temperature:<id>`` (with
+``status_ntf``). An H&T is a sleepy battery device (Devices/Gen3/ShellyHTG3): it publishes when it wakes
+(a change beyond its report threshold, or its periodic wake-up) and answers no request while asleep.
+
 State
     ``<client_id>/rpc``            replies: a ``result`` to a Light.Set confirms what it asked for,
                                    a Light.GetStatus result is the full status; an ``error`` says
@@ -41,14 +61,20 @@ from typing import Any
 
 from ambience.config.devices import ShellyDevice
 from ambience.devices.base import (
+    HUMIDITY,
     PERCENT,
+    POWER,
+    TEMPERATURE,
     Availability,
     Dropped,
     LightReport,
     Message,
     Reading,
     Report,
+    SensorReport,
+    SwitchReport,
     json_payload,
+    number,
     parse_json,
     pct_to_scale,
 )
@@ -63,6 +89,8 @@ MIN_TRANSITION = 0.5
 PENDING = 64
 """How many unanswered frames are remembered."""
 ANNOUNCING = ("Shelly.GetDeviceInfo", "Shelly.GetConfig")
+AUTO_OFF_RANGE = (1.0, 86400.0)
+"""``toggle_after``'s range as ambience uses it: the doc states none; 1 s to a day is what a dead-man timer needs."""
 
 
 def shelly_capabilities(
@@ -101,7 +129,8 @@ class ShellyAdapter(Learner):
         self.rpc_topic = f"{prefix}/rpc"
         self.reply_topic = f"{client_id}/rpc"
         self.events_topic = f"{prefix}/events/rpc"
-        self.status_topics = {f"{prefix}/status/{kind}:{device.component}" for kind in ("light", "switch")}
+        types = ("temperature", "humidity") if kind == "sensor" else ("light", "switch")
+        self.status_topics = {f"{prefix}/status/{t}:{device.component}" for t in types}
         self.online_topic = f"{prefix}/online"
         self.announcement_topics = [self.reply_topic]
         self.announcement_retained = False
@@ -119,19 +148,30 @@ class ShellyAdapter(Learner):
         self._next_id = 1
         self._last_set = 0
         """The frame id of the last ``Light.Set``/``Switch.Set``: a status asked before it is stale."""
-        self._pending: dict[int, Light | str | None] = {}
+        self._pending: dict[int, Light | Switch | str | None] = {}
         """Frame id -> the light a Set asked for (``None``: a GetStatus; a method name: an announcement request)."""
         self._src: str | None = None
         self._output: bool | None = None
         self._brightness: float | None = None
+        self._watts: float | None = None
+        """The power a metering switch last measured (``apower``), W."""
 
     @property
     def is_switch(self) -> bool:
-        return self.capabilities.kind == "switch" or self.capabilities.brightness is False
+        return self.kind == "switch" or self.capabilities.kind == "switch" or self.capabilities.brightness is False
 
     @property
     def component(self) -> str:
+        if self.kind == "sensor":
+            return f"temperature:{self.device.component}"
         return f"{'switch' if self.is_switch else 'light'}:{self.device.component}"
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """The components whose status this device's reports come from."""
+        if self.kind == "sensor":
+            return (self.component, f"humidity:{self.device.component}")
+        return (self.component,)
 
     @property
     def status_topic(self) -> str:
@@ -163,7 +203,7 @@ class ShellyAdapter(Learner):
         info = self._announced.get("Shelly.GetDeviceInfo")
         return shelly_capabilities(info, result, self.device.component)
 
-    def _frame(self, method: str, params: dict[str, Any], asked: Light | str | None) -> Message:
+    def _frame(self, method: str, params: dict[str, Any], asked: Light | Switch | str | None) -> Message:
         frame_id = self._next_id
         self._next_id += 1
         self._pending[frame_id] = asked
@@ -175,11 +215,31 @@ class ShellyAdapter(Learner):
         return Message(self.rpc_topic, json_payload(frame))
 
     def switch(self, switch: Switch) -> list[Message]:
-        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
-        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+        """``Switch.Set {"id","on"}``; on with ``auto_off``, ``"toggle_after"`` too (sent again, it re-arms)."""
+        if self.kind != "switch":
+            raise wrong_kind(self, "switch")
+        params: dict[str, Any] = {"id": self.device.component, "on": switch.on}
+        if switch.on and switch.auto_off:
+            params["toggle_after"] = seconds(toggle_after(switch.auto_off))
+        return [self._frame("Switch.Set", params, Switch(switch.on))]
 
     def auto_off_range(self) -> tuple[float, float] | None:
-        return None
+        return AUTO_OFF_RANGE if self.kind == "switch" else None
+
+    def will_send(self) -> list[str]:
+        lines = super().will_send()
+        wanted = self.device.dead_man
+        if self.kind != "switch" or wanted is None:
+            return lines
+        given = toggle_after(wanted)
+        lines.append(
+            f'on: Switch.Set {{"id":{self.device.component},"on":true,"toggle_after":{seconds(given)}}}, re-armed '
+            'by sending it again; off: "on":false without toggle_after'
+        )
+        lo, hi = AUTO_OFF_RANGE
+        if not lo <= wanted <= hi:
+            lines.append(f"auto_off {wanted:g} s is outside {lo:g}–{hi:g} s: clamped to {given:g} s")
+        return lines
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":
@@ -199,6 +259,8 @@ class ShellyAdapter(Learner):
         raise wrong_kind(self, "climate")
 
     def query(self) -> list[Message]:
+        if self.kind == "sensor":  # asleep most of the time: the answer comes only if it is awake
+            return [self._frame("Temperature.GetStatus", {"id": self.device.component}, None)]
         status = "Switch.GetStatus" if self.is_switch else "Light.GetStatus"
         return [self._frame(status, {"id": self.device.component}, None)] + [
             self._frame(method, {}, method) for method in ANNOUNCING
@@ -209,14 +271,18 @@ class ShellyAdapter(Learner):
             state = text(payload)
             state = state.lower() if state else state
             return [Availability(state == "true")] if state in ("true", "false") else []
-        if topic not in (self.reply_topic, self.events_topic) and topic != self.status_topic:
+        status_topic = topic in self.status_topics and topic.rsplit("/", 1)[1] in self.components
+        if topic not in (self.reply_topic, self.events_topic) and not status_topic:
             return []
         reading = Reading()
         data = reading.json_object(payload)
         if data is None:
             return reading.out()
-        if topic == self.status_topic:
-            return reading.out(*self._status(data, reading))
+        if status_topic:
+            name = topic.rsplit("/", 1)[1]
+            return reading.out(
+                *self._measured({name: data}, reading) if self.kind == "sensor" else self._status(data, reading)
+            )
         if topic == self.events_topic:
             return reading.out(*self._event(data, reading))
         return reading.out(*self._reply(data, reading))
@@ -225,10 +291,12 @@ class ShellyAdapter(Learner):
         if data.get("method") not in ("NotifyStatus", "NotifyFullStatus"):
             return []
         params = data.get("params")
-        if not isinstance(params, dict) or not isinstance(params.get(self.component), dict):
+        if not isinstance(params, dict) or not any(isinstance(params.get(c), dict) for c in self.components):
             return []
         if isinstance(data.get("src"), str):
             self._src = data["src"]
+        if self.kind == "sensor":
+            return self._measured(params, reading)
         return self._status(params[self.component], reading)
 
     def _reply(self, data: dict, reading: Reading) -> list[Report]:
@@ -251,8 +319,16 @@ class ShellyAdapter(Learner):
             if frame_id < self._last_set:
                 return []  # a GetStatus asked before the last Set: how it was, not how it is
             result = data["result"]
-            return self._status(result, reading) if isinstance(result, dict) else []
+            if not isinstance(result, dict):
+                return []
+            return (
+                self._measured({self.component: result}, reading)
+                if self.kind == "sensor"
+                else self._status(result, reading)
+            )
         self._output = asked.on
+        if isinstance(asked, Switch):  # Switch.Set answered {"was_on": …}: the output is now what it asked
+            return [SwitchReport(asked.on, self._watts if asked.on else (0.0 if self._watts is not None else None))]
         if asked.on:
             self._brightness = asked.brightness
         return [LightReport(asked)]
@@ -272,6 +348,15 @@ class ShellyAdapter(Learner):
         brightness = None if self.is_switch else reading.number("brightness", status.get("brightness"), PERCENT)
         if brightness is not None:
             self._brightness, said = brightness, True
+        if self.kind == "switch":
+            watts = reading.number("apower", status.get("apower"), POWER)
+            if watts is not None:
+                self._watts, said = watts, True
+            if not said or self._output is None:
+                return []
+            return [
+                SwitchReport(self._output, self._watts if self._output else (0.0 if self._watts is not None else None))
+            ]
         if not said or self._output is None:
             return []
         if not self._output:
@@ -281,3 +366,24 @@ class ShellyAdapter(Learner):
         if self._brightness is None:
             return []
         return [LightReport(Light(self._brightness))]
+
+    def _measured(self, statuses: dict[str, Any], reading: Reading) -> list[Report]:
+        """A sensor's ``temperature:<id>`` (``tC``, or ``tF`` converted) and ``humidity:<id>`` (``rh``)."""
+        temperature = humidity = None
+        t = statuses.get(self.components[0])
+        if isinstance(t, dict):
+            temperature = reading.number("tC", t.get("tC"), TEMPERATURE)
+            if temperature is None and t.get("tC") is None and (f := number(t.get("tF"))) is not None:
+                temperature = reading.number("tF", round((f - 32) * 5 / 9, 2), TEMPERATURE)
+        h = statuses.get(self.components[1])
+        if isinstance(h, dict):
+            humidity = reading.number("rh", h.get("rh"), HUMIDITY)
+        if temperature is None and humidity is None:
+            return []
+        return [SensorReport(temperature, humidity)]
+
+
+def toggle_after(auto_off: float) -> float:
+    """``toggle_after`` for an auto-off of ``auto_off`` seconds, clamped to :data:`AUTO_OFF_RANGE`, in tenths."""
+    lo, hi = AUTO_OFF_RANGE
+    return round(min(max(auto_off, lo), hi), 1) if auto_off == auto_off else lo

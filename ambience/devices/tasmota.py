@@ -33,6 +33,43 @@ said about the values it changes, so ``{"POWER":"ON"}`` alone after ``Dimmer 30`
 until a message carrying ``Dimmer`` comes. A report is made once the power (and, for a light that is on,
 its dimmer) has been said.
 
+A switch (``kind="switch"``: a table warmer, towel cabinet or heater on a plug or relay module) is
+``cmnd/<topic>/Power<n>`` ``ON``/``OFF``, ``n`` the device's ``relay`` (1 unless configured; ``Power`` for 1).
+Its device-side auto-off timer is Tasmota's ``PulseTime``, read from arendst/Tasmota (tasmota/tasmota_support/
+support_command.ino @00012c7, support_tasmota.ino @0385204; functions cited by name):
+    units   ``SetPulseTimer`` (support_tasmota.ino): ``time > 111 ? millis() + 1000 * (time - 100)
+            : time > 0 ? millis() + 100 * time : 0``: 1..111 are tenths of a second (0.1–11.1 s), 112 and
+            above are ``value − 100`` seconds, 0 is no timer. ``CmndPulsetime`` (support_command.ino) takes
+            0..65535; the documented top is 64900 (64800 s, 18 h), the one ambience keeps to.
+    arming  ``CmndPulsetime`` stores ``Settings->pulse_timer[n-1]`` (a setting: it survives a restart, and
+            is written to flash only when it changed, ``SettingsSave``: "Save parameters to Flash ONLY if any
+            parameter has changed") *and* calls ``SetPulseTimer``, so it also (re)starts the running timer.
+    re-arm  ``ExecuteCommandPower`` (support_tasmota.ino) ends every ``Power`` command with "Restart PulseTime if
+            powered On": ``SetPulseTimer(device-1, power & mask ? Settings->pulse_timer[device-1] : 0)``.
+            ``Power ON`` on a relay that is already on restarts the timer; ``Power OFF`` stops it (the setting
+            stays).
+    run-out ``Every100mSeconds`` (support_tasmota.ino): ``if (TimeReached(pulse_timer[i])) …
+            ExecuteCommandPower(i+1, POWER_OFF, SRC_PULSETIMER)``: the relay goes off and, as any power change,
+            is published (``MqttPublishPowerState``: ``stat/<t>/RESULT`` ``{"POWER":"OFF"}`` and
+            ``stat/<t>/POWER`` ``OFF``). With ``PowerOnState 5`` the timer switches *on* instead: not for ambience.
+So *on* with ``auto_off`` is ``Backlog PulseTime<n> <v>; Power<n> ON``: the timer is set before the relay
+closes (a Backlog cut short leaves the relay off, never on without a timer), and the same Backlog sent again
+re-arms it (the unchanged setting costs no flash write). *Off* is ``Backlog Power<n> OFF; PulseTime<n> 0``
+when ambience arms this device's timer (``auto_off``, or a heat-class role): the setting would otherwise
+stay, and a warmer switched on later at its own button would be cut after ``auto_off`` with nobody
+knowing why; a therapist expects a plug's button to keep working as it did before ambience. If ambience
+dies mid-session the setting is still there, and the relay goes off within ``auto_off``. An ``auto_off``
+outside 0.1 s–18 h is clamped (:meth:`TasmotaAdapter.will_send` says so). A switch ambience arms no timer
+for gets ``Power<n> ON``/``OFF`` only: a PulseTime the clinic set on the device itself is left alone.
+A switch reports ``POWER<n>`` (``stat/<t>/POWER<n>``, ``RESULT``, ``tele/<t>/STATE``); an energy-monitoring
+plug also ``tele/<t>/SENSOR`` ``{"ENERGY": {"Power": W}}`` (an array, one per channel, on multi-channel
+meters) each TelePeriod: the power is kept and sent with the on/off the device last said, never alone.
+
+A sensor (``kind="sensor"``) is read from ``tele/<t>/SENSOR`` (each TelePeriod) and the answer to
+``Status 10`` (``stat/<t>/STATUS10`` ``{"StatusSNS": {…}}``): the first sensor object with a
+``Temperature`` (``{"DS18B20": {"Temperature": 21.3}, "TempUnit": "C"}``, ``AM2301``, ``SHT3X``, ``BME280``,
+``SI7021``, ``DHT11``…), its ``Humidity`` if it has one; ``"TempUnit": "F"`` (``SetOption8 1``) is converted.
+
 Capabilities: Tasmota's retained discovery ``tasmota/discovery/<mac>/config`` (``TasDiscoverMessage`` in
 xdrv_12_discovery.ino): ``t`` the topic, ``rl`` one entry per relay (1 relay, 2 light, 3 shutter),
 ``lt_st`` the light subtype (0 none, 1 single channel, 2 cold/warm, 3 RGB, 4 RGBW, 5 RGBCW: ``LightSubtypes``),
@@ -54,16 +91,22 @@ from typing import Any
 
 from ambience.config.devices import TasmotaDevice
 from ambience.devices.base import (
+    HUMIDITY,
     PERCENT,
+    POWER,
+    TEMPERATURE,
     Bounds,
     Dropped,
     LightReport,
     Message,
     Reading,
     Report,
+    SensorReport,
+    SwitchReport,
     hex_to_rgb,
     kelvin_to_mired,
     mired_to_kelvin,
+    number,
     pct_to_scale,
 )
 from ambience.devices.capabilities import UNKNOWN, Capabilities, Learner
@@ -92,6 +135,14 @@ MAX_POWER_TOPICS = 8
 """``stat/<topic>/POWER1`` … ``POWER8`` are listened to (an ESP8266 has at most 8 relays)."""
 RL_RELAY, RL_LIGHT = 1, 2
 LST_COLDWARM, LST_RGB, LST_RGBW, LST_RGBCW = 2, 3, 4, 5
+PULSE_TENTHS_MAX = 111
+"""``PulseTime`` 1..111: tenths of a second; 112 and above: ``value − 100`` seconds (``SetPulseTimer``)."""
+PULSE_MAX = 64900
+"""The documented top of ``PulseTime`` (``CmndPulsetime`` itself takes up to 65535)."""
+AUTO_OFF_RANGE = (0.1, float(PULSE_MAX - 100))
+CHIP_SENSORS = frozenset({"ESP32"})
+"""An ESP32 build adds the chip's own temperature (``"ESP32":{"Temperature":53.3}``, the example in
+``GetSensorValues``, support_tasmota.ino): never the room's."""
 _TOKEN = re.compile(r"%[a-z]+%")
 _HEX = re.compile(r"^#?(?:[0-9a-fA-F]{2})+$")
 
@@ -142,6 +193,23 @@ def speed(transition: float, change: float) -> int:
     if transition <= 0:
         return 0
     return max(1, min(MAX_SPEED, round(2 * transition / max(change, 0.01))))
+
+
+def pulse_time(seconds: float) -> int:
+    """The ``PulseTime`` value for an auto-off of ``seconds``, clamped to :data:`AUTO_OFF_RANGE`; never longer
+    than asked but for a tenth's rounding (from 12 s on, whole seconds, rounded down)."""
+    lo, hi = AUTO_OFF_RANGE
+    s = min(max(seconds, lo), hi) if seconds == seconds else lo
+    if s < 12:
+        return max(1, min(PULSE_TENTHS_MAX, round(s * 10)))
+    return int(s) + 100
+
+
+def pulse_seconds(value: int) -> float:
+    """What a ``PulseTime`` value lasts (``SetPulseTimer``); 0 is no timer."""
+    if value > PULSE_TENTHS_MAX:
+        return float(value - 100)
+    return value / 10 if value > 0 else 0.0
 
 
 def tasmota_capabilities(config: dict[str, Any]) -> Capabilities:
@@ -210,12 +278,18 @@ class TasmotaAdapter(Learner):
             self.topic("stat", f"POWER{n}") for n in range(1, MAX_POWER_TOPICS + 1)
         }
         self._lwt = self.topic("tele", "LWT")
+        self._sensor_topics = {self.topic("tele", "SENSOR"), self.topic("stat", "STATUS10")}
+        self._watts: float | None = None
+        """The power an energy-monitoring plug last measured (``ENERGY.Power``), W."""
 
     def topic(self, prefix: str, command: str) -> str:
         return self._full.replace("%prefix%", prefix) + command
 
     def subscriptions(self) -> list[str]:
-        return sorted(self._json_topics) + sorted(self._power_topics) + [self._lwt]
+        if self.kind == "sensor":
+            return sorted(self._sensor_topics) + [self._lwt]
+        energy = [self.topic("tele", "SENSOR")] if self.kind == "switch" else []
+        return sorted(self._json_topics) + sorted(self._power_topics) + energy + [self._lwt]
 
     # ---- capabilities ----------------------------------------------------------------------
 
@@ -232,7 +306,7 @@ class TasmotaAdapter(Learner):
 
     @property
     def relay_only(self) -> bool:
-        return self.capabilities.kind == "switch" or self.capabilities.brightness is False
+        return self.kind == "switch" or self.capabilities.kind == "switch" or self.capabilities.brightness is False
 
     @property
     def _output(self) -> int:
@@ -248,11 +322,42 @@ class TasmotaAdapter(Learner):
     # ---- commands --------------------------------------------------------------------------
 
     def switch(self, switch: Switch) -> list[Message]:
-        """Interim (issue 15 in progress): a plug driven as a light, no device-side timer."""
-        return self.light(Light(100.0 if switch.on else 0.0), 0.0)
+        """``Power<n> ON``/``OFF``; with ``auto_off``, ``Backlog PulseTime<n> <v>; Power<n> ON`` (sent again, it
+        re-arms: ``ExecuteCommandPower`` restarts the pulse timer on every ``Power ON``); off also clears the
+        ``PulseTime`` ambience set (see the module's docstring)."""
+        if self.kind != "switch":
+            raise wrong_kind(self, "switch")
+        n = self._output
+        power = self._power_command(n)
+        self._power = None  # what the device said before this command confirms nothing
+        if switch.on and switch.auto_off:
+            return [Message(self.topic("cmnd", "Backlog"), f"PulseTime{n} {pulse_time(switch.auto_off)}; {power} ON")]
+        if not switch.on and self.device.dead_man is not None:
+            return [Message(self.topic("cmnd", "Backlog"), f"{power} OFF; PulseTime{n} 0")]
+        return [Message(self.topic("cmnd", power), "ON" if switch.on else "OFF")]
 
     def auto_off_range(self) -> tuple[float, float] | None:
-        return None
+        """``PulseTime``: 0.1 s to 18 h (``SetPulseTimer``, ``CmndPulsetime``); a sensor or light has none."""
+        return AUTO_OFF_RANGE if self.kind == "switch" else None
+
+    def will_send(self) -> list[str]:
+        lines = super().will_send()
+        if self.kind != "switch":
+            return lines
+        n, wanted = self._output, self.device.dead_man
+        if wanted is None:
+            return [*lines, f"Power{n} ON/OFF; no PulseTime: a PulseTime set on the device itself is left alone"]
+        value = pulse_time(wanted)
+        lines.append(
+            f"on: Backlog PulseTime{n} {value}; Power{n} ON (auto-off {pulse_seconds(value):g} s, re-armed by "
+            f"sending it again); off: Backlog Power{n} OFF; PulseTime{n} 0"
+        )
+        lo, hi = AUTO_OFF_RANGE
+        if not lo <= wanted <= hi:
+            lines.append(
+                f"auto_off {wanted:g} s is outside PulseTime's {lo:g}–{hi:g} s: clamped to {pulse_seconds(value):g} s"
+            )
+        return lines
 
     def light(self, light: Light, transition: float) -> list[Message]:
         if self.kind != "light":
@@ -292,6 +397,8 @@ class TasmotaAdapter(Learner):
         raise wrong_kind(self, "climate")
 
     def query(self) -> list[Message]:
+        if self.kind == "sensor":  # the answer: stat/<t>/STATUS10 {"StatusSNS": {...}} (CmndStatus, payload 10)
+            return [Message(self.topic("cmnd", "Status"), "10")]
         return [Message(self.topic("cmnd", "State"), "")]
 
     # ---- reports ---------------------------------------------------------------------------
@@ -313,6 +420,10 @@ class TasmotaAdapter(Learner):
     def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
         if topic == self._lwt:
             return online_payload(payload, "Online", "Offline")
+        if self.kind == "sensor":
+            return self._decode_sensor(topic, payload) if topic in self._sensor_topics else []
+        if self.kind == "switch":
+            return self._decode_switch(topic, payload)
         reading = Reading()
         if topic in self._power_topics:
             data = json_of(payload)
@@ -381,3 +492,77 @@ class TasmotaAdapter(Learner):
                 self._mode = "white"
             said = True
         return said
+
+    # ---- a switch and a sensor -------------------------------------------------------------
+
+    def _decode_switch(self, topic: str, payload: bytes) -> list[Report | Dropped]:
+        reading = Reading()
+        if topic == self.topic("tele", "SENSOR"):
+            data = reading.json_object(payload)
+            if data is None or not self._energy(data, reading) or self._power is None:
+                return reading.out()  # a power alone: shown with the next on/off the device says
+        elif topic in self._power_topics:
+            data = json_of(payload)
+            if isinstance(data, dict):  # SetOption4 1: the JSON answer comes here too
+                if not self._merge(data, reading):
+                    return reading.out()
+            else:
+                key = topic.rsplit("/", 1)[1]
+                if key not in self._power_keys():
+                    return []
+                power = reading.switch(key, text(payload))
+                if power is None:
+                    return reading.out()
+                self._power = power
+        elif topic in self._json_topics:
+            data = reading.json_object(payload)
+            if data is None or not self._merge(data, reading):
+                return reading.out()  # e.g. the PulseTime answer {"PulseTime1":{"Set":220,"Remaining":220}}
+        else:
+            return []
+        assert self._power is not None
+        # off draws nothing; on, the last measured power (None: not a metering plug, or not measured yet)
+        watts = self._watts if self._power else (0.0 if self._watts is not None else None)
+        return reading.out(SwitchReport(self._power, watts))
+
+    def _energy(self, data: dict, reading: Reading) -> bool:
+        """``ENERGY.Power`` (``xnrg`` drivers: ``"Power": 12.5``, or one value per channel): whether it was said."""
+        energy = data.get("ENERGY")
+        if not isinstance(energy, dict) or "Power" not in energy:
+            return False
+        value = energy["Power"]
+        if isinstance(value, list):
+            i = self._output - 1
+            value = value[i] if i < len(value) else None
+        watts = reading.number("ENERGY.Power", value, POWER)
+        if watts is None:
+            return False
+        self._watts = watts
+        return True
+
+    def _decode_sensor(self, topic: str, payload: bytes) -> list[Report | Dropped]:
+        reading = Reading()
+        data = reading.json_object(payload)
+        if data is None:
+            return reading.out()
+        if topic.endswith("/STATUS10"):
+            data = data.get("StatusSNS")
+            if not isinstance(data, dict):
+                return reading.out()
+        fahrenheit = str(data.get("TempUnit", "C")).upper() == "F"
+        temperature = humidity = None
+        for name, value in data.items():
+            if name in CHIP_SENSORS or not isinstance(value, dict) or "Temperature" not in value:
+                continue
+            raw = number(value["Temperature"])
+            celsius = (raw - 32) * 5 / 9 if raw is not None and fahrenheit else raw
+            unit = " (°F converted)" if fahrenheit else ""
+            if celsius is None or celsius not in TEMPERATURE:
+                reading.drop(f"{name}.Temperature", value["Temperature"], f"{TEMPERATURE}{unit}")
+                continue
+            temperature = round(celsius, 2)
+            humidity = reading.number(f"{name}.Humidity", value.get("Humidity"), HUMIDITY)
+            break
+        if temperature is None:
+            return reading.out()
+        return reading.out(SensorReport(temperature, humidity))

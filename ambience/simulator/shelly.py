@@ -11,7 +11,7 @@ at its end). ``<prefix>/online`` is ``true``/``false``, retained.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from ambience.config.devices import ShellyDevice
 from ambience.devices.base import json_payload, parse_json, pct_to_scale
@@ -22,7 +22,7 @@ TOP = 100
 
 class ShellySim(VirtualDevice[ShellyDevice]):
     bridge = "shelly"
-    kinds = (LIGHT,)
+    kinds: ClassVar[tuple[str, ...]] = (LIGHT,)
 
     @property
     def component(self) -> str:

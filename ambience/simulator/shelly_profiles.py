@@ -1,4 +1,5 @@
-"""Shelly Gen2 devices with a real profile: a Plus Wall Dimmer (``Light``) and a Plus Plug S (``Switch``).
+"""Shelly Gen2/Gen3 devices with a real profile: a Plus Wall Dimmer (``Light``), a Plus Plug S (``Switch``)
+and an H&T Gen3 (``Temperature``, ``Humidity``: a sleepy battery sensor).
 
 Written from the Shelly Gen2 API documentation (shelly-api-docs.shelly.cloud, version 1.0):
 
@@ -20,6 +21,16 @@ Written from the Shelly Gen2 API documentation (shelly-api-docs.shelly.cloud, ve
   auth_domain``), ``Shelly.GetConfig`` / ``Shelly.GetStatus`` keyed by component (``light:0``, ``switch:0``,
   ``sys``, ``mqtt`` …).
 
+- ComponentsAndServices/Switch ``Switch.Set``: ``toggle_after`` is an "Optional flip-back timer in seconds";
+  the status shows ``timer_started_at`` and ``timer_duration`` "if the timer is triggered", and ``source``
+  says what last changed the output (the doc's example after the timer ran out: ``"source": "timer"``,
+  ``"output": false``). The doc states no range for ``toggle_after`` and does not say what a second
+  ``Switch.Set`` does to a running timer: here each ``Switch.Set`` sets the output and replaces the timer
+  (a new ``toggle_after`` restarts it, none stops it), the one reading that lets a flip-back timer be
+  re-armed at all. A flip-back from *off* to *on* (``"on": false`` with ``toggle_after``) is not simulated:
+  ambience never sends it.
+- ComponentsAndServices/Temperature (``tC``, ``tF``), Humidity (``rh``), Devices/Gen3/ShellyHTG3.
+
 ``<prefix>/online`` is ``true`` when the device connects and ``false`` as its Last Will (the simulator
 gives the device its own MQTT connection for that). It sends no status on connecting: ask with
 ``Shelly.GetStatus`` or ``<Component>.GetStatus``.
@@ -32,7 +43,7 @@ import time
 from typing import Any, ClassVar
 
 from ambience.devices.base import json_payload, parse_json, pct_to_scale
-from ambience.simulator.base import Publish, number
+from ambience.simulator.base import LIGHT, SENSOR, SWITCH, Publish, number
 from ambience.simulator.shelly import ShellySim
 
 Outcome = dict[str, Any]
@@ -289,6 +300,7 @@ class ShellyPlusPlug(ShellyProfiled):
     Switching on notifies ``output`` first and the measured power (option ``load``, W) in the next
     NotifyStatus, as the meter reads it after the relay closed."""
 
+    kinds = (LIGHT, SWITCH)
     option_names = frozenset({"mac", "load"})
     component_type = "switch"
     id_prefix = "shellyplusplugs"
@@ -302,15 +314,27 @@ class ShellyPlusPlug(ShellyProfiled):
         self._metered = False
         """Whether the meter has read the power since the relay last moved."""
         self._minute_ts = int(time.time()) // 60 * 60
+        self._source = "init"
+        self._timer: tuple[float, float] | None = None
+        """The flip-back timer running: (``timer_started_at`` as unix time, ``timer_duration`` s)."""
 
     @property
     def load(self) -> float:
         watts = number(self.options.get("load"))
+        if watts is None and self.switch is not None and self.switch.load:
+            watts = self.switch.load
         return 60.0 if watts is None else watts
 
-    def change(self, action: str, params: dict[str, Any], now: float) -> Outcome | None:
+    @property
+    def output(self) -> bool:
+        if self.switch is not None:
+            return self.switch.on
         assert self.light is not None
-        was_on = self.light.target().on
+        return self.light.target().on
+
+    def change(self, action: str, params: dict[str, Any], now: float) -> Outcome | None:
+        was_on = self.output
+        timer: float | None = None
         if action == "Toggle":
             on = not was_on
         else:
@@ -318,11 +342,27 @@ class ShellyPlusPlug(ShellyProfiled):
             if not isinstance(asked, bool):
                 return error(-103, "Missing required 'on'" if asked is None else "Invalid argument 'on'")
             on = asked
+            if "toggle_after" in params:
+                timer = number(params["toggle_after"])
+                if timer is None or timer <= 0:
+                    return error(-103, "Invalid argument 'toggle_after'")
         if not self.accept():
             return None
-        self.light.apply(now, self.light.plan(on=on, level=100.0) if on else self.light.plan(on=False), 0.0)
+        if self.switch is not None:
+            flip_back = timer if on else None  # an off-to-on flip-back is not simulated (see the module)
+            self.switch.set(on, now, flip_back)
+            self._timer = (round(time.time(), 2), flip_back) if flip_back else None
+        else:
+            assert self.light is not None
+            self.light.apply(now, self.light.plan(on=on, level=100.0) if on else self.light.plan(on=False), 0.0)
         self._metered = False
+        self._source = SOURCE
         return {"result": {"was_on": was_on}}
+
+    def switch_changed(self, now: float) -> list[Publish]:
+        """The flip-back timer ran out: the output is off, ``source`` ``timer``, the timer keys gone (``null``)."""
+        self._timer, self._source = None, "timer"
+        return self._changes(now)
 
     def handle(self, topic: str, payload: bytes, now: float) -> list[Publish]:
         out = super().handle(topic, payload, now)
@@ -332,13 +372,14 @@ class ShellyPlusPlug(ShellyProfiled):
         return out
 
     def status(self, now: float) -> dict[str, Any]:
-        assert self.light is not None
-        on = self.light.target().on
+        on = self.output
         watts = self.load if on and self._metered else 0.0
+        timer = {"timer_started_at": self._timer[0], "timer_duration": self._timer[1]} if self._timer else {}
         return {
             "id": self.config.component,
-            "source": SOURCE,
+            "source": self._source if self.switch is not None else SOURCE,
             "output": on,
+            **timer,
             "apower": watts,
             "voltage": VOLTS,
             "current": round(watts / VOLTS, 3),
@@ -359,3 +400,75 @@ class ShellyPlusPlug(ShellyProfiled):
             "voltage_limit": 280,
             "current_limit": 12.0,
         }
+
+
+class ShellyHtGen3(ShellyProfiled):
+    """Shelly H&T Gen3 (S3SN-0U12A): ``temperature:0`` and ``humidity:0``, on batteries.
+
+    Asleep, it answers no request. It wakes when the temperature has moved by ``report_thr_C`` since the
+    last report (option ``threshold``, °C; the Temperature doc's accepted range is 0.5..5.0, 1.0 here is
+    ambience's assumption) or the humidity by 5 %, and every ``wake`` seconds (option, default 3600, also an
+    assumption), and then publishes one ``NotifyFullStatus`` on ``<prefix>/events/rpc``."""
+
+    kinds = (SENSOR,)
+    option_names = frozenset({"mac", "threshold", "wake"})
+    component_type = "temperature"
+    id_prefix = "shellyhtg3"
+    model = "S3SN-0U12A"
+    app = "HTG3"
+    fw_id = "20240819-074343/1.4.2-gc2639da"  # a build id of the right shape, not a real one
+    ver = "1.4.2"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.threshold = number(self.options.get("threshold")) or 1.0
+        self.wake = number(self.options.get("wake")) or 3600.0
+        self.next_wake: float | None = None
+        self.wakes = 0
+        self._humidity: float | None = None
+
+    def handle(self, topic: str, payload: bytes, now: float) -> list[Publish]:
+        return []  # asleep: a request goes nowhere
+
+    def report(self, now: float) -> list[Publish]:
+        return self._wake_up(now)  # it wakes when it starts (and reconnects)
+
+    def sensor_step(self, now: float) -> list[Publish]:
+        assert self.sensor is not None
+        if self.next_wake is None:
+            self.next_wake = now + self.wake
+        moved = self.sensor.reported is None or abs(self.sensor.temperature - self.sensor.reported) >= self.threshold
+        humid = self._humidity is not None and abs(self.sensor.humidity - self._humidity) >= 5
+        if moved or humid or now >= self.next_wake:
+            return self._wake_up(now)
+        return []
+
+    def _wake_up(self, now: float) -> list[Publish]:
+        assert self.sensor is not None
+        self.next_wake = now + self.wake
+        self.sensor.reported, self._humidity = self.sensor.temperature, self.sensor.humidity
+        self.wakes += 1
+        params = {"ts": round(time.time(), 2), **self.full_status(now)}
+        message = {"src": self.device_id, "dst": f"{self.name}/events", "method": "NotifyFullStatus", "params": params}
+        return [Publish(f"{self.name}/events/rpc", json_payload(message))]
+
+    def full_status(self, now: float) -> dict[str, Any]:
+        assert self.sensor is not None
+        c = self.config.component
+        return {
+            f"temperature:{c}": self.status(now),
+            f"humidity:{c}": {"id": c, "rh": round(self.sensor.humidity, 1)},
+            "devicepower:0": {"id": 0, "battery": {"V": 5.9, "percent": 96}, "external": {"present": False}},
+            **self._system_status(),
+        }
+
+    def status(self, now: float) -> dict[str, Any]:
+        assert self.sensor is not None
+        t = self.sensor.temperature
+        return {"id": self.config.component, "tC": round(t, 1), "tF": round(t * 9 / 5 + 32, 1)}
+
+    def component_config(self) -> dict[str, Any]:
+        return {"id": self.config.component, "name": None, "report_thr_C": self.threshold, "offset_C": 0.0}
+
+    def snapshot_extra(self, now: float) -> dict[str, Any]:
+        return {"device_id": self.device_id, "wakes": self.wakes}

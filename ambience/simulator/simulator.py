@@ -40,8 +40,8 @@ from ambience.simulator.homeassistant import HomeAssistantSim
 from ambience.simulator.profiles import Profile
 from ambience.simulator.profiles import get as get_profile
 from ambience.simulator.shelly import ShellySim
-from ambience.simulator.shelly_profiles import ShellyPlusDimmer, ShellyPlusPlug
-from ambience.simulator.tasmota import TasmotaCtBulb, TasmotaPlug, TasmotaSim
+from ambience.simulator.shelly_profiles import ShellyHtGen3, ShellyPlusDimmer, ShellyPlusPlug
+from ambience.simulator.tasmota import TasmotaCtBulb, TasmotaEnergyPlug, TasmotaPlug, TasmotaSim, TasmotaThSensor
 from ambience.simulator.z2m_profiles import Z2mDevice, bridge_devices
 from ambience.simulator.z2m_profiles import family as z2m_family
 from ambience.simulator.zigbee2mqtt import Zigbee2MqttSim
@@ -567,8 +567,11 @@ class _Bridge:
 PROFILED: dict[str, type[VirtualDevice[Any]]] = {
     "tasmota-light": TasmotaCtBulb,
     "tasmota-relay": TasmotaPlug,
+    "tasmota-energy-plug": TasmotaEnergyPlug,
+    "tasmota-th-sensor": TasmotaThSensor,
     "shelly-light": ShellyPlusDimmer,
     "shelly-switch": ShellyPlusPlug,
+    "shelly-ht": ShellyHtGen3,
     "esphome-light": EsphomeCtLight,
     "esphome-thermostat": EsphomeThermostat,
     "esphome-heat-cool": EsphomeHeatCool,
@@ -621,9 +624,8 @@ def _profile_for(where: str, name: Any, bridge: str, kind: str) -> Profile:
         raise ValueError(f"profile {name} is a {profile.bridge} device, but {where} is on {bridge}")
     wanted = profile.kind if profile.kind in ("climate", "switch", "sensor") else "light"
     if wanted != kind and not (wanted == "switch" and kind == "light"):  # a plug listed with the lights: as before
-        what = {"climate": "a thermostat", "light": "a light", "switch": "a plug", "sensor": "a sensor"}
-        where_is = {"climate": "the room's thermostat", "switch": "a switch", "sensor": "a sensor"}.get(
-            kind, "one of the room's lights"
-        )
-        raise ValueError(f"profile {name} is {what[profile.kind]}, but {where} is {where_is}")
+        what = {"climate": "a thermostat", "light": "a light", "switch": "a plug or relay", "sensor": "a sensor"}
+        places = {"climate": "the room's thermostat", "switch": "one of the room's switches", "sensor": "a sensor"}
+        place = places.get(kind, "one of the room's lights")
+        raise ValueError(f"profile {name} is {what[profile.kind]}, but {where} is {place}")
     return profile

@@ -27,8 +27,7 @@ class Profile:
     name: str
     bridge: str
     kind: ProfileKind
-    """``switch``: a plug or relay (in a room's ``switches``, or in its ``lights`` switched as a light);
-    ``sensor``: a temperature sensor."""
+    """``switch``: a plug or relay (in a room's ``switches``, or its ``lights`` as before); ``sensor``: a room sensor."""
     device: str
     """The real device, as its maker sells it."""
     family: str
@@ -227,6 +226,33 @@ PROFILES: Final[dict[str, Profile]] = {
             ),
         ),
         Profile(
+            "tasmota-energy-plug",
+            "tasmota",
+            "switch",
+            "Tasmota plug with a power meter (Gosund SP111, BlitzWolf SHP6: BL0937), no light",
+            "tasmota-energy-plug",
+            "Tasmota support_command.ino CmndPulsetime; support_tasmota.ino SetPulseTimer, ExecuteCommandPower, "
+            "Every100mSeconds; xdrv_03_energy.ino (ENERGY in tele SENSOR)",
+            (
+                "PulseTime sets the setting and restarts the running timer; every Power ON restarts it",
+                'when PulseTime runs out: stat RESULT {"POWER":"OFF"} and stat POWER OFF',
+                "ENERGY.Power (initial load, 60 W by default) in tele/<t>/SENSOR each TelePeriod (option teleperiod)",
+            ),
+        ),
+        Profile(
+            "tasmota-th-sensor",
+            "tasmota",
+            "sensor",
+            "Sonoff TH with an AM2301 (DHT21) temperature and humidity probe",
+            "tasmota-th-sensor",
+            "Tasmota xsns_06_dht.ino (AM2301 Temperature/Humidity/DewPoint), support_command.ino CmndTeleperiod, "
+            "CmndStatus (Status 10)",
+            (
+                'tele/<t>/SENSOR {"AM2301":{"Temperature":…,"Humidity":…},"TempUnit":"C"} each TelePeriod',
+                "option unit F: SetOption8 1, TempUnit F",
+            ),
+        ),
+        Profile(
             "shelly-plus-dimmer",
             "shelly",
             "light",
@@ -251,6 +277,19 @@ PROFILES: Final[dict[str, Profile]] = {
                 "NotifyStatus switch:0: output first, the metered apower in the next notification",
                 "<prefix>/online true, false as its Last Will",
             ),
+        ),
+        Profile(
+            "shelly-ht-gen3",
+            "shelly",
+            "sensor",
+            "Shelly H&T Gen3 (S3SN-0U12A), battery temperature and humidity sensor",
+            "shelly-ht",
+            f"{_SHELLY} ComponentsAndServices/Temperature, Humidity; Devices/Gen3/ShellyHTG3",
+            (
+                "asleep: answers no RPC; wakes on a change of report_thr_C (1 °C) / 5 % or every wake seconds",
+                "on waking: NotifyFullStatus with temperature:0 {tC, tF}, humidity:0 {rh}, devicepower:0",
+            ),
+            battery=True,
         ),
         Profile(
             "esphome-light",
