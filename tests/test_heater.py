@@ -8,12 +8,21 @@ unavailable (569-572); here it is switched off, at once.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
+import time
+from pathlib import Path
 
 import pytest
 
+from ambience.config import parse_config
+from ambience.devices.base import Availability, Dropped, Message, Report, SensorReport, SwitchReport
 from ambience.devices.heater import HeaterLoop, HeaterSettings, decide
-from ambience.model.state import ClimateState
+from ambience.devices.manager import Devices
+from ambience.infra.mqtt import Connection, Received
+from ambience.model.state import ClimateState, RoomState, Switch
+from ambience.testing import eventually_async
 
 pytestmark = pytest.mark.unit
 
@@ -82,3 +91,191 @@ def test_the_loop_counts_the_minimum_cycle_from_its_own_last_switch():
     assert loop.step(10.0).on is True and loop.check_at == 30.0
     assert loop.step(30.0).on is False and loop.changed_at == 30.0
     assert loop.shown() == {"target": 22.0, "current": 23.0, "heating": False, "reason": "23 °C is above 22.2 °C"}
+
+
+# ---- the manager: a room's climate to the controller, its on/off to the heater switch --------------------
+
+
+class Plug:
+    """A heater plug's adapter that records what it is asked; reports are given by the test."""
+
+    kind = "switch"
+    max_transition = 0.0
+
+    def __init__(self) -> None:
+        self.asked: list[bool] = []
+
+    def subscriptions(self) -> list[str]:
+        return ["visit/heater/state"]
+
+    def switch(self, switch: Switch) -> list[Message]:
+        self.asked.append(switch.on)
+        return [Message("visit/heater/set", "ON" if switch.on else "OFF")]
+
+    def auto_off_range(self) -> tuple[float, float] | None:
+        return None
+
+    def query(self) -> list[Message]:
+        return []
+
+    def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
+        return [SwitchReport(payload == b"ON")]
+
+
+class Sensor:
+    kind = "sensor"
+    max_transition = 0.0
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    def subscriptions(self) -> list[str]:
+        return [self.topic]
+
+    def query(self) -> list[Message]:
+        return []
+
+    def auto_off_range(self) -> tuple[float, float] | None:
+        return None
+
+    def decode(self, topic: str, payload: bytes) -> list[Report | Dropped]:
+        if payload == b"offline":
+            return [Availability(False)]
+        return [SensorReport(json.loads(payload)["temperature"])]
+
+
+CONFIG = """
+mqtt: {url: "mqtt://127.0.0.1:1"}
+rooms:
+  visit:
+    thermostat:
+      bridge: heater
+      switch: {bridge: generic, device: visit-heater, command_topic: visit/heater/set}
+      sensor: {bridge: generic, device: visit-sensor, command_topic: visit/sensor/unused}
+      hysteresis: 0.2
+      min_cycle: 30s
+      sensor_timeout: 2m
+    sensors:
+      - {bridge: generic, device: visit-air, command_topic: visit/air/unused}
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.running_since: float | None = None
+        """Set: the clock runs in real time from ``now``."""
+
+    def __call__(self) -> float:
+        return self.now + (0.0 if self.running_since is None else time.monotonic() - self.running_since)
+
+
+def room() -> tuple[Devices, Plug, Clock]:
+    config = parse_config(CONFIG, "ambience.yaml", Path("/tmp"))
+    clock = Clock()
+    devices = Devices(Connection(config.mqtt), config, clock=clock)
+    tracked = devices.rooms["visit"]
+    plug = Plug()
+    tracked["visit-heater"].adapter = plug  # type: ignore[assignment]
+    tracked["visit-sensor"].adapter = Sensor("visit/sensor")  # type: ignore[assignment]
+    tracked["visit-air"].adapter = Sensor("visit/air")  # type: ignore[assignment]
+    devices._routes = {
+        "visit/heater/state": [tracked["visit-heater"]],
+        "visit/sensor": [tracked["visit-sensor"]],
+        "visit/air": [tracked["visit-air"]],
+    }
+    return devices, plug, clock
+
+
+def session(target: float | None) -> RoomState:
+    climate = None if target is None else ClimateState(target, "heat")
+    return RoomState("running", None, 0.0, 3600.0, 3600.0, 4600.0, climate=climate)
+
+
+def hear(devices: Devices, topic: str, temperature: float | str) -> None:
+    payload = (
+        temperature.encode() if isinstance(temperature, str) else json.dumps({"temperature": temperature}).encode()
+    )
+    devices._on_message(Received(topic, payload, False))
+
+
+def heater_shown(devices: Devices) -> dict:
+    return next(d for d in devices.status("visit") if d["id"] == "visit-heater")
+
+
+def test_the_rooms_climate_runs_the_heater_switch_and_sensor_reports_run_it_again():
+    devices, plug, clock = room()
+    hear(devices, "visit/sensor", 19.0)
+    assert plug.asked == []  # no session has asked anything of the heater: left alone
+    devices.apply("visit", session(22.0))
+    assert plug.asked == [True]
+    shown = heater_shown(devices)
+    assert shown["desired"] == {"on": True}
+    assert shown["thermostat"] == {"target": 22.0, "current": 19.0, "heating": True, "reason": "19 °C is below 21.8 °C"}
+    clock.now += 40
+    hear(devices, "visit/sensor", 22.3)
+    assert plug.asked == [True, False]
+    devices.apply("visit", session(22.0))  # the room's next tick asks the same: nothing new is sent
+    assert plug.asked == [True, False]
+
+
+def test_the_wake_up_loop_runs_the_controller_when_a_minimum_cycle_ends():
+    devices, plug, clock = room()
+    hear(devices, "visit/sensor", 19.0)
+    devices.apply("visit", session(22.0))
+    clock.now += 5
+    hear(devices, "visit/sensor", 22.5)  # warm, but on for only 5 s
+    assert plug.asked == [True]
+    hear(devices, "visit/heater/state", "ON")  # confirmed: no retry due
+    check_at = devices.heaters["visit"].loop.check_at
+    assert check_at == 1030.0
+
+    async def wake_up() -> None:
+        clock.now, clock.running_since = check_at - 0.3, time.monotonic()  # 0.3 s before, and running
+        task = asyncio.create_task(devices.run())
+        try:
+            await eventually_async(lambda: plug.asked == [True, False], 2)  # nothing but its own timer wakes it
+        finally:
+            task.cancel()
+
+    asyncio.run(wake_up())
+
+
+def test_a_silent_or_offline_sensor_switches_the_heater_off():
+    devices, plug, clock = room()
+    hear(devices, "visit/sensor", 19.0)
+    devices.apply("visit", session(22.0))
+    clock.now += 121
+    devices._heat(devices.heaters["visit"], clock.now)
+    assert plug.asked == [True, False]
+    assert "said nothing" in heater_shown(devices)["thermostat"]["reason"]
+    clock.now += 60
+    hear(devices, "visit/sensor", 19.0)
+    assert plug.asked == [True, False, True]
+    hear(devices, "visit/sensor", "offline")
+    assert plug.asked == [True, False, True, False]
+
+
+def test_no_session_after_an_after_state_keeps_the_heater_off_whatever_the_sensor_says():
+    devices, plug, clock = room()
+    hear(devices, "visit/sensor", 19.0)
+    devices.apply("visit", session(22.0))
+    clock.now += 60
+    devices.want("visit", "visit-heater", Switch(False))  # the after state (core/after.py)
+    assert plug.asked == [True, False]
+    clock.now += 60
+    hear(devices, "visit/sensor", 15.0)
+    assert plug.asked == [True, False]
+    assert heater_shown(devices)["thermostat"]["heating"] is False
+    # a session without climate: the heater is off too
+    devices.apply("visit", session(None))
+    assert plug.asked == [True, False]
+
+
+def test_the_rooms_measured_temperature_is_the_first_room_sensor_that_reported_else_the_thermostats():
+    devices, _, _ = room()
+    assert devices.temperature("visit") is None
+    hear(devices, "visit/sensor", 19.5)
+    assert devices.temperature("visit") == {"current": 19.5, "device": "visit-sensor"}
+    hear(devices, "visit/air", 20.25)
+    assert devices.temperature("visit") == {"current": 20.25, "device": "visit-air"}
