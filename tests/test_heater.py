@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from ambience.cli.client_cmds import room_table
 from ambience.config import parse_config
 from ambience.devices.base import Availability, Dropped, Message, Report, SensorReport, SwitchReport
 from ambience.devices.heater import HeaterLoop, HeaterSettings, decide
@@ -279,3 +281,21 @@ def test_the_rooms_measured_temperature_is_the_first_room_sensor_that_reported_e
     assert devices.temperature("visit") == {"current": 19.5, "device": "visit-sensor"}
     hear(devices, "visit/air", 20.25)
     assert devices.temperature("visit") == {"current": 20.25, "device": "visit-air"}
+
+
+def test_ambience_status_shows_the_measured_temperature_and_what_the_heater_does():
+    devices, _, _ = room()
+    hear(devices, "visit/sensor", 19.0)
+    hear(devices, "visit/air", 19.5)
+    devices.apply("visit", session(22.0))
+    status = {
+        "room": "visit",
+        "state": "idle",
+        "devices": devices.status("visit"),
+        "temperature": devices.temperature("visit"),
+    }
+    console = Console(width=120, record=True)
+    console.print(room_table(status))
+    text = console.export_text()
+    assert "temperature  19.5 °C (visit-air)" in text
+    assert "heater       heating, target 22 °C: 19 °C is below 21.8 °C" in text
