@@ -243,6 +243,26 @@ def test_the_wake_up_loop_runs_the_controller_when_a_minimum_cycle_ends():
     asyncio.run(wake_up())
 
 
+def test_a_hold_begun_by_a_new_target_wakes_the_sleeping_loop_when_it_ends():
+    devices, plug, clock = room()
+    hear(devices, "visit/sensor", 19.0)
+    devices.apply("visit", session(22.0))  # on at 1000: held on until 1030
+    hear(devices, "visit/heater/state", "ON")
+
+    async def scenario() -> None:
+        clock.now, clock.running_since = 1029.7, time.monotonic()
+        task = asyncio.create_task(devices.run())
+        try:
+            await eventually_async(lambda: not devices._wake.is_set(), 2)  # asleep (until the sensor's timeout)
+            devices.apply("visit", session(18.0))  # 19 °C is too warm now, but it is held on: nothing is sent
+            assert plug.asked == [True]
+            await eventually_async(lambda: plug.asked == [True, False], 2)
+        finally:
+            task.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_a_silent_or_offline_sensor_switches_the_heater_off():
     devices, plug, clock = room()
     hear(devices, "visit/sensor", 19.0)

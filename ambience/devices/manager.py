@@ -210,9 +210,12 @@ class Devices:
         sensor = heater.sensor
         loop.sensor_offline = sensor.reachable is False
         was = (loop.heating, None if loop.last is None else loop.last.reason)
+        check_at = loop.check_at
         decision = loop.step(now)
         if (decision.on, decision.reason) != was:
             self._notify(heater.switch.room)
+        if loop.check_at != check_at:
+            self._wake.set()  # the loop sleeps until the controller's next check too
         self._active[id(heater.switch)] = heater.switch
         return self._unless_held(heater.switch, heater.switch.want(Switch(decision.on), now))
 
