@@ -2,7 +2,7 @@
 
 The rules are Home Assistant's generic_thermostat where they fit a treatment room
 (homeassistant/components/generic_thermostat/climate.py at 0087f75: hysteresis 574-575, the minimum
-cycle 580-593) and stricter where they do not: HA keeps the heater as it is when the sensor is
+cycle 580-596) and stricter where they do not: HA keeps the heater as it is when the sensor is
 unavailable (569-572); here it is switched off, at once.
 """
 

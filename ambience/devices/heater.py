@@ -8,7 +8,7 @@ that must not happen. What is taken from it, and what is done otherwise:
   ``too_hot = target < cur - hot_tolerance``): on below ``target − hysteresis``, off above
   ``target + hysteresis``, and in between the heater stays as it is. One ``hysteresis`` serves as both
   tolerances (HA's default for each is 0.3 °C, as ours).
-- **Minimum cycle** (climate.py:580-593, ``_last_toggled_time + min_cycle_duration <= now``, else a
+- **Minimum cycle** (climate.py:580-596, ``_last_toggled_time + min_cycle_duration <= now``, else a
   check is scheduled for when it is reached): the heater is not switched again within ``min_cycle``
   of its last switch, on *or* off (HA holds only the on-time with it, its off-time with a separate
   ``cycle_cooldown``); the decision says when to look again. Safety offs are never held.
