@@ -110,7 +110,7 @@ def test_each_room_is_announced_as_a_device_following_the_conventions(broker, si
             )  # fmt: skip
 
             cmps = doc["cmps"]
-            assert set(cmps) == {"preset", *ACTIONS, "remaining", "ends_at", "phase", "state"}
+            assert set(cmps) == {"preset", *ACTIONS, "remaining", "ends_at", "phase", "state", "temperature"}
             for key, comp in cmps.items():
                 assert ID.match(key)
                 assert comp["p"] in ("select", "button", "sensor")
@@ -139,7 +139,9 @@ def test_each_room_is_announced_as_a_device_following_the_conventions(broker, si
             assert "unit_of_measurement" not in ends  # HA refuses a unit on a timestamp
             assert "'None'" in ends["value_template"]  # idle: unknown, never a time without a zone
             assert cmps["state"]["device_class"] == "enum" and cmps["state"]["options"] == list(STATES)
-            for key in ("remaining", "ends_at", "phase", "state"):
+            temperature = cmps["temperature"]
+            assert (temperature["device_class"], temperature["unit_of_measurement"]) == ("temperature", "°C")
+            for key in ("remaining", "ends_at", "phase", "state", "temperature"):
                 assert cmps[key]["state_topic"] == f"ambience/{room}/state"
                 assert "value_json." in cmps[key]["value_template"]
 

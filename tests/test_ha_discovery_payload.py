@@ -87,3 +87,32 @@ def test_labels_tell_apart_presets_of_the_same_name_and_fall_back_to_the_id():
     assert preset_labels([{"id": "a", "name": "Relax"}, {"id": "b", "name": "relax"}, {"id": "c", "name": ""}]) == {
         "a": "Relax (a)", "b": "relax (b)", "c": "c",
     }  # fmt: skip
+
+
+def measured(template: str, state: dict[str, Any]) -> str:
+    """HA's rendering of the temperature sensor's ``value_template`` on the room state (a stand-in for its Jinja:
+    ``{{ value_json.temperature.current if value_json.temperature else 'None' }}``)."""
+    assert template == "{{ value_json.temperature.current if value_json.temperature else 'None' }}", template
+    return str(state["temperature"]["current"]) if state.get("temperature") else "None"
+
+
+def test_a_room_that_measures_its_temperature_has_a_temperature_sensor_in_celsius(tmp_path):
+    """HA's MQTT sensor (homeassistant/components/mqtt/sensor.py): ``device_class``, ``unit_of_measurement``,
+    ``state_class`` and ``suggested_display_precision`` are in its ``_PLATFORM_SCHEMA_BASE``; a numeric device
+    class takes the state as a number, and ``_update_state`` makes the rendered ``None`` (PAYLOAD_NONE) unknown."""
+    rooms = {
+        "room1": {"sensors": [{"bridge": "zigbee2mqtt", "device": "r1-sensor"}]},
+        "room2": {"lights": [{"bridge": "tasmota", "device": "r2-lamp"}]},
+    }
+    config = write_clinic(tmp_path, rooms, mqtt="mqtt://127.0.0.1:1", music=["music"], http=False).config
+    controller = SimpleNamespace(presets=lambda: PRESETS, rooms={}, library=None, subscribe=lambda fn: None)
+    ha = HomeAssistantDiscovery(FakeConnection(), controller, config)  # type: ignore[arg-type]
+    sensor = ha.payload("room1")["cmps"]["temperature"]
+    assert sensor["p"] == "sensor" and sensor["state_topic"] == "ambience/room1/state"
+    assert (sensor["device_class"], sensor["unit_of_measurement"], sensor["state_class"]) == (
+        "temperature", "°C", "measurement",
+    )  # fmt: skip
+    assert sensor["unique_id"] == "ambience_room1_temperature" and sensor["qos"] == 1
+    assert measured(sensor["value_template"], {"temperature": {"current": 21.4, "device": "r1-sensor"}}) == "21.4"
+    assert measured(sensor["value_template"], {"temperature": None}) == "None"
+    assert "temperature" not in ha.payload("room2")["cmps"]  # nothing there measures one

@@ -536,6 +536,7 @@ class Room:
             "ends_at": None,
             "remaining_s": None,
             "devices": self.devices.status(self.id),
+            "temperature": self.devices.temperature(self.id),
             "owed": [
                 {"device": o.device, "state": o.state, "since": iso(o.since), "status": t.shown_status}
                 for o in self.owed.values()

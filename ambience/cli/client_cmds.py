@@ -209,6 +209,16 @@ def room_table(room: dict[str, Any], elapsed: float = 0.0) -> Table:
         for note in room.get("notes") or ():
             table.add_row("note", Text(str(note)))
     table.add_row("devices", device_summary(room.get("devices") or []))
+    measured = room.get("temperature")
+    if isinstance(measured, dict) and isinstance(measured.get("current"), (int, float)):
+        table.add_row("temperature", Text(f"{measured['current']:g} °C ({measured.get('device')})"))
+    for dev in room.get("devices") or ():
+        heater = dev.get("thermostat")
+        if isinstance(heater, dict):
+            target = heater.get("target")
+            wanted = f"target {target:g} °C" if isinstance(target, (int, float)) else "no target"
+            heating = "heating" if heater.get("heating") else "not heating"
+            table.add_row("heater", Text(f"{heating}, {wanted}: {heater.get('reason') or '—'}"))
     for owed in room.get("owed") or ():
         table.add_row(
             "putting back",

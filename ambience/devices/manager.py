@@ -12,18 +12,20 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 
 from ambience.config import Config
 from ambience.config.devices import Zigbee2MqttDevice
 from ambience.config.sections import ReconcileConfig
-from ambience.devices.base import ClimateReport, Dropped, Message
+from ambience.devices.base import Availability, ClimateReport, Dropped, Message, SensorReport
 from ambience.devices.capabilities import Announces, Capabilities
+from ambience.devices.heater import HeaterLoop, HeaterSettings
 from ambience.devices.reconciler import Desired, Tracked
 from ambience.devices.registry import make_adapter
 from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter, z2m_bridge_devices, z2m_bridge_state
 from ambience.infra.aio import wait_event
 from ambience.infra.mqtt import Connection, Received
-from ambience.model.state import PART, DeviceKind, RoomState
+from ambience.model.state import PART, DeviceKind, RoomState, Switch
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,10 @@ class Devices:
         self._learned: set[int] = set()
         """Devices whose own announcement (retained: Tasmota's, ESPHome's) came, or was waited for in vain."""
         """Devices whose connect-time query and resend wait for their bridge's ``bridge/devices``."""
+        self.heaters: dict[str, Heater] = {}
+        """Rooms whose thermostat is a heater switch run from a sensor (``thermostat: {bridge: heater}``)."""
+        self.sensors: dict[str, list[Tracked]] = {}
+        """Each room's temperature sensors (``sensors:``), in the order configured."""
         for room_id, room in config.rooms.items():
             limits = config.room_limits(room_id)
             devices = {}
@@ -113,6 +119,8 @@ class Devices:
                     max_on=limits.max_on(dev.role) if heats else None,
                 )
                 devices[dev.id] = tracked
+                if kind == "sensor" and role == "sensor":
+                    self.sensors.setdefault(room_id, []).append(tracked)
                 topics = adapter.subscriptions()
                 if isinstance(dev, Zigbee2MqttDevice):
                     base = dev.base_topic.rstrip("/")
@@ -131,6 +139,12 @@ class Devices:
                             connection.subscribe(topic, functools.partial(self._on_announcement, topic), urgent=False)
                         self._announcements[topic].append(tracked)
             self.rooms[room_id] = devices
+            heater = room.heater
+            if heater is not None:
+                rules = HeaterSettings(
+                    heater.hysteresis, heater.min_cycle, heater.sensor_timeout, limits.max_temperature
+                )
+                self.heaters[room_id] = Heater(HeaterLoop(rules), devices[heater.switch.id], devices[heater.sensor.id])
         connection.on_connect(self._on_connect)
 
     # ---- what rooms want ---------------------------------------------------------------------
@@ -146,8 +160,15 @@ class Devices:
         that ``state`` leaves alone keeps what it was asked before (an after state it owes)."""
         now = self.clock()
         out: list[Message] = []
+        heater = self.heaters.get(room_id)
         for tracked in self.rooms[room_id].values():
             kind: DeviceKind = tracked.kind  # type: ignore[assignment]
+            if heater is not None and tracked is heater.switch:
+                # the room's thermostat: its climate goes to the controller, whose on/off goes to the switch
+                if "climate" in parts and (state.climate is not None or tracked.id not in keep):
+                    heater.loop.want(state.climate)
+                    out += self._heat(heater, now)
+                continue
             if kind == "sensor" or PART[kind] not in parts:
                 continue
             desired = state.desired(kind, tracked.role)
@@ -159,6 +180,12 @@ class Devices:
     def want(self, room_id: str, device_id: str, desired: Desired | None) -> None:
         tracked = self.rooms[room_id][device_id]
         now = self.clock()
+        heater = self.heaters.get(room_id)
+        if heater is not None and tracked is heater.switch:
+            # an after state (always off, core/after.py) or an owed one: no session runs the heater now, so
+            # whatever the sensor says next, the controller keeps it off
+            heater.loop.want(None)
+            heater.loop.step(now)
         self._active[id(tracked)] = tracked
         self._publish(self._unless_held(tracked, tracked.want(desired, now)))
 
@@ -174,6 +201,23 @@ class Devices:
                 for tracked in devices.values():
                     if id(tracked) not in self._held:  # it is asked when its bridge has said what it can be asked
                         self._publish(tracked.adapter.query())
+
+    def _heat(self, heater: Heater, now: float) -> list[Message]:
+        """Run the room's heater thermostat now; its on/off goes to the heater switch."""
+        loop = heater.loop
+        if not loop.engaged:
+            return []  # nothing asked of the heater yet (no session since the start): left as it is
+        sensor = heater.sensor
+        loop.sensor_offline = sensor.reachable is False
+        was = (loop.heating, None if loop.last is None else loop.last.reason)
+        check_at = loop.check_at
+        decision = loop.step(now)
+        if (decision.on, decision.reason) != was:
+            self._notify(heater.switch.room)
+        if loop.check_at != check_at:
+            self._wake.set()  # the loop sleeps until the controller's next check too
+        self._active[id(heater.switch)] = heater.switch
+        return self._unless_held(heater.switch, heater.switch.want(Switch(decision.on), now))
 
     def on_change(self, listener: Callable[[str], None]) -> None:
         """``listener(room_id)`` soon after a device of the room reports something new (debounced)."""
@@ -194,7 +238,33 @@ class Devices:
     # ---- status --------------------------------------------------------------------------------
 
     def status(self, room_id: str) -> list[dict]:
-        return [t.describe() for t in self.rooms[room_id].values()]
+        """Each device as the room status shows it; a heater thermostat's switch adds ``thermostat``
+        (its target, the measured temperature, whether it heats and why)."""
+        heater = self.heaters.get(room_id)
+        out = []
+        for tracked in self.rooms[room_id].values():
+            shown = tracked.describe()
+            if heater is not None and tracked is heater.switch:
+                shown["thermostat"] = heater.loop.shown()
+            out.append(shown)
+        return out
+
+    def temperature(self, room_id: str) -> dict | None:
+        """The room's measured temperature: the first configured room sensor that has reported one,
+        else its thermostat's (a heater thermostat's sensor, a thermostat's ``current``); ``None``:
+        nothing measured yet. ``{"current": °C, "device": id}``."""
+        devices = self.rooms[room_id]
+        thermostats = [t for t in devices.values() if t.role == "thermostat" and t.kind in ("climate", "sensor")]
+        for tracked in [*self.sensors.get(room_id, ()), *thermostats]:
+            reported = tracked.reported
+            value = None
+            if isinstance(reported, SensorReport):
+                value = reported.temperature
+            elif isinstance(reported, ClimateReport):
+                value = reported.current
+            if value is not None:
+                return {"current": value, "device": tracked.id}
+        return None
 
     def settled(self, room_id: str) -> bool:
         """Every device that is asked something is confirmed, unconfirmed or offline."""
@@ -225,7 +295,7 @@ class Devices:
         """Retries and fade steps, on time. Sleeps until the next one; no polling while idle."""
         while True:
             now = self.clock()
-            wakes = []
+            wakes = [t for h in self.heaters.values() if (t := h.loop.check_at) is not None]
             for tracked in list(self._active.values()):
                 wake = tracked.wake_at()
                 if wake is None:
@@ -237,6 +307,10 @@ class Devices:
             await wait_event(self._wake, delay)
             now = self.clock()
             out: list[Message] = []
+            for heater in self.heaters.values():
+                check_at = heater.loop.check_at
+                if check_at is not None and now >= check_at:
+                    out += self._heat(heater, now)
             for tracked in list(self._active.values()):
                 out += tracked.due(now)
             self._publish(out)
@@ -302,6 +376,7 @@ class Devices:
                         self._log_limit.log(key, now, logging.WARNING, "%s/%s: %s", *key, item)
                     else:
                         out += tracked.report(item, now)
+                        out += self._heard_by_heater(tracked, item, now)
             except Exception:  # one device's trouble is not the others' on the same topic
                 failed = (tracked.room, tracked.id, "failed")
                 self._log_limit.log(
@@ -318,6 +393,17 @@ class Devices:
         self._publish(out)
         self._changed.set()
         self._wake.set()
+
+    def _heard_by_heater(self, tracked: Tracked, item: object, now: float) -> list[Message]:
+        """A heater thermostat's sensor reported (a temperature, or its availability): the controller runs again."""
+        heater = self.heaters.get(tracked.room)
+        if heater is None or tracked is not heater.sensor:
+            return []
+        if isinstance(item, SensorReport) and item.temperature is not None:
+            heater.loop.reading(item.temperature, now)
+        elif not isinstance(item, Availability):
+            return []
+        return self._heat(heater, now)
 
     def _on_bridge(self, msg: Received) -> None:
         """Zigbee2MQTT's ``bridge/devices`` (what each device can do) or ``bridge/state`` (Z2M itself)."""
@@ -349,6 +435,7 @@ class Devices:
                 return
             for tracked in behind:
                 out += tracked.bridge(online, now)
+                out += self._heard_by_heater(tracked, Availability(online), now)
                 self._active[id(tracked)] = tracked
         for room in {t.room for t in behind}:
             self._notify(room)
@@ -449,6 +536,15 @@ class Devices:
                 out += tracked.reconnected(now)
                 self._active[key] = tracked
         return out
+
+
+@dataclass(frozen=True)
+class Heater:
+    """A room's heater thermostat: its controller's state, the heater switch and the sensor it is run from."""
+
+    loop: HeaterLoop
+    switch: Tracked
+    sensor: Tracked
 
 
 def _visible(tracked: Tracked) -> tuple:

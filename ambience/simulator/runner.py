@@ -57,8 +57,10 @@ def device_specs(path: str | Path) -> dict[str, dict[str, Any]]:
           studio-ceiling: {profile: ikea-led1545g12, availability: true}
 
     keys ``"<room>/<device>"`` or ``"<device>"``; per device ``profile`` (docs/simulator.md),
-    ``initial`` (the state it starts in), ``faults`` and the bridge's options. ValueError naming the
-    file and the bad entry.
+    ``initial`` (the state it starts in), ``faults`` and the bridge's options. An optional
+    ``thermal:`` mapping gives a room with a heater thermostat its air's rates
+    (``visit: {heating: 1.5, cooling: 0.2, ambient: 14}``, :mod:`ambience.simulator.thermal`).
+    ValueError naming the file and the bad entry.
     """
     where = str(path)
     try:
@@ -69,9 +71,19 @@ def device_specs(path: str | Path) -> dict[str, dict[str, Any]]:
     if issues:
         raise ValueError(f"{issues[0]} (the simulator devices file)")
     devices = data.get("devices") if isinstance(data, Mapping) else None
-    if not isinstance(devices, Mapping) or set(data) - {"devices"}:
-        raise ValueError(f"{where}: write a 'devices:' mapping of '<room>/<device>' to a spec, and nothing else")
+    if not isinstance(devices, Mapping) or set(data) - {"devices", "thermal"}:
+        raise ValueError(
+            f"{where}: write a 'devices:' mapping of '<room>/<device>' to a spec (and optionally 'thermal:'), "
+            "and nothing else"
+        )
     out: dict[str, dict[str, Any]] = {"options": {}, "initial": {}, "faults": {}}
+    thermal = data.get("thermal", {})
+    if not isinstance(thermal, Mapping) or not all(isinstance(v, Mapping) for v in thermal.values()):
+        raise ValueError(
+            f"{where}: thermal is {thermal!r}; write a mapping of room to rates, such as visit: {{heating: 1}}"
+        )
+    if thermal:
+        out["thermal"] = {str(room): dict(rates) for room, rates in thermal.items()}
     for name, spec in devices.items():
         if not isinstance(spec, Mapping):
             raise ValueError(f"{where}: devices.{name} is {spec!r}; write a mapping such as {{profile: tuya-ts0601}}")

@@ -42,6 +42,7 @@ from ambience.simulator.profiles import get as get_profile
 from ambience.simulator.shelly import ShellySim
 from ambience.simulator.shelly_profiles import ShellyHtGen3, ShellyPlusDimmer, ShellyPlusPlug
 from ambience.simulator.tasmota import TasmotaCtBulb, TasmotaEnergyPlug, TasmotaPlug, TasmotaSim, TasmotaThSensor
+from ambience.simulator.thermal import Thermal
 from ambience.simulator.z2m_profiles import Z2mDevice, bridge_devices
 from ambience.simulator.z2m_profiles import family as z2m_family
 from ambience.simulator.zigbee2mqtt import Zigbee2MqttSim
@@ -68,7 +69,9 @@ class Simulator:
     faults as on the fault topic; the initial state (``{"on": true, "brightness": 80,
     "color_temp": 4000}`` or ``{"target": 19, "mode": "heat", "local_temperature": 18}``);
     bridge options (``{"legacy_availability": true}`` for Zigbee2MQTT 1.x). ``tick`` is the
-    seconds between fade reports and thermostat drift steps of ``drift`` °C.
+    seconds between fade reports and thermostat drift steps of ``drift`` °C. ``thermal`` maps a
+    room with a heater thermostat to its air's rates (:mod:`ambience.simulator.thermal`:
+    ``{"heating": 6, "cooling": 2, "ambient": 15}`` °C/min and °C).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Simulator:
         options: Specs | None = None,
         prefix: str = PREFIX,
         client_id: str | None = None,
+        thermal: Specs | None = None,
     ):
         if tick <= 0:
             raise ValueError(f"tick {tick!r} must be more than 0 seconds")
@@ -92,6 +96,8 @@ class Simulator:
         self.prefix = prefix
         self.client_id = client_id or f"ambience-sim-{os.getpid()}-{os.urandom(3).hex()}"
         self._devices = self._build(config, initial or {}, options or {}, drift)
+        self._thermal = Thermal.link(config, self._devices.values(), thermal or {})
+        """The air of each room with a heater thermostat (simulator/thermal.py), stepped on every tick."""
         for name, spec in (faults or {}).items():
             for dev_key in self._resolve(name):
                 self._devices[dev_key].faults = Faults.parse(spec)
@@ -285,6 +291,12 @@ class Simulator:
 
         self._call(call)
 
+    def set_room_temperature(self, room_id: str, celsius: float) -> None:
+        """The air of a room with a heater thermostat is ``celsius`` now; its sensors report it at their next tick."""
+        if room_id not in self._thermal.rooms:
+            self._thermal.set(room_id, celsius)  # raises ValueError, naming the rooms that have one
+        self._call(lambda now: self._thermal.set(room_id, celsius))
+
     def describe(self) -> list[str]:
         """One line per device: where it is, its bridge and the topics it listens on."""
         lines = []
@@ -477,6 +489,8 @@ class Simulator:
         self._publish(out)
 
     def _advance(self, now: float, step: bool) -> None:
+        if step:
+            self._thermal.step(now)  # the rooms' air first: the sensors report what it is now
         for key, dev in self._devices.items():
             deadline = dev.deadline
             if step or (deadline is not None and deadline <= now):

@@ -18,7 +18,9 @@ outside ``[a-zA-Z0-9_-]`` made ``_``, so ``ambience`` by default). Its component
   CLI's); its answer goes to ``<base>/<room>/command/result`` with ``"id": "ha:<action>"``.
 - ``sensor`` s *Remaining time* (``duration``, s), *End time* (``timestamp``), *Phase* and *State*
   (``enum``), read with templates from the retained room state ``<base>/<room>/state`` that
-  :class:`~ambience.surfaces.mqtt_control.MqttControl` publishes.
+  :class:`~ambience.surfaces.mqtt_control.MqttControl` publishes; and, in a room with a thermostat or
+  temperature sensors, *Temperature* (``temperature``, °C, ``measurement``): the room's measured
+  temperature (``temperature.current`` of the room state; unknown until something has measured one).
 
 Every component carries ``qos: 1``: the root-level ``qos`` is inherited by the components only in newer
 Home Assistant (``SHARED_OPTIONS`` in homeassistant/components/mqtt/schemas.py has no ``qos`` before 2026.x,
@@ -80,6 +82,7 @@ _ICONS = {
     "ends_at": "mdi:clock-end",
     "phase": "mdi:progress-clock",
     "state": "mdi:information-outline",
+    "temperature": "mdi:thermometer",
 }
 
 
@@ -247,6 +250,14 @@ class HomeAssistantDiscovery:
                 " 'started_at': value_json.started_at} | tojson }}"
             ),
         )  # fmt: skip
+        if room is not None and (room.thermostat is not None or room.sensors):
+            # HA's MQTT sensor schema (homeassistant/components/mqtt/sensor.py _PLATFORM_SCHEMA_BASE): a numeric
+            # device class with its unit; _update_state takes the rendered "None" as unknown (nothing measured yet)
+            components["temperature"] = entity(
+                "temperature", "sensor", "Temperature", state_topic=state_topic, device_class="temperature",
+                unit_of_measurement="°C", state_class="measurement", suggested_display_precision=1,
+                value_template="{{ value_json.temperature.current if value_json.temperature else 'None' }}",
+            )  # fmt: skip
         return {
             "dev": {"ids": [dev_id], "name": name, "mf": "ambience", "mdl": "Treatment room", "sw": self.version},
             "o": {"name": "ambience", "sw": self.version},

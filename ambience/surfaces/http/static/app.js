@@ -226,6 +226,8 @@
       devices: $(".devices", card),
       deviceList: $(".device-list ul", card),
       music: $(".music", card),
+      temperatureRow: $(".temperature-row", card),
+      temperature: $(".temperature", card),
       next: $(".next-booking", card),
       error: $(".room-error", card),
       controls: $(".controls", card),
@@ -303,6 +305,7 @@
     }
 
     renderDevices(room);
+    renderTemperature(room);
     renderMusic(room);
     const next = s.next_booking;
     if (next && next.start) {
@@ -349,6 +352,19 @@
     if (room.status.store_error) {
       e.deviceList.append(el("li", `store: ${room.status.store_error}; retrying`, "st-offline"));
     }
+  }
+
+  // The room's measured temperature (its sensor's, else its thermostat's) and what a heater thermostat does.
+  function renderTemperature(room) {
+    const t = room.status.temperature;
+    const e = room.els;
+    e.temperatureRow.hidden = !(t && typeof t.current === "number");
+    if (e.temperatureRow.hidden) return;
+    const devices = Array.isArray(room.status.devices) ? room.status.devices : [];
+    const heater = devices.find((d) => d.thermostat);
+    let text = `${Math.round(t.current * 10) / 10} °C`;
+    if (heater) text += heater.thermostat.heating ? " · heating" : " · heater off";
+    e.temperature.textContent = text;
   }
 
   function renderMusic(room) {
