@@ -22,9 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
+from soak_heaters import heater_kills  # noqa: E402
 from soaklib import DEFAULTS, Result, broker_kills, daemon_kills, fuzzed_commands, malformed_files  # noqa: E402
 
-NAMES = {"broker": "broker kills", "sigkill": "daemon SIGKILLs", "fuzz": "fuzzed commands", "files": "malformed files"}
+NAMES = {
+    "broker": "broker kills",
+    "sigkill": "daemon SIGKILLs",
+    "fuzz": "fuzzed commands",
+    "files": "malformed files",
+    "heaters": "heaters off when ambience dies",
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,7 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--only", default=",".join(NAMES), metavar="LIST", help="comma-separated: broker,sigkill,fuzz,files"
+        "--only", default=",".join(NAMES), metavar="LIST", help="comma-separated: broker,sigkill,fuzz,files,heaters"
     )
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="the random seed (default %(default)s)")
     parser.add_argument("--kills", type=int, metavar="N", help="broker kills and daemon SIGKILLs (default 20 each)")
@@ -65,6 +72,8 @@ def run(name: str, args: argparse.Namespace, progress) -> Result:
         return daemon_kills(args.daemon_kills, bookings=args.bookings, seed=args.seed, progress=progress)
     if name == "fuzz":
         return fuzzed_commands(args.commands, seed=args.seed, progress=progress)
+    if name == "heaters":
+        return heater_kills(args.daemon_kills, progress=progress)
     return malformed_files(args.files, seed=args.seed, progress=progress)
 
 

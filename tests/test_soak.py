@@ -44,3 +44,9 @@ def test_10k_fuzzed_commands_are_all_answered_and_change_nothing(mosquitto_binar
 
 def test_1000_malformed_presets_and_configs_are_refused_naming_file_and_field():
     held(soaklib.malformed_files(), 1_000)
+
+
+def test_heat_plugs_switch_themselves_off_after_each_of_20_daemon_sigkills(mosquitto_binary):
+    import soak_heaters
+
+    held(soak_heaters.heater_kills(20), 20)

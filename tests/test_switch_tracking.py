@@ -176,3 +176,12 @@ def test_room_switches_config():
 def test_switch_keys_are_refused_on_a_light():
     with pytest.raises(ValueError, match="auto_off is set on light 'lamp'"):
         Room.model_validate({"lights": [{"bridge": "tasmota", "device": "lamp", "auto_off": "2m"}]})
+
+
+def test_the_maximum_on_time_per_heat_role_from_the_limits():
+    limits = Limits.model_validate({"max_on_time": {"heater": "3h"}})
+    assert limits.max_on("heater") == 3 * 3600
+    assert limits.max_on("towel_warmer") == 14 * 3600  # a towel cabinet is on for a working day
+    assert limits.max_on("table_warmer") == 4 * 3600
+    with pytest.raises(ValueError, match="max_on_time"):
+        Limits.model_validate({"max_on_time": {"Heater!": "3h"}})
