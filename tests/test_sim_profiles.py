@@ -503,3 +503,8 @@ def test_the_demo_runs_real_profiles(tmp_path: Path) -> None:
     assert profiles[("studio", "studio-trv")] == "bosch-bth-ra"
     assert profiles[("studio", "studio-ceiling")] == "hue-white-ambiance"
     assert profiles[("studio", "studio-lamp")] == "tasmota-ct-bulb"
+    assert profiles[("studio", "studio-warmer")] == "tasmota-energy-plug"
+    assert profiles[("studio", "studio-sensor")] == "aqara-wsdcgq11lm"
+    assert profiles[("visit", "visit-heater")] == "shelly-plus-plug"
+    assert profiles[("visit", "visit-sensor")] == "sonoff-snzb-02"
+    assert sim.device("visit", "visit-heater")["kind"] == "switch"  # a plug, with its firmware's timer

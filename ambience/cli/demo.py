@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DEMO_CONFIG = """\
-# The demo: two treatment rooms whose devices are simulated (ambience simulate).
+# The demo: two treatment rooms and a home visit, whose devices are simulated (ambience simulate).
 mqtt: {{url: "mqtt://127.0.0.1:{mqtt_port}", base_topic: ambience}}
 presets: [builtin]
 music: [music]
@@ -34,6 +34,11 @@ rooms:
       - {{bridge: zigbee2mqtt, device: studio-ceiling, role: ceiling}}
       - {{bridge: tasmota, device: studio-lamp, role: lamp}}
       - {{bridge: shelly, device: shellydimmer2-studio, role: floor}}
+    switches:
+      - {{bridge: tasmota, device: studio-warmer, role: table_warmer, auto_off: 2m}}
+      - {{bridge: zigbee2mqtt, device: studio-diffuser, role: diffuser}}
+    sensors:
+      - {{bridge: zigbee2mqtt, device: studio-sensor}}
     speaker: {{audio_device: auto, ao: "pipewire,pulse,alsa,null"}}  # null: silent where there is no sound card
   garden:
     name: Garden room
@@ -47,6 +52,16 @@ rooms:
         state_topic: homeassistant-lights/garden-ceiling/state
         availability_topic: homeassistant-lights/garden-ceiling/availability
     speaker: {{audio_device: auto, ao: "pipewire,pulse,alsa,null"}}
+  visit:
+    name: Home visit
+    home_visit: true   # stopping the daemon ends the session and puts the home back first
+    thermostat:        # no smart thermostat in the client's home: the therapist's heater on a plug
+      bridge: heater
+      switch: {{bridge: shelly, device: visit-heater, auto_off: 2m}}
+      sensor: {{bridge: zigbee2mqtt, device: visit-sensor}}
+    lights:
+      - {{bridge: zigbee2mqtt, device: visit-lamp, role: lamp}}
+    speaker: null
 """
 
 DEMO_DEVICES = """\
@@ -55,6 +70,14 @@ devices:
   studio/studio-trv: {profile: bosch-bth-ra, initial: {target: 19, local_temperature: 18.5}}
   studio/studio-ceiling: {profile: hue-white-ambiance}
   studio/studio-lamp: {profile: tasmota-ct-bulb}
+  studio/studio-warmer: {profile: tasmota-energy-plug, initial: {load: 60}}
+  studio/studio-diffuser: {profile: ikea-outlet}
+  studio/studio-sensor: {profile: aqara-wsdcgq11lm, initial: {temperature: 21.5}}
+  visit/visit-heater: {profile: shelly-plus-plug, initial: {load: 1500}}
+  visit/visit-sensor: {profile: sonoff-snzb-02}
+  visit/visit-lamp: {profile: hue-white-ambiance, initial: {on: true, brightness: 70, color_temp: 3000}}
+thermal:
+  visit: {heating: 1.5, cooling: 0.2, ambient: 15, start: 17}   # the client's living room, warmed by the heater
 """
 
 
@@ -151,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         bin_dir = Path(sys.executable).parent
         print(
             f"""
-ambience is running: a private mosquitto on 127.0.0.1:{mqtt_port}, simulated devices for two rooms
-(studio, garden) and the daemon with the preset library and the default playlist.
+ambience is running: a private mosquitto on 127.0.0.1:{mqtt_port}, simulated devices for two treatment
+rooms and a home visit (studio, garden, visit) and the daemon with the preset library and the default playlist.
 
 In another terminal:
   export AMBIENCE_CONFIG={config}
@@ -177,12 +200,13 @@ Press Ctrl-C to stop everything.""",
                     stop = True
             time.sleep(0.5)
     finally:
+        # one at a time, the daemon first: a home visit's session ends and is put back (on_shutdown: end)
+        # while the broker and the devices are still there
         for proc in reversed(procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in reversed(procs):
             try:
-                proc.wait(10)
+                proc.wait(70)
             except subprocess.TimeoutExpired:
                 proc.kill()
         print("stopped.")
