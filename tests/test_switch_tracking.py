@@ -185,3 +185,19 @@ def test_the_maximum_on_time_per_heat_role_from_the_limits():
     assert limits.max_on("table_warmer") == 4 * 3600
     with pytest.raises(ValueError, match="max_on_time"):
         Limits.model_validate({"max_on_time": {"Heater!": "3h"}})
+
+
+def test_an_off_when_the_device_s_own_timer_ran_out_is_sent_on_again_but_a_person_s_off_is_held():
+    t, a = plug()
+    t.want(Switch(True), 0.0)
+    t.report(SwitchReport(True), 0.1)
+    # the re-arms were lost (a broker hiccup): the plug's own timer switches it off auto_off later
+    assert t.report(SwitchReport(False), 0.1 + 120.0) == [Message("plug/cmnd", "ON")]
+    assert t.status == "pending"
+    t.report(SwitchReport(True), 121.0)
+    assert t.status == "confirmed"
+    # a person switches it off between two re-arms (each answered with on): held as they left it
+    t.due(151.0)
+    t.report(SwitchReport(True), 151.1)
+    assert t.report(SwitchReport(False), 160.0) == []
+    assert t.status == "manual"

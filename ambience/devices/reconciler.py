@@ -43,6 +43,9 @@ REARM_EVERY = 0.25
 """A switch's device-side auto-off timer is re-armed after this fraction of it: three re-arms can be
 lost (a broker restart, a dropped command) before the device switches itself off."""
 
+TIMER_RAN_OUT = 0.9
+"""An *off* at least this fraction of ``auto_off`` after the switch last said *on* is its own timer."""
+
 Desired = LightTarget | ClimateState | Switch
 Sent = Light | ClimateState | Switch
 Reported = Light | ClimateReport | SwitchReport | SensorReport
@@ -105,6 +108,8 @@ class Tracked:
     capped: bool = False
     """The switch was switched off for its maximum on-time; it stays off until the room wants it off."""
     rearm_at: float | None = None
+    on_reported_at: float | None = None
+    """When the switch last said it is on: its firmware's timer, re-armed by then, runs out ``auto_off`` later."""
     sent: Sent | None = None
     sent_transition: float = 0.0
     reported: Reported | None = None
@@ -341,7 +346,12 @@ class Tracked:
             return []
         if self.behaviour.about_state(report):
             self.reported_at = now  # a measured temperature alone says nothing of the setpoint
+        was_on = isinstance(self.reported, SwitchReport) and self.reported.on
         self.reported = self.behaviour.take(self.reported, report)
+        if isinstance(report, SwitchReport) and report.on:
+            self.on_reported_at = now
+        elif isinstance(report, SwitchReport) and was_on and self._timer_ran_out(now):
+            return self._send(now, fresh=True)  # not a person: re-arms were lost and its own timer ran out
         if self.online is None:
             self.online = True
         if self.sent is None or not self.wants_something:
@@ -368,6 +378,16 @@ class Tracked:
             self.status = "manual"  # it had what was asked, and was changed at the device
             self.retry_at, self.step_at = None, None
         return []
+
+    def _timer_ran_out(self, now: float) -> bool:
+        """An *off* from a switch the room wants on, armed with a timer, said no sooner than that timer
+        after the switch last said it was on: its re-arms were lost (a broker hiccup) and the device
+        switched itself off. A person's *off* comes between re-arms, each of which the switch answers
+        with *on*, so it is sooner; that one is held (``manual``)."""
+        sw = self.switch
+        if sw is None or not sw.on or not sw.auto_off or self.on_reported_at is None or self.status == "manual":
+            return False
+        return now >= self.on_reported_at + sw.auto_off * TIMER_RAN_OUT
 
     def _outside_limits(self) -> bool:
         if self.sent is None or self.reported is None:
