@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from heater_standins import GenericSwitchSim
 from test_heater import CONFIG as HEATER_ROOM
 
 from ambience.config import parse_config
 from ambience.simulator.base import SENSOR, SWITCH
+from ambience.simulator.generic import GenericSim
 from ambience.simulator.runner import device_specs
 from ambience.simulator.thermal import Rates, Thermal
 
@@ -31,7 +31,7 @@ def linked(rates: dict | None = None, initial: float = 19.0):
     for room_id, room in config.rooms.items():
         for dev, kind, _ in room.devices():
             spec = {"temperature": initial} if kind == SENSOR else None
-            devices.append(GenericSwitchSim(room_id, dev, kind, initial=spec))  # type: ignore[arg-type]
+            devices.append(GenericSim(room_id, dev, kind, initial=spec))  # type: ignore[arg-type]
     thermal = Thermal.link(config, devices, {"visit": rates} if rates else {})
     by_name = {dev.name: dev for dev in devices}
     return thermal, by_name
