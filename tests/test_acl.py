@@ -112,7 +112,8 @@ def publish_as(broker: Mosquitto, user: str, topics: list[str]) -> dict[str, str
 
 
 def confirmed(live: LiveDaemon, room: str) -> dict[str, Any]:
-    return {d["id"]: d["status"] for d in live.status(room)["devices"]}
+    """The status of each device the session asks something of (a switch or sensor it leaves alone is idle)."""
+    return {d["id"]: d["status"] for d in live.status(room)["devices"] if d["desired"] is not None}
 
 
 def wait_confirmed(live: LiveDaemon, room: str, timeout: float = 10.0) -> None:
@@ -127,7 +128,10 @@ def test_a_session_runs_with_exactly_the_documented_acl_and_nothing_is_denied(ac
     with (
         MqttProbe(broker, "#", username="observer", password=PASSWORDS["observer"]) as observer,
         MqttProbe(broker, username="tablet", password=PASSWORDS["tablet"]) as tablet,
-        Simulator(demo_config(tmp_path, broker, "sim"), tick=0.2, initial=INITIAL) as sim,
+        Simulator(
+            demo_config(tmp_path, broker, "sim"), tick=0.2, initial=INITIAL,
+            options={"visit-heater": {"profile": "shelly-plus-plug"}},  # the plain Shelly sim has no switch
+        ) as sim,  # fmt: skip
     ):
         tablet.subscribe("ambience/+/command/result", "ambience/+/state")
         live = LiveDaemon(config).start()
@@ -135,14 +139,15 @@ def test_a_session_runs_with_exactly_the_documented_acl_and_nothing_is_denied(ac
             live.wait_reported()  # every device's report came in: ambience may read each state topic
             client_id = live.daemon.connection.client_id
             # Home Assistant discovery: announced, and again on Home Assistant's birth message
-            configs = observer.wait_count("homeassistant/device/+/config", 2)
+            configs = observer.wait_count("homeassistant/device/+/config", 3)
             assert {m.topic for m in configs} == {
                 "homeassistant/device/ambience_studio/config",
                 "homeassistant/device/ambience_garden/config",
+                "homeassistant/device/ambience_visit/config",
             }
             mark = observer.mark()
             observer.publish("homeassistant/status", "online")
-            observer.wait_count("homeassistant/device/+/config", 2, timeout=8, since=mark)
+            observer.wait_count("homeassistant/device/+/config", 3, timeout=8, since=mark)
 
             for room in ("studio", "garden"):
                 mark = tablet.mark()
