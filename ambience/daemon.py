@@ -6,9 +6,10 @@ cleanly; sessions stay persisted and continue on the next start — except in a 
 ``on_shutdown: end`` (a home visit's default), where the session ends and the daemon waits for the
 devices to confirm the after state (up to the room's ``shutdown_wait``) before it exits.
 
-Three watchers run beside the rooms: the wall clock (a step re-evaluates every room at once,
-:mod:`ambience.clockwatch`), systemd's watchdog (``WATCHDOG=1`` while the rooms' loop is alive)
-and the site's presence (one daemon per base topic, :mod:`ambience.presence`).
+Four watchers run beside the rooms: the wall clock (a step re-evaluates every room at once,
+:mod:`ambience.clockwatch`), systemd's watchdog (``WATCHDOG=1`` while the rooms' loop is alive),
+the site's presence (one daemon per base topic, :mod:`ambience.presence`) and the preset folders
+(a new, edited or removed file reloads the library, :meth:`Daemon.reload_presets`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ambience.app.room import Room
 from ambience.app.scheduler import BookingService
 from ambience.config import Config
 from ambience.config.calendars import check_feeds
-from ambience.config.library import load_library
+from ambience.config.library import fingerprint, load_library
 from ambience.core.clockwatch import CHECK_EVERY, ClockWatch
 from ambience.devices.manager import Devices
 from ambience.errors import AmbienceError, CommandError, DeviceError
@@ -49,6 +50,8 @@ from ambience.surfaces.mqtt_control import MqttControl
 
 log = logging.getLogger(__name__)
 
+PRESET_POLL = 2.0
+"""Seconds between looks at the preset folders (``stat`` only; a change reloads the library)."""
 STUCK_TICK = 30.0
 """Seconds a room may take over one tick before the watchdog stops vouching for the daemon."""
 
@@ -68,9 +71,11 @@ class Daemon:
         self.monotonic = monotonic if monotonic is not None else (time.monotonic if clock is time.time else None)
         """Compared with ``clock`` to notice steps of the wall clock (``None``: a test's own clock, not watched)."""
         self.exit_code = 0
+        self._preset_marks = fingerprint(config.preset_folders())  # before loading: a change meanwhile is seen
         self.library = load_library(config.preset_folders())
-        for issue in self.library.problems:
-            log.warning("preset skipped: %s", issue)
+        """The one library every reader goes through; a reload replaces its contents in one step."""
+        self._logged_problems: set[str] = set()
+        self._log_preset_problems()
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _lock_state_dir(config.state_dir)
         self.store = Store(config.state_dir / "ambience.db")
@@ -113,6 +118,7 @@ class Daemon:
         self.bookings.dispatch = self.controller.execute  # a booking that fires is a command like any other
         self.controller.subscribe(self._room_changed)
         self.surfaces: list[Any] = []
+        self.discovery: HomeAssistantDiscovery | None = None
         self._tasks: list[asyncio.Task] = []
         self._stop_event: asyncio.Event | None = None
         self.http_app: Any = None
@@ -124,7 +130,8 @@ class Daemon:
 
     async def start(self) -> None:
         self.surfaces.append(MqttControl(self.connection, self.controller, self.config))
-        self.surfaces.append(HomeAssistantDiscovery(self.connection, self.controller, self.config))
+        self.discovery = HomeAssistantDiscovery(self.connection, self.controller, self.config)
+        self.surfaces.append(self.discovery)
         if self.players and self.config.music:
             from ambience.music.sounds import ensure_default_playlist_aside
 
@@ -152,6 +159,7 @@ class Daemon:
             )
             self._tasks.append(asyncio.create_task(self.controller.calendars.run(), name="calendars"))
         self._tasks.append(asyncio.create_task(self.devices.run(), name="devices"))
+        self._tasks.append(asyncio.create_task(self.watch_presets(), name="presets"))
         for room in self.rooms.values():
             self._tasks.append(asyncio.create_task(room.run(), name=f"room-{room.id}"))
         if self.monotonic is not None:
@@ -207,6 +215,51 @@ class Daemon:
             for room in self.rooms.values():
                 room.clock_stepped(delta)
             self.bookings.clock_stepped()
+
+    async def watch_presets(self) -> None:
+        """Every PRESET_POLL seconds: did a preset file change? Then the library is reloaded."""
+        while True:
+            await asyncio.sleep(PRESET_POLL)
+            try:
+                await self.reload_presets()
+            except Exception:  # a surprise in one reload must not end the watching
+                log.exception("reloading the presets failed; the library is unchanged")
+
+    async def reload_presets(self) -> bool:
+        """Reload the library if the preset folders changed since the last look (``stat`` only on the
+        loop; the files are read in a worker). A file that no longer loads keeps its last good preset;
+        a removed file's preset is gone for new starts; running sessions keep the preset they started
+        with (each room holds its own). Home Assistant's preset select is announced again if the list
+        changed. Whether anything changed."""
+        folders = self.config.preset_folders()
+        marks = fingerprint(folders)
+        if marks == self._preset_marks:
+            return False
+        self._preset_marks = marks
+        fresh = await asyncio.to_thread(load_library, folders, self.library)
+        before, listed = self.library.presets, self.controller.presets()
+        self.library.replace(fresh)  # one step on the loop: every reader sees the old library or the new
+        self._log_preset_problems()
+        added = sorted(fresh.presets.keys() - before.keys())
+        removed = sorted(before.keys() - fresh.presets.keys())
+        edited = sorted(pid for pid in fresh.presets.keys() & before.keys() if fresh.presets[pid] != before[pid])
+        if added or removed or edited:
+            log.info(
+                "presets reloaded: %d presets (added: %s; edited: %s; removed: %s); running sessions keep theirs",
+                len(fresh.presets), ", ".join(added) or "none", ", ".join(edited) or "none",
+                ", ".join(removed) or "none",
+            )  # fmt: skip
+        if self.discovery is not None and self.controller.presets() != listed:
+            self.discovery.presets_changed()
+        return True
+
+    def _log_preset_problems(self) -> None:
+        """Each problem of the library once, while it lasts (fixed and broken again: logged again)."""
+        now = {str(issue) for issue in self.library.problems}
+        for issue in self.library.problems:
+            if str(issue) not in self._logged_problems:
+                log.warning("preset file: %s", issue)
+        self._logged_problems = now
 
     async def _watchdog(self, interval: float) -> None:
         """``WATCHDOG=1`` every half interval while the loop runs and no room is stuck in a tick."""

@@ -166,3 +166,57 @@ def test_a_bad_duration_option_is_one_line_naming_it_not_a_traceback(argv, optio
     lines = [line for line in result.stderr.splitlines() if line.startswith("ambience ")]
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1 and f"argument {option}: " in lines[0] and "is not a duration" in lines[0], result.stderr
+
+
+def _music_clinic(tmp_path, presets: dict[str, str]) -> str:
+    """A config with one music folder holding ``short/`` (one 1-second track) and one preset folder."""
+    import wave
+
+    (tmp_path / "music" / "short").mkdir(parents=True)
+    with wave.open(str(tmp_path / "music" / "short" / "tone.wav"), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(8000)
+        f.writeframes(b"\x10\x00" * 8000)
+    (tmp_path / "presets").mkdir()
+    for pid, text in presets.items():
+        (tmp_path / "presets" / f"{pid}.yaml").write_text(text)
+    (tmp_path / "ambience.yaml").write_text("presets: [presets]\nmusic: [music]\n")
+    return str(tmp_path / "ambience.yaml")
+
+
+def test_presets_check_refuses_a_missing_playlist_and_warns_of_one_that_repeats(capsys, tmp_path):
+    config = _music_clinic(tmp_path, {
+        "typo": "name: Typo\nduration: 30m\nmusic: {playlist: shrot}\n",
+        "loop": "name: Loop\nduration: 30m\nmusic: {playlist: short}\n",
+        "quiet": "name: Quiet\nduration: 30m\n",
+    })  # fmt: skip
+    code, out, err = run(capsys, "--config", config, "presets", "check")
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert str(tmp_path / "presets" / "typo.yaml") + ": music.playlist: no playlist 'shrot'" in errors[0]
+    assert "did you mean 'short'?" in errors[0]
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert str(tmp_path / "presets" / "loop.yaml") + ": music.playlist: playlist 'short' is 1s long" in warnings[0]
+    assert "session's 30m: its tracks would repeat" in warnings[0]
+    assert "2 of 3 presets valid" in out
+
+
+def test_presets_check_passes_with_only_a_repeat_and_the_default_playlist_the_daemon_renders(capsys, tmp_path):
+    config = _music_clinic(tmp_path, {
+        "loop": "name: Loop\nduration: 30m\nmusic: {playlist: short}\n",
+        "calm": "name: Calm\nduration: 30m\nmusic: {playlist: calm}\n",
+    })  # fmt: skip
+    assert not (tmp_path / "music" / "calm").exists()  # rendered by the daemon at start-up, so not missing
+    code, out, err = run(capsys, "--config", config, "presets", "check")
+    assert code == 0 and not err, err
+    assert sum(line.startswith("warning:") for line in out.splitlines()) == 1
+    note = next(line for line in out.splitlines() if line.startswith("note:"))
+    assert (
+        "the built-in playlist 'calm'" in note
+        and "presets playing it: calm;" in note
+        and str(tmp_path / "music" / "calm") in note
+    )
+    assert "2 of 2 presets valid" in out

@@ -327,3 +327,25 @@ def test_a_bad_retained_record_is_ignored_with_one_line_and_discovery_works(
     assert len(lines) == 1, [r.getMessage() for r in lines]
     assert problem in lines[0].getMessage() and "\n" not in lines[0].getMessage()
     assert [r.getMessage()[:200] for r in caplog.records if r.exc_info or r.levelname == "ERROR"] == []
+
+
+def test_a_new_preset_file_is_announced_in_the_preset_select_without_a_restart(broker, sim, tmp_path, monkeypatch):
+    from ambience import daemon
+
+    monkeypatch.setattr(daemon, "PRESET_POLL", 0.1)
+    config = write_clinic(
+        tmp_path, ROOMS, mqtt=broker.url, music=["music"], http=False, reconcile={"ack_timeout": 0.5},
+        presets={"quick": "name: Quick\nduration: 30m\n"}, builtin=False,
+    ).config  # fmt: skip
+    live = run(config)
+    try:
+        with MqttProbe(broker, f"{PREFIX}/device/+/config") as ha:
+            first = ha.wait_count(f"{PREFIX}/device/+/config", 2)
+            assert all(json.loads(m.payload)["cmps"]["preset"]["options"] == ["Quick"] for m in first)
+            mark = ha.mark()
+            (tmp_path / "presets" / "long.yaml").write_text("name: Long\nduration: 90m\n")
+            again = ha.wait_count(f"{PREFIX}/device/+/config", 2, timeout=5, since=mark)
+            assert {m.topic for m in again} == {config_topic("room1"), config_topic("room2")}
+            assert all(set(json.loads(m.payload)["cmps"]["preset"]["options"]) == {"Quick", "Long"} for m in again)
+    finally:
+        live.stop()

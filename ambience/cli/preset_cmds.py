@@ -12,9 +12,11 @@ from ambience.cli import Context, print_error
 from ambience.config.library import Library, load_library, load_preset_file, preset_files
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
-from ambience.errors import PresetError
+from ambience.errors import Issue, PlayerError, PresetError
 from ambience.model.preset import Preset
 from ambience.model.state import ALL, Light, LightTarget, RoomState
+from ambience.music import sounds
+from ambience.music.library import load_playlist
 from ambience.units import format_clock, format_duration
 
 
@@ -151,6 +153,69 @@ def _undriven_roles(preset: Preset, rooms: dict[str, set[str]]) -> list[str]:
     return sorted(preset.switch_roles() - known)
 
 
+class Playlists:
+    """What ``presets check`` learns of the playlists: each one looked up (and its tracks read) once."""
+
+    def __init__(self, folders: list[Path]):
+        self.folders = folders
+        self.lengths: dict[str, float | PlayerError] = {}
+        self.default_users: list[str] = []
+        """Presets playing the built-in ``calm``, a short loop by design: one note for them all."""
+
+    def builtin(self, name: str) -> bool:
+        """``calm`` as the daemon makes it: rendered at start-up into the first music folder if it is
+        not there yet (so not missing), or already rendered there (its marker file)."""
+        if name != sounds.NAME or not self.folders:
+            return False
+        folder = self.folders[0] / sounds.NAME
+        return sounds.needs_generating(self.folders[0]) or (folder / sounds.MARKER).is_file()
+
+    def total(self, name: str) -> float | PlayerError:
+        if name not in self.lengths:
+            try:
+                playlist = load_playlist(name, self.folders)
+                if not playlist.tracks:
+                    skipped = (
+                        f" ({len(playlist.problems)} files skipped, e.g. {playlist.problems[0]})"
+                        if playlist.problems
+                        else ""
+                    )
+                    raise PlayerError(f"playlist {name!r} ({playlist.source}) has no playable tracks{skipped}")
+                self.lengths[name] = playlist.total
+            except PlayerError as exc:
+                self.lengths[name] = exc
+        return self.lengths[name]
+
+    def check(self, path: Path, preset: Preset) -> tuple[Issue | None, Issue | None]:
+        """(error, warning) for the preset's ``music.playlist``: missing or unplayable; would repeat."""
+        if preset.music is None or not self.folders:
+            return None, None
+        name, field = preset.music.playlist, "music.playlist"
+        if self.builtin(name):
+            self.default_users.append(preset.id)
+            return None, None
+        total = self.total(name)
+        if isinstance(total, PlayerError):
+            return Issue(str(path), field, str(total)), None
+        if total < preset.duration:
+            return None, Issue(
+                str(path), field,
+                f"playlist {name!r} is {format_duration(total)} long, shorter than the session's "
+                f"{format_duration(preset.duration)}: its tracks would repeat (add tracks or choose a longer playlist)",
+            )  # fmt: skip
+        return None, None
+
+    def default_note(self) -> str | None:
+        if not self.default_users:
+            return None
+        total = sum(piece.seconds for piece in sounds.PIECES)
+        return (
+            f"note: the built-in playlist {sounds.NAME!r} ({format_duration(total)} of soft pads the daemon makes in"
+            f" {self.folders[0] / sounds.NAME}) repeats in any longer session; presets playing it:"
+            f" {', '.join(self.default_users)}; put your own music in a music folder for variety"
+        )
+
+
 def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
     files = [Path(f) for f in args.files] if args.files else preset_files(ctx.config.preset_folders())
     if not files:
@@ -158,6 +223,7 @@ def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
         return 1
     bad = 0
     rooms = {rid: {dev.role for dev in room.switches} for rid, room in ctx.config.rooms.items()}
+    playlists = Playlists(list(ctx.config.music))
     for path in files:
         try:
             preset = load_preset_file(path)
@@ -166,11 +232,21 @@ def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
             for issue in exc.issues:
                 print_error(ctx.err, str(issue))
             continue
+        missing, repeats = playlists.check(path, preset)
+        if missing is not None:
+            bad += 1
+            print_error(ctx.err, str(missing))
+            continue
         ctx.out.print(f"ok  {escape(str(path))}  ({escape(preset.name)}, {format_duration(preset.duration)})")
+        if repeats is not None:
+            ctx.out.print(f"warning: {escape(str(repeats))}")
         for role in _undriven_roles(preset, rooms):
             ctx.out.print(
                 f"note: {escape(str(path))}: switch role {role!r} is in no room's switches; it is not driven"
                 f" (the rooms' switch roles: {', '.join(sorted(set().union(*rooms.values()))) or 'none'})"
             )
+    note = playlists.default_note()
+    if note is not None:
+        ctx.out.print(escape(note))
     ctx.out.print(f"{len(files) - bad} of {len(files)} presets valid")
     return 1 if bad else 0

@@ -1,4 +1,11 @@
-"""The preset library on disk: every preset file of the configured folders."""
+"""The preset library on disk: every preset file of the configured folders.
+
+The daemon holds ONE :class:`Library` that the controller, the rooms, the bookings and every surface
+read through; a reload (:func:`load_library` with ``previous``, when :func:`fingerprint` changes)
+puts the new contents in with :meth:`Library.replace`, in one step on the event loop, so a reader
+sees the old library or the new one, never a mix. A running session keeps the :class:`Preset` it
+started with (the room holds its own).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +28,11 @@ class Library:
     sources: dict[str, Path] = field(default_factory=dict)
     problems: list[Issue] = field(default_factory=list)
 
+    def replace(self, other: Library) -> None:
+        """Take ``other``'s contents: new dicts, never the old ones changed, so a reader that holds
+        ``presets`` from before keeps a whole library."""
+        self.presets, self.sources, self.problems = dict(other.presets), dict(other.sources), list(other.problems)
+
     def get(self, preset_id: str) -> Preset:
         try:
             return self.presets[preset_id]
@@ -36,8 +48,30 @@ def preset_files(folders: list[Path]) -> list[Path]:
     return files
 
 
-def load_library(folders: list[Path]) -> Library:
+Fingerprint = tuple[tuple[str, int, int, int], ...]
+"""Each preset file's path, inode, size and mtime (ns), and each folder's state: what a reload compares."""
+
+
+def fingerprint(folders: list[Path]) -> Fingerprint:
+    """The state of the preset folders from ``stat`` alone (no file read): a new, edited (also
+    replaced by an editor's rename) or removed file, or a folder that appears or goes, changes it."""
+    marks: list[tuple[str, int, int, int]] = []
+    for folder in folders:
+        marks.append((str(folder), int(folder.is_dir()), 0, 0))
+    for path in preset_files(folders):
+        try:
+            st = path.stat()
+        except OSError:  # removed between the listing and the stat: the next look sees it gone
+            continue
+        marks.append((str(path), st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(marks)
+
+
+def load_library(folders: list[Path], previous: Library | None = None) -> Library:
+    """Every preset of ``folders``. With ``previous`` (a reload): a file that no longer loads keeps
+    the preset ``previous`` had from it, with its problems listed and a note that it was kept."""
     lib = Library()
+    kept = {path: pid for pid, path in previous.sources.items()} if previous is not None else {}
     for folder in folders:
         if not folder.is_dir():
             lib.problems.append(Issue(str(folder), "", "is not a folder; no presets loaded from it"))
@@ -46,7 +80,11 @@ def load_library(folders: list[Path]) -> Library:
             preset = load_preset_file(path)
         except PresetError as exc:
             lib.problems += exc.issues
-            continue
+            old = kept.get(path)
+            if previous is None or old is None:
+                continue
+            preset = previous.presets[old]
+            lib.problems.append(Issue(str(path), "", f"the last good version of preset {old!r} stays in use"))
         if preset.id in lib.presets:
             lib.problems.append(
                 Issue(str(path), "", f"preset id {preset.id!r} is already taken by {lib.sources[preset.id]}; skipped")

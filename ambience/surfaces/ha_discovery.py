@@ -373,6 +373,15 @@ class HomeAssistantDiscovery:
 
     # ---- the preset select --------------------------------------------------------------------
 
+    def presets_changed(self) -> None:
+        """The library was reloaded with another list: the select's options are announced again, and a
+        choice whose preset is gone falls back to the default one."""
+        presets = self.controller.library.presets
+        for room_id in [r for r, pid in self._selected.items() if pid not in presets]:
+            del self._selected[room_id]
+        if self._running and self.connection.connected:
+            self._request_sync()
+
     def selection(self, room_id: str) -> str | None:
         """The preset *Start* starts: chosen in HA, else the room's last session's, else the first."""
         chosen = self._selected.get(room_id)

@@ -105,6 +105,7 @@ class LiveDaemon(ApiClient):
                 await daemon.stop()
             return
         tasks = [asyncio.create_task(room.run(), name=f"room-{room.id}") for room in daemon.rooms.values()]
+        tasks.append(asyncio.create_task(daemon.watch_presets(), name="presets"))
         if self.config.http.enabled:
             tasks.append(asyncio.create_task(serve_http(daemon), name="http"))
         try:
