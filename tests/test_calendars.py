@@ -1,7 +1,7 @@
 """Calendar feeds: parsing real-looking ICS exports, mapping rules, and syncs that add, move and cancel.
 
-The booking service is :class:`FakeBookings`, an in-memory implementation of the four calls a sync
-makes (``bookings``, ``book``, ``reschedule``, ``cancel``) with the real overlap rule, holding the
+The booking service is :class:`FakeBookings`, an in-memory implementation of the five calls a sync
+makes (``bookings``, ``schedule``, ``book``, ``reschedule``, ``cancel``) with the real overlap rule, holding the
 real :class:`~ambience.core.booking.Booking`; the core sync cases (fixture ``service``) run against it and
 against the daemon's own BookingService, so the fake cannot drift from the contract. Fixtures in ``fixtures/calendars/``: ``google-v1.ics`` and
 ``google-v2.ics`` are two exports of the same Google calendar (Europe/London) a day apart;
@@ -29,7 +29,8 @@ import pytest
 from pydantic import ValidationError
 from rich.console import Console
 
-from ambience.app.calendars import CalendarPoller, fetch, sync_feed
+from ambience.app.calendars import CalendarPoller, apply_plan, fetch, sync_feed
+from ambience.app.commands import SyncCalendar
 from ambience.app.controller import Controller
 from ambience.cli import Context, calendar_cmds
 from ambience.cli.client_cmds import DaemonClient, DaemonRefused
@@ -37,7 +38,18 @@ from ambience.config import Config, parse_config
 from ambience.config.calendars import CalendarFeed, CalendarsConfig, check_feeds, shown_url
 from ambience.config.library import Library
 from ambience.core.booking import Booking
-from ambience.core.calendar_plan import SyncReport, Target, Want, dry_run, map_event, parse_feed, plan_sync
+from ambience.core.calendar_plan import (
+    PresetTimes,
+    Schedule,
+    SyncReport,
+    Target,
+    Want,
+    dry_run,
+    map_event,
+    parse_feed,
+    plan_feed,
+    plan_sync,
+)
 from ambience.errors import BookingError, CalendarError, NotFound, StoreError
 from ambience.infra.store import Store
 from ambience.model._base import Strict
@@ -135,6 +147,10 @@ class FakeBookings:
 
     def cancel(self, booking_id: str, reason: str = "cancelled") -> Booking:
         return self.items.pop(self._get(booking_id).id)
+
+    def schedule(self) -> Schedule:
+        presets = {name: PresetTimes(length, 0.0) for name, length in PRESET_LENGTHS.items()}
+        return Schedule(self.rooms, presets, self.lead, tuple(self.bookings()))
 
     def _get(self, booking_id: str) -> Booking:
         if booking_id not in self.items:
@@ -545,9 +561,10 @@ def test_a_second_booking_of_the_same_event_is_cancelled():
 
 
 def test_a_dry_run_says_what_a_first_sync_would_book_and_touches_nothing():
-    report = dry_run(feed(), text("google-v1.ics"), NOW, LONDON)
+    report = dry_run(feed(), text("google-v1.ics"), FakeBookings().schedule(), NOW, LONDON)
     assert {(c.uid, c.room, c.preset, c.start) for c in report.added} == V1
-    assert report.dry_run and report.summary() == "calendar 'clinic': 8 to book, 2 skipped, 0 errors"
+    assert report.dry_run
+    assert report.summary() == "calendar 'clinic': 8 to book, 0 to move, 0 to cancel, 0 unchanged, 2 skipped, 0 errors"
     assert SyncReport.from_json(json.loads(json.dumps(report.json()))) == report
 
 
@@ -671,7 +688,7 @@ def test_a_report_prints_each_change_in_the_clinics_time():
 
 
 def test_sync_asks_the_daemon_and_reads_its_reports():
-    report = dry_run(feed(), text("google-v1.ics"), NOW, LONDON)
+    report = dry_run(feed(), text("google-v1.ics"), FakeBookings().schedule(), NOW, LONDON)
     asked: list[str] = []
 
     def daemon(request: httpx.Request) -> httpx.Response:
@@ -734,7 +751,9 @@ def test_sync_dry_run_fetches_and_maps_here_without_a_daemon(tmp_path: Path, mon
     config = config_with(tmp_path, [{**FEED, "file": str(tmp_path / "clinic.ics")}])
     code, out, err = run(["calendars", "sync", "--dry-run"], config)
     assert code == 0 and err == ""
-    assert "calendar 'clinic': 1 to book, 0 skipped, 0 errors" in out and "room-1" in out and "deep-tissue-60" in out
+    assert "calendar 'clinic': 1 to book, 0 to move, 0 to cancel, 0 unchanged, 0 skipped, 0 errors" in out
+    assert "room-1" in out and "deep-tissue-60" in out
+    assert "planned here against no bookings (as a first sync): cannot reach the ambience daemon" in out
 
 
 def test_sync_dry_run_of_an_unknown_feed_names_the_known_ones(tmp_path: Path):
@@ -784,3 +803,150 @@ def test_an_event_without_a_uid_is_skipped_and_named():
     report = sync_feed(feed(), no_uid, service := FakeBookings(), NOW, LONDON)
     assert report.skipped == [("", "'Deep tissue 60' at 2026-03-17 10:00: it has no UID, so it cannot be kept in step")]
     assert service.bookings() == []
+
+
+# ---- one plan for the dry run and the sync (issue 16, point 3) ---------------------------------------
+
+
+def day(*events: tuple[str, str, str, str], cancelled: tuple[str, ...] = ()) -> str:
+    """A calendar of (uid, summary, start, end) events on Tuesday 17 March in room 1, London times."""
+    body = "".join(
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260316T070000Z\r\nDTSTART;TZID=Europe/London:20260317T{start}00\r\n"
+        f"DTEND;TZID=Europe/London:20260317T{end}00\r\nSUMMARY:{summary}\r\nLOCATION:Treatment Room 1\r\n"
+        + ("STATUS:CANCELLED\r\n" if uid in cancelled else "")
+        + "END:VEVENT\r\n"
+        for uid, summary, start, end in events
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{body}END:VCALENDAR\r\n"
+
+
+BEFORE = day(("move", "Deep tissue 60 – M", "1200", "1300"), ("drop", "Deep tissue 60 – X", "1400", "1500"))
+AFTER = day(
+    ("nine", "Deep tissue 60 – A", "0900", "1000"),
+    ("ten", "Deep tissue 60 – B", "1000", "1100"),  # its 15-minute lead meets 09:00–10:00
+    ("stone", "Hot stone 75 – C", "1100", "1215"),  # a preset the library does not have
+    ("move", "Deep tissue 60 – M", "1400", "1500"),  # into the slot the cancel frees
+    ("drop", "Deep tissue 60 – X", "1400", "1500"),
+    cancelled=("drop",),
+)
+"""The feed of the day after BEFORE was synced: one to add, one refused by the lead, one of an unknown preset,
+one moved, one cancelled."""
+STONE: dict[str, Any] = {**FEED, "presets": [{"preset": "hot-stone-75", "keywords": ["hot stone"]}, *FEED["presets"]]}
+
+
+def outcome(report: dict[str, Any]) -> dict[str, Any]:
+    """A report (as JSON) without what only an apply can know (the new bookings' ids, when it ran)."""
+    return {
+        "added": [(c["uid"], c["room"], c["preset"], c["start"]) for c in report["added"]],
+        "moved": [(c["uid"], c["booking"], c["was"], c["start"]) for c in report["moved"]],
+        "cancelled": [(c["uid"], c["booking"], c["why"]) for c in report["cancelled"]],
+        **{key: report[key] for key in ("unchanged", "skipped", "errors", "unforeseen", "failed")},
+    }
+
+
+def check_the_day(found: dict[str, Any], booking_ids: dict[str, str]) -> None:
+    """What the one plan of AFTER says, dry run or sync: the 10:00 refused for the 09:00 the same plan adds."""
+    assert found["added"] == [("nine", "room-1", "deep-tissue-60", "2026-03-17T09:00:00+00:00")]
+    assert found["moved"] == [("move", booking_ids["move"], "2026-03-17T12:00:00+00:00", "2026-03-17T14:00:00+00:00")]
+    assert found["cancelled"] == [("drop", booking_ids["drop"], "cancelled in the calendar")]
+    assert found["errors"] == [
+        {"uid": "stone", "error": "not booked: 'Hot stone 75 – C' at 2026-03-17 11:00 in room-1: unknown preset "
+                                  "'hot-stone-75'; known: deep-tissue-60, express-30, follow-up-45, "
+                                  "swedish-relaxation-60, swedish-relaxation-90"},
+        {"uid": "ten", "error": "not booked: 'Deep tissue 60 – B' at 2026-03-17 10:00 in room-1: room 'room-1' is "
+                                "booked then: the booking of 'Deep tissue 60 – A' at 2026-03-17 09:00 in room-1 "
+                                "(deep-tissue-60, 2026-03-17 09:00–10:00, lead 15m)"},
+    ]  # fmt: skip
+    assert (found["unforeseen"], found["skipped"], found["failed"]) == ([], [], None)
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Iterator[Any]:
+    """The daemon's controller, booking service and poller (not started; fixed clock) over a feed file in
+    ``tmp_path``, its config, and its HTTP API in this process."""
+    from fastapi.testclient import TestClient
+
+    from ambience.daemon import Daemon
+    from ambience.surfaces.http.app import create_app
+
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    for name, length in PRESET_LENGTHS.items():
+        (presets / f"{name}.yaml").write_text(f"name: {name}\nduration: {length:g}s\nclimate: {{target: 24}}\n")
+    (tmp_path / "clinic.ics").write_text(BEFORE, encoding="utf-8")
+    config = parse_config(json.dumps({
+        "mqtt": {"url": "mqtt://127.0.0.1:1"}, "presets": [str(presets)], "music": [], "state_dir": str(tmp_path),
+        "http": {"enabled": False}, "rooms": ROOMS,
+        "bookings": {"timezone": "Europe/London", "lead": "15m",
+                     "calendars": [{**STONE, "file": str(tmp_path / "clinic.ics")}]},
+    }), "ambience.yaml", tmp_path)  # fmt: skip
+    daemon = Daemon(config, players=False, clock=NOW.timestamp)
+    daemon.controller.calendars = CalendarPoller(config.bookings.calendars, daemon.controller.execute, NOW.timestamp,
+                                                 LONDON)  # fmt: skip
+    http = TestClient(create_app(daemon.controller, "t0ken"))
+    try:
+        yield argparse.Namespace(config=config, daemon=daemon, http=http, feed=tmp_path / "clinic.ics")
+    finally:
+        http.close()
+        daemon.store.close()
+
+
+def ids_of(service: Any) -> dict[str, str]:
+    return {b.uid: b.id for b in service.bookings()}
+
+
+def test_a_dry_run_through_the_controller_reports_what_the_sync_then_does(clinic):
+    feed_ = clinic.config.bookings.calendars[0]
+    execute, service = clinic.daemon.controller.execute, clinic.daemon.bookings
+    window = (NOW, NOW + timedelta(days=42), LONDON)
+    assert execute(SyncCalendar(feed_, tuple(parse_feed(BEFORE, "clinic", *window)), NOW)).report.ok
+    events = tuple(parse_feed(AFTER, "clinic", *window))
+    ids, before = ids_of(service), snapshot(service)
+    planned = execute(SyncCalendar(feed_, events, NOW, dry_run=True)).report
+    assert snapshot(service) == before  # a dry run changes nothing
+    synced = execute(SyncCalendar(feed_, events, NOW)).report
+    assert outcome(planned.json()) == outcome(synced.json())
+    check_the_day(outcome(synced.json()), ids)
+    assert planned.summary() == "calendar 'clinic': 1 to book, 1 to move, 1 to cancel, 0 unchanged, 0 skipped, 2 errors"
+    assert synced.summary() == "calendar 'clinic': 1 added, 1 moved, 1 cancelled, 0 unchanged, 0 skipped, 2 errors"
+    assert booked(service) == {
+        ("nine", "room-1", "deep-tissue-60", at(2026, 3, 17, 9)),
+        ("move", "room-1", "deep-tissue-60", at(2026, 3, 17, 14)),
+    }
+
+
+def test_calendars_sync_dry_run_and_sync_print_the_same_report(clinic, monkeypatch):
+    transport = clinic.http._transport
+    monkeypatch.setattr(calendar_cmds.DaemonClient, "for_config",
+                        classmethod(lambda cls, config: cls("http://testserver", "t0ken", transport=transport)))  # fmt: skip
+    assert run(["calendars", "sync"], clinic.config)[0] == 0
+    ids = ids_of(clinic.daemon.bookings)
+    clinic.feed.write_text(AFTER, encoding="utf-8")
+    before = snapshot(clinic.daemon.bookings)
+    code_dry, out_dry, _ = run(["calendars", "sync", "--dry-run", "--json"], clinic.config)
+    assert snapshot(clinic.daemon.bookings) == before
+    code, out, _ = run(["calendars", "sync", "--json"], clinic.config)
+    [dry], [real] = json.loads(out_dry), json.loads(out)
+    assert (dry["dry_run"], real["dry_run"], code_dry, code) == (True, False, 1, 1)
+    assert outcome(dry) == outcome(real)
+    check_the_day(outcome(real), ids)
+    _, text_dry, err_dry = run(["calendars", "sync", "--dry-run"], clinic.config)  # after it: only the refusals
+    assert text_dry.splitlines()[0] == (
+        "calendar 'clinic': 0 to book, 0 to move, 0 to cancel, 2 unchanged, 1 skipped, 2 errors"
+    )
+    assert err_dry.count("error:") == 2 and "unknown preset 'hot-stone-75'" in err_dry
+
+
+def test_a_booking_made_between_the_plan_and_its_apply_is_reported_apart_from_the_plans_refusals():
+    service = FakeBookings()
+    clinic_feed = feed(**{k: v for k, v in STONE.items() if k == "presets"}, default_preset=None)
+    events = parse_feed(AFTER, "clinic", NOW, NOW + timedelta(days=42), LONDON)
+    plan = plan_feed(clinic_feed, events, service.schedule(), NOW)
+    service.book("room-1", "express-30", at(2026, 3, 17, 9, 15))  # by hand, after the plan was made
+    report = apply_plan(plan, clinic_feed, service, NOW)
+    assert [uid for uid, _ in report.errors] == [uid for uid, _ in plan.refused] == ["stone", "ten"]
+    [(uid, message)] = report.unforeseen
+    assert uid == "nine" and message.startswith("not booked: 'Deep tissue 60 – A' at 2026-03-17 09:00 in room-1:")
+    assert "room 'room-1' is booked then" in message
+    assert [c.uid for c in report.added] == ["move"] and not report.ok
+    assert report.summary().endswith(", 2 errors, 1 refused when made, not foreseen by the plan")

@@ -7,7 +7,8 @@ I/O half: fetching a feed, and carrying a plan out through the booking service::
     fetch(feed) ─► text ─► core: parse_feed, plan_sync(…, existing, now) ─► Plan ─► apply_plan ─► SyncReport
     (file/HTTP)                                                                    (BookingService)
 
-A booking the service refuses (an overlap) is reported in ``errors``; the rest goes on. A feed that
+The dry run and the sync make the same plan, checked as the booking service checks each change: what
+it refuses (an overlap) is reported in ``errors`` by both, and the rest goes on. A feed that
 cannot be fetched or parsed changes nothing: the report carries ``failed`` and every booking stays as
 it was. :class:`CalendarPoller` runs the syncs in the daemon.
 """
@@ -29,8 +30,19 @@ from ambience import __version__
 from ambience.app.commands import SyncCalendar
 from ambience.config.calendars import CalendarFeed
 from ambience.core.booking import Booking
-from ambience.core.calendar_plan import Change, Plan, SyncReport, Want, first_line, parse_feed, plan_sync
-from ambience.errors import AmbienceError, BookingError, CalendarError, NotFound, StoreError
+from ambience.core.calendar_plan import (
+    Change,
+    Plan,
+    Schedule,
+    SyncReport,
+    Want,
+    first_line,
+    parse_feed,
+    plan_feed,
+    planned,
+    refusal,
+)
+from ambience.errors import AmbienceError, CalendarError, NotFound, StoreError
 from ambience.model.calendar import Event
 
 if TYPE_CHECKING:  # httpx is imported when a feed is fetched (see fetch)
@@ -52,6 +64,8 @@ class Bookings(Protocol):
 
     def bookings(self, source: str | None = None) -> list[Booking]: ...
 
+    def schedule(self) -> Schedule: ...
+
     def book(self, room: str, preset: str, start: datetime, *, duration: float | None = None,
              lead: float | None = None, client: str | None = None, source: str = "manual",
              uid: str | None = None) -> Booking: ...  # fmt: skip
@@ -63,45 +77,33 @@ class Bookings(Protocol):
 
 
 def apply_plan(plan: Plan, feed: CalendarFeed, service: Bookings, now: datetime) -> SyncReport:
-    """Carry out ``plan``: cancels first (they free rooms), then moves and additions.
-
-    A move or addition refused for an overlap is tried again after the others (one may free the
-    slot another needs) until a round changes nothing; what is still refused is reported.
-    """
+    """Carry out a checked ``plan`` (:func:`~ambience.core.calendar_plan.plan_feed`): cancels first, then its
+    steps in their order. Its refusals are the report's ``errors``; a change the service refuses though the
+    plan allowed it (the bookings changed since) is reported in ``unforeseen``, and the rest goes on."""
     batch = getattr(service, "batch", None)
     with batch() if batch is not None else contextlib.nullcontext():
         return _apply(plan, feed, service, now)
 
 
 def _apply(plan: Plan, feed: CalendarFeed, service: Bookings, now: datetime) -> SyncReport:
-    report = SyncReport(feed.name, now, unchanged=[b.uid or b.id for b in plan.unchanged], skipped=list(plan.skipped))
+    report = SyncReport(feed.name, now, unchanged=[b.uid or b.id for b in plan.unchanged], skipped=list(plan.skipped),
+                        errors=list(plan.refused))  # fmt: skip
     for booking, why in plan.cancel:
         try:
             service.cancel(booking.id, reason=f"{why} (calendar {feed.name})")
         except AmbienceError as exc:
-            report.errors.append((booking.uid or booking.id, f"could not cancel booking {booking.id}: {exc}"))
+            report.unforeseen.append((booking.uid or booking.id, f"could not cancel booking {booking.id}: {exc}"))
             continue
         report.cancelled.append(
             Change(booking.uid or "", booking.room, booking.preset, booking.start, booking.id, why=why)
         )
-    pending: list[tuple[Booking | None, Want]] = [*plan.move, *((None, want) for want in plan.add)]
-    refused: dict[str, AmbienceError] = {}
-    while pending:
-        left = []
-        for old, want in pending:
-            try:
-                change = _book(service, feed, old, want)
-            except BookingError as exc:  # an overlap may clear once another change is made
-                refused[want.key] = exc
-                left.append((old, want))
-            except AmbienceError as exc:  # an unknown room or preset will not
-                report.errors.append((want.key, _refusal(want, old, exc)))
-            else:
-                (report.added if old is None else report.moved).append(change)
-        if len(left) == len(pending):
-            break
-        pending = left
-    report.errors += [(want.key, _refusal(want, old, refused[want.key])) for old, want in pending]
+    for old, want in plan.steps:
+        try:
+            change = _book(service, feed, old, want)
+        except AmbienceError as exc:
+            report.unforeseen.append((want.key, refusal(want, old, exc)))
+        else:
+            (report.added if old is None else report.moved).append(change)
     return report
 
 
@@ -114,26 +116,22 @@ def _book(service: Bookings, feed: CalendarFeed, old: Booking | None, want: Want
     return Change(want.key, want.room, want.preset, want.start, made.id, was=old.start, summary=want.summary)
 
 
-def _refusal(want: Want, old: Booking | None, exc: AmbienceError) -> str:
-    what = f"{want.summary or '(no title)'!r} at {want.start:%Y-%m-%d %H:%M} in {want.room}"
-    if old is None:
-        return f"not booked: {what}: {exc}"
-    return f"not moved: booking {old.id} stays at {old.start:%Y-%m-%d %H:%M} in {old.room}; {what}: {exc}"
+def sync_events(feed: CalendarFeed, events: Iterable[Event], service: Bookings, now: datetime, *,
+                dry_run: bool = False) -> SyncReport:  # fmt: skip
+    """Bring this feed's bookings in step with ``events`` (parsed for the window from ``now``); a dry run
+    reports the same plan and changes nothing."""
+    plan = plan_feed(feed, events, service.schedule(), now)
+    return planned(plan, feed.name, now) if dry_run else apply_plan(plan, feed, service, now)
 
 
-def sync_events(feed: CalendarFeed, events: Iterable[Event], service: Bookings, now: datetime) -> SyncReport:
-    """Bring this feed's bookings in step with ``events`` (parsed for the window from ``now``)."""
-    plan = plan_sync(feed, events, service.bookings(source=feed.source), now)
-    return apply_plan(plan, feed, service, now)
-
-
-def sync_feed(feed: CalendarFeed, text: str, service: Bookings, now: datetime, tz: tzinfo) -> SyncReport:
+def sync_feed(feed: CalendarFeed, text: str, service: Bookings, now: datetime, tz: tzinfo, *,
+              dry_run: bool = False) -> SyncReport:  # fmt: skip
     """Parse ``text`` and sync; a malformed feed changes nothing and comes back as ``failed``."""
     try:
         events = parse_feed(text, feed.name, now, now + timedelta(days=feed.horizon_days), tz)
     except CalendarError as exc:
-        return SyncReport(feed.name, now, failed=str(exc))
-    return sync_events(feed, events, service, now)
+        return SyncReport(feed.name, now, failed=str(exc), dry_run=dry_run)
+    return sync_events(feed, events, service, now, dry_run=dry_run)
 
 
 # ---- fetching ------------------------------------------------------------------------------------
@@ -235,13 +233,14 @@ class CalendarPoller:
                 log.exception("calendar %r: sync failed", feed.name)
             await asyncio.sleep(feed.poll)
 
-    async def sync_now(self, name: str | None = None) -> list[SyncReport]:
-        """Sync one feed (``name``) or all now; raises NotFound for an unknown name."""
+    async def sync_now(self, name: str | None = None, *, dry_run: bool = False) -> list[SyncReport]:
+        """Sync one feed (``name``) or all now (a dry run: plan only); raises NotFound for an unknown name."""
         if name is not None and name not in self.feeds:
             raise NotFound("calendar", name, list(self.feeds))
-        return [await self.sync(feed) for feed in self.feeds.values() if name is None or feed.name == name]
+        return [await self.sync(feed, dry_run=dry_run) for feed in self.feeds.values() if name in (None, feed.name)]
 
-    async def sync(self, feed: CalendarFeed) -> SyncReport:
+    async def sync(self, feed: CalendarFeed, *, dry_run: bool = False) -> SyncReport:
+        """Fetch, parse and sync one feed; a dry run makes the same plan, changes nothing and is not recorded."""
         async with self._locks[feed.name]:
             now = datetime.fromtimestamp(self.clock(), self.tz)
             try:
@@ -249,13 +248,14 @@ class CalendarPoller:
                 end = now + timedelta(days=feed.horizon_days)
                 events = await asyncio.to_thread(parse_feed, text, feed.name, now, end, self.tz)
             except CalendarError as exc:
-                report = SyncReport(feed.name, now, failed=str(exc))
+                report = SyncReport(feed.name, now, failed=str(exc), dry_run=dry_run)
             else:
                 try:  # on the loop, through the dispatcher: it owns the bookings
-                    report = self.dispatch(SyncCalendar(feed, tuple(events), now)).report
+                    report = self.dispatch(SyncCalendar(feed, tuple(events), now, dry_run=dry_run)).report
                 except StoreError as exc:  # the sync's one transaction did not land: nothing changed
                     report = SyncReport(feed.name, now, failed=f"calendar {feed.name!r}: {exc}")
-            self._record(report)
+            if not dry_run:
+                self._record(report)
             return report
 
     def _record(self, report: SyncReport) -> None:
@@ -267,12 +267,12 @@ class CalendarPoller:
             log.log(logging.DEBUG if repeated else logging.WARNING, "%s", report.summary())
         elif last is not None and last.failed is not None:
             log.info("%s (the feed is usable again)", report.summary())
-        elif report.added or report.moved or report.cancelled or report.errors:
+        elif report.added or report.moved or report.cancelled or report.errors or report.unforeseen:
             log.info("%s", report.summary())
         else:
             log.debug("%s", report.summary())
         known = set(last.errors) if last is not None else set()
-        for uid, message in report.errors:
+        for uid, message in [*report.errors, *report.unforeseen]:
             log.log(logging.DEBUG if (uid, message) in known else logging.WARNING, "calendar %r: %s (%s)",
                     report.feed, message, uid)  # fmt: skip
         state.last_report, state.last_error = report, report.failed

@@ -120,6 +120,8 @@ class SyncCalendar:
     feed: CalendarFeed
     events: tuple[Event, ...]
     now: datetime
+    dry_run: bool = False
+    """Only plan: the report of what the sync would do, nothing changed."""
 
 
 SESSION_COMMANDS = (Start, Pause, Resume, Extend, Stop)

@@ -106,7 +106,7 @@ class Controller:
         if isinstance(command, FireBooking):
             return self._fire(Booking.from_kwargs(command.booking))
         if isinstance(command, SyncCalendar):
-            report = sync_events(command.feed, command.events, self._service(), command.now)
+            report = sync_events(command.feed, command.events, self._service(), command.now, dry_run=command.dry_run)
             self._stop_cancelled()
             return Result(report=report)
         if isinstance(command, AddClient):

@@ -36,9 +36,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ambience.app.commands import FireBooking
-from ambience.core.booking import Booking, expand_weekly, later, overlapping
+from ambience.core.booking import Booking, admit, booking_lead, expand_weekly, later
+from ambience.core.calendar_plan import PresetTimes, Schedule
 from ambience.errors import BookingError, NotFound, StoreError
-from ambience.units import format_duration
 
 if TYPE_CHECKING:
     pass
@@ -275,6 +275,14 @@ class BookingService:
                 out.append(Booking.from_kwargs(room.session_booking))
         return out
 
+    def schedule(self) -> Schedule:
+        """The bookings and what :meth:`book` and :meth:`reschedule` check a booking against, as they are now:
+        a calendar sync's plan is checked against it (:func:`~ambience.core.calendar_plan.check_plan`)."""
+        presets = {pid: PresetTimes(p.duration, p.switch_lead) for pid, p in self.library.presets.items()}
+        found, jobs = self.bookings(), self.index
+        started = frozenset(b.id for b in found if b.id not in jobs)  # its job has run: reschedule refuses it
+        return Schedule(tuple(self.rooms), presets, self.settings.lead, tuple(found), started, self.tz)
+
     def get(self, booking_id: str) -> Booking:
         for b in self.bookings():
             if b.id == booking_id:
@@ -312,24 +320,14 @@ class BookingService:
         if start.tzinfo is None:
             raise BookingError("a booking's start needs a timezone")
         start = start.astimezone(self.tz)
-        lead = max(self.settings.lead if lead is None else lead, found.switch_lead)  # a warmer's from: -40m
+        lead = booking_lead(lead, self.settings.lead, found.switch_lead)
         booking = Booking(
             booking_id or self._new_id(), room, preset, start, duration, lead, client, source, uid,
         )  # fmt: skip
         end = later(start, booking.length(preset_length))
-        now = datetime.fromtimestamp(self.clock(), UTC)
-        if end <= now:
-            raise BookingError(
-                f"{start:%Y-%m-%d %H:%M} + {format_duration(booking.length(preset_length))} is in the past"
-            )
         window = (start.timestamp() - booking.lead, end.timestamp())
-        others = [(b, self._end(b)) for b in self._near(room, *window) if b.id != booking.id]
-        clash = overlapping(room, start, end, booking.lead, others)
-        if clash is not None:
-            raise BookingError(
-                f"room {room!r} is booked then: booking {clash.id} ({clash.preset}, "
-                f"{clash.start:%Y-%m-%d %H:%M}–{self._end(clash):%H:%M}, lead {format_duration(clash.lead)})"
-            )
+        others = [(b, self._end(b)) for b in self._near(room, *window)]
+        admit(booking, end, datetime.fromtimestamp(self.clock(), UTC), others)
         self._schedule(booking, later(start, -booking.lead))
         log.info("booked %s: %s %s at %s", booking.id, room, preset, start.isoformat())
         self._changed(room)

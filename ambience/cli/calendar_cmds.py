@@ -2,13 +2,15 @@
 
 ``list`` shows each configured feed with its rules, and the running daemon's last sync of it
 (``GET /api/calendars``) if the daemon answers. ``sync [NAME]`` asks the running daemon to sync
-now (``POST /api/calendars/sync[?name=NAME]``) and prints what changed. ``sync --dry-run`` fetches, parses and
-maps the feeds here instead and prints what a first sync would book: no daemon, nothing changed.
+now (``POST /api/calendars/sync[?name=NAME]``) and prints what changed. ``sync --dry-run`` asks the daemon
+for the same plan without applying it (``&dry_run=true``): the same counts and reasons a sync would give.
+With no daemon answering, it plans here, against no bookings (as a first sync would), and says so.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -18,10 +20,11 @@ from rich.text import Text
 
 from ambience.app.calendars import fetch
 from ambience.cli import Context
-from ambience.cli.client_cmds import DaemonClient, DaemonRefused, _print_json
+from ambience.cli.client_cmds import DaemonClient, DaemonRefused, DaemonUnreachable, _print_json
 from ambience.config import Config
 from ambience.config.calendars import CalendarFeed
-from ambience.core.calendar_plan import SyncReport, dry_run
+from ambience.config.library import load_library
+from ambience.core.calendar_plan import PresetTimes, Schedule, SyncReport, dry_run
 from ambience.errors import AmbienceError, CalendarError, NotFound
 from ambience.units import format_duration
 
@@ -40,7 +43,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="fetch and map the feeds here and print what would be booked; changes nothing, needs no daemon",
+        help="print what a sync would do, refusals included, and change nothing (with no daemon: planned here)",
     )
     p.add_argument("--json", action="store_true", help="the sync reports as JSON")
     p.set_defaults(handler=cmd_sync)
@@ -54,9 +57,11 @@ def feeds_of(config: Config) -> list[CalendarFeed]:
 # ---- talking to the daemon -------------------------------------------------------------------
 
 
-def sync_via_daemon(client: DaemonClient, name: str | None) -> list[SyncReport]:
-    """The daemon's reports of a sync it ran now (``POST /api/calendars/sync?name=``); raises a one-line error."""
-    data = client.request("POST", "/api/calendars/sync", params={"name": name} if name else {}, json={})
+def sync_via_daemon(client: DaemonClient, name: str | None, *, dry_run: bool = False) -> list[SyncReport]:
+    """The daemon's reports of a sync it ran now (``POST /api/calendars/sync?name=``), or of its plan only
+    (``dry_run``); raises a one-line error."""
+    params = ({"name": name} if name else {}) | ({"dry_run": "true"} if dry_run else {})
+    data = client.request("POST", "/api/calendars/sync", params=params, json={})
     try:
         if not isinstance(data, list) or not all(isinstance(report, dict) for report in data):
             raise TypeError(data)
@@ -108,6 +113,8 @@ def print_report(ctx: Context, report: SyncReport, tz: tzinfo) -> None:
         ctx.err.print(f"[red]error:[/red] {escape(report.summary())}")
         return
     ctx.out.print(escape(report.summary()))
+    if report.note:
+        ctx.out.print(f"[dim]  {escape(report.note)}[/dim]")
     table = report_table(report, tz)
     if table is not None:
         ctx.out.print(table)
@@ -115,6 +122,8 @@ def print_report(ctx: Context, report: SyncReport, tz: tzinfo) -> None:
         ctx.out.print(f"[dim]  skipped: {escape(why)}[/dim]")
     for _uid, message in report.errors:
         ctx.err.print(f"[red]error:[/red] {escape(message)}")
+    for _uid, message in report.unforeseen:
+        ctx.err.print(f"[red]error (not foreseen by the plan):[/red] {escape(message)}")
 
 
 def feed_table(feed: CalendarFeed, status: dict[str, Any] | None, tz: tzinfo, note: str | None = None) -> Table:
@@ -183,8 +192,8 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def local_dry_run(feeds: list[CalendarFeed], now: datetime, tz: tzinfo) -> list[SyncReport]:
-    """Fetch and map each feed here; a feed that cannot be fetched is a failed report."""
+def local_dry_run(feeds: list[CalendarFeed], schedule: Schedule, now: datetime, tz: tzinfo) -> list[SyncReport]:
+    """Fetch and plan each feed here, against ``schedule``; a feed that cannot be fetched is a failed report."""
     reports = []
     for feed in feeds:
         try:
@@ -192,23 +201,32 @@ def local_dry_run(feeds: list[CalendarFeed], now: datetime, tz: tzinfo) -> list[
         except CalendarError as exc:
             reports.append(SyncReport(feed.name, now, failed=str(exc), dry_run=True))
             continue
-        reports.append(dry_run(feed, text, now, tz))
+        reports.append(dry_run(feed, text, schedule, now, tz))
     return reports
+
+
+def empty_schedule(config: Config) -> Schedule:
+    """The config's rooms and presets with no bookings: what a first sync is checked against."""
+    presets = load_library(config.preset_folders()).presets
+    times = {pid: PresetTimes(p.duration, p.switch_lead) for pid, p in presets.items()}
+    return Schedule(tuple(config.rooms), times, config.bookings.lead, tz=config.bookings.zone())
 
 
 def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     config = ctx.config
     tz = config.bookings.zone()
-    if args.dry_run:
-        feeds = feeds_of(config)
-        if args.name is not None:
-            if args.name not in {f.name for f in feeds}:
-                raise NotFound("calendar", args.name, [f.name for f in feeds])
-            feeds = [f for f in feeds if f.name == args.name]
-        reports = local_dry_run(feeds, datetime.now(tz), tz)
-    else:
+    feeds = feeds_of(config)
+    if args.name is not None and args.dry_run and args.name not in {f.name for f in feeds}:
+        raise NotFound("calendar", args.name, [f.name for f in feeds])
+    try:
         with DaemonClient.for_config(config) as client:
-            reports = sync_via_daemon(client, args.name)
+            reports = sync_via_daemon(client, args.name, dry_run=args.dry_run)
+    except DaemonUnreachable as exc:
+        if not args.dry_run:
+            raise
+        note = f"planned here against no bookings (as a first sync): {exc}"
+        chosen = [f for f in feeds if args.name in (None, f.name)]
+        reports = [replace(r, note=note) for r in local_dry_run(chosen, empty_schedule(config), datetime.now(tz), tz)]
     if args.json:
         _print_json(ctx, [r.json() for r in reports])
     elif not reports:

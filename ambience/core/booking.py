@@ -14,13 +14,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ambience.errors import BookingError
+from ambience.units import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,29 @@ def overlapping(
         if ours_from < other_end.timestamp() and other.start.timestamp() - other.lead < ours_end:
             return other
     return None
+
+
+def booking_lead(requested: float | None, default: float, switch_lead: float) -> float:
+    """A booking's lead: the one asked for (else ``bookings.lead``), at least its preset's earliest switch
+    ``from`` before the start (a warmer's ``from: -40m``)."""
+    return max(default if requested is None else requested, switch_lead)
+
+
+def admit(booking: Booking, end: datetime, now: datetime, others: Iterable[tuple[Booking, datetime]],
+          label: Callable[[Booking], str] = lambda b: f"booking {b.id}") -> None:  # fmt: skip
+    """Refuse (:class:`BookingError`) a booking ending by ``now`` or meeting one of ``others`` (booking, its end)
+    in its room, naming that one (``label``). The one check of the booking service and of a sync's plan."""
+    if end <= now:
+        length = end.timestamp() - booking.start.timestamp()
+        raise BookingError(f"{booking.start:%Y-%m-%d %H:%M} + {format_duration(length)} is in the past")
+    near = [(other, other_end) for other, other_end in others if other.id != booking.id]
+    clash = overlapping(booking.room, booking.start, end, booking.lead, near)
+    if clash is not None:
+        clash_end = next(other_end for other, other_end in near if other is clash)
+        raise BookingError(
+            f"room {booking.room!r} is booked then: {label(clash)} ({clash.preset}, "
+            f"{clash.start:%Y-%m-%d %H:%M}–{clash_end:%H:%M}, lead {format_duration(clash.lead)})"
+        )
 
 
 def expand_weekly(weekday: str, at: time, tz: ZoneInfo, today: date, days: int) -> list[datetime]:

@@ -2,9 +2,16 @@
 should do. Pure: it takes the text and ``now``; fetching the feed and carrying the plan out through the
 booking service is :mod:`ambience.app.calendars`::
 
-    text ─► parse_feed ─► [Event] ─► plan_sync(feed, events, existing, now) ─► Plan ─► (app) apply_plan
-            (RRULEs expanded,         (map_event by the rules,                                 ─► SyncReport
-             times made aware)          compare by UID)
+    text ─► parse_feed ─► [Event] ─► plan_feed(feed, events, schedule, now) ─► Plan ─┬─► planned: the dry run
+            (RRULEs expanded,         plan_sync: map_event by the rules,               └─► (app) apply_plan
+             times made aware)          compare by UID;                                      ─► SyncReport
+                                      check_plan: as the booking service will check it
+
+The dry run and the sync make the one plan, against the same :class:`Schedule` (every booking, the rooms,
+the presets' lengths and leads): :func:`check_plan` refuses what the booking service will refuse (an
+overlap, lead included, with another booking or one the same plan makes; an unknown room or preset; a
+move of a booking whose time has come), in the order the apply makes the changes, so the dry run's
+counts and reasons are what the sync does.
 
 A booking made from feed ``clinic`` has ``source="calendar:clinic"`` and ``uid`` = the event's UID,
 or ``UID@<RECURRENCE-ID in UTC, ISO 8601>`` for an occurrence of a recurring event, so a sync is
@@ -19,14 +26,15 @@ a partial picture would cancel bookings).
 
 from __future__ import annotations
 
+import bisect
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from ambience.core.booking import Booking
-from ambience.errors import CalendarError
+from ambience.core.booking import Booking, admit, booking_lead, later
+from ambience.errors import AmbienceError, BookingError, CalendarError, NotFound
 from ambience.model.calendar import Event
 from ambience.units import format_duration
 
@@ -77,6 +85,12 @@ class FeedRules(Protocol):
 
     @property
     def default_preset(self) -> str | None: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def lead(self) -> float | None: ...
 
 
 # ---- parsing -----------------------------------------------------------------------------------------
@@ -216,6 +230,11 @@ class Plan:
     cancel: list[tuple[Booking, str]] = field(default_factory=list)
     unchanged: list[Booking] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[tuple[Booking | None, Want]] = field(default_factory=list)
+    """Once checked (:func:`check_plan`): the moves and additions the booking service will take, in an order
+    it takes them in (one may free the slot another needs); ``add`` and ``move`` are then these."""
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    """Once checked: (uid, why) of the moves and additions the booking service would refuse."""
 
 
 def plan_sync(feed: FeedRules, events: Iterable[Event], existing: Iterable[Booking], now: datetime) -> Plan:
@@ -262,6 +281,150 @@ def plan_sync(feed: FeedRules, events: Iterable[Event], existing: Iterable[Booki
     return plan
 
 
+# ---- checking a plan as the booking service will --------------------------------------------------
+
+
+class PresetTimes(NamedTuple):
+    length: float
+    switch_lead: float
+    """The earliest switch ``from`` before the start: a booking's lead is at least this."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What the booking service checks a booking against, as it is now
+    (:meth:`ambience.app.scheduler.BookingService.schedule`)."""
+
+    rooms: tuple[str, ...]
+    presets: Mapping[str, PresetTimes]
+    lead: float
+    """``bookings.lead``: the lead of a booking that asks for none."""
+    bookings: tuple[Booking, ...] = ()
+    """Every booking, of every source: the future ones and those whose session is on."""
+    started: frozenset[str] = frozenset()
+    """Ids of bookings whose time has come (pre-heat or session on): the service moves none of them."""
+    tz: tzinfo = UTC
+    """The clinic's zone: a booking's start is kept (and named in a refusal) in it."""
+
+    def end(self, booking: Booking) -> datetime:
+        times = self.presets.get(booking.preset)
+        return later(booking.start, booking.length(times.length if times else 0.0))
+
+
+def plan_feed(feed: FeedRules, events: Iterable[Event], schedule: Schedule, now: datetime) -> Plan:
+    """The one plan of a sync and of its dry run: :func:`plan_sync` against this feed's bookings, then
+    :func:`check_plan` against every booking, so the plan's counts are what applying it does."""
+    mine = [b for b in schedule.bookings if b.source == feed.source]
+    return check_plan(plan_sync(feed, events, mine, now), feed, schedule, now)
+
+
+def check_plan(plan: Plan, feed: FeedRules, schedule: Schedule, now: datetime) -> Plan:
+    """``plan`` with its moves and additions checked as the booking service checks them when the plan is
+    applied (cancels first, then moves and additions; one refused for an overlap is tried again after the
+    others until a round changes nothing): ``steps`` what it will take, ``refused`` what not and why."""
+    rooms: dict[str, _Room] = {}
+    for booking in schedule.bookings:
+        rooms.setdefault(booking.room, _Room()).put(booking, schedule)
+    for booking, _why in plan.cancel:
+        rooms.setdefault(booking.room, _Room()).drop(booking.id)
+    new: dict[str, Want] = {}
+
+    def label(booking: Booking) -> str:  # a booking this plan makes has no id yet: named by its event
+        return f"the booking of {_what(new[booking.id])}" if booking.id in new else f"booking {booking.id}"
+
+    pending: list[tuple[Booking | None, Want]] = [*plan.move, *((None, want) for want in plan.add)]
+    refused: dict[str, BookingError] = {}
+    steps: list[tuple[Booking | None, Want]] = []
+    conflicts: list[tuple[str, str]] = []
+    while pending:
+        left = []
+        for old, want in pending:
+            try:
+                made = _admit(schedule, feed, rooms, old, want, now, label)
+            except BookingError as exc:  # an overlap may clear once another change is made
+                refused[want.key] = exc
+                left.append((old, want))
+            except AmbienceError as exc:  # an unknown room or preset will not
+                conflicts.append((want.key, refusal(want, old, exc)))
+            else:
+                if old is not None:
+                    rooms.setdefault(old.room, _Room()).drop(old.id)
+                else:
+                    new[made.id] = want
+                rooms.setdefault(made.room, _Room()).put(made, schedule)
+                steps.append((old, want))
+        if len(left) == len(pending):
+            break
+        pending = left
+    conflicts += [(want.key, refusal(want, old, refused[want.key])) for old, want in pending]
+    add = [want for old, want in steps if old is None]
+    move = [(old, want) for old, want in steps if old is not None]
+    return replace(plan, add=add, move=move, steps=steps, refused=conflicts)
+
+
+class _Room:
+    """A room's bookings as the booking service finds a booking's rivals: its neighbours by (lead from, end)
+    among the scheduled ones (they never overlap), and those whose time has come."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float, str]] = []
+        self.items: dict[str, tuple[Booking, datetime]] = {}
+        self.started: set[str] = set()
+
+    def put(self, booking: Booking, schedule: Schedule) -> None:
+        end = schedule.end(booking)
+        self.items[booking.id] = (booking, end)
+        if booking.id in schedule.started:
+            self.started.add(booking.id)
+        else:
+            bisect.insort(self.spans, (booking.start.timestamp() - booking.lead, end.timestamp(), booking.id))
+
+    def drop(self, booking_id: str) -> None:
+        if self.items.pop(booking_id, None) is not None:
+            self.started.discard(booking_id)
+            self.spans[:] = [span for span in self.spans if span[2] != booking_id]
+
+    def near(self, start: float, end: float) -> list[tuple[Booking, datetime]]:
+        i = bisect.bisect_left(self.spans, (start,))
+        near = self.spans[max(0, i - 1) : i]
+        while i < len(self.spans) and self.spans[i][0] < end:
+            near.append(self.spans[i])
+            i += 1
+        return [self.items[span[2]] for span in near] + [self.items[b] for b in self.started]
+
+
+def _admit(schedule: Schedule, feed: FeedRules, rooms: dict[str, _Room], old: Booking | None,
+           want: Want, now: datetime, label: Callable[[Booking], str]) -> Booking:  # fmt: skip
+    """The booking the service would make of ``want`` (a move of ``old``), or its refusal, in its order."""
+    if old is not None and old.id in schedule.started:
+        raise BookingError(f"booking {old.id} has started; stop it or cancel it instead")
+    if want.room not in schedule.rooms:
+        raise NotFound("room", want.room, list(schedule.rooms))
+    times = schedule.presets.get(want.preset)
+    if times is None:
+        raise NotFound("preset", want.preset, list(schedule.presets))
+    lead = booking_lead(feed.lead if old is None else old.lead, schedule.lead, times.switch_lead)
+    booking = Booking(
+        old.id if old else f"new:{want.key}", want.room, want.preset, want.start.astimezone(schedule.tz),
+        want.duration, lead, old.client if old else None, feed.source, old.uid if old else want.key,
+    )  # fmt: skip
+    end = later(booking.start, booking.length(times.length))
+    others = rooms[want.room].near(booking.start.timestamp() - lead, end.timestamp()) if want.room in rooms else []
+    admit(booking, end, now, others, label)
+    return booking
+
+
+def _what(want: Want) -> str:
+    return f"{want.summary or '(no title)'!r} at {want.start:%Y-%m-%d %H:%M} in {want.room}"
+
+
+def refusal(want: Want, old: Booking | None, exc: AmbienceError) -> str:
+    """Why a move or an addition is not made, as a sync reports it."""
+    if old is None:
+        return f"not booked: {_what(want)}: {exc}"
+    return f"not moved: booking {old.id} stays at {old.start:%Y-%m-%d %H:%M} in {old.room}; {_what(want)}: {exc}"
+
+
 # ---- the report --------------------------------------------------------------------------------
 
 
@@ -272,7 +435,7 @@ class Change:
     preset: str
     start: datetime
     booking: str | None = None
-    """The booking's id; None in a dry run."""
+    """The booking's id; None for an addition in a dry run."""
     was: datetime | None = None
     """A move: the booking's start before."""
     summary: str = ""
@@ -307,25 +470,30 @@ class SyncReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """(uid, why) of events not booked: not mapped, cancelled, no UID."""
     errors: list[tuple[str, str]] = field(default_factory=list)
-    """(uid, message) of changes the booking service refused; tried again at the next sync."""
+    """(uid, message) of changes the plan found the booking service refuses; tried again at the next sync."""
     failed: str | None = None
     dry_run: bool = False
+    unforeseen: list[tuple[str, str]] = field(default_factory=list)
+    """(uid, message) of changes the plan allowed but the booking service refused when they were made (the
+    bookings changed between the plan and its apply); tried again at the next sync."""
+    note: str | None = None
+    """What the plan was made against, when not the daemon's bookings (a dry run with no daemon)."""
 
     @property
     def ok(self) -> bool:
-        return self.failed is None and not self.errors
+        return self.failed is None and not self.errors and not self.unforeseen
 
     def summary(self) -> str:
         if self.failed is not None:
             return f"{self.failed}; bookings left as they were"
-        counts = [f"{len(self.added)} to book" if self.dry_run else f"{len(self.added)} added"]
-        if not self.dry_run:
-            counts += [
-                f"{len(self.moved)} moved",
-                f"{len(self.cancelled)} cancelled",
-                f"{len(self.unchanged)} unchanged",
-            ]
-        counts += [f"{len(self.skipped)} skipped", f"{len(self.errors)} error{'s' * (len(self.errors) != 1)}"]
+        if self.dry_run:
+            counts = [f"{len(self.added)} to book", f"{len(self.moved)} to move", f"{len(self.cancelled)} to cancel"]
+        else:
+            counts = [f"{len(self.added)} added", f"{len(self.moved)} moved", f"{len(self.cancelled)} cancelled"]
+        counts += [f"{len(self.unchanged)} unchanged", f"{len(self.skipped)} skipped"]
+        counts.append(f"{len(self.errors)} error{'s' * (len(self.errors) != 1)}")
+        if self.unforeseen:
+            counts.append(f"{len(self.unforeseen)} refused when made, not foreseen by the plan")
         return f"calendar {self.feed!r}: " + ", ".join(counts)
 
     def json(self) -> dict[str, Any]:
@@ -335,6 +503,7 @@ class SyncReport:
             "cancelled": [c.json() for c in self.cancelled], "unchanged": list(self.unchanged),
             "skipped": [{"uid": u, "why": w} for u, w in self.skipped],
             "errors": [{"uid": u, "error": e} for u, e in self.errors],
+            "unforeseen": [{"uid": u, "error": e} for u, e in self.unforeseen], "note": self.note,
         }  # fmt: skip
 
     @classmethod
@@ -346,15 +515,27 @@ class SyncReport:
             skipped=[(s["uid"], s["why"]) for s in data.get("skipped") or ()],
             errors=[(e["uid"], e["error"]) for e in data.get("errors") or ()],
             failed=data.get("failed"), dry_run=bool(data.get("dry_run")),
+            unforeseen=[(e["uid"], e["error"]) for e in data.get("unforeseen") or ()], note=data.get("note"),
         )  # fmt: skip
 
 
-def dry_run(feed: FeedRules, text: str, now: datetime, tz: tzinfo) -> SyncReport:
-    """What a first sync of ``text`` would book, touching nothing."""
+def planned(plan: Plan, feed: str, now: datetime) -> SyncReport:
+    """What applying a checked ``plan`` will do, as its dry run reports it: the same counts and reasons."""
+    return SyncReport(
+        feed, now,
+        added=[Change(w.key, w.room, w.preset, w.start, summary=w.summary) for old, w in plan.steps if old is None],
+        moved=[Change(w.key, w.room, w.preset, w.start, old.id, was=old.start, summary=w.summary)
+               for old, w in plan.steps if old is not None],
+        cancelled=[Change(b.uid or "", b.room, b.preset, b.start, b.id, why=why) for b, why in plan.cancel],
+        unchanged=[b.uid or b.id for b in plan.unchanged], skipped=list(plan.skipped), errors=list(plan.refused),
+        dry_run=True,
+    )  # fmt: skip
+
+
+def dry_run(feed: FeedRules, text: str, schedule: Schedule, now: datetime, tz: tzinfo) -> SyncReport:
+    """What a sync of ``text`` against ``schedule`` would do, touching nothing."""
     try:
         events = parse_feed(text, feed.name, now, now + timedelta(days=feed.horizon_days), tz)
     except CalendarError as exc:
         return SyncReport(feed.name, now, failed=str(exc), dry_run=True)
-    plan = plan_sync(feed, events, (), now)
-    added = [Change(w.key, w.room, w.preset, w.start, summary=w.summary) for w in plan.add]
-    return SyncReport(feed.name, now, added=added, skipped=plan.skipped, dry_run=True)
+    return planned(plan_feed(feed, events, schedule, now), feed.name, now)

@@ -351,11 +351,14 @@ def create_app(controller: Controller, token: str) -> FastAPI:
 
     @api.post("/calendars/sync", tags=["bookings"], summary="Sync the calendar feeds now",
               responses={404: spec.error("unknown feed")})  # fmt: skip
-    async def calendars_sync(name: Annotated[str | None, Query(description="Only this feed")] = None) -> list[Any]:
+    async def calendars_sync(
+        name: Annotated[str | None, Query(description="Only this feed")] = None,
+        dry_run: Annotated[bool, Query(description="Only plan: what the sync would do, nothing changed")] = False,
+    ) -> list[Any]:
         poller = getattr(controller, "calendars", None)
         if poller is None:
             return []
-        return [report.json() for report in await poller.sync_now(name)]
+        return [report.json() for report in await poller.sync_now(name, dry_run=dry_run)]
 
     app.include_router(api)
     mount_web(app, controller, token)
