@@ -129,9 +129,11 @@ def test_a_session_runs_with_exactly_the_documented_acl_and_nothing_is_denied(ac
         MqttProbe(broker, "#", username="observer", password=PASSWORDS["observer"]) as observer,
         MqttProbe(broker, username="tablet", password=PASSWORDS["tablet"]) as tablet,
         Simulator(
-            demo_config(tmp_path, broker, "sim"), tick=0.2, initial=INITIAL,
+            demo_config(tmp_path, broker, "sim"),
+            tick=0.2,
+            initial=INITIAL,
             options={"visit-heater": {"profile": "shelly-plus-plug"}},  # the plain Shelly sim has no switch
-        ) as sim,  # fmt: skip
+        ) as sim,
     ):
         tablet.subscribe("ambience/+/command/result", "ambience/+/state")
         live = LiveDaemon(config).start()
