@@ -1,7 +1,8 @@
 """Unit types for the models: the unit lives in the type, the message names it.
 
-Durations are written ``90s``, ``5m``, ``1h30m`` (or a plain number of seconds) and held
-as float seconds. Each type refuses booleans (YAML turns ``yes`` into ``True``) and values
+Durations are written ``45s``, ``90m``, ``2h``, ``1.5h``, ``1h30m`` or ``1h30`` (or a plain number of
+seconds; upper or lower case, spaces ignored) and held as float seconds. A clock-style ``00:45`` is
+refused: it would be 45 minutes to one reader and 45 seconds to another (a countdown shows ``m:ss``). Each type refuses booleans (YAML turns ``yes`` into ``True``) and values
 out of range with a message saying what is allowed.
 """
 
@@ -14,8 +15,12 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer
 from pydantic_core import PydanticCustomError
 
-_DURATION = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
-DURATION_HINT = "write e.g. 90s, 5m, 1h30m or a number of seconds"
+_DURATION = re.compile(
+    r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$"
+    r"|^(?P<hh>\d+)h(?P<mm>[0-5]?\d)$"  # 1h30: whole hours, then minutes without their m
+)
+_CLOCK = re.compile(r"^\d+:\d+(?::\d+)?$")
+DURATION_HINT = "write e.g. 45s, 90m, 1h30 (or 1h30m), 1.5h or a number of seconds"
 
 
 def parse_duration(value: Any, *, signed: bool = False) -> float:
@@ -25,7 +30,7 @@ def parse_duration(value: Any, *, signed: bool = False) -> float:
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
+        text = value.strip().replace(" ", "").lower()
         sign = 1.0
         if text[:1] in "+-" and text:
             sign = -1.0 if text[0] == "-" else 1.0
@@ -34,11 +39,14 @@ def parse_duration(value: Any, *, signed: bool = False) -> float:
         if not text or not match or not any(match.groupdict().values()):
             if re.fullmatch(r"\d+(?:\.\d+)?", text):
                 seconds = sign * float(text)
+            elif _CLOCK.match(text):
+                # 00:45 reads as 45 minutes on a booking and as 45 seconds on a countdown (status shows m:ss)
+                raise ValueError(f"{value!r} is not a duration: a clock-style time is ambiguous here; {DURATION_HINT}")
             else:
                 raise ValueError(f"{value!r} is not a duration; {DURATION_HINT}")
         else:
             parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
-            seconds = sign * (parts["h"] * 3600 + parts["m"] * 60 + parts["s"])
+            seconds = sign * ((parts["h"] + parts["hh"]) * 3600 + (parts["m"] + parts["mm"]) * 60 + parts["s"])
     else:
         raise ValueError(f"{value!r} is not a duration; {DURATION_HINT}")
     if not math.isfinite(seconds):

@@ -17,7 +17,9 @@ MINIMAL = "name: Test\nduration: 30m\n"
 
 @pytest.mark.parametrize(
     "text, seconds",
-    [("90s", 90), ("5m", 300), ("1h30m", 5400), ("1h", 3600), (90, 90), (1.5, 1.5), ("45", 45), ("2m30s", 150)],
+    [("90s", 90), ("5m", 300), ("1h30m", 5400), ("1h", 3600), (90, 90), (1.5, 1.5), ("45", 45), ("2m30s", 150)]
+    + [("90m", 5400), ("1h30", 5400), ("1h05", 3900), ("1.5h", 5400), ("45s", 45), ("2h", 7200), ("1H30M", 5400)]
+    + [("1 h 30", 5400), ("0.5m", 30)],
 )
 def test_durations_parse(text, seconds):
     assert parse_duration(text) == seconds
@@ -29,10 +31,23 @@ def test_signed_durations_count_back():
         parse_duration("-5m")
 
 
-@pytest.mark.parametrize("bad", ["5 minutes", "m", "", "1x", True, None, "1h30", float("inf")])
+@pytest.mark.parametrize(
+    "bad", ["5 minutes", "m", "", "1x", True, None, float("inf"), "an hour", "1h75", "1.5h30", "1h30s15", "h30"]
+)
 def test_bad_durations_say_how_to_write_one(bad):
-    with pytest.raises(ValueError, match="90s, 5m, 1h30m"):
+    with pytest.raises(ValueError, match=r"write e.g. 45s, 90m, 1h30 \(or 1h30m\), 1.5h or a number of seconds"):
         parse_duration(bad)
+
+
+@pytest.mark.parametrize("clock", ["00:45", "1:30", "0:45:00"])
+def test_a_clock_style_duration_is_refused_as_ambiguous(clock):
+    """00:45 is 45 minutes on a booking and 45 seconds on the status countdown (m:ss): neither is guessed."""
+    with pytest.raises(ValueError, match=f"'{clock}' is not a duration: a clock-style time is ambiguous here; write"):
+        parse_duration(clock)
+
+
+def test_negative_whole_hours_and_minutes_count_back():
+    assert parse_duration("-1h30", signed=True) == -5400
 
 
 @pytest.mark.parametrize("seconds", [0, 1, 59, 60, 90, 300, 3600, 5400, 3725, 0.5])

@@ -6,6 +6,7 @@ import argparse
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.markup import escape
 from rich.table import Table
@@ -13,6 +14,7 @@ from rich.table import Table
 from ambience.cli import Context
 from ambience.cli.args import duration
 from ambience.cli.client_cmds import DaemonClient, _print_json
+from ambience.core.when import WhenError, parse_day, parse_time
 from ambience.units import format_duration
 
 
@@ -20,7 +22,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("book", help="book a room ahead: a preset at a time, with pre-heat", parents=[common])
     p.add_argument("room")
     p.add_argument("preset")
-    p.add_argument("--at", required=True, metavar="TIME", help="'2026-12-01 14:00' (the clinic's time) or ISO 8601")
+    p.add_argument(
+        "--at",
+        required=True,
+        metavar="TIME",
+        help="the clinic's time: 14:00 (the next one), 2pm, 2:30pm, 'tomorrow 9:30', 'mon 10:00', '2026-12-03 10:00'",
+    )
     p.add_argument(
         "--for", dest="duration", type=duration, metavar="DURATION", help="the session's length, if not the preset's"
     )
@@ -31,7 +38,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_book)
 
     p = sub.add_parser("bookings", help="bookings per room (a day view)", parents=[common])
-    p.add_argument("--day", metavar="DATE", help="only this day, YYYY-MM-DD")
+    p.add_argument("--day", metavar="DAY", help="only this day: today, tomorrow, mon … sun or YYYY-MM-DD")
     p.add_argument("--room", metavar="ROOM")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bookings)
@@ -41,8 +48,25 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_cancel)
 
 
+def now(tz: ZoneInfo) -> datetime:
+    """The clinic's clock, the one thing a relative time (``14:00``, ``tomorrow``) is read against."""
+    return datetime.now(tz)
+
+
+def _resolve(option: str, read: Any, text: str, ctx: Context) -> Any:
+    """``text`` read in the clinic's zone (``bookings.timezone``) against its clock; a bad one names the option."""
+    tz = ctx.config.bookings.zone()
+    try:
+        return read(text, now(tz), tz)
+    except WhenError as exc:
+        raise WhenError(f"{option}: {exc}") from None
+
+
 def cmd_book(args: argparse.Namespace, ctx: Context) -> int:
-    body: dict[str, Any] = {"room": args.room, "preset": args.preset, "at": args.at}
+    # resolved here, not by the daemon: the API's contract stays an exact ISO time (the phone page sends
+    # one), and what "14:00" means depends on the clock it is read against; the line below shows the day
+    start = _resolve("--at", parse_time, args.at, ctx)
+    body: dict[str, Any] = {"room": args.room, "preset": args.preset, "at": start.isoformat(timespec="minutes")}
     if args.duration:
         body["duration"] = args.duration
     if args.lead:
@@ -53,7 +77,7 @@ def cmd_book(args: argparse.Namespace, ctx: Context) -> int:
         booking = client.post("/api/bookings", body)["booking"]
     ctx.out.print(booking["id"])
     ctx.err.print(
-        f"booked {escape(booking['room'])}: {escape(booking['preset'])} at {_when(booking['start'])}, "
+        f"booked {escape(booking['room'])}: {escape(booking['preset'])} at {_when(booking['start'], '%a %Y-%m-%d %H:%M')}, "
         f"pre-heat from {format_duration(booking['lead'])} before"
     )
     return 0
@@ -64,6 +88,8 @@ def _when(iso: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def cmd_bookings(args: argparse.Namespace, ctx: Context) -> int:
+    if args.day:
+        args.day = str(_resolve("--day", parse_day, args.day, ctx))
     params = {k: v for k, v in (("room", args.room), ("day", args.day)) if v}
     with DaemonClient.for_config(ctx.config) as client:
         bookings = client.get("/api/bookings", **params)
