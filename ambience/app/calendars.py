@@ -81,8 +81,9 @@ def _apply(plan: Plan, feed: CalendarFeed, service: Bookings, now: datetime) -> 
         except AmbienceError as exc:
             report.errors.append((booking.uid or booking.id, f"could not cancel booking {booking.id}: {exc}"))
             continue
+        uid, client = booking.uid or "", booking.client
         report.cancelled.append(
-            Change(booking.uid or "", booking.room, booking.preset, booking.start, booking.id, why=why)
+            Change(uid, booking.room, booking.preset, booking.start, booking.id, client=client, why=why)
         )
     pending: list[tuple[Booking | None, Want]] = [*plan.move, *((None, want) for want in plan.add)]
     refused: dict[str, AmbienceError] = {}
@@ -108,14 +109,14 @@ def _apply(plan: Plan, feed: CalendarFeed, service: Bookings, now: datetime) -> 
 def _book(service: Bookings, feed: CalendarFeed, old: Booking | None, want: Want) -> Change:
     if old is None:
         made = service.book(want.room, want.preset, want.start, duration=want.duration, lead=feed.lead,
-                            source=feed.source, uid=want.key)  # fmt: skip
-        return Change(want.key, want.room, want.preset, want.start, made.id, summary=want.summary)
+                            client=want.client, source=feed.source, uid=want.key)  # fmt: skip
+        return Change(want.key, want.room, want.preset, want.start, made.id, client=want.client)
     made = service.reschedule(old.id, room=want.room, preset=want.preset, start=want.start, duration=want.duration)
-    return Change(want.key, want.room, want.preset, want.start, made.id, was=old.start, summary=want.summary)
+    return Change(want.key, want.room, want.preset, want.start, made.id, was=old.start, client=old.client)
 
 
 def _refusal(want: Want, old: Booking | None, exc: AmbienceError) -> str:
-    what = f"{want.summary or '(no title)'!r} at {want.start:%Y-%m-%d %H:%M} in {want.room}"
+    what = f"the event at {want.start:%Y-%m-%d %H:%M} in {want.room}"  # never its title: it may name the client
     if old is None:
         return f"not booked: {what}: {exc}"
     return f"not moved: booking {old.id} stays at {old.start:%Y-%m-%d %H:%M} in {old.room}; {what}: {exc}"

@@ -13,6 +13,12 @@ one cancelled (``STATUS:CANCELLED``), removed (or moved out of the window), or n
 rule is cancelled. Only events starting within ``[now, now + horizon_days)`` count, and only bookings
 that have not started yet are changed.
 
+**Discreet**: an event's title and description often name the client ("Deep tissue 60 – F. White").
+The rules read them to pick a room and a preset; nothing else does. What leaves planning (a
+:class:`Want`, a :class:`Change`, a skip or refusal reason, a log line) names an event by its time and
+UID, and its client by a *client label* made by the feed's ``client`` rule (:func:`client_label`:
+the initials "F. W.", or none).
+
 A feed that cannot be parsed raises :class:`CalendarError` naming it (a whole, valid feed or nothing:
 a partial picture would cancel bookings).
 """
@@ -20,6 +26,7 @@ a partial picture would cancel bookings).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -78,6 +85,9 @@ class FeedRules(Protocol):
     @property
     def default_preset(self) -> str | None: ...
 
+    @property
+    def client(self) -> str: ...
+
 
 # ---- parsing -----------------------------------------------------------------------------------------
 
@@ -110,7 +120,7 @@ def _check_times(calendar: icalendar.Calendar, source: str) -> None:
     """Refuse the feed if any event's timing is broken: a partial picture would cancel bookings."""
     for event in calendar.walk("VEVENT"):
         uid = str(event.get("UID", "")).strip()
-        who = f"event {uid!r}" if uid else f"event {str(event.get('SUMMARY', '(no title)'))!r}"
+        who = f"event {uid!r}" if uid else "an event with no UID"  # never its title: it may name the client
         for prop, message in getattr(event, "errors", ()):
             if str(prop).upper() in TIME_PROPERTIES:
                 raise CalendarError(f"calendar {source!r}: {who} has a bad {prop}: {first_line(ValueError(message))}")
@@ -171,6 +181,29 @@ def parse_feed(text: str, source: str, start: datetime, end: datetime, tz: tzinf
     return sorted((e for e in events if e is not None and start <= e.start < end), key=lambda e: (e.start, e.key))
 
 
+# ---- the client label -----------------------------------------------------------------------------
+
+CLIENT_RULES = ("initials", "none")
+"""How a feed's event titles become a booking's client label: ``initials`` ("F. W."), or ``none``."""
+_CLIENT_AFTER = re.compile(r"\s[-–—|:]\s|:\s")
+"""Where the client's part of a title begins: after its last dash (`` – ``, `` — ``, `` - ``), bar or colon."""
+MAX_INITIALS = 3
+
+
+def client_label(summary: str, rule: str = "initials") -> str | None:
+    """The client label of an event titled ``summary``: under ``initials`` the initials of the part after
+    the title's last dash, bar or colon ("Deep tissue 60 – F. White" → "F. W."); ``None`` under ``none``,
+    or when the title has no such part. Letters only, so no name survives it."""
+    if rule == "none":
+        return None
+    cuts = list(_CLIENT_AFTER.finditer(summary))
+    if not cuts:
+        return None
+    words = re.split(r"[\s.]+", summary[cuts[-1].end() :])
+    initials = [word[0].upper() for word in words if word[:1].isalpha()][:MAX_INITIALS]
+    return " ".join(f"{letter}." for letter in initials) or None
+
+
 # ---- mapping and planning ----------------------------------------------------------------------
 
 
@@ -186,7 +219,7 @@ def map_event(event: Event, feed: FeedRules) -> Target | str:
         return f"no room rule matches its location {event.location!r}" if event.location else "it has no location"
     preset = next((rule.preset for rule in feed.presets if rule.matches(event)), feed.default_preset)
     if preset is None:
-        return f"no preset rule matches {event.summary!r} ({format_duration(event.length)})"
+        return f"no preset rule matches it ({format_duration(event.length)} long)"
     return Target(room, preset)
 
 
@@ -199,7 +232,8 @@ class Want:
     preset: str
     start: datetime
     duration: float | None
-    summary: str
+    client: str | None = None
+    """The client label (:func:`client_label`), never the title."""
 
     def same_as(self, booking: Booking) -> bool:
         same_length = (booking.duration is None) == (self.duration is None) and (
@@ -249,7 +283,8 @@ def plan_sync(feed: FeedRules, events: Iterable[Event], existing: Iterable[Booki
             else:
                 plan.skipped.append((event.key, f"{event.label()}: {target}"))
             continue
-        want = Want(event.key, target.room, target.preset, event.start, event.length or None, event.summary)
+        client = client_label(event.summary, feed.client)
+        want = Want(event.key, target.room, target.preset, event.start, event.length or None, client)
         if known is None:
             plan.add.append(want)
         elif want.same_as(known):
@@ -275,14 +310,15 @@ class Change:
     """The booking's id; None in a dry run."""
     was: datetime | None = None
     """A move: the booking's start before."""
-    summary: str = ""
+    client: str | None = None
+    """The booking's client label (initials, or none): never the event's title."""
     why: str = ""
 
     def json(self) -> dict[str, Any]:
         return {
             "uid": self.uid, "booking": self.booking, "room": self.room, "preset": self.preset,
             "start": self.start.isoformat(), "was": self.was.isoformat() if self.was else None,
-            "summary": self.summary, "why": self.why,
+            "client": self.client, "why": self.why,
         }  # fmt: skip
 
     @classmethod
@@ -290,7 +326,7 @@ class Change:
         was = data.get("was")
         return cls(
             data["uid"], data["room"], data["preset"], datetime.fromisoformat(data["start"]), data.get("booking"),
-            datetime.fromisoformat(was) if was else None, data.get("summary", ""), data.get("why", ""),
+            datetime.fromisoformat(was) if was else None, data.get("client"), data.get("why", ""),
         )  # fmt: skip
 
 
@@ -356,5 +392,5 @@ def dry_run(feed: FeedRules, text: str, now: datetime, tz: tzinfo) -> SyncReport
     except CalendarError as exc:
         return SyncReport(feed.name, now, failed=str(exc), dry_run=True)
     plan = plan_sync(feed, events, (), now)
-    added = [Change(w.key, w.room, w.preset, w.start, summary=w.summary) for w in plan.add]
+    added = [Change(w.key, w.room, w.preset, w.start, client=w.client) for w in plan.add]
     return SyncReport(feed.name, now, added=added, skipped=plan.skipped, dry_run=True)
