@@ -86,7 +86,9 @@ class FeedRules(Protocol):
     def default_preset(self) -> str | None: ...
 
     @property
-    def client(self) -> str: ...
+    def client(self) -> str:
+        """The client label rule: ``initials`` or ``none`` (:func:`client_label`)."""
+        ...
 
 
 # ---- parsing -----------------------------------------------------------------------------------------
@@ -183,8 +185,6 @@ def parse_feed(text: str, source: str, start: datetime, end: datetime, tz: tzinf
 
 # ---- the client label -----------------------------------------------------------------------------
 
-CLIENT_RULES = ("initials", "none")
-"""How a feed's event titles become a booking's client label: ``initials`` ("F. W."), or ``none``."""
 _CLIENT_AFTER = re.compile(r"\s[-–—|:]\s|:\s")
 """Where the client's part of a title begins: after its last dash (`` – ``, `` — ``, `` - ``), bar or colon."""
 MAX_INITIALS = 3
