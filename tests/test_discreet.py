@@ -212,18 +212,19 @@ def test_a_feed_booking_run_by_the_daemon_sends_no_client_name_over_mqtt(
 ):
     """The whole daemon over a real broker: the feed is synced at start, its booking fires and runs;
     every message on the broker (room state, command results, Home Assistant discovery) is searched."""
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
 
     def stamp(moment: datetime) -> str:
         return moment.strftime("%Y%m%dT%H%M%SZ")
 
-    text = "\r\n".join([
+    def feed_text(start: datetime) -> str:
+        return "\r\n".join([
         "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//clinic//EN",
         vevent("white-1@clinic", stamp(start), stamp(start + timedelta(seconds=2)), "Tiny session – F. White"),
         vevent("white-2@clinic", stamp(start), stamp(start + timedelta(seconds=2)), "Tiny session – Fiona White"),
         "END:VCALENDAR", "",
-    ])  # fmt: skip
-    (tmp_path / "clinic.ics").write_text(text)
+        ])  # fmt: skip
+
+    (tmp_path / "clinic.ics").write_text(feed_text(datetime.now(UTC) - timedelta(hours=1)))  # nothing ahead yet
     feed = {"name": "clinic", "file": "clinic.ics", "lead": "0s", "default_room": "studio", "default_preset": "tiny"}
     clinic = write_clinic(
         tmp_path, mqtt=broker.url, presets={"tiny": TINY}, http=False, reconcile={"ack_timeout": 0.5},
@@ -231,7 +232,12 @@ def test_a_feed_booking_run_by_the_daemon_sends_no_client_name_over_mqtt(
     )  # fmt: skip
     caplog.set_level(logging.DEBUG)
     with MqttProbe(broker, "#") as everything:
-        with LiveDaemon(clinic.config) as daemon:
+        with LiveDaemon(clinic.config) as daemon:  # the feed is written now: a slow start-up cannot pass its event
+            (tmp_path / "clinic.ics").write_text(
+                feed_text(datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3))
+            )
+            assert daemon.daemon is not None and daemon.daemon.controller.calendars is not None
+            daemon.run(daemon.daemon.controller.calendars.sync_now(), timeout=15)
             state = "ambience/studio/state"
             eventually(lambda: any(b"F. W." in m.payload for m in everything.messages(state)), timeout=15)
             history = eventually(lambda: daemon.call(lambda: daemon.controller.store.history()), timeout=15)
