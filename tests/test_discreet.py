@@ -210,7 +210,7 @@ def test_history_keep_days_is_checked_and_defaults_to_a_year(tmp_path: Path):
 def test_a_feed_booking_run_by_the_daemon_sends_no_client_name_over_mqtt(
     tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture
 ):
-    """The whole daemon over a real broker: the feed is synced at start, its booking fires and runs;
+    """The whole daemon over a real broker: the feed is synced once the daemon is up, its booking fires and runs;
     every message on the broker (room state, command results, Home Assistant discovery) is searched."""
 
     def stamp(moment: datetime) -> str:
