@@ -38,7 +38,7 @@ from ambience.config.calendars import check_feeds
 from ambience.config.library import fingerprint, load_library
 from ambience.core.clockwatch import CHECK_EVERY, ClockWatch
 from ambience.devices.manager import Devices
-from ambience.errors import AmbienceError, CommandError, DeviceError
+from ambience.errors import AmbienceError, CommandError, DeviceError, StoreError
 from ambience.infra.logsafe import RateLimit
 from ambience.infra.mqtt import Connection
 from ambience.infra.store import Store
@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 PRESET_POLL = 2.0
 """Seconds between looks at the preset folders (``stat`` only; a change reloads the library)."""
 STUCK_TICK = 30.0
+DAY = 86400.0
+PRUNE_EVERY = DAY
+"""Seconds between two prunings of the history (``history.keep_days``)."""
 """Seconds a room may take over one tick before the watchdog stops vouching for the daemon."""
 
 
@@ -150,6 +153,7 @@ class Daemon:
             await self.connection.stop()
             raise
         self._recover()
+        self.prune_history()
         self.bookings.start()  # after the sessions are back: a due booking sees a busy room as busy
         if self.config.bookings.calendars:
             for issue in check_feeds(self.config.bookings.calendars, self.config.rooms, self.library.presets, "config"):
@@ -160,6 +164,7 @@ class Daemon:
             self._tasks.append(asyncio.create_task(self.controller.calendars.run(), name="calendars"))
         self._tasks.append(asyncio.create_task(self.devices.run(), name="devices"))
         self._tasks.append(asyncio.create_task(self.watch_presets(), name="presets"))
+        self._tasks.append(asyncio.create_task(self._prune_daily(), name="history"))
         for room in self.rooms.values():
             self._tasks.append(asyncio.create_task(room.run(), name=f"room-{room.id}"))
         if self.monotonic is not None:
@@ -197,6 +202,23 @@ class Daemon:
                 log.info("%s: session %s ended while ambience was down; after state applied", room.id, record.preset)
             elif what == "resumed":
                 log.info("%s: resuming %s, %.0f s left", room.id, record.preset, room.status()["remaining_s"] or 0)
+
+    def prune_history(self) -> int:
+        """Forget the sessions that ended more than ``history.keep_days`` ago; how many went."""
+        keep = self.config.history.keep_days
+        try:
+            gone = self.store.prune_history(self.clock() - keep * DAY)
+        except StoreError as exc:  # kept a day longer: nothing else depends on it
+            log.warning("%s; tried again in a day", exc)
+            return 0
+        if gone:
+            log.info("history: %d session%s older than %d days forgotten", gone, "s" * (gone != 1), keep)
+        return gone
+
+    async def _prune_daily(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY)
+            self.prune_history()
 
     async def _watch_clock(self) -> None:
         """Every CHECK_EVERY seconds: did the wall clock step? Then every room looks again at once."""

@@ -94,8 +94,9 @@ def _apply(plan: Plan, feed: CalendarFeed, service: Bookings, now: datetime) -> 
         except AmbienceError as exc:
             report.unforeseen.append((booking.uid or booking.id, f"could not cancel booking {booking.id}: {exc}"))
             continue
+        uid, client = booking.uid or "", booking.client
         report.cancelled.append(
-            Change(booking.uid or "", booking.room, booking.preset, booking.start, booking.id, why=why)
+            Change(uid, booking.room, booking.preset, booking.start, booking.id, client=client, why=why)
         )
     for old, want in plan.steps:
         try:
@@ -110,10 +111,10 @@ def _apply(plan: Plan, feed: CalendarFeed, service: Bookings, now: datetime) -> 
 def _book(service: Bookings, feed: CalendarFeed, old: Booking | None, want: Want) -> Change:
     if old is None:
         made = service.book(want.room, want.preset, want.start, duration=want.duration, lead=feed.lead,
-                            source=feed.source, uid=want.key)  # fmt: skip
-        return Change(want.key, want.room, want.preset, want.start, made.id, summary=want.summary)
+                            client=want.client, source=feed.source, uid=want.key)  # fmt: skip
+        return Change(want.key, want.room, want.preset, want.start, made.id, client=want.client)
     made = service.reschedule(old.id, room=want.room, preset=want.preset, start=want.start, duration=want.duration)
-    return Change(want.key, want.room, want.preset, want.start, made.id, was=old.start, summary=want.summary)
+    return Change(want.key, want.room, want.preset, want.start, made.id, was=old.start, client=old.client)
 
 
 def sync_events(feed: CalendarFeed, events: Iterable[Event], service: Bookings, now: datetime, *,

@@ -92,18 +92,19 @@ def report_table(report: SyncReport, tz: tzinfo) -> Table | None:
     if not rows:
         return None
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("", "WHEN", "ROOM", "PRESET", "EVENT"):
-        table.add_column(col, no_wrap=col != "EVENT")
+    for col in ("", "WHEN", "ROOM", "PRESET", "CLIENT", "NOTE"):
+        table.add_column(col, no_wrap=col != "NOTE")
     for action, change in rows:
-        event = (change.why or "cancelled") if action == "cancelled" else change.summary
+        note = (change.why or "cancelled") if action == "cancelled" else ""
         if change.was is not None:
-            event += f" (was {_when(change.was, tz)})"
+            note = f"was {_when(change.was, tz)}"
         table.add_row(
             Text("to book" if report.dry_run else action, style=ACTION_STYLE[action]),
             _when(change.start, tz),
             escape(change.room),
             escape(change.preset),
-            escape(event),
+            escape(change.client or "–"),
+            escape(note),
         )
     return table
 
@@ -142,6 +143,7 @@ def feed_table(feed: CalendarFeed, status: dict[str, Any] | None, tz: tzinfo, no
         table.add_row("presets" if i == 0 else "", escape(f"{preset_rule.describe()} → {preset_rule.preset}"))
     fallback = f"→ {feed.default_preset}" if feed.default_preset else "skipped"
     table.add_row("" if feed.presets else "presets", escape(f"otherwise {fallback}"))
+    table.add_row("client", "initials from the title" if feed.client == "initials" else "none")
     table.add_row("last sync", _last_sync(status, tz, note))
     return table
 

@@ -19,7 +19,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from ambience.config.calendars import check_feeds
 from ambience.config.devices import Room
 from ambience.config.library import shipped_presets
-from ambience.config.sections import BookingsConfig, HomeAssistantConfig, HttpConfig, MqttConfig, ReconcileConfig
+from ambience.config.sections import (
+    BookingsConfig,
+    HistoryConfig,
+    HomeAssistantConfig,
+    HttpConfig,
+    MqttConfig,
+    ReconcileConfig,
+)
 from ambience.errors import ConfigError, Issue
 from ambience.model._base import ROOM_ID
 from ambience.model.limits import Limits
@@ -53,6 +60,8 @@ class Config(BaseSettings):
     reconcile: ReconcileConfig = ReconcileConfig()
     http: HttpConfig = HttpConfig()
     bookings: BookingsConfig = BookingsConfig()
+    history: HistoryConfig = HistoryConfig()
+    """How long past sessions are kept (docs/privacy.md)."""
     homeassistant: HomeAssistantConfig = HomeAssistantConfig()
     """Home Assistant MQTT discovery (docs/homeassistant.md)."""
     rooms: dict[Annotated[str, Field(pattern=ROOM_ID)], Room] = {}

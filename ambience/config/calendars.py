@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -127,6 +127,9 @@ class CalendarFeed(Strict):
     """The room of an event no room rule matches; without it such an event is skipped."""
     default_preset: Name | None = None
     """The preset of an event no preset rule matches; without it such an event is skipped."""
+    client: Literal["initials", "none"] = "initials"
+    """The booking's client label from the event's title: the initials of the part after its last dash
+    ("Deep tissue 60 – F. White" → "F. W."), or none. The title itself is never kept or shown."""
 
     @field_validator("poll")
     @classmethod

@@ -1,4 +1,4 @@
-"""The config's sections other than rooms: broker, HTTP, reconciling, bookings, Home Assistant."""
+"""The config's sections other than rooms: broker, HTTP, reconciling, bookings, history, Home Assistant."""
 
 from __future__ import annotations
 
@@ -149,6 +149,13 @@ class BookingsConfig(Strict):
             return ZoneInfo(get_localzone_name() or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
             return ZoneInfo("UTC")
+
+
+class HistoryConfig(Strict):
+    """How long the history of sessions is kept (docs/privacy.md)."""
+
+    keep_days: Annotated[int, Field(ge=1, le=36600)] = 365
+    """Sessions that ended longer ago than this are forgotten: at start-up and once a day."""
 
 
 class ReconcileConfig(Strict):

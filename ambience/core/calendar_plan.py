@@ -20,6 +20,12 @@ one cancelled (``STATUS:CANCELLED``), removed (or moved out of the window), or n
 rule is cancelled. Only events starting within ``[now, now + horizon_days)`` count, and only bookings
 that have not started yet are changed.
 
+**Discreet**: an event's title and description often name the client ("Deep tissue 60 – F. White").
+The rules read them to pick a room and a preset; nothing else does. What leaves planning (a
+:class:`Want`, a :class:`Change`, a skip or refusal reason, a log line) names an event by its time and
+UID, and its client by a *client label* made by the feed's ``client`` rule (:func:`client_label`:
+the initials "F. W.", or none).
+
 A feed that cannot be parsed raises :class:`CalendarError` naming it (a whole, valid feed or nothing:
 a partial picture would cancel bookings).
 """
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -92,6 +99,11 @@ class FeedRules(Protocol):
     @property
     def lead(self) -> float | None: ...
 
+    @property
+    def client(self) -> str:
+        """The client label rule: ``initials`` or ``none`` (:func:`client_label`)."""
+        ...
+
 
 # ---- parsing -----------------------------------------------------------------------------------------
 
@@ -124,7 +136,7 @@ def _check_times(calendar: icalendar.Calendar, source: str) -> None:
     """Refuse the feed if any event's timing is broken: a partial picture would cancel bookings."""
     for event in calendar.walk("VEVENT"):
         uid = str(event.get("UID", "")).strip()
-        who = f"event {uid!r}" if uid else f"event {str(event.get('SUMMARY', '(no title)'))!r}"
+        who = f"event {uid!r}" if uid else "an event with no UID"  # never its title: it may name the client
         for prop, message in getattr(event, "errors", ()):
             if str(prop).upper() in TIME_PROPERTIES:
                 raise CalendarError(f"calendar {source!r}: {who} has a bad {prop}: {first_line(ValueError(message))}")
@@ -185,6 +197,27 @@ def parse_feed(text: str, source: str, start: datetime, end: datetime, tz: tzinf
     return sorted((e for e in events if e is not None and start <= e.start < end), key=lambda e: (e.start, e.key))
 
 
+# ---- the client label -----------------------------------------------------------------------------
+
+_CLIENT_AFTER = re.compile(r"\s[-–—|:]\s|:\s")
+"""Where the client's part of a title begins: after its last dash (`` – ``, `` — ``, `` - ``), bar or colon."""
+MAX_INITIALS = 3
+
+
+def client_label(summary: str, rule: str = "initials") -> str | None:
+    """The client label of an event titled ``summary``: under ``initials`` the initials of the part after
+    the title's last dash, bar or colon ("Deep tissue 60 – F. White" → "F. W."); ``None`` under ``none``,
+    or when the title has no such part. Letters only, so no name survives it."""
+    if rule == "none":
+        return None
+    cuts = list(_CLIENT_AFTER.finditer(summary))
+    if not cuts:
+        return None
+    words = re.split(r"[\s.]+", summary[cuts[-1].end() :])
+    initials = [word[0].upper() for word in words if word[:1].isalpha()][:MAX_INITIALS]
+    return " ".join(f"{letter}." for letter in initials) or None
+
+
 # ---- mapping and planning ----------------------------------------------------------------------
 
 
@@ -200,7 +233,7 @@ def map_event(event: Event, feed: FeedRules) -> Target | str:
         return f"no room rule matches its location {event.location!r}" if event.location else "it has no location"
     preset = next((rule.preset for rule in feed.presets if rule.matches(event)), feed.default_preset)
     if preset is None:
-        return f"no preset rule matches {event.summary!r} ({format_duration(event.length)})"
+        return f"no preset rule matches it ({format_duration(event.length)} long)"
     return Target(room, preset)
 
 
@@ -213,7 +246,8 @@ class Want:
     preset: str
     start: datetime
     duration: float | None
-    summary: str
+    client: str | None = None
+    """The client label (:func:`client_label`), never the title."""
 
     def same_as(self, booking: Booking) -> bool:
         same_length = (booking.duration is None) == (self.duration is None) and (
@@ -268,7 +302,8 @@ def plan_sync(feed: FeedRules, events: Iterable[Event], existing: Iterable[Booki
             else:
                 plan.skipped.append((event.key, f"{event.label()}: {target}"))
             continue
-        want = Want(event.key, target.room, target.preset, event.start, event.length or None, event.summary)
+        client = client_label(event.summary, feed.client)
+        want = Want(event.key, target.room, target.preset, event.start, event.length or None, client)
         if known is None:
             plan.add.append(want)
         elif want.same_as(known):
@@ -406,7 +441,7 @@ def _admit(schedule: Schedule, feed: FeedRules, rooms: dict[str, _Room], old: Bo
     lead = booking_lead(feed.lead if old is None else old.lead, schedule.lead, times.switch_lead)
     booking = Booking(
         old.id if old else f"new:{want.key}", want.room, want.preset, want.start.astimezone(schedule.tz),
-        want.duration, lead, old.client if old else None, feed.source, old.uid if old else want.key,
+        want.duration, lead, old.client if old else want.client, feed.source, old.uid if old else want.key,
     )  # fmt: skip
     end = later(booking.start, booking.length(times.length))
     others = rooms[want.room].near(booking.start.timestamp() - lead, end.timestamp()) if want.room in rooms else []
@@ -415,7 +450,7 @@ def _admit(schedule: Schedule, feed: FeedRules, rooms: dict[str, _Room], old: Bo
 
 
 def _what(want: Want) -> str:
-    return f"{want.summary or '(no title)'!r} at {want.start:%Y-%m-%d %H:%M} in {want.room}"
+    return f"the event at {want.start:%Y-%m-%d %H:%M} in {want.room}"  # never its title: it may name the client
 
 
 def refusal(want: Want, old: Booking | None, exc: AmbienceError) -> str:
@@ -438,14 +473,15 @@ class Change:
     """The booking's id; None for an addition in a dry run."""
     was: datetime | None = None
     """A move: the booking's start before."""
-    summary: str = ""
+    client: str | None = None
+    """The booking's client label (initials, or none): never the event's title."""
     why: str = ""
 
     def json(self) -> dict[str, Any]:
         return {
             "uid": self.uid, "booking": self.booking, "room": self.room, "preset": self.preset,
             "start": self.start.isoformat(), "was": self.was.isoformat() if self.was else None,
-            "summary": self.summary, "why": self.why,
+            "client": self.client, "why": self.why,
         }  # fmt: skip
 
     @classmethod
@@ -453,7 +489,7 @@ class Change:
         was = data.get("was")
         return cls(
             data["uid"], data["room"], data["preset"], datetime.fromisoformat(data["start"]), data.get("booking"),
-            datetime.fromisoformat(was) if was else None, data.get("summary", ""), data.get("why", ""),
+            datetime.fromisoformat(was) if was else None, data.get("client"), data.get("why", ""),
         )  # fmt: skip
 
 
@@ -523,8 +559,8 @@ def planned(plan: Plan, feed: str, now: datetime) -> SyncReport:
     """What applying a checked ``plan`` will do, as its dry run reports it: the same counts and reasons."""
     return SyncReport(
         feed, now,
-        added=[Change(w.key, w.room, w.preset, w.start, summary=w.summary) for old, w in plan.steps if old is None],
-        moved=[Change(w.key, w.room, w.preset, w.start, old.id, was=old.start, summary=w.summary)
+        added=[Change(w.key, w.room, w.preset, w.start, client=w.client) for old, w in plan.steps if old is None],
+        moved=[Change(w.key, w.room, w.preset, w.start, old.id, was=old.start, client=w.client)
                for old, w in plan.steps if old is not None],
         cancelled=[Change(b.uid or "", b.room, b.preset, b.start, b.id, why=why) for b, why in plan.cancel],
         unchanged=[b.uid or b.id for b in plan.unchanged], skipped=list(plan.skipped), errors=list(plan.refused),

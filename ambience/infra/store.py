@@ -236,6 +236,11 @@ class Store:
             (record.id, record.room, record.preset, record.client, record.facts.started_at, ended_at, outcome),
         )
 
+    def prune_history(self, before: float) -> int:
+        """Forget the sessions that ended before ``before`` (the retention, ``history.keep_days``); how many."""
+        with self._write("prune the history") as db:
+            return db.execute("DELETE FROM history WHERE ended_at < ?", (before,)).rowcount
+
     def history(self, room: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         sql = "SELECT session, room, preset, client, started_at, ended_at, outcome FROM history"
         args: tuple = ()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -14,11 +14,13 @@ class Event:
     """The event's UID; empty if the feed gave none (such an event cannot be kept in step)."""
     key: str
     """What a booking remembers: the UID, or ``UID@<recurrence-id, UTC ISO>`` for a recurring event's occurrence."""
-    summary: str
+    summary: str = field(repr=False)
+    """The title: read by the rules only, never shown (it often names the client)."""
     start: datetime
     end: datetime
     location: str = ""
-    description: str = ""
+    description: str = field(default="", repr=False)
+    """Read by keyword rules only, never shown."""
     cancelled: bool = False
 
     @property
@@ -26,4 +28,5 @@ class Event:
         return self.end.timestamp() - self.start.timestamp()  # real seconds: in one zone ``-`` is wall-clock time
 
     def label(self) -> str:
-        return f"{self.summary or '(no title)'!r} at {self.start:%Y-%m-%d %H:%M}"
+        """How messages name the event: its time, never its title (a title often names the client)."""
+        return f"the event at {self.start:%Y-%m-%d %H:%M}"
