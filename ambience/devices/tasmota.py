@@ -425,29 +425,35 @@ class TasmotaAdapter(Learner):
         if self.kind == "switch":
             return self._decode_switch(topic, payload)
         reading = Reading()
-        if topic in self._power_topics:
-            data = json_of(payload)
-            if isinstance(data, dict):  # SetOption4 1: the JSON answer comes here too
-                if not self._merge(data, reading):
-                    return reading.out()
-            else:
-                key = topic.rsplit("/", 1)[1]
-                if key not in self._power_keys():
-                    return []
-                power = reading.switch(key, text(payload))
-                if power is None:
-                    return reading.out()
-                self._power = power
-        elif topic in self._json_topics:
-            data = reading.json_object(payload)
-            if data is None or not self._merge(data, reading):
-                return reading.out()
-        else:
+        said = self._read_state(topic, payload, reading)
+        if said is None:
             return []
+        if not said:
+            return reading.out()
         light = self.reported()
         if light is not None:
             self._estimate = light
         return reading.out(None if light is None else LightReport(light))
+
+    def _read_state(self, topic: str, payload: bytes, reading: Reading) -> bool | None:
+        """Take a ``stat/<t>/POWER<n>``, ``RESULT`` or ``STATE`` message into the device's state: whether it
+        said anything of it (its bad values noted in ``reading``); ``None`` for a topic that is not one."""
+        if topic in self._power_topics:
+            data = json_of(payload)
+            if isinstance(data, dict):  # SetOption4 1: the JSON answer comes here too
+                return self._merge(data, reading)
+            key = topic.rsplit("/", 1)[1]
+            if key not in self._power_keys():
+                return None
+            power = reading.switch(key, text(payload))
+            if power is None:
+                return False
+            self._power = power
+            return True
+        if topic in self._json_topics:
+            data = reading.json_object(payload)
+            return data is not None and self._merge(data, reading)
+        return None
 
     def _power_keys(self, n: int | None = None) -> tuple[str, ...]:
         """The keys (and ``stat`` topics) of relay ``n``'s power: ``POWER`` is relay 1 on a one-relay device."""
@@ -501,25 +507,12 @@ class TasmotaAdapter(Learner):
             data = reading.json_object(payload)
             if data is None or not self._energy(data, reading) or self._power is None:
                 return reading.out()  # a power alone: shown with the next on/off the device says
-        elif topic in self._power_topics:
-            data = json_of(payload)
-            if isinstance(data, dict):  # SetOption4 1: the JSON answer comes here too
-                if not self._merge(data, reading):
-                    return reading.out()
-            else:
-                key = topic.rsplit("/", 1)[1]
-                if key not in self._power_keys():
-                    return []
-                power = reading.switch(key, text(payload))
-                if power is None:
-                    return reading.out()
-                self._power = power
-        elif topic in self._json_topics:
-            data = reading.json_object(payload)
-            if data is None or not self._merge(data, reading):
-                return reading.out()  # e.g. the PulseTime answer {"PulseTime1":{"Set":220,"Remaining":220}}
         else:
-            return []
+            said = self._read_state(topic, payload, reading)
+            if said is None:
+                return []
+            if not said:  # e.g. the PulseTime answer {"PulseTime1":{"Set":220,"Remaining":220}}
+                return reading.out()
         assert self._power is not None
         # off draws nothing; on, the last measured power (None: not a metering plug, or not measured yet)
         watts = self._watts if self._power else (0.0 if self._watts is not None else None)
