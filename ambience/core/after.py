@@ -65,10 +65,11 @@ def after_states(
         if dev.kind == "sensor":
             continue
         if dev.kind == "switch":
-            named = state.switches.get(dev.role) if state.switches and dev.role != "thermostat" else None
-            switch = named or restored_switch(found.get(dev.id), dev.heats or dev.role == "thermostat", dev.restore_on)
             if dev.role == "thermostat":
-                switch = Switch(False)  # a heater thermostat's heater: off once no session runs it
+                switch: Switch | None = Switch(False)  # a heater thermostat's heater: off once no session runs it
+            else:
+                named = state.switches.get(dev.role) if state.switches else None
+                switch = named or restored_switch(found.get(dev.id), dev.heats, dev.restore_on)
             if switch is not None:
                 out[dev.id] = switch
             continue
