@@ -9,6 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from ambience.model._base import RoleName, Strict
 from ambience.model.limits import Limits
+from ambience.model.preset import Turnover
 from ambience.model.state import DEFAULT_AUTO_OFF, HEAT_ROLES, DeviceKind
 from ambience.units import Seconds
 
@@ -304,6 +305,9 @@ class Room(Strict):
     speaker: Speaker | None = Speaker()
     limits: Limits | None = None
     """This room's own limits; the top-level ``limits`` otherwise."""
+    turnover: Turnover = Turnover()
+    """Between two sessions that follow each other (back-to-back bookings): ``length`` of working light,
+    music off, the climate held for the next session (docs/bookings.md, "Back to back")."""
     manual: Literal["hold", "reassert"] = "hold"
     """A device changed by hand (at the wall, in another app) mid-session: ``hold`` keeps the person's
     value until the session next changes that device (the next phase); ``reassert`` puts the session's

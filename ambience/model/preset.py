@@ -42,6 +42,16 @@ class Lights(LightSettings):
     roles: dict[RoleName, LightSettings] = {}
 
 
+class Turnover(Strict):
+    """A room between two sessions that follow each other: the linen is changed in working light, the
+    music is off, the climate is held at the next session's target (``turnover:`` of a room)."""
+
+    length: Annotated[Seconds, Field(le=3600)] = 300.0
+    """Seconds of turnover from the end of one session (it may take the first minutes of the next)."""
+    lights: LightSettings = LightSettings(state="on", brightness=80, color_temp=4000)
+    music: Literal["off"] = "off"
+    """Music is off while the room is turned over (the only choice: nobody relaxes while linen is changed)."""
+
 class Climate(Strict):
     target: Celsius | None = None
     mode: Literal["heat", "auto", "off"] | None = None
