@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ambience.core.booking import Booking, expand_weekly, local_time, overlapping, parse_when
+from ambience.core.booking import Booking, expand_weekly, handover, local_time, overlapping, parse_when
 from ambience.errors import BookingError
 
 pytestmark = pytest.mark.unit
@@ -48,14 +48,24 @@ def b(room, start, minutes=60, lead=900, id="x"):
     return Booking(id, room, "p", start, minutes * 60.0, lead)
 
 
-def test_overlap_counts_the_lead_time():
+def test_only_the_sessions_overlap_a_lead_reaching_into_the_session_before_does_not():
     t = datetime(2026, 12, 1, 10, 0, tzinfo=LONDON)
     other = b("r1", t, 60, 900, "other")
     others = [(other, t + timedelta(minutes=60))]
-    assert overlapping("r1", t + timedelta(minutes=60), t + timedelta(minutes=120), 900, others) is other  # our lead
-    assert overlapping("r1", t + timedelta(minutes=75), t + timedelta(minutes=135), 900, others) is None
-    assert overlapping("r2", t, t + timedelta(minutes=60), 0, others) is None
-    assert overlapping("r1", t - timedelta(minutes=60), t - timedelta(minutes=15), 0, others) is None
+    assert overlapping("r1", t + timedelta(minutes=60), t + timedelta(minutes=120), others) is None  # touching
+    assert overlapping("r1", t + timedelta(minutes=59), t + timedelta(minutes=120), others) is other
+    assert overlapping("r1", t - timedelta(minutes=60), t, others) is None  # ends as the other starts
+    assert overlapping("r1", t - timedelta(minutes=60), t + timedelta(minutes=1), others) is other
+    assert overlapping("r1", t + timedelta(minutes=10), t + timedelta(minutes=20), others) is other  # inside
+    assert overlapping("r2", t, t + timedelta(minutes=60), others) is None
+
+
+def test_a_booking_follows_the_session_before_through_a_turnover_when_its_pre_heat_would_begin_by_then():
+    end = 36000.0  # the previous session ends
+    assert handover(end, end, 900, 300)  # touching
+    assert handover(end, end + 1200, 900, 300)  # pre-heat from end + 5 min: the turnover's last moment
+    assert not handover(end, end + 1201, 900, 300)  # a free moment in between: after state, then pre-heat
+    assert not handover(end, end - 1, 900, 300)  # it would begin before the previous session ends
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,8 @@ def test_bookings_in_the_future_across_dst_with_a_fixed_clock(tmp_path):
 @pytest.mark.unit
 def test_a_preset_whose_switch_is_on_before_the_start_lengthens_the_lead(tmp_path):
     """``table_warmer: {state: on, from: -40m}``: the booking fires 40 min before its start (bookings.lead
-    is 15 min), its overlap is reckoned from then, and the session it starts has the 40 min lead."""
+    is 15 min), and the session it starts has the 40 min lead. The lead is no overlap: a session before it
+    runs up to the warm one's start, and the room goes through a turnover (docs/bookings.md)."""
     config = make_config(tmp_path, bookings={"timezone": "Europe/London", "lead": "15m"})
     fixed = datetime(2026, 3, 20, 12, 0, tzinfo=UTC).timestamp()
     daemon = Daemon(config, players=False, clock=lambda: fixed)
@@ -91,8 +92,9 @@ def test_a_preset_whose_switch_is_on_before_the_start_lengthens_the_lead(tmp_pat
     assert warm.lead == 2400
     assert service.scheduler.get_job(warm.id).trigger.run_date == datetime(2026, 3, 30, 7, 20, tzinfo=UTC)
     assert service.book("studio", "warm", parse_when("2026-03-30 12:00", LONDON), lead=3600).lead == 3600
-    with pytest.raises(BookingError, match="lead 40m"):  # 08:00–09:00 meets the warmer's 08:20 (BST)
-        service.book("studio", "hour", parse_when("2026-03-30 07:30", LONDON))
+    assert service.book("studio", "hour", parse_when("2026-03-30 08:00", LONDON)).lead == 900  # 08:00–09:00
+    with pytest.raises(BookingError, match=f"booking {warm.id} "):  # 09:30–10:30 meets the warm session
+        service.book("studio", "hour", parse_when("2026-03-30 09:30", LONDON))
     assert service.book("studio", "hour", parse_when("2026-03-30 15:00", LONDON)).lead == 900
     daemon.controller.execute(FireBooking(booking=warm.kwargs()))  # its job's time (the clock is not moved)
     facts = daemon.controller.rooms["studio"].record.facts
@@ -273,8 +275,8 @@ def test_cli_http_and_mqtt_book_list_and_cancel(broker, probe, tmp_path, capsys,
             main(["book", "studio", "hour", "--at", f"{day} 14:00", "--client", "A. Smith", "--config", str(cfg)]) == 0
         )
         booking_id = capsys.readouterr().out.strip()
-        # an overlap (the lead counts) is refused, naming the other booking
-        assert main(["book", "studio", "hour", "--at", f"{day} 15:05", "--config", str(cfg)]) == 1
+        # an overlap of the sessions is refused, naming the other booking
+        assert main(["book", "studio", "hour", "--at", f"{day} 14:55", "--config", str(cfg)]) == 1
         assert f"booking {booking_id} (hour, {day} 14:00" in capsys.readouterr().err
         # the same over HTTP: 409 with the message; a bad time is 422 naming the field
         clash = daemon.api(

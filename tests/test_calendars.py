@@ -822,14 +822,15 @@ def day(*events: tuple[str, str, str, str], cancelled: tuple[str, ...] = ()) -> 
 BEFORE = day(("move", "Deep tissue 60 – M", "1200", "1300"), ("drop", "Deep tissue 60 – X", "1400", "1500"))
 AFTER = day(
     ("nine", "Deep tissue 60 – A", "0900", "1000"),
-    ("ten", "Deep tissue 60 – B", "1000", "1100"),  # its 15-minute lead meets 09:00–10:00
+    ("clash", "Deep tissue 60 – E", "0930", "1030"),  # its session meets 09:00–10:00
+    ("ten", "Deep tissue 60 – B", "1000", "1100"),  # back to back: its 15-minute lead is the turnover
     ("stone", "Hot stone 75 – C", "1100", "1215"),  # a preset the library does not have
     ("move", "Deep tissue 60 – M", "1400", "1500"),  # into the slot the cancel frees
     ("drop", "Deep tissue 60 – X", "1400", "1500"),
     cancelled=("drop",),
 )
-"""The feed of the day after BEFORE was synced: one to add, one refused by the lead, one of an unknown preset,
-one moved, one cancelled."""
+"""The feed of the day after BEFORE was synced: two back to back to add, one refused by an overlap, one of an
+unknown preset, one moved, one cancelled."""
 STONE: dict[str, Any] = {**FEED, "presets": [{"preset": "hot-stone-75", "keywords": ["hot stone"]}, *FEED["presets"]]}
 
 
@@ -844,17 +845,21 @@ def outcome(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_the_day(found: dict[str, Any], booking_ids: dict[str, str]) -> None:
-    """What the one plan of AFTER says, dry run or sync: the 10:00 refused for the 09:00 the same plan adds."""
-    assert found["added"] == [("nine", "room-1", "deep-tissue-60", "2026-03-17T09:00:00+00:00")]
+    """What the one plan of AFTER says, dry run or sync: the 09:30 refused for the 09:00 the same plan adds,
+    the 10:00 right after the 09:00 added."""
+    assert found["added"] == [
+        ("nine", "room-1", "deep-tissue-60", "2026-03-17T09:00:00+00:00"),
+        ("ten", "room-1", "deep-tissue-60", "2026-03-17T10:00:00+00:00"),
+    ]
     assert found["moved"] == [("move", booking_ids["move"], "2026-03-17T12:00:00+00:00", "2026-03-17T14:00:00+00:00")]
     assert found["cancelled"] == [("drop", booking_ids["drop"], "cancelled in the calendar")]
     assert found["errors"] == [
         {"uid": "stone", "error": "not booked: the event at 2026-03-17 11:00 in room-1: unknown preset "
                                   "'hot-stone-75'; known: deep-tissue-60, express-30, follow-up-45, "
                                   "swedish-relaxation-60, swedish-relaxation-90"},
-        {"uid": "ten", "error": "not booked: the event at 2026-03-17 10:00 in room-1: room 'room-1' is "
-                                "booked then: the booking of the event at 2026-03-17 09:00 in room-1 "
-                                "(deep-tissue-60, 2026-03-17 09:00–10:00, lead 15m)"},
+        {"uid": "clash", "error": "not booked: the event at 2026-03-17 09:30 in room-1: room 'room-1' is "
+                                  "booked then: the booking of the event at 2026-03-17 09:00 in room-1 "
+                                  "(deep-tissue-60, 2026-03-17 09:00–10:00)"},
     ]  # fmt: skip
     assert (found["unforeseen"], found["skipped"], found["failed"]) == ([], [], None)
 
@@ -906,10 +911,11 @@ def test_a_dry_run_through_the_controller_reports_what_the_sync_then_does(clinic
     synced = execute(SyncCalendar(feed_, events, NOW)).report
     assert outcome(planned.json()) == outcome(synced.json())
     check_the_day(outcome(synced.json()), ids)
-    assert planned.summary() == "calendar 'clinic': 1 to book, 1 to move, 1 to cancel, 0 unchanged, 0 skipped, 2 errors"
-    assert synced.summary() == "calendar 'clinic': 1 added, 1 moved, 1 cancelled, 0 unchanged, 0 skipped, 2 errors"
+    assert planned.summary() == "calendar 'clinic': 2 to book, 1 to move, 1 to cancel, 0 unchanged, 0 skipped, 2 errors"
+    assert synced.summary() == "calendar 'clinic': 2 added, 1 moved, 1 cancelled, 0 unchanged, 0 skipped, 2 errors"
     assert booked(service) == {
         ("nine", "room-1", "deep-tissue-60", at(2026, 3, 17, 9)),
+        ("ten", "room-1", "deep-tissue-60", at(2026, 3, 17, 10)),
         ("move", "room-1", "deep-tissue-60", at(2026, 3, 17, 14)),
     }
 
@@ -931,7 +937,7 @@ def test_calendars_sync_dry_run_and_sync_print_the_same_report(clinic, monkeypat
     check_the_day(outcome(real), ids)
     _, text_dry, err_dry = run(["calendars", "sync", "--dry-run"], clinic.config)  # after it: only the refusals
     assert text_dry.splitlines()[0] == (
-        "calendar 'clinic': 0 to book, 0 to move, 0 to cancel, 2 unchanged, 1 skipped, 2 errors"
+        "calendar 'clinic': 0 to book, 0 to move, 0 to cancel, 3 unchanged, 1 skipped, 2 errors"
     )
     assert err_dry.count("error:") == 2 and "unknown preset 'hot-stone-75'" in err_dry
 
@@ -943,9 +949,9 @@ def test_a_booking_made_between_the_plan_and_its_apply_is_reported_apart_from_th
     plan = plan_feed(clinic_feed, events, service.schedule(), NOW)
     service.book("room-1", "express-30", at(2026, 3, 17, 9, 15))  # by hand, after the plan was made
     report = apply_plan(plan, clinic_feed, service, NOW)
-    assert [uid for uid, _ in report.errors] == [uid for uid, _ in plan.refused] == ["stone", "ten"]
+    assert sorted(uid for uid, _ in report.errors) == sorted(uid for uid, _ in plan.refused) == ["clash", "stone"]
     [(uid, message)] = report.unforeseen
     assert uid == "nine" and message.startswith("not booked: the event at 2026-03-17 09:00 in room-1:")
     assert "room 'room-1' is booked then" in message
-    assert [c.uid for c in report.added] == ["move"] and not report.ok
+    assert [c.uid for c in report.added] == ["ten", "move"] and not report.ok
     assert report.summary().endswith(", 2 errors, 1 refused when made, not foreseen by the plan")

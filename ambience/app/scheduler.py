@@ -5,7 +5,8 @@ as plain strings and numbers, calling the importable :func:`fire`. The job store
 record of future bookings; once a booking fires, its session (with the booking attached)
 is the record. Rules:
 
-- a booking overlapping another in the same room (lead time included) is refused, naming it;
+- a booking whose session overlaps another's in the same room is refused, naming it (a lead reaching into
+  the session before is not an overlap: the room goes through a turnover);
 - at ``start − lead`` the climate runs (the session's lead), and each switch from its preset's ``from``;
   lights and music at ``start``. The lead is at least the preset's earliest switch ``from`` before the
   start (``table_warmer: {state: on, from: -40m}`` makes it 40 min when ``bookings.lead`` is 15 min), so
@@ -244,7 +245,7 @@ class BookingService:
         return self._index
 
     def _span(self, b: Booking) -> tuple[float, float, str]:
-        return (b.start.timestamp() - b.lead, self._end(b).timestamp(), b.id)
+        return (b.start.timestamp(), self._end(b).timestamp(), b.id)
 
     def _put(self, booking: Booking) -> None:
         self._drop(booking.id)
@@ -325,8 +326,7 @@ class BookingService:
             booking_id or self._new_id(), room, preset, start, duration, lead, client, source, uid,
         )  # fmt: skip
         end = later(start, booking.length(preset_length))
-        window = (start.timestamp() - booking.lead, end.timestamp())
-        others = [(b, self._end(b)) for b in self._near(room, *window)]
+        others = [(b, self._end(b)) for b in self._near(room, start.timestamp(), end.timestamp())]
         admit(booking, end, datetime.fromtimestamp(self.clock(), UTC), others)
         self._schedule(booking, later(start, -booking.lead))
         log.info("booked %s: %s %s at %s", booking.id, room, preset, start.isoformat())

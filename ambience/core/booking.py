@@ -6,7 +6,8 @@
 - every length, lead and overlap is reckoned on UTC instants (:func:`later`, timestamps): an aware
   ``datetime`` plus a ``timedelta`` is wall-clock arithmetic in Python, an hour off across a change,
   and two in the same zone compare by wall time. A local time is only parsed and shown;
-- a booking overlapping another in the same room (lead time included) is refused (:func:`overlapping`).
+- a booking whose session overlaps another's in the same room is refused (:func:`overlapping`); a lead
+  reaching into the session before is not an overlap: the room goes through a turnover (:func:`handover`).
 
 :class:`ambience.app.scheduler.BookingService` keeps the bookings as APScheduler jobs by these rules.
 """
@@ -102,16 +103,28 @@ def parse_when(text: str, tz: ZoneInfo) -> datetime:
 
 
 def overlapping(
-    room: str, start: datetime, end: datetime, lead: float, others: Iterable[tuple[Booking, datetime]]
+    room: str, start: datetime, end: datetime, others: Iterable[tuple[Booking, datetime]]
 ) -> Booking | None:
-    """The first of ``others`` (booking, its end) in ``room`` whose time, lead included, meets ours (in real time)."""
-    ours_from, ours_end = start.timestamp() - lead, end.timestamp()
+    """The first of ``others`` (booking, its end) in ``room`` whose session meets ours (in real time).
+
+    Only the sessions count: a lead (pre-heat) reaching back into the session before is not a clash,
+    the room goes from that session to this one through a turnover (:func:`handover`). Two bookings
+    that touch (09:00–10:00, 10:00–11:00) are both accepted."""
+    ours_from, ours_end = start.timestamp(), end.timestamp()
     for other, other_end in others:
         if other.room != room:
             continue
-        if ours_from < other_end.timestamp() and other.start.timestamp() - other.lead < ours_end:
+        if ours_from < other_end.timestamp() and other.start.timestamp() < ours_end:
             return other
     return None
+
+
+def handover(previous_end: float, start: float, lead: float, turnover: float) -> bool:
+    """Whether a booking starting at ``start`` with ``lead`` follows the session ending at ``previous_end``
+    straight on, through a ``turnover``-long change of linen, instead of the room going back to its after
+    state in between: its pre-heat would begin before the turnover is over, and its session does not
+    begin before the previous one ends. POSIX seconds."""
+    return start >= previous_end and start - lead <= previous_end + turnover
 
 
 def booking_lead(requested: float | None, default: float, switch_lead: float) -> float:
@@ -128,12 +141,12 @@ def admit(booking: Booking, end: datetime, now: datetime, others: Iterable[tuple
         length = end.timestamp() - booking.start.timestamp()
         raise BookingError(f"{booking.start:%Y-%m-%d %H:%M} + {format_duration(length)} is in the past")
     near = [(other, other_end) for other, other_end in others if other.id != booking.id]
-    clash = overlapping(booking.room, booking.start, end, booking.lead, near)
+    clash = overlapping(booking.room, booking.start, end, near)
     if clash is not None:
         clash_end = next(other_end for other, other_end in near if other is clash)
         raise BookingError(
             f"room {booking.room!r} is booked then: {label(clash)} ({clash.preset}, "
-            f"{clash.start:%Y-%m-%d %H:%M}–{clash_end:%H:%M}, lead {format_duration(clash.lead)})"
+            f"{clash.start:%Y-%m-%d %H:%M}–{clash_end:%H:%M})"
         )
 
 

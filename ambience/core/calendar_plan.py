@@ -9,7 +9,7 @@ booking service is :mod:`ambience.app.calendars`::
 
 The dry run and the sync make the one plan, against the same :class:`Schedule` (every booking, the rooms,
 the presets' lengths and leads): :func:`check_plan` refuses what the booking service will refuse (an
-overlap, lead included, with another booking or one the same plan makes; an unknown room or preset; a
+overlap of the sessions with another booking or one the same plan makes; an unknown room or preset; a
 move of a booking whose time has come), in the order the apply makes the changes, so the dry run's
 counts and reasons are what the sync does.
 
@@ -398,8 +398,8 @@ def check_plan(plan: Plan, feed: FeedRules, schedule: Schedule, now: datetime) -
 
 
 class _Room:
-    """A room's bookings as the booking service finds a booking's rivals: its neighbours by (lead from, end)
-    among the scheduled ones (they never overlap), and those whose time has come."""
+    """A room's bookings as the booking service finds a booking's rivals: its neighbours by (start, end)
+    among the scheduled ones (their sessions never overlap), and those whose time has come."""
 
     def __init__(self) -> None:
         self.spans: list[tuple[float, float, str]] = []
@@ -412,7 +412,7 @@ class _Room:
         if booking.id in schedule.started:
             self.started.add(booking.id)
         else:
-            bisect.insort(self.spans, (booking.start.timestamp() - booking.lead, end.timestamp(), booking.id))
+            bisect.insort(self.spans, (booking.start.timestamp(), end.timestamp(), booking.id))
 
     def drop(self, booking_id: str) -> None:
         if self.items.pop(booking_id, None) is not None:
@@ -444,7 +444,7 @@ def _admit(schedule: Schedule, feed: FeedRules, rooms: dict[str, _Room], old: Bo
         want.duration, lead, old.client if old else want.client, feed.source, old.uid if old else want.key,
     )  # fmt: skip
     end = later(booking.start, booking.length(times.length))
-    others = rooms[want.room].near(booking.start.timestamp() - lead, end.timestamp()) if want.room in rooms else []
+    others = rooms[want.room].near(booking.start.timestamp(), end.timestamp()) if want.room in rooms else []
     admit(booking, end, now, others, label)
     return booking
 
