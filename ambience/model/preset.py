@@ -52,6 +52,7 @@ class Turnover(Strict):
     music: Literal["off"] = "off"
     """Music is off while the room is turned over (the only choice: nobody relaxes while linen is changed)."""
 
+
 class Climate(Strict):
     target: Celsius | None = None
     mode: Literal["heat", "auto", "off"] | None = None
