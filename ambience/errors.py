@@ -78,6 +78,11 @@ class Busy(CommandError):
     """The room is running a session (HTTP 409)."""
 
 
+class BookedAhead(CommandError):
+    """A manual start or an extension would run into a booking of the room; ``force`` overrides (HTTP 409,
+    code ``booked``). Names the booking and when the room is free."""
+
+
 class DeviceError(AmbienceError):
     pass
 

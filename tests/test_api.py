@@ -359,7 +359,7 @@ def test_bad_bodies_are_422_naming_the_field(api: Api, path, body, field, words)
 
 def test_unknown_key_does_not_suggest_the_path_keys(api: Api):
     reply = api.http.post("/api/rooms/studio/start", json={"preset": PRESET, "xyz": 1}).json()
-    assert "allowed keys: client, duration, lead, preset, replace" in reply["error"]
+    assert "allowed keys: client, duration, force, lead, preset, replace" in reply["error"]
 
 
 def test_every_problem_is_named_at_once(api: Api):

@@ -37,6 +37,8 @@ class Start(Strict):
     """Start even if a session is running in the room (it is ended first)."""
     lead: Annotated[Seconds, Field(le=3 * 3600)] = 0.0
     """Pre-conditioning before the session: only the climate runs."""
+    force: Bool = False
+    """Start even if the session would run into a booking of the room (the booked client then waits)."""
 
 
 class Pause(Strict):
@@ -53,6 +55,8 @@ class Extend(Strict):
     action: Literal["extend"] = "extend"
     room: RoomId
     by: Annotated[SignedSeconds, Field(ge=-6 * 3600, le=6 * 3600)]
+    force: Bool = False
+    """Extend even if the session would then run into a booking of the room (the booked client then waits)."""
 
 
 class Stop(Strict):

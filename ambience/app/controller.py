@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from ambience.app.calendars import CalendarPoller, sync_events
@@ -34,14 +35,15 @@ from ambience.app.commands import (
     SyncCalendar,
     parse_command,
 )
-from ambience.app.room import Room
+from ambience.app.room import Room, iso
 from ambience.app.scheduler import BookingService
 from ambience.config.library import Library
 from ambience.core.booking import Booking, parse_when
 from ambience.core.calendar_plan import SyncReport
-from ambience.errors import BookingError, Issue, NotFound, StoreError
+from ambience.errors import BookedAhead, BookingError, Issue, NotFound, StoreError
 from ambience.infra.store import Store
 from ambience.model.client import Client
+from ambience.units import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class Controller:
         """The calendar poller, when calendar feeds are configured (its syncs dispatch here)."""
         for room in rooms.values():
             room.on_change = self.changed
+            room.successor = self._successor
 
     # ---- commands ---------------------------------------------------------------------------
 
@@ -119,6 +122,10 @@ class Controller:
         room = self.room(command.room)
         if isinstance(command, Start):
             preset = self.library.get(command.preset)
+            if not command.force:
+                length = command.duration or preset.duration
+                starts = self.clock() + command.lead
+                self._keep_bookings(room, starts, starts + length, f"a {format_duration(length)} session now")
             comfort = None
             if command.client:
                 known = self.store.client(command.client)
@@ -132,6 +139,11 @@ class Controller:
         elif isinstance(command, Resume):
             room.resume()
         elif isinstance(command, Extend):
+            ends = room.ends_at
+            if not command.force and command.by > 0 and ends is not None:
+                self._keep_bookings(
+                    room, self.clock(), ends + command.by, f"extending by {format_duration(command.by)}"
+                )
             room.extend(command.by)
         elif isinstance(command, Stop):
             room.stop()
@@ -150,20 +162,56 @@ class Controller:
         if due is None:
             return Result()
         room = self.room(due.room)
-        preset = self.library.get(due.preset)
-        known = self.store.client(due.client) if due.client else None
+        start = due.start.timestamp()
+        if due.waiting:  # it waited for the room: the client gets the whole session, its phases shifted
+            start = max(start, self.clock())
         try:
-            room.start(
-                preset, duration=due.length(preset.duration), client=due.client,
-                comfort=known.comfort if known else None, lead=due.lead, replace=True,
-                booking=replace(due, waiting=None).kwargs(), started_at=due.start.timestamp(),
-            )  # fmt: skip
+            self._start_booked(room, due, start, replace=True)
         except StoreError as exc:
             service.wait(due, f"waiting for the store: {exc}")
             return Result()
         service.started(due)
         self.changed(room.id)
         return Result(room=self.status(room.id)[0])
+
+    def _start_booked(self, room: Room, booking: Booking, start: float, **how: Any) -> None:
+        """Start ``booking``'s session in ``room`` at ``start`` (``how``: ``replace`` or ``follows``)."""
+        preset = self.library.get(booking.preset)
+        known = self.store.client(booking.client) if booking.client else None
+        room.start(
+            preset, duration=booking.length(preset.duration), client=booking.client,
+            comfort=known.comfort if known else None, lead=booking.lead,
+            booking=replace(booking, waiting=None).kwargs(), started_at=start, **how,
+        )  # fmt: skip
+
+    def _keep_bookings(self, room: Room, start: float, until: float, what: str) -> None:
+        """Bookings come first: refuse (:class:`BookedAhead`) a manual session or an extension running into one."""
+        if self.bookings is None:
+            return
+        why = self.bookings.in_the_way(room.id, start, until, what)
+        if why is not None:
+            raise BookedAhead(why)
+
+    def _successor(self, room_id: str, outcome: str) -> bool:
+        """The session of ``room_id`` is over (``outcome``): start the booked session that follows straight on,
+        through the room's turnover; late (the room was busy past its start), it is shifted whole."""
+        if self.bookings is None:
+            return False
+        room = self.rooms[room_id]
+        now = self.clock()
+        booking = self.bookings.following(room_id, now, room.config.turnover.length)
+        if booking is None or booking.preset not in self.library.presets:
+            return False
+        start = max(booking.start.timestamp(), now)  # a client kept waiting gets the whole session, phases shifted
+        try:
+            self._start_booked(room, booking, start, follows=outcome)
+        except StoreError as exc:
+            log.error("booking %s could not follow on in %s: %s", booking.id, room_id, exc)
+            return False
+        self.bookings.take(booking)
+        self.bookings.started(booking)
+        self.changed(room_id)
+        return True
 
     def _stop_cancelled(self) -> None:
         """The sessions of bookings cancelled while they ran end now (their cancel is written)."""
@@ -222,7 +270,12 @@ class Controller:
         out = []
         for room in rooms:
             status = room.status()
-            status["next_booking"] = self.bookings.next_for(room.id) if self.bookings is not None else None
+            nxt = status["next_booking"] = self.bookings.next_for(room.id) if self.bookings is not None else None
+            status["waiting_since"] = None
+            if nxt is not None and nxt.get("waiting"):
+                booked = datetime.fromisoformat(nxt["start"]).timestamp()
+                if booked <= self.clock():  # the client is here: "client waiting since 19:00"
+                    status["waiting_since"] = iso(booked)
             out.append(status)
         return out
 

@@ -122,6 +122,9 @@ class Room:
         self._wake = asyncio.Event()
         self._last_phase: tuple | None = None
         self._stop_outcome = "stopped"
+        self.successor: Callable[[str, str], bool] = lambda room, outcome: False
+        """Asked when a session here is over (the controller sets it): start the booked session that
+        follows straight on, through a turnover (:meth:`start` with ``follows``)? True if it did."""
 
     # ---- commands (each persists before it returns) --------------------------------------
 
@@ -143,6 +146,11 @@ class Room:
         return record.booking if self.active and record is not None and isinstance(record.booking, dict) else None
 
     @property
+    def ends_at(self) -> float | None:
+        """When the session ends if nothing changes (``None``: no session)."""
+        return self.record.facts.ends_at(self.clock()) if self.active and self.record is not None else None
+
+    @property
     def session_preset(self) -> str | None:
         return self.record.preset if self.active and self.record is not None else None
 
@@ -157,8 +165,12 @@ class Room:
         replace: bool = False,
         booking: dict[str, Any] | None = None,
         started_at: float | None = None,
+        follows: str | None = None,
     ) -> None:
-        """Start a session; persisted before anything changes, or :class:`StoreError` and nothing did."""
+        """Start a session; persisted before anything changes, or :class:`StoreError` and nothing did.
+
+        ``follows``: the session running now is over (with this outcome) and this one follows it straight
+        on: the room is turned over (``turnover`` of the room) from now, never put back in between."""
         self.devices.catch_up(self.id)  # what the room's devices said so far, before taking it as found
         self.flush_store()
         if self._unsaved:
@@ -166,8 +178,9 @@ class Room:
         now = self.clock()
         snapshot = snapshot_of(self.devices, self.id, self.owed)
         replaced: tuple[SessionRecord, float] | None = None
+        before = self.timeline
         if self.record is not None:
-            if self.active and not replace:
+            if self.active and not replace and follows is None:
                 raise Busy(
                     f"room {self.id!r} is busy with {self.record.preset!r} until "
                     f"{iso(self.record.facts.ends_at(now))}; stop it first or start with replace"
@@ -181,19 +194,39 @@ class Room:
             lead=lead,
             comfort=comfort or Comfort(),
             seed=random.randrange(1 << 31),
+            turnover=(now, now + self.config.turnover.length) if follows is not None and replaced else None,
         )
         record = SessionRecord(uuid.uuid4().hex[:12], self.id, preset.id, facts, client, snapshot, None, booking)
-        self.store.start_session(record, replaced)  # raises StoreError: nothing has changed
+        self.store.start_session(record, replaced, follows or "replaced")  # raises StoreError: nothing has changed
         if replaced is not None:
-            log.info("%s: session %s replaced", self.id, replaced[0].preset)
+            log.info("%s: session %s %s", self.id, replaced[0].preset, "replaced" if follows is None else follows)
         self.record = record
         self._stop_outcome = "stopped"
         self.preset = preset
         self.fitted, self.playlist, self._fit_tried = None, None, False
         self._set_timeline()
+        if follows is not None and before is not None and replaced is not None:
+            self._put_back_unnamed_switches(before, replaced[0], now)
         log.info("%s: started %s for %ss", self.id, preset.id, facts.length)
         self._apply_now()
         self.wake()
+
+    def _put_back_unnamed_switches(self, before: Timeline, record: SessionRecord, now: float) -> None:
+        """The switches the session before named and this one never does get that session's after state
+        (a heater it ran is switched off at the turnover), kept until confirmed like any after state."""
+        assert self.timeline is not None
+        named = set(self.timeline.switch_keys)
+        refs = [
+            DeviceRef(dev.id, kind, role, heats=dev.heat_class, restore_on=dev.restore_on)
+            for dev, kind, role in self.config.devices()
+            if kind == "switch" and role in before.switch_keys and role not in named and dev.id not in self.daily
+        ]
+        if not refs:
+            return
+        desired = after_states(before.at(max(now, record.facts.ends_at(now))), refs, record.snapshot, self.limits)
+        for dev_id, state in desired.items():
+            self.owed[dev_id] = Owed(self.id, dev_id, to_json(state), record.id, now)
+            self.devices.want(self.id, dev_id, state)
 
     def pause(self) -> None:
         self._change(lambda f, now: f.pause(now))
@@ -283,7 +316,7 @@ class Room:
 
     def _set_timeline(self) -> None:
         assert self.record is not None and self.preset is not None
-        self.timeline = Timeline(self.preset, self.record.facts, self.limits)
+        self.timeline = Timeline(self.preset, self.record.facts, self.limits, self.config.turnover)
 
     def wake(self) -> None:
         self._wake.set()
@@ -357,14 +390,21 @@ class Room:
         wakes = []
         record, timeline = self.record, self.timeline
         if record is not None and timeline is not None:
-            state = timeline.at(now)
+            state: RoomState | None = timeline.at(now)
+            assert state is not None
             if state.status == "ended":
                 outcome = None if record.outcome is not None else self._stop_outcome
                 if record.facts.stopped_at is None and outcome is not None:
                     outcome = "completed"
-                self.end(now, outcome)
-                await self._music(None)
-            else:
+                if outcome is not None and self._hand_over(outcome, now):
+                    timeline = self.timeline
+                    assert timeline is not None
+                    state = timeline.at(now)
+                else:
+                    self.end(now, outcome)
+                    await self._music(None)
+                    state = None
+            if state is not None and timeline is not None:
                 self._push(state)
                 await self._music(state, now)
                 key = (state.status, state.phase)
@@ -377,6 +417,15 @@ class Room:
         wakes += [self._settle_owed(now), self._retry_store(now), self._next_daily(now)]
         times = [t for t in wakes if t is not None]
         return min(times) if times else None
+
+    def _hand_over(self, outcome: str, now: float) -> bool:
+        """The session is over with ``outcome``: does a booked one follow straight on (it started)?"""
+        self._stop_outcome = outcome
+        try:
+            return self.successor(self.id, outcome)
+        except Exception:  # the ending must happen whatever the hand-over does
+            log.exception("%s: starting the next booked session failed; the room goes to its after state", self.id)
+            return False
 
     def end(self, now: float, outcome: str | None) -> None:
         """The session is over: write down its after state with its history (``outcome`` None: the
@@ -558,6 +607,11 @@ class Room:
                     remaining_s=round(state.remaining, 1),
                     notes=list(state.notes),
                 )
+                booked = self.session_booking
+                if booked is not None:
+                    start = datetime.fromisoformat(booked["start"]).timestamp()
+                    if record.facts.started_at > start + 1:  # it waited for the room: shifted whole
+                        out["booked_start"] = iso(start)
         out["music"] = self._music_status()
         return out
 

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ambience.app.commands import FireBooking
-from ambience.core.booking import Booking, admit, booking_lead, expand_weekly, later
+from ambience.core.booking import Booking, admit, booking_lead, expand_weekly, handover, later
 from ambience.core.calendar_plan import PresetTimes, Schedule
 from ambience.errors import BookingError, NotFound, StoreError
 
@@ -421,14 +421,78 @@ class BookingService:
         return booking
 
     def wait(self, booking: Booking, why: str) -> None:
-        """The booking cannot start now: try again in WAIT_RETRY seconds, saying why."""
+        """The booking cannot start now: try again in WAIT_RETRY seconds, saying why. A client waiting is
+        a warning; a pre-heat held while the session before runs to its end (back to back) is not."""
         if booking.waiting != why:
-            log.warning("booking %s: %s", booking.id, why)
+            late = booking.start.timestamp() <= self.clock()
+            log.log(logging.WARNING if late else logging.INFO, "booking %s: %s", booking.id, why)
         try:
             self._schedule(replace(booking, waiting=why), datetime.fromtimestamp(self.clock() + WAIT_RETRY, UTC))
         except StoreError as exc:
             log.error("booking %s could not start and could not be kept for later: %s", booking.id, exc)
         self._changed(booking.room)
+
+    def following(self, room_id: str, ended_at: float, turnover: float) -> Booking | None:
+        """The booking that follows the session of ``room_id`` ending at ``ended_at`` straight on: one
+        waiting for the room (its time has come), else the first whose pre-heat begins before a
+        ``turnover`` from then is over (:func:`~ambience.core.booking.handover`)."""
+        _ = self.index
+        mine = sorted(self._by_room.get(room_id, {}).values(), key=lambda b: b.start.timestamp())
+        for booking in mine:
+            if self._end(booking).timestamp() <= ended_at:
+                continue  # missed: its due() records it
+            start = booking.start.timestamp()
+            late = start < ended_at  # its time has come while the room was busy
+            if booking.waiting or late or handover(ended_at, start, booking.lead, turnover):
+                return booking
+            if start - booking.lead > ended_at + turnover:
+                return None
+        return None
+
+    def in_the_way(self, room_id: str, start: float, until: float, what: str) -> str | None:
+        """Why a session of ``room_id`` running from ``start`` until ``until`` (``what``: "a 50m session now")
+        would run into a booking, naming it and when the room is free; ``None`` if it would not."""
+        _ = self.index
+        mine = sorted(self._by_room.get(room_id, {}).values(), key=lambda b: b.start.timestamp())
+        spans = [(b, b.start.timestamp(), self._end(b).timestamp()) for b in mine]
+        clash = next(((b, s, e) for b, s, e in spans if s < until and e > start), None)
+        if clash is None:
+            return None
+        booking, clash_start, free_from = clash
+        for _, s, e in spans:  # the room is free again after the bookings that follow it back to back
+            if clash_start <= s <= free_from:
+                free_from = max(free_from, e)
+        client = f", client {booking.client}" if booking.client else ""
+        free = (
+            f"the room is free until {self._shown(clash_start)} and again from {self._shown(free_from)}"
+            if clash_start > start
+            else f"the room is free again from {self._shown(free_from)}"
+        )
+        return (
+            f"room {room_id!r} is booked at {self._shown(clash_start)} (booking {booking.id}, {booking.preset}"
+            f"{client}, {self._shown(clash_start)}–{self._shown(self._end(booking).timestamp())}): {what} would "
+            f"run until {self._shown(until)}; {free}. Force it (--force, or force: true) to go ahead: the booked "
+            "client then waits, and their session is shifted whole"
+        )
+
+    def _shown(self, ts: float) -> str:
+        """A time in the clinic's zone: ``19:00`` today, ``Tue 02 Dec 19:00`` another day."""
+        moment = datetime.fromtimestamp(ts, self.tz)
+        today = datetime.fromtimestamp(self.clock(), self.tz).date()
+        return f"{moment:%H:%M}" if moment.date() == today else f"{moment:%a %d %b %H:%M}"
+
+    def take(self, booking: Booking) -> None:
+        """The booking's session has started ahead of its job (it follows the session before): the job goes.
+        Called after the session is stored: a crash between the two finds the session running, and the job
+        firing then does nothing (:meth:`due`)."""
+        self._drop(booking.id)
+        try:
+            with self._writing():
+                if self.scheduler.get_job(booking.id) is not None:
+                    self.scheduler.remove_job(booking.id)
+        except StoreError as exc:
+            log.error("booking %s started, but its job could not be removed (it will find its session): %s",
+                      booking.id, exc)  # fmt: skip
 
     def started(self, booking: Booking) -> None:
         log.info("booking %s started in %s (%s)", booking.id, booking.room, booking.preset)

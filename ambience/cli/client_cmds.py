@@ -41,7 +41,7 @@ from ambience.units import format_clock, format_duration
 
 TIMEOUT = 10.0
 """Seconds to wait for the daemon's answer."""
-STATE_STYLE = {"running": "green", "preconditioning": "cyan", "paused": "yellow", "idle": "dim"}
+STATE_STYLE = {"running": "green", "preconditioning": "cyan", "turnover": "magenta", "paused": "yellow", "idle": "dim"}
 DEVICE_ORDER = ("confirmed", "pending", "manual", "unconfirmed", "offline", "idle")
 SIGNED_DURATION = re.compile(r"^-(?:\d+(?:\.\d+)?[hms]?)+$")
 """``-5m``, ``-1h30m``, ``-90``: argparse takes these as values, not options."""
@@ -269,7 +269,10 @@ def _print_json(ctx: Context, data: Any) -> None:
 def _said(room: dict[str, Any], what: str) -> str:
     """One line after a command: ``studio: started swedish-relaxation-60; 45:00 left, ends at 11:45``."""
     line = f"{room['room']}: {what}"
-    if room.get("state") in ("running", "preconditioning", "paused") and room.get("remaining_s") is not None:
+    if (
+        room.get("state") in ("running", "preconditioning", "turnover", "paused")
+        and room.get("remaining_s") is not None
+    ):
         line += f"; {format_clock(room['remaining_s'])} left"
         if room.get("state") != "paused":
             line += f", ends at {_local(room.get('ends_at'))}"
@@ -287,6 +290,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--client", metavar="NAME", help="a client label: their comfort preferences apply")
     p.add_argument("--replace", action="store_true", help="end a session running in the room first")
     p.add_argument("--lead", metavar="DURATION", help="pre-condition the room (climate only) for this long first")
+    p.add_argument("--force", action="store_true", help="start even if the session runs into a booking (it waits)")
     p.set_defaults(handler=cmd_start)
 
     for action, text in (
@@ -302,6 +306,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p._negative_number_matcher = SIGNED_DURATION  # take -5m as the value it is
     p.add_argument("room")
     p.add_argument("by", metavar="DURATION", help="e.g. 10m, 1h, or -5m to shorten")
+    p.add_argument("--force", action="store_true", help="extend even if it runs into a booking (it waits)")
     p.set_defaults(handler=cmd_extend)
 
     p = sub.add_parser("status", help="rooms and their sessions, from the running daemon", parents=[common])
@@ -324,8 +329,9 @@ def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
     for key in ("duration", "client", "lead"):
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
-    if args.replace:
-        body["replace"] = True
+    for flag in ("replace", "force"):
+        if getattr(args, flag):
+            body[flag] = True
     with DaemonClient.for_config(ctx.config) as client:
         room = client.post(_room_path(args.room, "start"), body)
     ctx.out.print(escape(_said(room, f"started {room.get('preset') or args.preset}")))
@@ -342,7 +348,7 @@ def cmd_action(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_extend(args: argparse.Namespace, ctx: Context) -> int:
     with DaemonClient.for_config(ctx.config) as client:
-        room = client.post(_room_path(args.room, "extend"), {"by": args.by})
+        room = client.post(_room_path(args.room, "extend"), {"by": args.by, **({"force": True} if args.force else {})})
     what = "shortened by " + args.by[1:] if args.by.startswith("-") else f"extended by {args.by}"
     ctx.out.print(escape(_said(room, what)))
     return 0

@@ -34,6 +34,10 @@ class SessionFacts:
     comfort: Comfort = field(default_factory=Comfort)
     stopped_at: float | None = None
     seed: int = 0
+    turnover: tuple[float, float] | None = None
+    """Wall times (from, until) of a turnover before this session: it follows another straight on, and the
+    room is turned over (working light, music off, the climate already this session's) from the end of
+    that one. It may reach past ``started_at`` when the two touch."""
 
     @property
     def length(self) -> float:
@@ -52,6 +56,10 @@ class SessionFacts:
             if end > start:
                 total += end - start
         return total
+
+    def turning_over(self, now: float) -> bool:
+        """The room is being turned over at ``now`` (the session has not been stopped)."""
+        return self.turnover is not None and self.turnover[0] <= now < self.turnover[1] and self.stopped_at is None
 
     def elapsed(self, now: float) -> float:
         """Session time at ``now``; negative before the start, not capped at the end."""
@@ -104,6 +112,7 @@ class SessionFacts:
             started_at=self.started_at + delta,
             pauses=tuple(Pause(p.start + delta, None if p.end is None else p.end + delta) for p in self.pauses),
             stopped_at=None if self.stopped_at is None else self.stopped_at + delta,
+            turnover=None if self.turnover is None else (self.turnover[0] + delta, self.turnover[1] + delta),
         )
 
     def stop(self, now: float) -> SessionFacts:

@@ -31,7 +31,7 @@ from typing import Generic, TypeVar
 
 from ambience.core.session import SessionFacts
 from ambience.model.limits import Limits
-from ambience.model.preset import DEFAULT_TRANSITION, Lights, LightSettings, Preset
+from ambience.model.preset import DEFAULT_TRANSITION, Lights, LightSettings, Preset, Turnover
 from ambience.model.state import ALL, ClimateState, Light, LightTarget, MusicState, RoomState, Switch
 
 DEFAULT_MUSIC_TRANSITION = 10.0
@@ -82,9 +82,17 @@ def _active_key(keys: list[_Key[V]], e: float) -> _Key[V] | None:
 
 
 class Timeline:
-    def __init__(self, preset: Preset, facts: SessionFacts, limits: Limits | None = None):
+    def __init__(
+        self, preset: Preset, facts: SessionFacts, limits: Limits | None = None, turnover: Turnover | None = None
+    ):
         self.preset, self.facts, self.limits = preset, facts, limits or Limits()
+        self.turnover = turnover or Turnover()
+        """The room's turnover settings: the state while ``facts.turnover`` is on."""
         self.length = facts.length
+        self.music_from = (
+            0.0 if facts.turnover is None else min(facts.length, max(0.0, facts.turnover[1] - facts.started_at))
+        )
+        """Session time the music begins (fading in): after a turnover that took the session's first minutes."""
         self.notes: list[str] = []
         self.phases = sorted(
             ((preset.phase_at(p.at, self.length), i, p) for i, p in enumerate(preset.phases)),
@@ -233,8 +241,10 @@ class Timeline:
         level = _value(self.music_keys, e, self.music_keys[0].target, _lerp)
         fi, fo = self.preset.music.fade_in, self.preset.music.fade_out
         env = 1.0
-        if fi > 0 and e < fi:
-            env *= max(0.0, e) / fi
+        if e < self.music_from:
+            return 0.0
+        if fi > 0 and e < self.music_from + fi:
+            env *= max(0.0, e - self.music_from) / fi
         if fo > 0 and self.length - e < fo:
             env *= max(0.0, self.length - e) / fo
         return level * min(1.0, env)
@@ -252,7 +262,8 @@ class Timeline:
         if self.music_keys is not None and self.preset.music is not None:
             for m in self.music_keys:
                 points |= {m.t, m.t + m.transition}
-            points |= {self.preset.music.fade_in, self.length - self.preset.music.fade_out}
+            start = self.music_from
+            points |= {start, start + self.preset.music.fade_in, self.length - self.preset.music.fade_out}
         return sorted(p for p in points if 0 <= p <= self.length)
 
     def _phase(self, e: float) -> str | None:
@@ -273,6 +284,8 @@ class Timeline:
         climate = None
         if self.climate_keys:
             climate = next((c for t, c in reversed(self.climate_keys) if t <= max(e, 0.0)), None)
+        if facts.turning_over(now):
+            return self._turning_over(e, remaining, ends_at, climate, notes)
         if now < facts.started_at - facts.lead:
             return RoomState("scheduled", None, 0.0, remaining, self.length, ends_at, notes=notes)
         if now < facts.started_at:
@@ -321,6 +334,20 @@ class Timeline:
             switches=self._switches(e),
             notes=notes,
         )
+
+    def _turning_over(
+        self, e: float, remaining: float, ends_at: float, climate: ClimateState | None, notes: tuple[str, ...]
+    ) -> RoomState:
+        """Between the session before and this one: working light, music off, this session's climate and
+        switches (a table warmer warming from its ``from``)."""
+        lights = self.turnover.lights
+        acc = {key: getattr(lights, key) for key in ("state", "brightness", "color_temp", "color")}
+        light = self._light_of({key: value for key, value in acc.items() if value is not None})
+        fade = DEFAULT_TRANSITION if lights.transition is None else lights.transition
+        return RoomState(
+            "turnover", None, max(0.0, e), remaining, self.length, ends_at, climate=climate,
+            lights={ALL: LightTarget(light, light, fade)}, switches=self._switches(e), notes=notes,
+        )  # fmt: skip
 
     def _after_parts(
         self,
@@ -377,6 +404,14 @@ class Timeline:
         ends_at = facts.ends_at(now)
         if now >= ends_at:
             return None
+        if facts.turning_over(now):
+            assert facts.turnover is not None
+            after = self._next_session_change(now, ends_at)
+            return facts.turnover[1] if after is None else min(after, facts.turnover[1])
+        return self._next_session_change(now, ends_at)
+
+    def _next_session_change(self, now: float, ends_at: float) -> float | None:
+        facts = self.facts
         if now < facts.started_at - facts.lead:
             return facts.started_at - facts.lead
         if now < facts.started_at:

@@ -108,6 +108,7 @@ class SessionRecord:
             comfort=Comfort.model_validate(f.get("comfort") or {}),
             stopped_at=f.get("stopped_at"),
             seed=f.get("seed", 0),
+            turnover=tuple(f["turnover"]) if f.get("turnover") else None,
         )
         return cls(
             data["id"],
@@ -171,14 +172,17 @@ class Store:
         with self._write("save the session") as db:
             db.execute("INSERT OR REPLACE INTO sessions (room, data) VALUES (?, ?)", (record.room, record.to_json()))
 
-    def start_session(self, record: SessionRecord, replaced: tuple[SessionRecord, float] | None = None) -> None:
+    def start_session(
+        self, record: SessionRecord, replaced: tuple[SessionRecord, float] | None = None, outcome: str = "replaced"
+    ) -> None:
         """Store a new session; the room's owed rows are its snapshot now, so they go (one transaction).
 
-        ``replaced``: the session it replaces and when, recorded in the history as ``replaced``.
+        ``replaced``: the session it replaces and when, recorded in the history with ``outcome``
+        (``replaced``; or ``completed`` when the new one follows it straight on).
         """
         with self._write("start the session") as db:
             if replaced is not None:
-                self._history(db, replaced[0], replaced[1], "replaced")
+                self._history(db, replaced[0], replaced[1], outcome)
             db.execute("INSERT OR REPLACE INTO sessions (room, data) VALUES (?, ?)", (record.room, record.to_json()))
             db.execute("DELETE FROM owed WHERE room = ?", (record.room,))
 

@@ -9,7 +9,7 @@ ALL = "*"
 """The light channel for every light without a role of its own in the preset."""
 
 
-Status = Literal["scheduled", "preconditioning", "running", "paused", "ended"]
+Status = Literal["scheduled", "preconditioning", "turnover", "running", "paused", "ended"]
 
 
 DeviceKind = Literal["climate", "light", "switch", "sensor"]

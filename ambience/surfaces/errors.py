@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ambience.app.commands import CommandInvalid
 from ambience.errors import (
     AmbienceError,
+    BookedAhead,
     BookingError,
     Busy,
     CommandError,
@@ -36,6 +37,7 @@ TABLE: tuple[tuple[type[AmbienceError], Kind], ...] = (
     (InvalidFile, Kind(422, "invalid", "a file or body with problems; every one is named")),
     (NotFound, Kind(404, "not_found", "an unknown room, preset, client or booking")),
     (Busy, Kind(409, "busy", "the room has a session running")),
+    (BookedAhead, Kind(409, "booked", "it would run into a booking; send it again with force to go ahead")),
     (StoreError, Kind(503, "store", "the store cannot be written; nothing was changed")),
     (CommandError, Kind(409, "refused", "well formed, but not possible now")),
     (BookingError, Kind(409, "refused", "the booking cannot be made, moved or cancelled")),

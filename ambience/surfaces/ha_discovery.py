@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 
 ACTIONS = ("start", "pause", "resume", "stop", "extend")
 """The buttons, in the order Home Assistant shows them."""
-STATES = ("idle", "preconditioning", "running", "paused")
+STATES = ("idle", "preconditioning", "turnover", "running", "paused")
 """``state`` in a room's status JSON (``scheduled`` is shown as running; ``ended`` is idle again)."""
 BIRTH_DELAY = (0.0, 2.0)
 """Seconds (random within) between Home Assistant's ``online`` and our re-publication."""

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from phone_harness import shot
+from phone_harness import idle, shot
 
 from ambience.testing import DaemonProcess
 
@@ -252,3 +252,28 @@ def test_a_changed_token_asks_again(phone: Any, clinic: DaemonProcess):
     assert page.evaluate("localStorage.getItem('ambience.token')") is None
     sign_in(page, clinic)
     expect()(room(page).locator(".state-badge")).to_have_text("Idle")
+
+
+def test_a_start_running_into_a_booking_asks_first_and_goes_ahead_when_told(phone: Any, clinic: DaemonProcess):
+    """Bookings come first: the page says which booking a walk-in would run into, and only a second tap starts it."""
+    page = phone
+    at = (datetime.now(UTC) + timedelta(minutes=20)).replace(second=0, microsecond=0)
+    booked = clinic.api(
+        "POST", "/api/bookings", {"room": "garden", "preset": PRESET, "at": at.isoformat()}, expect=201
+    )["booking"]
+    try:
+        sign_in(page, clinic)
+        garden = room(page, "garden")
+        garden.get_by_label("Preset").select_option(PRESET)
+        garden.get_by_role("button", name="Start").click()
+        dialog = page.locator("#confirm-force")
+        expect()(dialog).to_be_visible()
+        expect()(dialog.locator("#force-text")).to_contain_text(f"booking {booked['id']}")
+        dialog.get_by_role("button", name="Go back").click()
+        expect()(garden.locator(".state-badge")).to_have_text("Idle")  # nothing started
+        garden.get_by_role("button", name="Start").click()
+        dialog.get_by_role("button", name="Go ahead: they wait").click()
+        expect()(garden.locator(".state-badge")).to_have_text("Running", timeout=5000)
+    finally:
+        clinic.request("DELETE", f"/api/bookings/{booked['id']}")
+        idle(clinic, "garden")

@@ -5,7 +5,7 @@ An action is built from the path (room, action) and the JSON body, then validate
 same way on every surface::
 
     CommandInvalid, a bad body or query   422  {"error": "...", "issues": [{"field", "message"}]}
-    the rest of the error tree            ambience.surfaces.errors.TABLE (404, 409, 503 …)  {"error": "..."}
+    the rest of the error tree            ambience.surfaces.errors.TABLE (404, 409, 503 …)  {"error": "...", "code": "..."}
     no or a wrong token                   401  {"error": "..."}  + WWW-Authenticate: Bearer
     a body over 64 KiB                    413  {"error": "..."}
     every connection busy (http_limits)   503  {"error": "..."}  + Retry-After: 1
@@ -78,7 +78,8 @@ async def _ambience_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidFile):
         return _invalid(exc.issues)
     assert isinstance(exc, AmbienceError)
-    return JSONResponse({"error": _clip(str(exc))}, status_code=kind_of(exc).http)
+    kind = kind_of(exc)
+    return JSONResponse({"error": _clip(str(exc)), "code": kind.mqtt}, status_code=kind.http)
 
 
 async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:

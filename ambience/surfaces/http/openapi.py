@@ -18,7 +18,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 ROOM_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -32,6 +32,13 @@ LABEL = {"type": "string", "minLength": 1, "maxLength": 60}
 
 class Error(BaseModel):
     error: str
+
+
+class Refused(Error):
+    code: str = Field(
+        description="What kind of refusal (ambience.surfaces.errors.TABLE): `busy`, `refused`, or `booked`: the "
+        "session would run into a booking, and the same command with `force: true` goes ahead"
+    )
 
 
 class FieldIssue(BaseModel):
@@ -60,7 +67,7 @@ INVALID = error("the body or query is not valid; every problem named", Invalid)
 ROOM_UNKNOWN = error("unknown room")
 COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     404: error("unknown room or preset"),
-    409: error("the room is busy, or has no session to change"),
+    409: error("the room is busy, has no session to change, or (`code: booked`) would run into a booking", Refused),
     413: TOO_LARGE,
     422: INVALID,
 }
@@ -146,6 +153,12 @@ def body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str
 SESSION_LENGTH = ("positive", 0, 6 * 3600)
 LEAD = ("unsigned", 0, 3 * 3600)
 
+FORCE = {
+    **BOOLEAN,
+    "default": False,
+    "description": "Go ahead even if the session would run into a booking of the room (409 `booked` without it; "
+    "the booked client then waits, and their session is shifted whole); " + BOOLEAN["description"],
+}
 NO_BODY = body({})
 """pause, resume, stop: no body, or ``{}``."""
 START_BODY = body(
@@ -159,11 +172,15 @@ START_BODY = body(
             "description": "End a running session first; " + BOOLEAN["description"],
         },
         "lead": duration(*LEAD, "Pre-condition the room (climate only) for this long first.", "10m"),
+        "force": FORCE,
     },
     ("preset",),
 )
 EXTEND_BODY = body(
-    {"by": duration("signed", -6 * 3600, 6 * 3600, "Time to add; negative shortens, never to before now.", "10m")},
+    {
+        "by": duration("signed", -6 * 3600, 6 * 3600, "Time to add; negative shortens, never to before now.", "10m"),
+        "force": FORCE,
+    },
     ("by",),
 )
 CLIENT_BODY = body(

@@ -7,7 +7,7 @@
   const LOST = "lost the ambience daemon — retrying";
   const RESYNC_MS = 30000;
   const BOOKINGS_MS = 60000;
-  const STATE_LABEL = { idle: "Idle", preconditioning: "Preparing", running: "Running", paused: "Paused" };
+  const STATE_LABEL = { idle: "Idle", preconditioning: "Preparing", turnover: "Turnover", running: "Running", paused: "Paused" };
   const DEVICE_ORDER = ["offline", "unconfirmed", "manual", "pending", "confirmed", "idle"];
 
   const $ = (selector, root = document) => root.querySelector(selector);
@@ -26,12 +26,14 @@
     resyncTimer: null,
     bookingsTimer: null,
     stopRoom: null,
+    forceRetry: null,
   };
 
   class ApiError extends Error {
-    constructor(message, status) {
+    constructor(message, status, code) {
       super(message);
       this.status = status;
+      this.code = code || null;
     }
   }
 
@@ -65,7 +67,7 @@
         ? data.error
         : `the daemon answered ${response.status} ${response.statusText}`.trim();
       if (response.status >= 502 && response.status <= 504) daemonLost();
-      throw new ApiError(message, response.status);
+      throw new ApiError(message, response.status, data && typeof data.code === "string" ? data.code : null);
     }
     return data;
   }
@@ -296,8 +298,14 @@
 
     e.countdownBox.hidden = !active || s.remaining_s === null || s.remaining_s === undefined;
     tickRoom(room);
-    if (s.state === "paused") {
+    if (s.waiting_since) {
+      e.ends.textContent = `client waiting since ${timeOf(s.waiting_since)}`;
+    } else if (s.state === "paused") {
       e.ends.textContent = "paused: the countdown and the music wait";
+    } else if (s.state === "turnover") {
+      e.ends.textContent = `turning the room over; the session starts at ${timeOf(s.started_at)}, ends at ${timeOf(s.ends_at)}`;
+    } else if (s.booked_start) {
+      e.ends.textContent = `started late (booked for ${timeOf(s.booked_start)}); ends at ${timeOf(s.ends_at)}`;
     } else if (s.state === "preconditioning" && s.started_at) {
       e.ends.textContent = `preparing the room; the session starts at ${timeOf(s.started_at)}, ends at ${timeOf(s.ends_at)}`;
     } else {
@@ -420,10 +428,28 @@
     try {
       applyStatus(await api("POST", roomPath(room.id, action), body));
     } catch (err) {
-      if (err.status !== 401) roomError(room, err.message);
+      if (err.code === "booked" && !(body && body.force)) {
+        confirmForce(room, err.message, () => act(room, action, { ...(body || {}), force: true }));
+      } else if (err.status !== 401) roomError(room, err.message);
     } finally {
       setBusy(room, false);
     }
+  }
+
+  // Bookings come first: a start or an extension running into one is refused, and the phone asks before
+  // sending it again with force (the booked client then waits, their session shifted whole).
+  function confirmForce(room, message, retry) {
+    const dialog = $("#confirm-force");
+    $("#force-text").textContent = message.replace(/ Force it \(.*$/, "");
+    app.forceRetry = retry;
+    dialog.returnValue = "";
+    dialog.showModal();
+  }
+
+  function onForceClosed() {
+    const retry = app.forceRetry;
+    app.forceRetry = null;
+    if (retry && $("#confirm-force").returnValue === "force") retry();
   }
 
   function confirmStop(room) {
@@ -471,7 +497,9 @@
       form.elements.client.value = "";
       form.elements.minutes.value = "";
     } catch (err) {
-      if (err.status !== 401) roomError(room, err.message);
+      if (err.code === "booked") {
+        confirmForce(room, err.message, () => act(room, "start", { ...body, force: true }));
+      } else if (err.status !== 401) roomError(room, err.message);
     } finally {
       setBusy(room, false);
     }
@@ -699,6 +727,7 @@
     });
     $("#signout").addEventListener("click", () => signOut("Signed out. Enter the token to sign in again."));
     $("#confirm-stop").addEventListener("close", onConfirmClosed);
+    $("#confirm-force").addEventListener("close", onForceClosed);
     setInterval(() => { for (const room of app.rooms.values()) if (room.status) tickRoom(room); }, 1000);
     document.addEventListener("visibilitychange", () => { if (!document.hidden) resync(); });
     window.addEventListener("online", () => resync());
