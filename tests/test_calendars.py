@@ -272,10 +272,13 @@ def test_a_feed_config_with_every_kind_of_rule_is_accepted():
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"url": "https://calendar.example.com/a.ics"}, "needs exactly one of url or file"),
-        ({"file": None}, "needs exactly one of url or file"),
+        ({"url": "https://calendar.example.com/a.ics"}, "needs exactly one of url, file or caldav"),
+        ({"file": None}, "needs exactly one of url, file or caldav"),
         ({"file": None, "url": "ftp://files.example.com/private-99/a.ics"}, "is not a feed URL"),
-        ({"rooms": [{"room": "room-1"}]}, "needs location or title; for every event use default_room"),
+        (
+            {"rooms": [{"room": "room-1"}]},
+            "needs location, title, category, calendar or practitioner; for every event use default_room",
+        ),
         ({"rooms": [{"room": "room-1", "title": "(unclosed"}]}, "is not a regular expression"),
         ({"presets": [{"preset": "express-30"}]}, "needs keywords, title or length"),
         ({"presets": [{"preset": "x", "length": "an hour"}]}, "is not a duration"),

@@ -5,7 +5,8 @@ feed is fetched, parsed and planned by the pure :mod:`ambience.core.calendar_pla
 I/O half: fetching a feed, and carrying a plan out through the booking service::
 
     fetch(feed) ─► text ─► core: parse_feed, plan_sync(…, existing, now) ─► Plan ─► apply_plan ─► SyncReport
-    (file/HTTP)                                                                    (BookingService)
+    (file/HTTP/                                                                    (BookingService)
+     CalDAV: infra.caldav)
 
 The dry run and the sync make the same plan, checked as the booking service checks each change: what
 it refuses (an overlap) is reported in ``errors`` by both, and the rest goes on. A feed that
@@ -21,7 +22,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -43,6 +44,7 @@ from ambience.core.calendar_plan import (
     refusal,
 )
 from ambience.errors import AmbienceError, CalendarError, NotFound, StoreError
+from ambience.infra.caldav import read_calendar
 from ambience.model.calendar import Event
 
 if TYPE_CHECKING:  # httpx is imported when a feed is fetched (see fetch)
@@ -154,8 +156,15 @@ def _read(path: Path, name: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def fetch(feed: CalendarFeed, *, transport: httpx.BaseTransport | None = None) -> str:
-    """The feed's text: its file, or a GET of its URL. Raises :class:`CalendarError` (blocking: run in a thread)."""
+def fetch(feed: CalendarFeed, *, transport: httpx.BaseTransport | None = None, now: datetime | None = None) -> str:
+    """The feed's text: its file, a GET of its URL, or its CalDAV calendar's events from ``now`` (default: the
+    wall clock, less a day) to ``horizon_days`` (and a day) ahead. Raises :class:`CalendarError` (blocking: run
+    in a thread)."""
+    if feed.caldav is not None:
+        start = now or datetime.now(UTC) - timedelta(days=1)  # the day's margin: parse_feed takes the exact window
+        return read_calendar(feed.caldav.url, calendar=feed.caldav.calendar, username=feed.caldav.username,
+                             password=feed.caldav.password(feed.name), start=start,
+                             end=start + timedelta(days=feed.horizon_days + 2), where=f"calendar {feed.name!r}")  # fmt: skip
     if feed.file is not None:
         return _read(feed.file, feed.name)
     url = feed.url or ""

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ambience.errors import Issue, NotFound
+from ambience.errors import CalendarError, Issue, NotFound
 from ambience.model._base import Strict
 from ambience.model.calendar import Event
 from ambience.units import Seconds, format_duration
@@ -21,6 +22,8 @@ LENGTH_TOLERANCE = 60.0
 
 
 MIN_POLL = 10.0
+CALDAV_POLL = 60.0
+"""A CalDAV calendar's default poll: it answers a query of the window at once, so every minute is cheap."""
 
 
 SCHEMES = ("http", "https", "webcal", "file")
@@ -44,33 +47,56 @@ Name = Annotated[str, Field(min_length=1, max_length=64)]
 Text = Annotated[str, Field(min_length=1)]
 
 
+def _same(wanted: str, found: str) -> bool:
+    return wanted.strip().casefold() == found.strip().casefold()
+
+
 class RoomRule(Strict):
-    """Events whose LOCATION contains ``location`` and whose SUMMARY matches ``title`` go to ``room``."""
+    """Events matching every criterion given (location, title, category, calendar, practitioner) go to ``room``."""
 
     room: Name
     location: Text | None = None
     """Part of the event's LOCATION, any case: ``Treatment Room 2``."""
     title: Regex | None = None
     """A regular expression searched in the event's SUMMARY, any case."""
+    category: Text | None = None
+    """One of the event's CATEGORIES, whole, any case: ``Hot stone``."""
+    calendar: Text | None = None
+    """The calendar's name, whole, any case: its X-WR-CALNAME, or the CalDAV calendar's name."""
+    practitioner: Text | None = None
+    """The name (CN) or e-mail address of the event's ORGANIZER or one of its ATTENDEEs, or the feed's
+    ``practitioner``, whole, any case: ``Anna Smith``."""
 
     @model_validator(mode="after")
     def _says_something(self) -> RoomRule:
-        if self.location is None and self.title is None:
+        if all(getattr(self, key) is None for key in CRITERIA):
             raise PydanticCustomError(
                 "value_error",
-                f"the rule for room {self.room!r} needs location or title; for every event use default_room",
+                f"the rule for room {self.room!r} needs {', '.join(CRITERIA[:-1])} or {CRITERIA[-1]}; "
+                "for every event use default_room",
             )
         return self
 
     def matches(self, event: Event) -> bool:
         if self.location is not None and self.location.casefold() not in event.location.casefold():
             return False
-        return self.title is None or re.search(self.title, event.summary, re.IGNORECASE) is not None
+        if self.title is not None and re.search(self.title, event.summary, re.IGNORECASE) is None:
+            return False
+        if self.category is not None and not any(_same(self.category, c) for c in event.categories):
+            return False
+        if self.calendar is not None and not _same(self.calendar, event.calendar):
+            return False
+        return self.practitioner is None or any(_same(self.practitioner, p) for p in event.people)
 
     def describe(self) -> str:
         parts = [f"location contains {self.location!r}"] if self.location is not None else []
         parts += [f"title ~ /{self.title}/"] if self.title is not None else []
+        parts += [f"{key} {getattr(self, key)!r}" for key in CRITERIA[2:] if getattr(self, key) is not None]
         return " and ".join(parts)
+
+
+CRITERIA = ("location", "title", "category", "calendar", "practitioner")
+"""What a room rule can match on, in the order :meth:`RoomRule.describe` names them."""
 
 
 class PresetRule(Strict):
@@ -108,15 +134,84 @@ class PresetRule(Strict):
         return " and ".join(parts)
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+"""The name of an environment variable that holds a secret."""
+
+
+def read_secret(file: Path | None, env: str | None, owner: str, key: str) -> str | None:
+    """A secret from ``file`` (stripped) or the environment variable ``env`` (``<key>_file``, ``<key>_env``
+    of ``owner``); None if neither is given. Raises :class:`CalendarError` when it cannot be read or is empty."""
+    if file is not None:
+        try:
+            value = file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise CalendarError(f"{owner}: cannot read {key}_file {str(file)!r}: {reason}") from None
+        if not value:
+            raise CalendarError(f"{owner}: {key}_file {str(file)!r} is empty")
+        return value
+    if env is not None:
+        value = os.environ.get(env, "").strip()
+        if not value:
+            raise CalendarError(f"{owner}: {key}_env names {env}, which is not set in the daemon's environment")
+        return value
+    return None
+
+
+def _one_secret(file: Path | None, env: str | None, key: str) -> None:
+    if file is not None and env is not None:
+        raise PydanticCustomError("value_error", f"give {key}_file or {key}_env, not both")
+
+
+class CalDavSource(Strict):
+    """A calendar on a CalDAV server (Nextcloud, Radicale, Baïkal, iCloud, Fastmail…), read through CalDAV."""
+
+    url: str
+    """The server's (or the calendar's own) ``https://…`` address."""
+    calendar: Text | None = None
+    """The calendar's name (its display name) among the account's calendars; without it ``url`` is the calendar's."""
+    username: str | None = None
+    password_file: Path | None = None
+    """A file holding the password (relative to the config file's folder), or:"""
+    password_env: EnvName | None = None
+    """The environment variable that holds the password."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise PydanticCustomError(
+                "value_error", f"{shown_url(value)!r} is not a CalDAV server URL; write https://…"
+            )
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _one_password(self) -> CalDavSource:
+        _one_secret(self.password_file, self.password_env, "password")
+        return self
+
+    def password(self, feed: str) -> str | None:
+        return read_secret(self.password_file, self.password_env, f"calendar {feed!r}: caldav", "password")
+
+
 class CalendarFeed(Strict):
-    """One ICS feed (``url`` or ``file``) and how its events become bookings."""
+    """One feed (an ICS ``url`` or ``file``, or a ``caldav`` calendar) and how its events become bookings."""
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
     url: str | None = None
     """``https://…``, ``webcal://…`` (fetched as https) or ``file:///…``. Often holds a secret: never shown whole."""
     file: Path | None = None
     """An ICS file, e.g. one a booking system's export job writes; relative to the config file's folder."""
+    caldav: CalDavSource | None = None
+    """A calendar read through CalDAV instead of an ICS feed."""
     poll: Seconds = 300.0
+    """How often to sync: default 5 min for an ICS feed, 1 min for a CalDAV calendar."""
+    practitioner: Text | None = None
+    """Whose feed this is (one feed per practitioner): ``practitioner`` room rules match it on every event."""
+    webhook_secret_file: Path | None = None
+    """The shared secret of the feed's signed webhook (``POST /api/calendars/<name>/webhook``), or:"""
+    webhook_secret_env: EnvName | None = None
     horizon_days: Annotated[int, Field(ge=1, le=366)] = 14
     """Events starting within this many days from now are booked."""
     lead: Seconds | None = None
@@ -130,6 +225,13 @@ class CalendarFeed(Strict):
     client: Literal["initials", "none"] = "initials"
     """The booking's client label from the event's title: the initials of the part after its last dash
     ("Deep tissue 60 – F. White" → "F. W."), or none. The title itself is never kept or shown."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_poll(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "poll" not in data and data.get("caldav") is not None:
+            return {**data, "poll": CALDAV_POLL}
+        return data
 
     @field_validator("poll")
     @classmethod
@@ -154,8 +256,9 @@ class CalendarFeed(Strict):
 
     @model_validator(mode="after")
     def _complete(self) -> CalendarFeed:
-        if (self.url is None) == (self.file is None):
-            raise PydanticCustomError("value_error", f"calendar {self.name!r} needs exactly one of url or file")
+        if [self.url, self.file, self.caldav].count(None) != 2:
+            raise PydanticCustomError("value_error", f"calendar {self.name!r} needs exactly one of url, file or caldav")
+        _one_secret(self.webhook_secret_file, self.webhook_secret_env, "webhook_secret")
         if not self.rooms and self.default_room is None:
             raise PydanticCustomError("value_error", f"calendar {self.name!r} has no rooms rules and no default_room")
         if not self.presets and self.default_preset is None:
@@ -171,14 +274,31 @@ class CalendarFeed(Strict):
 
     def where(self) -> str:
         """The file, or the URL without what may be a secret (query, most of the path)."""
+        if self.caldav is not None:
+            calendar = f" calendar {self.caldav.calendar!r}" if self.caldav.calendar else ""
+            return f"caldav {shown_url(self.caldav.url)}{calendar}"
         return str(self.file) if self.file is not None else shown_url(self.url or "")
 
+    def webhook_secret(self) -> str | None:
+        """The webhook's shared secret; None if the feed takes no webhook. Raises CalendarError if unreadable."""
+        return read_secret(
+            self.webhook_secret_file, self.webhook_secret_env, f"calendar {self.name!r}", "webhook_secret"
+        )
+
     def resolved(self, base: Path) -> CalendarFeed:
-        """This feed with a relative ``file`` made relative to ``base`` (the config file's folder)."""
-        if self.file is None:
-            return self
-        path = self.file.expanduser()
-        return self.model_copy(update={"file": path if path.is_absolute() else base / path})
+        """This feed with its relative files (``file``, the secrets' files) made relative to ``base``
+        (the config file's folder)."""
+
+        def at(path: Path | None) -> Path | None:
+            path = path.expanduser() if path is not None else None
+            return path if path is None or path.is_absolute() else base / path
+
+        caldav = self.caldav
+        if caldav is not None and caldav.password_file is not None:
+            caldav = caldav.model_copy(update={"password_file": at(caldav.password_file)})
+        return self.model_copy(
+            update={"file": at(self.file), "webhook_secret_file": at(self.webhook_secret_file), "caldav": caldav}
+        )
 
 
 def _unique_names(feeds: list[CalendarFeed]) -> list[CalendarFeed]:

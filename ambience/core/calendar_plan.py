@@ -104,6 +104,11 @@ class FeedRules(Protocol):
         """The client label rule: ``initials`` or ``none`` (:func:`client_label`)."""
         ...
 
+    @property
+    def practitioner(self) -> str | None:
+        """Whose feed this is: every event of it is that practitioner's, for ``practitioner`` rules."""
+        ...
+
 
 # ---- parsing -----------------------------------------------------------------------------------------
 
@@ -148,7 +153,29 @@ def _aware(moment: datetime, tz: tzinfo) -> datetime:
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
 
 
-def _event(component: Any, recurring: set[str], tz: tzinfo) -> Event | None:
+def _texts(value: Any) -> list[Any]:
+    """A property that may appear once or many times (ATTENDEE, CATEGORIES), as a list."""
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _categories(component: Any) -> tuple[str, ...]:
+    names = []
+    for prop in _texts(component.get("CATEGORIES")):
+        names += [str(name).strip() for name in getattr(prop, "cats", [prop])]
+    return tuple(name for name in names if name)
+
+
+def _people(component: Any) -> tuple[str, ...]:
+    """The CN and the address of the ORGANIZER and each ATTENDEE ("Anna Smith", "anna@clinic.example")."""
+    people = []
+    for prop in [*_texts(component.get("ORGANIZER")), *_texts(component.get("ATTENDEE"))]:
+        name = str(getattr(prop, "params", {}).get("CN", "")).strip()
+        address = re.sub(r"^mailto:", "", str(prop).strip(), flags=re.IGNORECASE)
+        people += [text for text in (name, address) if text]
+    return tuple(people)
+
+
+def _event(component: Any, recurring: set[str], tz: tzinfo, calendar: str = "") -> Event | None:
     start = component["DTSTART"].dt
     if not isinstance(start, datetime):
         return None  # all day: a holiday or a note, not an appointment
@@ -168,21 +195,32 @@ def _event(component: Any, recurring: set[str], tz: tzinfo) -> Event | None:
         location=str(component.get("LOCATION", "")).strip(),
         description=str(component.get("DESCRIPTION", "")).strip(),
         cancelled=str(component.get("STATUS", "")).strip().upper() == "CANCELLED",
+        categories=_categories(component),
+        calendar=calendar,
+        people=_people(component),
     )
 
 
 def parse_feed(text: str, source: str, start: datetime, end: datetime, tz: tzinfo | None = None) -> list[Event]:
     """The events of an ICS text starting in ``[start, end)``, recurring ones expanded, by start.
 
-    All-day events are left out. A time without a zone is read in the calendar's X-WR-TIMEZONE,
-    else in ``tz`` (the clinic's; default ``start``'s zone). Raises :class:`CalendarError` naming
-    ``source`` for text that is not a whole, valid iCalendar feed.
+    All-day events are left out. A calendar with an X-WR-TIMEZONE (Google's exports) is read in that
+    zone: its UTC and floating times are moved into it (the ``x-wr-timezone`` library) before recurring
+    events are expanded, so a weekly 09:00 keeps 09:00 across a daylight-saving change. A time without a
+    zone otherwise is read in ``tz`` (the clinic's; default ``start``'s zone). Raises
+    :class:`CalendarError` naming ``source`` for text that is not a whole, valid iCalendar feed.
     """
     import recurring_ical_events
+    import x_wr_timezone
 
     zone = tz or start.tzinfo or UTC
     calendar = _calendar(text, source)
     _check_times(calendar, source)
+    name = str(calendar.get("X-WR-CALNAME", "")).strip()
+    try:
+        calendar = x_wr_timezone.to_standard(calendar)
+    except Exception as exc:  # an unknown X-WR-TIMEZONE: untrusted text
+        raise CalendarError(f"calendar {source!r}: its X-WR-TIMEZONE cannot be used: {first_line(exc)}") from None
     recurring = {
         str(c.get("UID", "")).strip()
         for c in calendar.walk("VEVENT")
@@ -190,7 +228,7 @@ def parse_feed(text: str, source: str, start: datetime, end: datetime, tz: tzinf
     }
     try:
         found = recurring_ical_events.of(calendar).between(start.astimezone(zone), end.astimezone(zone))
-        events = [_event(component, recurring, zone) for component in found]
+        events = [_event(component, recurring, zone, name) for component in found]
     except Exception as exc:  # as above: untrusted text
         log.debug("calendar %s: parsing failed", source, exc_info=True)
         raise CalendarError(f"calendar {source!r}: not valid iCalendar: {first_line(exc)}") from None
@@ -227,14 +265,27 @@ class Target(NamedTuple):
 
 
 def map_event(event: Event, feed: FeedRules) -> Target | str:
-    """The room (first matching rule, else the default) and preset for ``event``, or why it is skipped."""
+    """The room (first matching rule, else the default) and preset for ``event``, or why it is skipped.
+    A feed's ``practitioner`` counts as one of the people of each of its events."""
+    if feed.practitioner:
+        event = replace(event, people=(feed.practitioner, *event.people))
     room = next((rule.room for rule in feed.rooms if rule.matches(event)), feed.default_room)
     if room is None:
-        return f"no room rule matches its location {event.location!r}" if event.location else "it has no location"
+        return _unmatched(event)
     preset = next((rule.preset for rule in feed.presets if rule.matches(event)), feed.default_preset)
     if preset is None:
         return f"no preset rule matches it ({format_duration(event.length)} long)"
     return Target(room, preset)
+
+
+def _unmatched(event: Event) -> str:
+    """Why no room rule took ``event``: its location and categories (never its people: one may be the client;
+    nor its calendar, the same for every event of the feed)."""
+    seen = [f"location {event.location!r}"] if event.location else []
+    seen += [f"categories {', '.join(repr(c) for c in event.categories)}"] if event.categories else []
+    if not seen:
+        return "it has no location"
+    return f"no room rule matches its {' or its '.join(seen)}"
 
 
 @dataclass(frozen=True)
@@ -541,6 +592,13 @@ class SyncReport:
             "errors": [{"uid": u, "error": e} for u, e in self.errors],
             "unforeseen": [{"uid": u, "error": e} for u, e in self.unforeseen], "note": self.note,
         }  # fmt: skip
+
+    def counts(self) -> dict[str, Any]:
+        """How many of each, and the summary: what a webhook's caller is told (no event, no client)."""
+        counts: dict[str, Any] = {"feed": self.feed, "at": self.at.isoformat(), "failed": self.failed}
+        for key in ("added", "moved", "cancelled", "unchanged", "skipped", "errors", "unforeseen"):
+            counts[key] = len(getattr(self, key))
+        return {**counts, "summary": self.summary()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SyncReport:

@@ -22,6 +22,13 @@ class Event:
     description: str = field(default="", repr=False)
     """Read by keyword rules only, never shown."""
     cancelled: bool = False
+    categories: tuple[str, ...] = ()
+    """The event's CATEGORIES (a booking system's service or resource names), read by room rules."""
+    calendar: str = ""
+    """The calendar's name: its X-WR-CALNAME, or the CalDAV calendar's name; read by room rules."""
+    people: tuple[str, ...] = field(default=(), repr=False)
+    """The names (CN) and addresses of its ORGANIZER and ATTENDEEs: read by ``practitioner`` rules only,
+    never shown (an attendee is often the client)."""
 
     @property
     def length(self) -> float:

@@ -19,9 +19,12 @@ Handlers are ``async def`` so they run on the loop that owns all state, never in
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import difflib
 import functools
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -30,7 +33,7 @@ import socket
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -41,7 +44,7 @@ from starlette.requests import ClientDisconnect
 from ambience import __version__
 from ambience.app.commands import AddClient, ClientAdd, CommandInvalid, RemoveClient, parse_command
 from ambience.app.controller import Controller
-from ambience.errors import AmbienceError, InvalidFile, Issue
+from ambience.errors import AmbienceError, CalendarError, InvalidFile, Issue
 from ambience.infra.tokens import check, token_for_daemon, token_path, token_source
 from ambience.model.parse import field_path, issues_from
 from ambience.surfaces.errors import kind_of
@@ -162,9 +165,9 @@ async def _known_query(request: Request) -> None:
         raise CommandInvalid(issues)
 
 
-async def read_body(request: Request) -> dict[str, Any]:
-    """The JSON object in the body (``{}`` if empty); at most :data:`MAX_BODY` bytes are read."""
-    too_large = HTTPException(413, f"the body is over {MAX_BODY // 1024} KiB; a command is a small JSON object")
+async def raw_body(request: Request, what: str = "a command is a small JSON object") -> bytes:
+    """The body's bytes; more than :data:`MAX_BODY` is refused (413) before it is all read."""
+    too_large = HTTPException(413, f"the body is over {MAX_BODY // 1024} KiB; {what}")
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY:
         raise too_large
@@ -176,6 +179,12 @@ async def read_body(request: Request) -> dict[str, Any]:
                 raise too_large
     except ClientDisconnect:  # gone, or closed for taking too long: nobody reads the answer
         raise HTTPException(408, "the body did not arrive; the connection is closed") from None
+    return bytes(raw)
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """The JSON object in the body (``{}`` if empty); at most :data:`MAX_BODY` bytes are read."""
+    raw = await raw_body(request)
     if not raw.strip():
         return {}
     try:
@@ -361,9 +370,44 @@ def create_app(controller: Controller, token: str) -> FastAPI:
             return []
         return [report.json() for report in await poller.sync_now(name, dry_run=dry_run)]
 
+    @app.post("/api/calendars/{feed}/webhook", tags=["bookings"], dependencies=[Depends(_known_query)],
+              summary="A booking system's signed notice: sync this feed now (no token: an HMAC signature)",
+              responses={401: spec.error("no signature, or a wrong one"), 404: spec.error("no feed of this name "
+                         "takes a webhook"), 413: spec.TOO_LARGE, 503: spec.error("the feed's secret cannot be read")},
+              openapi_extra={"requestBody": WEBHOOK_BODY})  # fmt: skip
+    async def calendar_webhook(
+        feed: Annotated[str, Path(description="The feed's name", json_schema_extra={"pattern": FEED_NAME})],
+        request: Request,
+        signature: Annotated[str | None, Header(alias="X-Acuity-Signature", description=SIGNATURE)] = None,
+    ) -> dict[str, Any]:
+        poller = getattr(controller, "calendars", None)
+        found = poller.feeds.get(feed) if poller is not None else None
+        try:
+            secret = found.webhook_secret() if found is not None else None
+        except CalendarError as exc:
+            raise HTTPException(503, str(exc)) from None
+        if found is None or secret is None:
+            raise HTTPException(404, f"no calendar feed {feed!r} takes a webhook (webhook_secret_file or _env)")
+        body = await raw_body(request, "a booking system's notice is a few hundred bytes")
+        expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+        if not hmac.compare_digest(expected, (signature or "").strip().encode("utf-8", "replace")):
+            log.warning("calendar %r: a webhook with a missing or wrong signature was refused", feed)
+            raise HTTPException(401, "missing or wrong X-Acuity-Signature (base64 HMAC-SHA256 of the body); not synced")
+        (report,) = await poller.sync_now(feed)  # type: ignore[union-attr]  # found: the poller is there
+        return report.counts()
+
     app.include_router(api)
     mount_web(app, controller, token)
     return app
+
+
+FEED_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+SIGNATURE = "base64 of the HMAC-SHA256 of the raw body, keyed with the feed's webhook secret (Acuity's format)"
+WEBHOOK_BODY = {
+    "description": "Whatever the booking system sends (Acuity: a form with the appointment's id); only signed, never read",
+    "required": False,
+    "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}},
+}  # fmt: skip
 
 
 # ---- serving in the daemon's loop -------------------------------------------------------------
