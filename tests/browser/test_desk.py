@@ -82,7 +82,7 @@ def test_the_desk_shows_six_rooms_and_books_moves_and_cancels(browser: Any, desk
     eventually(lambda: daemon.room("room2")["state"] == "preconditioning", timeout=10)
 
     context = browser.new_context(viewport=DESK, device_scale_factor=1, timezone_id="UTC", locale="en-GB")
-    context.set_default_timeout(8000)
+    context.set_default_timeout(15000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -104,7 +104,8 @@ def test_the_desk_shows_six_rooms_and_books_moves_and_cancels(browser: Any, desk
         def row(room: str) -> Any:
             return page.locator(f'.row[data-room="{room}"]')
 
-        expect(row("room2").locator(".room-head")).to_contain_text("starts in 13 min")
+        # 12 min 50 s ahead when booked: 13 min, or 12 on a machine so loaded that the page took 50 s to show
+        expect(row("room2").locator(".room-head")).to_contain_text(re.compile(r"starts in 1[23] min"))
         expect(row("room1").locator(".room-head")).to_contain_text(re.compile(r"ends \d\d:\d\d · (29|30) min left"))
         expect(row("room3").locator(".span.booking")).to_have_attribute(
             "title", re.compile("^13:00–13:30 · express-30 · A. S.")
