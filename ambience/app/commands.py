@@ -74,7 +74,8 @@ class Book(Strict):
     room: RoomId
     preset: PresetId
     at: Annotated[str, Field(min_length=1, max_length=64)]
-    """``2026-12-01 14:00`` in the clinic's time zone, or ISO 8601 with an offset."""
+    """The clinic's time as people write it (:mod:`ambience.core.when`: ``14:00``, ``tomorrow 9:30``,
+    ``2026-12-01 14:00``), or ISO 8601 with an offset."""
     duration: Annotated[Seconds, Field(gt=0, le=6 * 3600)] | None = None
     lead: Annotated[Seconds, Field(le=3 * 3600)] | None = None
     client: ClientLabel | None = None
@@ -110,6 +111,19 @@ class RemoveClient(Strict):
     label: ClientLabel
 
 
+class Move(Strict):
+    """Move a booking still to come: a new start, and optionally another room, preset or length (``PATCH
+    /api/bookings/{id}``, ``ambience move``). What is left out stays as booked."""
+
+    action: Literal["move"] = "move"
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    at: Annotated[str, Field(min_length=1, max_length=64)]
+    """As :attr:`Book.at`."""
+    room: RoomId | None = None
+    preset: PresetId | None = None
+    duration: Annotated[Seconds, Field(gt=0, le=6 * 3600)] | None = None
+
+
 @dataclass(frozen=True)
 class FireBooking:
     """A booking's job fired (its kwargs as stored): start it, or let it wait, or record it missed."""
@@ -129,7 +143,7 @@ class SyncCalendar:
 
 
 SESSION_COMMANDS = (Start, Pause, Resume, Extend, Stop)
-COMMANDS = (*SESSION_COMMANDS, Status, Book, Cancel, AddClient, RemoveClient, FireBooking, SyncCalendar)
+COMMANDS = (*SESSION_COMMANDS, Status, Book, Cancel, AddClient, RemoveClient, Move, FireBooking, SyncCalendar)
 """Every command the controller runs; parse_command reads only the first eight (what surfaces may send)."""
 AnyCommand = (
     Start
@@ -142,6 +156,7 @@ AnyCommand = (
     | Cancel
     | AddClient
     | RemoveClient
+    | Move
     | FireBooking
     | SyncCalendar
 )

@@ -26,6 +26,7 @@ from ambience.app.commands import (
     CommandInvalid,
     Extend,
     FireBooking,
+    Move,
     Pause,
     RemoveClient,
     Resume,
@@ -38,8 +39,9 @@ from ambience.app.commands import (
 from ambience.app.room import Room, iso
 from ambience.app.scheduler import BookingService
 from ambience.config.library import Library
-from ambience.core.booking import Booking, parse_when
+from ambience.core.booking import Booking
 from ambience.core.calendar_plan import SyncReport
+from ambience.core.when import WhenError, parse_time
 from ambience.errors import BookedAhead, BookingError, Issue, NotFound, StoreError
 from ambience.infra.store import Store
 from ambience.model.client import Client
@@ -106,6 +108,8 @@ class Controller:
             result = Result(booking=self._booking_command(command))
             self._stop_cancelled()
             return result
+        if isinstance(command, Move):
+            return Result(booking=self._move(command))
         if isinstance(command, FireBooking):
             return self._fire(Booking.from_kwargs(command.booking))
         if isinstance(command, SyncCalendar):
@@ -228,10 +232,7 @@ class Controller:
         service = self._service()
         if isinstance(command, Book):
             self.room(command.room)
-            try:
-                start = parse_when(command.at, service.tz)
-            except BookingError as exc:
-                raise CommandInvalid([Issue("command", "at", str(exc))]) from None
+            start = self._when(command.at)
             booking = service.book(
                 command.room, command.preset, start,
                 duration=command.duration, lead=command.lead, client=command.client,
@@ -243,6 +244,30 @@ class Controller:
             booking = service.cancel(command.id)
         preset = self.library.presets.get(booking.preset)
         return booking.json(preset.duration if preset else None)
+
+    def _when(self, text: str) -> datetime:
+        """A booking's ``at`` as people write it, read against the daemon's clock in the clinic's zone."""
+        tz = self._service().tz
+        try:
+            return parse_time(text, datetime.fromtimestamp(self.clock(), tz), tz)
+        except WhenError as exc:
+            raise CommandInvalid([Issue("command", "at", str(exc))]) from None
+
+    def _move(self, command: Move) -> dict[str, Any]:
+        """A booking to a new start (and room, preset, length if given): one transaction, refused whole."""
+        service = self._service()
+        booking = service.get(command.id)
+        room = command.room or booking.room
+        self.room(room)
+        start = self._when(command.at)
+        moved = service.reschedule(
+            booking.id, room=room, preset=command.preset or booking.preset, start=start,
+            duration=command.duration if command.duration is not None else booking.duration,
+        )  # fmt: skip
+        if moved.room != booking.room:
+            self.changed(booking.room)  # its old room's next booking is another now
+        preset = self.library.presets.get(moved.preset)
+        return moved.json(preset.duration if preset else None)
 
     def list_bookings(self, room: str | None = None, day: Any = None) -> list[dict[str, Any]]:
         if self.bookings is None:

@@ -1,4 +1,4 @@
-"""``ambience book``, ``ambience bookings`` and ``ambience cancel``: clinic bookings via the daemon."""
+"""``ambience book``, ``ambience bookings``, ``ambience move`` and ``ambience cancel``: clinic bookings via the daemon."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--room", metavar="ROOM")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bookings)
+
+    p = sub.add_parser("move", help="move a booking to another time (and room, preset, length)", parents=[common])
+    p.add_argument("id")
+    p.add_argument("--at", required=True, metavar="TIME", help="the new start, written as for book --at")
+    p.add_argument("--room", metavar="ROOM", help="another room (default: the same)")
+    p.add_argument("--preset", metavar="PRESET", help="another preset (default: the same)")
+    p.add_argument("--for", dest="duration", type=duration, metavar="DURATION", help="a new length")
+    p.set_defaults(handler=cmd_move)
 
     p = sub.add_parser("cancel", help="cancel a booking (one already running ends now)", parents=[common])
     p.add_argument("id")
@@ -120,6 +128,21 @@ def cmd_bookings(args: argparse.Namespace, ctx: Context) -> int:
                 escape(b.get("waiting") or (b["source"] if b["source"] != "manual" else "")),
             )
         ctx.out.print(table)
+    return 0
+
+
+def cmd_move(args: argparse.Namespace, ctx: Context) -> int:
+    start = _resolve("--at", parse_time, args.at, ctx)  # resolved here, as for book
+    body: dict[str, Any] = {"at": start.isoformat(timespec="minutes")}
+    for key in ("room", "preset", "duration"):
+        if getattr(args, key):
+            body[key] = getattr(args, key)
+    with DaemonClient.for_config(ctx.config) as client:
+        booking = client.request("PATCH", f"/api/bookings/{args.id}", json=body)["booking"]
+    ctx.err.print(
+        f"moved {booking['id']}: {escape(booking['room'])} {escape(booking['preset'])} "
+        f"at {_when(booking['start'], '%a %Y-%m-%d %H:%M')}"
+    )
     return 0
 
 

@@ -42,12 +42,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from ambience import __version__
-from ambience.app.commands import AddClient, ClientAdd, CommandInvalid, RemoveClient, parse_command
+from ambience.app.commands import AddClient, ClientAdd, CommandInvalid, Move, RemoveClient, parse_command
 from ambience.app.controller import Controller
 from ambience.errors import AmbienceError, CalendarError, InvalidFile, Issue
 from ambience.infra.tokens import check, token_for_daemon, token_path, token_source
 from ambience.model.parse import field_path, issues_from
 from ambience.surfaces.errors import kind_of
+from ambience.surfaces.http import desk
 from ambience.surfaces.http import openapi as spec
 from ambience.surfaces.http.limits import Connections, LimitedProtocol
 from ambience.surfaces.http.phone import mount_web
@@ -210,13 +211,13 @@ def _whole(message: str) -> CommandInvalid:
     return CommandInvalid([Issue(SOURCE, "", message)])
 
 
-def _without_path_keys(issues: list[Issue]) -> list[Issue]:
+def _without_path_keys(issues: list[Issue], path_keys: tuple[str, ...] = ("action", "room")) -> list[Issue]:
     """'allowed keys: action, client, …, room' — but in a body, action and room come from the URL."""
     out = []
     for issue in issues:
         head, sep, keys = issue.message.partition("allowed keys: ")
         if sep:
-            keys = ", ".join(k for k in keys.split(", ") if k not in ("action", "room"))
+            keys = ", ".join(k for k in keys.split(", ") if k not in path_keys)
         out.append(Issue(issue.source, issue.field, head + sep + keys))
     return out
 
@@ -354,6 +355,31 @@ def create_app(controller: Controller, token: str) -> FastAPI:
     async def cancel(booking_id: spec.BookingIdPath) -> dict[str, Any]:
         return controller.execute(parse_command({"action": "cancel", "id": booking_id}, source=SOURCE)).json()
 
+    @api.patch("/bookings/{booking_id}", tags=["bookings"], summary="Move a booking: a new start (room, preset, length)",
+               openapi_extra=spec.MOVE_BODY,
+               responses={404: spec.error("no booking with this id, or an unknown room or preset"), 413: spec.TOO_LARGE,
+                          409: spec.error("the booking has started, the room is booked then, or the time is past")})  # fmt: skip
+    async def move(booking_id: spec.BookingIdPath, request: Request) -> dict[str, Any]:
+        body = await read_body(request)
+        clash = [
+            Issue(SOURCE, key, "comes from the URL; leave it out of the body")
+            for key in ("action", "id")
+            if key in body
+        ]
+        if clash:
+            raise CommandInvalid(clash)
+        try:
+            command = Move.model_validate({**body, "id": booking_id})
+        except ValidationError as exc:
+            raise CommandInvalid(_without_path_keys(issues_from(exc, Move, SOURCE), ("action", "id"))) from None
+        return controller.execute(command).json()
+
+    @api.get("/day", tags=["bookings"], summary="Every room's day: bookings, pre-heat, sessions, turnover, free")
+    async def day(
+        date: Annotated[spec.Day, Query(description="The day (the clinic's time zone); today if left out")] = None,
+    ) -> dict[str, Any]:
+        return desk.day_view(controller, date)
+
     @api.get("/calendars", tags=["bookings"], summary="The calendar feeds and their last sync")
     async def calendars() -> list[Any]:
         poller = getattr(controller, "calendars", None)
@@ -398,6 +424,7 @@ def create_app(controller: Controller, token: str) -> FastAPI:
 
     app.include_router(api)
     mount_web(app, controller, token)
+    app.get("/desk", include_in_schema=False)(desk.page)
     return app
 
 

@@ -141,8 +141,8 @@ _DATE = (
     rf"{_YEAR}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
     r"|(?:0[13578]|1[02])-31)"
 )
-LOCAL_TIME = rf"^{_DATE}(?:[ T](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{{1,6}})?)?)?$"
-"""A day, or a day and a time, with no offset: the clinic's time (Feb 29 left out: not every year has one)."""
+LOCAL_TIME = rf"^{_DATE}[ T](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{{1,6}})?)?$"
+"""A day and a time, with no offset: a booking's start (a day alone is refused: midnight is never meant)."""
 
 
 def body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -199,24 +199,49 @@ CLIENT_BODY = body(
     },
     ("label",),
 )
+_H24 = r"(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
+_H12 = r"(?:0?[1-9]|1[0-2])(?::[0-5][0-9])? ?(?:am|pm|a\.m\.|p\.m\.)"
+_CLOCK = rf"(?:{_H24}|{_H12}|noon|midday|midnight)"
+_DAYS = "today|tomorrow|tmrw|" + "|".join(
+    f"{d}(?:{rest})?" for d, rest in (("mon", "day"), ("tue", "s|sday"), ("wed", "nesday"), ("thu", "rs?|rsday"),
+                                      ("fri", "day"), ("sat", "urday"), ("sun", "day"))
+)  # fmt: skip
+WHEN = rf"^(?:at )?(?:(?:{_DAYS}) (?:at )?{_CLOCK}|{_CLOCK}(?: (?:{_DAYS}))?)$"
+"""The times people write (:mod:`ambience.core.when`), in lower case with single spaces: 14:00, 2pm, tomorrow 9:30."""
+AT_FORMS = (
+    "The clinic's time as people write it: 14:00 (today, or tomorrow if past), 2pm, 'tomorrow 9:30', "
+    "'mon 10:00', 2026-12-01 14:00; or RFC 3339 with an offset. Other ISO 8601 forms are read too"
+)
+AT = {
+    "anyOf": [
+        {"type": "string", "pattern": LOCAL_TIME},
+        {"type": "string", "format": "date-time", "maxLength": 64},
+        {"type": "string", "pattern": WHEN},
+    ],
+    "description": AT_FORMS,
+    "example": "2026-12-01 14:00",
+}
 BOOK_BODY = body(
     {
         "room": {"type": "string", "pattern": ROOM_ID, "example": "studio"},
         "preset": {"type": "string", "pattern": PRESET_ID, "example": "express-30"},
-        "at": {
-            "anyOf": [
-                {"type": "string", "pattern": LOCAL_TIME},
-                {"type": "string", "format": "date-time", "maxLength": 64},
-            ],
-            "description": "The clinic's local time (2026-12-01 14:00), or RFC 3339 with an offset; "
-            "other ISO 8601 forms are read too",
-            "example": "2026-12-01 14:00",
-        },
+        "at": AT,
         "duration": nullable(duration(*SESSION_LENGTH, "The session's length, if not the preset's.", "45m")),
         "lead": nullable(duration(*LEAD, "Pre-heat before the start (default from the config).", "15m")),
         "client": nullable({**LABEL, "example": "A. Smith"}),
     },
     ("room", "preset", "at"),
+)
+MOVE_BODY = body(
+    {
+        "at": {**AT, "description": "The new start. " + AT_FORMS},
+        "room": nullable({"type": "string", "pattern": ROOM_ID, "description": "Another room (left out: the same)"}),
+        "preset": nullable(
+            {"type": "string", "pattern": PRESET_ID, "description": "Another preset (left out: the same)"}
+        ),
+        "duration": nullable(duration(*SESSION_LENGTH, "A new length (left out: as booked).", "45m")),
+    },
+    ("at",),
 )
 
 
