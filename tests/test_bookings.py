@@ -278,6 +278,10 @@ def test_cli_http_and_mqtt_book_list_and_cancel(broker, probe, tmp_path, capsys,
         # an overlap of the sessions is refused, naming the other booking
         assert main(["book", "studio", "hour", "--at", f"{day} 14:55", "--config", str(cfg)]) == 1
         assert f"booking {booking_id} (hour, {day} 14:00" in capsys.readouterr().err
+        # back to back (its lead reaches into 14:00–15:00) is accepted: the room goes through a turnover
+        assert main(["book", "studio", "hour", "--at", f"{day} 15:00", "--config", str(cfg)]) == 0
+        next_id = capsys.readouterr().out.strip()
+        assert daemon.api("DELETE", f"/api/bookings/{next_id}")["booking"]["id"] == next_id
         # the same over HTTP: 409 with the message; a bad time is 422 naming the field
         clash = daemon.api(
             "POST", "/api/bookings", {"room": "studio", "preset": "hour", "at": f"{day} 14:30"}, expect=409

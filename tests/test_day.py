@@ -102,10 +102,14 @@ def test_the_running_session_replaces_its_booking_and_runs_into_the_next_through
     ]
 
 
-def test_a_booking_the_running_session_overruns_waits_and_starts_after_it_without_a_turnover():
+def test_a_booking_the_running_session_overruns_waits_and_follows_it_through_a_turnover_shifted_whole():
     running = DaySession("studio", "walk-in", None, at("09:30"), at("10:30"), 0, "running")
     spans = plan(running, booking("b", "10:00", "11:00", waiting="waiting for the session to end"))["studio"]
-    assert shape(spans)[1:3] == [("session", "09:30", "10:30", "running"), ("booking", "10:30", "11:00", "b")]
+    assert shape(spans)[1:4] == [
+        ("session", "09:30", "10:30", "running"),
+        ("turnover", "10:30", "10:35", None),
+        ("booking", "10:35", "11:30", "b"),  # its hour, from 10:30 (the turnover takes its first minutes)
+    ]
 
 
 def test_spans_are_clipped_to_the_day_and_a_turnover_across_midnight_is_kept():

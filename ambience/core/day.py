@@ -13,6 +13,8 @@ that never overlap and leave no hole, in time order:
   next session when the two touch), then into the next pre-heat or session;
 - ``free``: anything else (the room in its after state, or nothing booked).
 
+A booking the session before runs over (its client waits) follows it through a turnover, shifted whole.
+
 A span cut by an earlier one (a turnover into the next session, a session running over the next booking's
 start) starts where the earlier one ends; a span keeps what it belongs to (``item``) with its own times.
 Every time is seconds since the epoch (real time: an instant on either side of a clock change is exact).
@@ -23,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from ambience.core.booking import handover
 
 Kind = Literal["free", "lead", "booking", "session", "turnover"]
 
@@ -105,13 +109,18 @@ def _room_day(items: list[DayBooking | DaySession], length: float, day: tuple[fl
 
     for item in items:
         pre_heat = item.start - item.lead
-        if previous_end is not None and pre_heat <= previous_end + length and item.start >= previous_end:
+        late = isinstance(item, DayBooking) and item.waiting is not None
+        late = late and previous_end is not None and item.start < previous_end  # a client kept waiting
+        if previous_end is not None and (late or handover(previous_end, item.start, item.lead, length)):
             lay("turnover", previous_end, previous_end + length)
         elif cursor < pre_heat:
             lay("free", cursor, pre_heat)
+        start, end = item.start, item.end
+        if late and previous_end is not None:
+            start, end = previous_end, previous_end + (end - start)  # it follows on, shifted whole
         lay("lead", pre_heat, item.start, item)
-        lay("session" if isinstance(item, DaySession) else "booking", item.start, item.end, item)
-        previous_end = item.end if previous_end is None else max(previous_end, item.end)
+        lay("session" if isinstance(item, DaySession) else "booking", start, end, item)
+        previous_end = end if previous_end is None else max(previous_end, end)
     return _clip(spans, day)
 
 
