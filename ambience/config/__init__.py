@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
@@ -64,6 +64,9 @@ class Config(BaseSettings):
     """How long past sessions are kept (docs/privacy.md)."""
     homeassistant: HomeAssistantConfig = HomeAssistantConfig()
     """Home Assistant MQTT discovery (docs/homeassistant.md)."""
+    units: Literal["metric", "imperial"] = "metric"
+    """How temperatures are shown to people: ``metric`` (°C) or ``imperial`` (°F). Values are held in °C;
+    a temperature may be written ``24``, ``24C`` or ``75F`` whatever this says (docs/units.md)."""
     rooms: dict[Annotated[str, Field(pattern=ROOM_ID)], Room] = {}
 
     @field_validator("rooms")

@@ -308,6 +308,8 @@ class Room(Strict):
     turnover: Turnover = Turnover()
     """Between two sessions that follow each other (back-to-back bookings): ``length`` of working light,
     music off, the climate held for the next session (docs/bookings.md, "Back to back")."""
+    favourites: tuple[str, ...] = ()
+    """Preset ids shown first, as big buttons, on the phone page for this room (docs/phone.md)."""
     manual: Literal["hold", "reassert"] = "hold"
     """A device changed by hand (at the wall, in another app) mid-session: ``hold`` keeps the person's
     value until the session next changes that device (the next phase); ``reassert`` puts the session's
