@@ -74,6 +74,16 @@ def format_duration(seconds: float) -> str:
     return sign + out
 
 
+def to_fahrenheit(celsius: float) -> float:
+    return celsius * 9 / 5 + 32
+
+
+def format_temperature(celsius: float, units: str = "metric") -> str:
+    """A temperature for a person: ``24.0`` -> ``'24 °C'``; with ``imperial``, ``'75.2 °F'`` (one decimal, trailing ``.0`` dropped)."""
+    value, unit = (to_fahrenheit(celsius), "°F") if units == "imperial" else (celsius, "°C")
+    return f"{round(value, 1) + 0.0:g} {unit}"  # + 0.0: never "-0"
+
+
 def format_clock(seconds: float) -> str:
     """A countdown-style clock: 3725 -> '1:02:05', 65 -> '1:05'."""
     seconds = max(0, int(round(seconds)))

@@ -321,3 +321,12 @@ rooms:
     # the same name on two bridges is two devices
     text = "rooms:\n  a: {lights: [{bridge: tasmota, device: lamp}]}\n  b: {lights: [{bridge: shelly, device: lamp}]}\n"
     assert set(parse_config(text, "a.yaml", tmp_path).rooms) == {"a", "b"}
+
+
+def test_format_temperature_shows_the_configured_unit_to_one_decimal():
+    from ambience.units import format_temperature
+
+    assert format_temperature(24.0) == "24 °C"
+    assert format_temperature(24.0, "imperial") == "75.2 °F"
+    assert format_temperature(23.456) == "23.5 °C"
+    assert format_temperature(-0.04) == "0 °C"
