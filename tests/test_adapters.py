@@ -1135,6 +1135,13 @@ ANY_FLOAT = st.floats() | st.sampled_from([1e308, -1e308, 1e-310, 5e-324, 0.0, f
 FINITE_ONLY = re.compile(r"\b(nan|-?inf(inity)?)\b", re.IGNORECASE)
 
 
+def test_a_setpoint_at_the_edge_of_the_range_is_stepped_inwards_not_past_it():
+    # Found by the property below: the nearest 0.65625 step to 45 is 45.28, which no device takes.
+    assert step_temperature(45.0, 0.65625) == 44.62
+    assert step_temperature(0.1, 0.65625) == 0.0
+    assert step_temperature(21.3, 0.5) == 21.5
+
+
 @settings(max_examples=draws(300), deadline=None)
 @given(value=ANY_FLOAT, top=st.integers(1, 65535), step=st.floats(0.01, 5))
 def test_unit_conversions_are_total(value, top, step):

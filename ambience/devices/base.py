@@ -324,7 +324,12 @@ def step_temperature(value: float, step: float) -> float | None:
     takes (outside :data:`SETPOINT`, NaN): the target is then not sent, and the device keeps its own."""
     if value not in SETPOINT or not step > 0:
         return None
-    return round(round(value / step) * step, 2)
+    steps = round(value / step)
+    if steps * step > SETPOINT.hi:  # the nearest step lies past the range (45 with a 0.65625 step -> 45.28)
+        steps = math.floor(SETPOINT.hi / step)
+    elif steps * step < SETPOINT.lo:
+        steps = math.ceil(SETPOINT.lo / step)
+    return round(steps * step, 2)
 
 
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
