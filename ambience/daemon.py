@@ -37,8 +37,8 @@ from ambience.config import Config
 from ambience.config.calendars import check_feeds
 from ambience.config.library import fingerprint, load_library
 from ambience.core.clockwatch import CHECK_EVERY, ClockWatch
-from ambience.devices.manager import Devices
-from ambience.errors import AmbienceError, CommandError, DeviceError, StoreError
+from ambience.devices.manager import Devices, state_words
+from ambience.errors import AmbienceError, Busy, CommandError, DeviceError, StoreError
 from ambience.infra.logsafe import RateLimit
 from ambience.infra.mqtt import Connection
 from ambience.infra.store import Store
@@ -107,6 +107,7 @@ class Daemon:
                 self.players.get(room_id),
                 clock,
                 zone=config.bookings.zone(),
+                units=config.units,
             )  # fmt: skip
             for room_id, room in config.rooms.items()
         }
@@ -128,6 +129,11 @@ class Daemon:
         """The HTTP API's FastAPI app and uvicorn server, once serve_http runs them (tests read them)."""
         self.http_server: Any = None
         self.presence = SitePresence(self.connection, config.mqtt.base_topic, clock, self._conflict)
+        self._departing = False
+        """A home visit is leaving (:meth:`leave`): once is enough."""
+        self._retract = False
+        """Left: the connection clears its retained status as it closes, rather than saying offline."""
+        self.controller.departure = self
 
     # ---- lifetime ----------------------------------------------------------------------------
 
@@ -319,7 +325,7 @@ class Daemon:
         self._tasks.clear()
         for player in self.players.values():
             await player.close()
-        await self.connection.stop()
+        await self.connection.stop(retract=self._retract)
         self.store.close()
         os.close(self._lock)
 
@@ -334,15 +340,21 @@ class Daemon:
             if room.active:
                 log.info("%s: ending the session before the daemon stops (on_shutdown: end)", room.id)
                 room.stop()
+        if await self._wait_back(ending):
+            log.info("every room with on_shutdown: end is back as it was found")
+
+    async def _wait_back(self, rooms: list[Room]) -> bool:
+        """Until every device of ``rooms`` confirmed its after state (True), or the longest of their
+        ``shutdown_wait`` is over (False: what is still owed stays stored, sent again at the next start)."""
+        if not rooms:
+            return True
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(room.config.shutdown_wait for room in ending)
+        deadline = loop.time() + max(room.config.shutdown_wait for room in rooms)
         while loop.time() < deadline:
-            waiting = [r for r in ending if r.active or r.owed]
-            if not waiting:
-                log.info("every room with on_shutdown: end is back as it was found")
-                return
+            if not [r for r in rooms if r.active or r.owed]:
+                return True
             await asyncio.sleep(0.05)
-        for room in ending:
+        for room in rooms:
             if room.active or room.owed:
                 log.warning(
                     "%s: %s still owe their after state after %g s; it is stored and sent again at the next start",
@@ -350,6 +362,55 @@ class Daemon:
                     ", ".join(sorted(room.owed)) or "the session",
                     room.config.shutdown_wait,
                 )
+        return False
+
+    # ---- a home visit's departure (``ambience visit leave``) --------------------------------------
+
+    async def leave(self, force: bool = False) -> dict[str, Any]:
+        """End every session, put the home back (each after state confirmed, up to ``shutdown_wait``),
+        then take ambience off the client's broker: Home Assistant's devices removed (empty retained
+        discovery), every retained topic of ambience cleared. :meth:`go` then stops the daemon (exit 0):
+        staying would announce it all again. What did not confirm stays owed in the store.
+
+        Refused unless a room is a home visit (``home_visit: true``), or with ``force``."""
+        if self._departing:
+            raise Busy("ambience is leaving already")
+        if not force and not any(room.config.home_visit for room in self.rooms.values()):
+            raise CommandError(
+                "no room here is a home visit (home_visit: true): leaving ends every session, removes "
+                "ambience from Home Assistant and stops the daemon; add force to do it all the same"
+            )
+        self._departing = True
+        log.info("leaving: ending the sessions, putting the home back, clearing ambience off the broker")
+        self.bookings.stop()  # no booked session starts while the home is put back
+        ended = []
+        for room in self.rooms.values():
+            room.put_back = ({}, {})
+            if room.active:
+                assert room.record is not None
+                ended.append(room.id)
+                room.stop()
+        back = await self._wait_back([r for r in self.rooms.values() if r.active or r.owed])
+        cleared: list[str] = []
+        for surface in self.surfaces:
+            if isinstance(surface, MqttControl):
+                cleared += await surface.withdraw()
+            elif isinstance(surface, HomeAssistantDiscovery):
+                cleared += await surface.remove()
+        if self.connection.publish(self.connection.status_topic, b"", qos=1, retain=True):
+            cleared.append(self.connection.status_topic)
+        self._retract = True
+        rooms = [departure_of(r, self.devices.names.get(r.id, {}), self.config.units) for r in self.rooms.values()]
+        for report in rooms:
+            for line in report["words"]:
+                log.info("%s: %s", report["room"], line)
+        log.info("left: %d topics cleared; the daemon stops", len(cleared))
+        return {"left": True, "ended": ended, "confirmed": back, "rooms": rooms, "cleared": cleared}
+
+    def go(self) -> None:
+        """After :meth:`leave` has answered: stop, exit 0."""
+        if self._stop_event is not None:
+            self._stop_event.set()
 
     async def run_until_signal(self) -> None:
         loop = asyncio.get_running_loop()
@@ -363,6 +424,34 @@ class Daemon:
         sd_notify("STOPPING=1")
         log.info("stopping")
         await self.stop()
+
+
+def departure_of(room: Room, names: dict[str, str], units: str = "metric") -> dict[str, Any]:
+    """What a departure put back in ``room``, per device in words: ``Heater: off, confirmed``,
+    ``Thermostat: 19 °C as found, confirmed``, ``Table warmer did not confirm off — check it by hand``."""
+    sent, found = room.put_back
+    owed = {dev_id: o.state for dev_id, o in room.owed.items()}
+    devices = []
+    for dev_id, state in {**sent, **owed}.items():
+        name = names.get(dev_id, dev_id)
+        name = name[:1].upper() + name[1:]
+        shown = state_words(state, units)
+        was = found.get(dev_id)
+        as_found = " as found" if isinstance(was, dict) and all(was.get(k) == v for k, v in state.items()) else ""
+        confirmed = dev_id not in owed
+        words = (
+            f"{name}: {shown}{as_found}, confirmed"
+            if confirmed
+            else f"{name} did not confirm {shown} — check it by hand"
+        )
+        devices.append({"device": dev_id, "name": names.get(dev_id, dev_id), "state": state, "as_found": bool(as_found),
+                        "confirmed": confirmed, "words": words})  # fmt: skip
+    return {
+        "room": room.id,
+        "name": room.config.name or room.id,
+        "devices": devices,
+        "words": [d["words"] for d in devices] or ["nothing to put back"],
+    }
 
 
 def _lock_state_dir(state_dir: Path) -> int:

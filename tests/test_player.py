@@ -397,6 +397,8 @@ def test_a_fallback_to_the_null_output_plays_but_says_it_is_silent(quiet):
 
     status, output = asyncio.run(scenario())
     assert output == "null" and "playing silently" in status["error"]
+    assert status["silent"] is True and status["problem"]["code"] == "no_output"
+    assert status["problem"]["text"].startswith("no speaker found — playing silently")
 
 
 def test_a_closed_or_unopened_player_is_quiet():

@@ -94,7 +94,8 @@ def test_following_a_state_plays_its_track_at_its_place_and_volume(rig, quiet):
         return status, position
 
     status, position = asyncio.run(scenario())
-    assert status == {"playing": True, "track": second.track.name, "volume": 30.0, "error": None}
+    assert status == {"playing": True, "track": second.track.name, "title": second.track.title, "volume": 30.0,
+                      "error": None, "problem": None, "silent": False}  # fmt: skip
     assert position == pytest.approx(second.start + 3.0, abs=START)
 
 
@@ -192,6 +193,11 @@ def test_without_an_audio_output_it_says_why_and_waits_before_trying_again(rig, 
     assert reloads == 1
     assert status["playing"] is False and status["track"] is None and status["volume"] == 0.0
     assert status["error"].startswith("no audio output: mpv could not open audio device 'nonexistent/device'")
+    # for people: a code and plain words, never mpv's ("no speaker found", not "audio output initialization")
+    assert status["problem"] == {
+        "code": "no_speaker",
+        "text": "no speaker found — check the speaker (nonexistent/device)",
+    }
 
 
 @pytest.mark.parametrize("loader", [_no_python_mpv, _no_libmpv])
@@ -211,11 +217,14 @@ def test_without_libmpv_it_reports_why_and_never_raises(rig, quiet, loader):
     status = asyncio.run(scenario())
     assert status["playing"] is False and status["track"] is None and status["volume"] == 0.0
     assert status["error"].startswith("music is off: libmpv cannot be loaded (")
+    assert status["problem"] is not None and status["problem"]["code"] == "player"
+    assert "libmpv" not in status["problem"]["text"]
 
 
 def test_stop_the_end_of_the_music_and_close(rig, quiet):
     fitted = fit(quiet, 80.0, 1, fade_out=10.0)
-    idle = {"playing": False, "track": None, "volume": 0.0, "error": None}
+    idle = {"playing": False, "track": None, "title": None, "volume": 0.0, "error": None, "problem": None,
+            "silent": False}  # fmt: skip
 
     async def scenario() -> None:
         player = rig.player()

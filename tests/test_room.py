@@ -105,7 +105,8 @@ def test_the_room_plays_the_timeline_s_track_place_and_volume_and_holds_them_in_
         await room.tick()
         clock[0] += 60
         assert player.heard() == Heard(1, room.fitted.entries[1].track, pytest.approx(2.0), 40.0, True)
-        assert player.status() == {"playing": False, "track": "spa/b.wav", "volume": 40.0, "error": None}
+        assert player.status() == {"playing": False, "track": "spa/b.wav", "title": "b", "volume": 40.0,
+                                   "error": None, "problem": None, "silent": False}  # fmt: skip
         room.resume()
         await room.tick()
         clock[0] += 6  # into the fade-out: 30 s session, 5 s fade-out from 25 s

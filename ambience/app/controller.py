@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ambience.app.calendars import CalendarPoller, sync_events
 from ambience.app.commands import (
@@ -50,6 +50,16 @@ from ambience.units import format_duration
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str], None]
+
+
+class Departure(Protocol):
+    """A home visit's departure (``ambience visit leave``), which the daemon carries out: end every
+    session and put the home back, clear ambience off the broker (:meth:`leave`, its report), then
+    exit once the report is on its way (:meth:`go`). See docs/daemon.md."""
+
+    async def leave(self, force: bool = False) -> dict[str, Any]: ...
+
+    def go(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,8 @@ class Controller:
         """The booking scheduler, when the daemon runs one (its jobs dispatch here)."""
         self.calendars: CalendarPoller | None = None
         """The calendar poller, when calendar feeds are configured (its syncs dispatch here)."""
+        self.departure: Departure | None = None
+        """The daemon's home-visit departure (``POST /api/visit/leave``), when a daemon runs."""
         for room in rooms.values():
             room.on_change = self.changed
             room.successor = self._successor

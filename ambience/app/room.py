@@ -37,7 +37,7 @@ from ambience.core.daily import daily_on, next_daily_switch_change
 from ambience.core.fitting import FittedPlaylist, fit
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
-from ambience.devices.manager import Devices
+from ambience.devices.manager import Devices, state_words
 from ambience.errors import AmbienceError, Busy, CommandError, StoreError
 from ambience.infra.aio import wait_event
 from ambience.infra.store import Owed, SessionRecord, Store
@@ -47,6 +47,7 @@ from ambience.model.preset import Preset
 from ambience.model.state import RoomState, Switch
 from ambience.music.base import Player
 from ambience.music.library import Playlist, load_playlist
+from ambience.units import format_clock, format_temperature
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,11 @@ class Room:
         clock: Callable[[], float],
         on_change: Callable[[str], None] = lambda room: None,
         zone: ZoneInfo | None = None,
+        units: str = "metric",
     ):
         self.id = room_id
+        self.units = units
+        """``metric`` or ``imperial``: how the status's words show a temperature."""
         self.zone = zone or ZoneInfo("UTC")
         """The clinic's time zone: switches' daily schedules are in its local time."""
         self.daily = {dev.id: dev for dev in config.switches if dev.daily is not None}
@@ -111,6 +115,9 @@ class Room:
         self.music_problem: str | None = None
         self.owed: dict[str, Owed] = {}
         """After states the room's devices have not confirmed yet (mirrors the store's owed rows)."""
+        self.put_back: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+        """The after state the last session that ended here sent (device -> state JSON), and how it
+        found the room (the departure of a home visit tells it)."""
         self.store_error: str | None = None
         """The last store write that failed and is still to be retried, in words."""
         self._unsaved: list[Callable[[], None]] = []
@@ -449,6 +456,7 @@ class Room:
             self._failed_write(exc, lambda: self.store.end_session(record, ended_at, outcome, owed, now))
         for dev_id, state in owed.items():
             self.owed[dev_id] = Owed(self.id, dev_id, state, record.id, now)
+        self.put_back = (owed, dict(record.snapshot))
         for dev_id in self.devices.rooms[self.id]:
             self.devices.want(self.id, dev_id, desired.get(dev_id))
         log.info("%s: session %s %s; after state sent", self.id, record.preset, outcome or "over")
@@ -573,6 +581,7 @@ class Room:
     def status(self) -> dict[str, Any]:
         now = self.clock()
         record, timeline = self.record, self.timeline
+        devices = self.devices.status(self.id)
         out: dict[str, Any] = {
             "room": self.id,
             "name": self.config.name or self.id,
@@ -584,7 +593,7 @@ class Room:
             "started_at": None,
             "ends_at": None,
             "remaining_s": None,
-            "devices": self.devices.status(self.id),
+            "devices": devices,
             "temperature": self.devices.temperature(self.id),
             "owed": [
                 {"device": o.device, "state": o.state, "since": iso(o.since), "status": t.shown_status}
@@ -593,6 +602,7 @@ class Room:
             ],
             "store_error": self.store_error,
         }
+        state: RoomState | None = None
         if record is not None and timeline is not None and record.outcome is None:
             state = timeline.at(now)
             if state.status != "ended":
@@ -612,16 +622,128 @@ class Room:
                     start = datetime.fromisoformat(booked["start"]).timestamp()
                     if record.facts.started_at > start + 1:  # it waited for the room: shifted whole
                         out["booked_start"] = iso(start)
-        out["music"] = self._music_status()
+            else:
+                state = None
+        wanted = state.climate.target if state is not None and state.climate is not None else None
+        out["climate"] = self.devices.climate(self.id, wanted)
+        out["music"] = self._music_status(state)
+        out["attention"] = self.attention(devices)
+        out["words"] = room_words(out, self.units)
         return out
 
-    def _music_status(self) -> dict[str, Any]:
+    def attention(self, devices: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """The devices that need a person, by name: offline, unconfirmed, changed by hand, or still
+        owing their after state (and not just on their way to it)."""
+        names = self.devices.names.get(self.id, {})
+        out = []
+        for dev in devices if devices is not None else self.devices.status(self.id):
+            dev_id, status = dev["id"], dev.get("status")
+            name = names.get(dev_id, dev_id)
+            owed = self.owed.get(dev_id)
+            back = f" to {state_words(owed.state, self.units)}" if owed is not None else ""
+            if status == "offline":
+                why = "owed" if owed is not None else "offline"
+                words = f"{name} is offline" + (" (its bridge is offline)" if dev.get("bridge") == "offline" else "")
+                if owed is not None:
+                    words += f" and has still to go back{back}"
+            elif status == "unconfirmed":
+                why = "owed" if owed is not None else "unconfirmed"
+                words = f"{name} did not confirm it is back{back}" if owed is not None else f"{name} did not confirm"
+                words += " — check it by hand"
+            elif status == "manual":
+                why, words = "manual", f"{name} was changed by hand"
+            else:
+                continue
+            out.append({"device": dev_id, "name": name, "why": why, "words": _sentence(words)})
+        return out
+
+    def _music_status(self, state: RoomState | None = None) -> dict[str, Any]:
+        """The player's status, with ``state``, ``title``, ``problem`` (a code and plain words) and
+        ``words`` (docs/api.md). mpv's own words stay in the log."""
         if self.player is None:
-            return {"playing": False, "track": None, "volume": 0, "error": "no speaker configured for this room"}
-        status = dict(self.player.status())
-        if self.music_problem and not status.get("error"):
-            status["error"] = self.music_problem
+            return {"playing": False, "track": None, "title": None, "volume": 0, "error": None, "silent": False,
+                    "state": "off", "problem": None, "words": "no speaker configured for this room"}  # fmt: skip
+        status: dict[str, Any] = dict(self.player.status())
+        wants = state is not None and state.music is not None and state.music.playing
+        problem = status.get("problem")
+        if problem is None and self.music_problem:
+            problem = {"code": "no_music", "text": f"no music: {self.music_problem}"}
+        skipped = len(self.playlist.problems) if self.playlist is not None else 0
+        if problem is None and skipped and wants:
+            files = "a file" if skipped == 1 else f"{skipped} files"
+            problem = {"code": "unreadable", "text": f"{files} of the playlist could not be read and are skipped"}
+        title = status.get("title") or status.get("track")
+        if status.get("playing") and (status.get("silent") or (problem and problem["code"] == "no_output")):
+            shown = "silent"
+        elif status.get("playing"):
+            shown = "playing"
+        elif wants and problem is not None and problem["code"] in ("no_speaker", "no_output"):
+            shown = "silent"
+        elif status.get("track") is not None:
+            shown = "paused"
+        else:
+            shown = "stopped"
+        volume = round(float(status.get("volume") or 0))
+        if shown == "playing":
+            words = f"playing {_quoted(title)}, volume {volume}"
+            if problem is not None:
+                words += f" ({problem['text']})"
+        elif problem is not None:
+            words = problem["text"]
+        elif shown == "paused":
+            words = f"paused: {_quoted(title)}"
+        elif state is not None and state.music is None:
+            words = "no music in this session"
+        else:
+            words = "no music playing"
+        status.update(state=shown, title=title, problem=problem, error=problem["text"] if problem else None,
+                      words=words)  # fmt: skip
         return status
+
+
+def _quoted(title: str | None) -> str:
+    return f"'{title}'" if title else "a track"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def room_words(status: dict[str, Any], units: str = "metric") -> str:
+    """The room in a sentence or two (the CLI, Home Assistant): the session, the climate, the music,
+    what needs a person. ``Swedish, 60 minutes: treatment, 42:10 left. 23.5 °C, heating to 24 °C.
+    Playing 'First light', volume 25.``"""
+    parts: list[str] = []
+    state = status.get("state", "idle")
+    if state != "idle":
+        what = status.get("phase") or state
+        if state == "paused":
+            what = "paused"
+        left = status.get("remaining_s")
+        clock = f", {format_clock(left)} left" if isinstance(left, (int, float)) else ""
+        parts.append(f"{status.get('preset_name') or status.get('preset')}: {what}{clock}.")
+    else:
+        parts.append("No session.")
+    climate = status.get("climate") or {}
+    current, target = climate.get("current"), climate.get("target")
+    if isinstance(current, (int, float)) and isinstance(target, (int, float)):
+        shown = format_temperature(current, units)
+        if target > current + 0.2:
+            parts.append(f"{shown}, heating to {format_temperature(target, units)}.")
+        else:
+            parts.append(f"{shown}, target {format_temperature(target, units)}.")
+    elif isinstance(current, (int, float)):
+        parts.append(f"{format_temperature(current, units)}.")
+    elif isinstance(target, (int, float)):
+        parts.append(f"Target {format_temperature(target, units)}.")
+    music = status.get("music") or {}
+    if music.get("state") not in (None, "off") and (state != "idle" or music.get("problem")):
+        parts.append(_sentence(music.get("words") or "") + ".")
+    attention = status.get("attention") or []
+    if attention:
+        more = f" (and {len(attention) - 1} more)" if len(attention) > 1 else ""
+        parts.append(attention[0]["words"].rstrip(".") + more + ".")
+    return " ".join(p for p in parts if p.strip(". "))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         devices_cmd,
         music_cmds,
         preset_cmds,
+        visit_cmds,
     )
 
     common = argparse.ArgumentParser(add_help=False)
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         client_cmds,
         booking_cmds,
         calendar_cmds,
+        visit_cmds,
     ):
         module.register(sub, common)
     return parser

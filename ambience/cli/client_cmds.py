@@ -32,12 +32,13 @@ from ambience.cli import Context
 from ambience.cli.device_cmds import STATUS_STYLE
 from ambience.config import Config
 from ambience.config.library import Library
+from ambience.devices.manager import state_words
 from ambience.errors import AmbienceError, Issue
 from ambience.infra.store import Store
 from ambience.infra.tokens import token_for_client, token_path
 from ambience.model.parse import issues_from
 from ambience.surfaces.errors import meaning_of_status
-from ambience.units import format_clock, format_duration
+from ambience.units import format_clock, format_duration, format_temperature
 
 TIMEOUT = 10.0
 """Seconds to wait for the daemon's answer."""
@@ -179,16 +180,39 @@ def device_summary(devices: list[dict[str, Any]]) -> Text:
 
 
 def music_summary(music: dict[str, Any] | None) -> str:
+    """The music in words: the daemon's own (``playing 'First light', volume 25``; never "playing"
+    when the output is silent), else made from the older keys."""
     if not music:
         return "—"
-    if music.get("playing"):
-        return f"playing {music.get('track') or '?'} at volume {music.get('volume', 0):g}"
+    if music.get("words"):
+        return str(music["words"])
     if music.get("error"):
         return f"none: {music['error']}"
+    if music.get("playing"):
+        return f"playing {music.get('track') or '?'} at volume {music.get('volume', 0):g}"
     return "silent"
 
 
-def room_table(room: dict[str, Any], elapsed: float = 0.0) -> Table:
+def climate_summary(room: dict[str, Any], units: str = "metric") -> str | None:
+    """``23.5 °C, heating to 24 °C (trv)``; ``None`` when nothing is measured or wanted."""
+    climate = room.get("climate")
+    if not isinstance(climate, dict):
+        measured = room.get("temperature")
+        climate = {"current": measured.get("current"), "device": measured.get("device")} if measured else {}
+    current, target = climate.get("current"), climate.get("target")
+    parts = []
+    if isinstance(current, (int, float)):
+        parts.append(format_temperature(current, units))
+    if isinstance(target, (int, float)):
+        heating = isinstance(current, (int, float)) and target > current + 0.2
+        parts.append(f"{'heating to' if heating else 'target'} {format_temperature(target, units)}")
+    if not parts:
+        return None
+    device = climate.get("device")
+    return ", ".join(parts) + (f" ({device})" if device else "")
+
+
+def room_table(room: dict[str, Any], elapsed: float = 0.0, units: str = "metric") -> Table:
     """One room as a two-column table: state, preset, phase, client, countdown, end, devices, music."""
     name = room.get("name") or room["room"]
     title = room["room"] + (f" — {name}" if name != room["room"] else "")
@@ -209,53 +233,40 @@ def room_table(room: dict[str, Any], elapsed: float = 0.0) -> Table:
         for note in room.get("notes") or ():
             table.add_row("note", Text(str(note)))
     table.add_row("devices", device_summary(room.get("devices") or []))
-    measured = room.get("temperature")
-    if isinstance(measured, dict) and isinstance(measured.get("current"), (int, float)):
-        table.add_row("temperature", Text(f"{measured['current']:g} °C ({measured.get('device')})"))
+    climate = climate_summary(room, units)
+    if climate is not None:
+        table.add_row("temperature", Text(climate))
     for dev in room.get("devices") or ():
         heater = dev.get("thermostat")
         if isinstance(heater, dict):
             target = heater.get("target")
-            wanted = f"target {target:g} °C" if isinstance(target, (int, float)) else "no target"
+            wanted = f"target {format_temperature(target, units)}" if isinstance(target, (int, float)) else "no target"
             heating = "heating" if heater.get("heating") else "not heating"
             table.add_row("heater", Text(f"{heating}, {wanted}: {heater.get('reason') or '—'}"))
     for owed in room.get("owed") or ():
         table.add_row(
             "putting back",
-            Text(f"{owed['device']} to {owed_summary(owed.get('state') or {})} ({owed.get('status')} since "
+            Text(f"{owed['device']} to {state_words(owed.get('state') or {}, units)} ({owed.get('status')} since "
                  f"{_local(owed.get('since'))})", style="yellow"),
         )  # fmt: skip
     if room.get("store_error"):
         table.add_row("store", Text(f"{room['store_error']}; retrying", style="red"))
     table.add_row("music", Text(music_summary(room.get("music"))))
+    for item in room.get("attention") or ():
+        table.add_row("attention", Text(str(item.get("words") or item.get("device")), style="yellow"))
+    if room.get("words"):
+        table.add_row("in words", Text(str(room["words"])))
     return table
 
 
-def owed_summary(state: dict[str, Any]) -> str:
-    """An owed after state in words: ``19 °C (heat)``, ``off``, ``80 % at 4000 K``."""
-    if "target" in state or "mode" in state:
-        target = state.get("target")
-        return (
-            f"{target:g} °C ({state.get('mode') or 'heat'})"
-            if isinstance(target, (int, float))
-            else str(state.get("mode"))
-        )
-    if not state.get("on"):
-        return "off"
-    text = f"{state.get('brightness', 0):g} %"
-    if state.get("color_temp"):
-        text += f" at {state['color_temp']:g} K"
-    elif state.get("color"):
-        text += f" in {state['color']}"
-    return text
-
-
-def rooms_view(rooms: list[dict[str, Any]], elapsed: float = 0.0, footer: str | None = None) -> Group:
+def rooms_view(
+    rooms: list[dict[str, Any]], elapsed: float = 0.0, footer: str | None = None, units: str = "metric"
+) -> Group:
     parts: list[Any] = []
     for i, room in enumerate(rooms):
         if i:
             parts.append(Text(""))
-        parts.append(room_table(room, elapsed))
+        parts.append(room_table(room, elapsed, units))
     if footer:
         parts += [Text(""), Text(footer, style="dim")]
     return Group(*parts)
@@ -373,7 +384,7 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     if not rooms:
         ctx.out.print("no rooms configured")
         return 0
-    ctx.out.print(rooms_view(rooms))
+    ctx.out.print(rooms_view(rooms, units=ctx.config.units))
     return 0
 
 
@@ -393,7 +404,7 @@ def watch(
 
     def view() -> Group:
         footer = problem or f"updated {clock() - fetched:.0f} s ago · Ctrl-C to quit"
-        return rooms_view(rooms, clock() - fetched, footer)
+        return rooms_view(rooms, clock() - fetched, footer, ctx.config.units)
 
     try:
         with Live(view(), console=ctx.out, auto_refresh=False) as live:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from ambience.config import Config
+from ambience.config.devices import Room as RoomConfig
 from ambience.config.devices import Zigbee2MqttDevice
 from ambience.config.sections import ReconcileConfig
 from ambience.devices.base import Availability, ClimateReport, Dropped, Message, SensorReport
@@ -26,6 +27,7 @@ from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter, z2m_bridge_devices,
 from ambience.infra.aio import wait_event
 from ambience.infra.mqtt import Connection, Received
 from ambience.model.state import PART, DeviceKind, RoomState, Switch
+from ambience.units import format_temperature
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,8 @@ class Devices:
         """Rooms whose thermostat is a heater switch run from a sensor (``thermostat: {bridge: heater}``)."""
         self.sensors: dict[str, list[Tracked]] = {}
         """Each room's temperature sensors (``sensors:``), in the order configured."""
+        self.names: dict[str, dict[str, str]] = {room_id: device_names(room) for room_id, room in config.rooms.items()}
+        """Each room's devices by what people call them (:func:`device_names`)."""
         for room_id, room in config.rooms.items():
             limits = config.room_limits(room_id)
             devices = {}
@@ -265,6 +269,23 @@ class Devices:
             if value is not None:
                 return {"current": value, "device": tracked.id}
         return None
+
+    def climate(self, room_id: str, wanted: float | None = None) -> dict:
+        """The room's climate for people: ``{"current": °C|None, "target": °C|None, "device": id|None}``.
+        ``current`` as :meth:`temperature`; ``target`` is ``wanted`` (what a session asks for now), else
+        what the thermostat reports as its own target (a heater thermostat: its controller's)."""
+        measured = self.temperature(room_id)
+        devices = self.rooms[room_id]
+        thermostat = next((t for t in devices.values() if t.role == "thermostat"), None)
+        target = wanted
+        if target is None:
+            heater = self.heaters.get(room_id)
+            if heater is not None:
+                target = heater.loop.shown()["target"]
+            elif thermostat is not None and isinstance(thermostat.reported, ClimateReport):
+                target = thermostat.reported.target
+        device = measured["device"] if measured else (thermostat.id if thermostat is not None else None)
+        return {"current": measured["current"] if measured else None, "target": target, "device": device}
 
     def settled(self, room_id: str) -> bool:
         """Every device that is asked something is confirmed, unconfirmed or offline."""
@@ -552,3 +573,57 @@ def _visible(tracked: Tracked) -> tuple:
     reported = tracked.reported
     shown = (reported.target, reported.mode, reported.settings) if isinstance(reported, ClimateReport) else reported
     return tracked.status, tracked.online, tracked.bridge_online, shown
+
+
+def state_words(state: dict, units: str = "metric") -> str:
+    """A device state as shown in the status (``desired``/``reported``, an owed state) in words:
+    ``19 °C (heat)`` (``19 °C`` when no mode is sent), ``off``, ``80 % at 4000 K``, ``on``."""
+    if "target" in state or "mode" in state:
+        target = state.get("target")
+        mode = state.get("mode")
+        if isinstance(target, (int, float)):
+            return format_temperature(target, units) + (f" ({mode})" if mode else "")
+        return str(mode or "as it was")
+    if not state.get("on"):
+        return "off"
+    if "brightness" not in state:
+        return "on"
+    text = f"{state.get('brightness', 0):g} %"
+    if state.get("color_temp"):
+        text += f" at {state['color_temp']:g} K"
+    elif state.get("color"):
+        text += f" in {state['color']}"
+    return text
+
+
+_KIND_WORDS = {"climate": "thermostat", "sensor": "temperature sensor"}
+
+
+def device_names(room: RoomConfig) -> dict[str, str]:
+    """Each device of ``room`` as people call it: its configured ``name``; else its role in words (a
+    switch ``table_warmer`` is "table warmer", a ``ceiling`` light "ceiling light", the thermostat
+    "thermostat", a heater thermostat's plug "heater"); else its id. Two alike get their ids added."""
+    words: dict[str, str] = {}
+    for dev, kind, role in room.devices():
+        named = dev.name or (
+            getattr(room.heater, "name", None) if room.heater is not None and dev is room.heater.switch else None
+        )
+        if named:
+            words[dev.id] = named.strip()
+            continue
+        if role == "thermostat":
+            text = {"switch": "heater", "sensor": "temperature sensor"}.get(kind, "thermostat")
+        elif kind == "light":
+            said = role.replace("_", " ")
+            text = "light" if role == "main" else said if any(w in said for w in ("light", "lamp")) else f"{said} light"
+        elif kind == "switch":
+            text = role.replace("_", " ") if role != "main" else "switch"
+        else:
+            text = _KIND_WORDS.get(kind, dev.id)
+        words[dev.id] = text
+    counts: dict[str, int] = {}
+    for text in words.values():
+        counts[text] = counts.get(text, 0) + 1
+    return {
+        dev_id: f"{text} ({dev_id})" if counts[text] > 1 and text != dev_id else text for dev_id, text in words.items()
+    }

@@ -222,11 +222,12 @@ class Connection:
             log.warning("%s said offline while this daemon runs (an old Last Will?); saying online", self.status_topic)
             self.publish(self.status_topic, "online", qos=1, retain=True)
 
-    async def stop(self) -> None:
-        """Say ``offline`` (retained) and disconnect cleanly."""
+    async def stop(self, *, retract: bool = False) -> None:
+        """Say ``offline`` (retained) and disconnect cleanly. ``retract``: clear the retained status
+        instead (a home visit that leaves: nothing of ambience stays on the broker)."""
         self._leaving = True
         if self.connected and self._will:
-            info = self._client.publish(self.status_topic, "offline", qos=1, retain=True)
+            info = self._client.publish(self.status_topic, b"" if retract else "offline", qos=1, retain=True)
             await asyncio.to_thread(_wait_published, info, 2.0)
         self._stopping = True
         for task in (self._reconnecting, self._misc):

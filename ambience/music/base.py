@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, NamedTuple, Protocol, TypedDict
+from typing import Generic, Literal, NamedTuple, Protocol, TypedDict
 
 from ambience.core.envelope import Plan, keeping, late, plan_for
 from ambience.core.fitting import Entry, FittedPlaylist, T
@@ -27,16 +27,54 @@ RETRY_AFTER = 30.0
 """Seconds before trying an audio output again after it failed."""
 
 
+ProblemCode = Literal["no_speaker", "no_output", "no_music", "unreadable", "player"]
+"""Why there is no music, or no sound, as a code a page can act on (docs/api.md)."""
+
+
+class ShownProblem(TypedDict):
+    code: ProblemCode
+    text: str
+    """Plain English for the person in the room, never mpv's own words."""
+
+
+@dataclass(frozen=True)
+class MusicProblem:
+    """Why a player plays nothing, or nothing audible: a code, plain words for people, and the
+    technical detail (mpv's words) for the log and ``ambience play``."""
+
+    code: ProblemCode
+    text: str
+    detail: str
+
+    def shown(self) -> ShownProblem:
+        return {"code": self.code, "text": self.text}
+
+
+def speaker_hint(audio_device: str) -> str:
+    """What to check when no speaker answers: a home visit's speaker is a Bluetooth one (mpv's
+    default device, or a ``bluez`` one); a named other device is named."""
+    device = audio_device or "auto"
+    if device == "auto" or "blue" in device.casefold():
+        return "check the Bluetooth speaker"
+    return f"check the speaker ({device})"
+
+
 class PlayerStatus(TypedDict):
     """What a player says in the room status (``music`` of ``GET /rooms/<id>``)."""
 
     playing: bool
     track: str | None
     """The track's name (relative to its music folder) while one is loaded, paused or not."""
+    title: str | None
+    """The track's title for people (its tags, else its file name), while one is loaded."""
     volume: float
     """0–100: the envelope at the music's position, at most the room's ``max_volume``."""
     error: str | None
-    """Why there is no music (or no sound), in words; ``None`` when all is well."""
+    """Why there is no music (or no sound), in the player's technical words; ``None`` when all is well."""
+    problem: ShownProblem | None
+    """The same as a code and plain words (:class:`MusicProblem`)."""
+    silent: bool
+    """It plays, but to no audible output (mpv's ``null``)."""
 
 
 class Player(Protocol):
@@ -70,27 +108,58 @@ class Player(Protocol):
         ...
 
 
-def no_output(audio_device: str, ao: str | None, retry_after: float, by: str = "mpv") -> str:
-    """The status error of a player whose audio output would not open."""
+def no_output(audio_device: str, ao: str | None, retry_after: float, by: str = "mpv") -> MusicProblem:
+    """The problem of a player whose audio output would not open (the speaker is gone or off)."""
     where = f"audio device {audio_device!r}" + (f" (outputs tried: {ao})" if ao else "")
-    return (
+    detail = (
         f"no audio output: {by} could not open {where}: audio output initialization failed; "
         f"music is off, retrying every {retry_after:g}s"
     )
+    return MusicProblem("no_speaker", f"no speaker found — {speaker_hint(audio_device)}", detail)
+
+
+def silent_output(audio_device: str, tried: list[str]) -> MusicProblem:
+    """The problem of a player that fell back to the null output: it plays, and nobody hears it."""
+    detail = f"no sound output: playing silently to the null output (tried {', '.join(tried)})"
+    return MusicProblem("no_output", f"no speaker found — playing silently; {speaker_hint(audio_device)}", detail)
+
+
+def unavailable(why: str) -> MusicProblem:
+    """The problem of a player that cannot run here (no libmpv, mpv would not start)."""
+    return MusicProblem(
+        "player", "the music player cannot run on this machine (the log says why)", f"music is off: {why}"
+    )
+
+
+def failed(exc: object) -> MusicProblem:
+    """The problem of a player call that failed."""
+    return MusicProblem("player", "the music player failed (the log says why); it tries again", f"music error: {exc}")
 
 
 def playing(
-    plan: Plan[T] | None, entry: Entry[T] | None, position: float | None, paused: bool, error: str | None, cap: float
+    plan: Plan[T] | None,
+    entry: Entry[T] | None,
+    position: float | None,
+    paused: bool,
+    problem: MusicProblem | None,
+    cap: float,
+    silent: bool = False,
 ) -> PlayerStatus:
     """The status of a player that plays ``entry`` of ``plan`` (``None``: nothing), at session second ``position``."""
+    error, shown = (None, None) if problem is None else (problem.detail, problem.shown())
     if plan is None or entry is None:
-        return {"playing": False, "track": None, "volume": 0.0, "error": error}
+        return {"playing": False, "track": None, "title": None, "volume": 0.0, "error": error, "problem": shown,
+                "silent": False}  # fmt: skip
     at = position if position is not None else plan.envelope.points[0][0]
+    track = entry.track
     return {
         "playing": not paused,
-        "track": entry.track.name,
+        "track": getattr(track, "name", str(track)),
+        "title": getattr(track, "title", None) or getattr(track, "name", str(track)),
         "volume": round(min(plan.envelope.at(at), cap), 2),
         "error": error,
+        "problem": shown,
+        "silent": silent and not paused,
     }
 
 
@@ -145,10 +214,11 @@ class FakePlayer(Generic[T]):
         """Loads of the queue (a start or a seek), as :attr:`MpvPlayer.reloads`."""
         self.opened = self.closed = False
         self.output: str | None = None
-        self._unavailable: str | None = None
+        self._unavailable: MusicProblem | None = None
         self._no_output = False
+        self._null_output = False
         self._unplayable: set[T] = set()
-        self._problem: str | None = None
+        self._problem: MusicProblem | None = None
         self._ao_failed_at: float | None = None
         self._plan: Plan[T] | None = None
         self._silent = False
@@ -164,11 +234,15 @@ class FakePlayer(Generic[T]):
 
     def fail_open(self, why: str = "libmpv cannot be loaded (FakePlayer.fail_open)") -> None:
         """From now on it cannot be opened, as without libmpv: :meth:`open` returns False, :meth:`status` says why."""
-        self._unavailable = f"music is off: {why}"
+        self._unavailable = unavailable(why)
 
     def fail_output(self, failing: bool = True) -> None:
         """The audio output will not open (from the next load), as mpv with a device that is gone."""
         self._no_output = failing
+
+    def fall_back_to_null(self, silent: bool = True) -> None:
+        """The outputs tried all fail and mpv plays to ``null`` (from the next load): it plays, silently."""
+        self._null_output = silent
 
     def fail_track(self, track: T) -> None:
         """``track``'s file cannot be opened (missing, unreadable): it is skipped when its turn comes."""
@@ -215,7 +289,7 @@ class FakePlayer(Generic[T]):
             self._problem = no_output(self.audio_device, self.ao, self.retry_after)
             self._ao_failed_at = now
         else:
-            self.output = (self.ao or "auto").split(",")[0]
+            self.output = "null" if self._null_output else (self.ao or "auto").split(",")[0]
 
     def status(self) -> PlayerStatus:
         if self._unavailable is not None:
@@ -223,7 +297,11 @@ class FakePlayer(Generic[T]):
         where = self._where(self.clock())
         entry = None if where is None or self._plan is None else self._plan.fitted.entries[where[0]]
         position = None if where is None or entry is None else entry.start + where[1]
-        return playing(self._plan, entry, position, self._paused, self._problem, self.max_volume)
+        problem, silent = self._problem, False
+        if problem is None and self.output == "null" and self._null_output:
+            tried = [a.strip() for a in (self.ao or "pipewire,pulse,alsa").split(",") if a.strip() != "null"]
+            problem, silent = silent_output(self.audio_device, tried), True
+        return playing(self._plan, entry, position, self._paused, problem, self.max_volume, silent)
 
     @property
     def position(self) -> float | None:

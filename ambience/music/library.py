@@ -71,6 +71,14 @@ class Track:
     """The path relative to its music folder, for people."""
     format: str = ""
     """The libavformat demuxer for it (:attr:`AudioFormat.lavf`, as checked); by default the suffix's."""
+    tag_title: str = ""
+    """The title its tags give (mutagen), if any."""
+
+    @property
+    def title(self) -> str:
+        """What people call it: its tagged title, else its file name without the suffix
+        (``first_light.mp3`` -> ``first light``)."""
+        return self.tag_title or PurePosixPath(self.name).stem.replace("_", " ").strip() or self.name
 
     def __post_init__(self) -> None:
         if not self.format:
@@ -193,6 +201,19 @@ def read_audio(path: Path) -> tuple[float, str]:
     return float(getattr(info.info, "length", 0.0) or 0.0), audio.lavf
 
 
+def read_title(path: Path) -> str:
+    """The title in ``path``'s tags ("" when it has none or they cannot be read)."""
+    import mutagen
+
+    try:
+        tags = mutagen.File(path, easy=True)
+        titles = (tags.tags or {}).get("title") if tags is not None else None
+    except Exception:  # a tag that cannot be read only costs the title
+        return ""
+    title = str(titles[0]).strip() if titles else ""
+    return " ".join(title.split())[:200]
+
+
 def _audio_files(folder: Path) -> list[Path]:
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -256,5 +277,6 @@ def load_playlist(
         if not length > 0:
             problems.append(Issue(str(path), "", "has zero length; skipped"))
             continue
-        tracks.append(Track(real, length, real.relative_to(root).as_posix(), lavf))
+        title = read_title(real) if read is read_audio else ""
+        tracks.append(Track(real, length, real.relative_to(root).as_posix(), lavf, title))
     return Playlist(name, source, tuple(tracks), tuple(problems))

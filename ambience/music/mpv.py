@@ -36,7 +36,16 @@ from typing import Any
 from ambience.core.envelope import Envelope, Plan, keeping, late, plan_for
 from ambience.core.fitting import Entry, FittedPlaylist
 from ambience.model.state import MusicState
-from ambience.music.base import RETRY_AFTER, PlayerStatus, no_output, playing
+from ambience.music.base import (
+    RETRY_AFTER,
+    MusicProblem,
+    PlayerStatus,
+    failed,
+    no_output,
+    playing,
+    silent_output,
+    unavailable,
+)
 from ambience.music.library import Track
 
 log = logging.getLogger(__name__)
@@ -155,9 +164,10 @@ class MpvPlayer:
         self._mpv: Any = None
         self._opened = False
         self._closed = False
-        self._unavailable: str | None = None
-        self._problem: str | None = None
+        self._unavailable: MusicProblem | None = None
+        self._problem: MusicProblem | None = None
         self._ao_failed_at: float | None = None
+        self._told_silent = False
         self._plan: Plan[Track] | None = None
         self._seen: dict[str, Any] = {"idle-active": True, "pause": False}
         self.clock = clock
@@ -191,14 +201,14 @@ class MpvPlayer:
         try:
             module = await self._call(self._load_module)
         except (ImportError, OSError, AttributeError) as exc:
-            self._unavailable = f"music is off: libmpv cannot be loaded ({exc})"
-            log.warning("%s: %s", self.name, self._unavailable)
+            self._unavailable = unavailable(f"libmpv cannot be loaded ({exc})")
+            log.warning("%s: %s", self.name, self._unavailable.detail)
             return False
         try:
             self._mpv = await self._call(self._create, module)
         except Exception as exc:  # any mpv option or init error
-            self._unavailable = f"music is off: mpv could not start ({exc})"
-            log.warning("%s: %s", self.name, self._unavailable)
+            self._unavailable = unavailable(f"mpv could not start ({exc})")
+            log.warning("%s: %s", self.name, self._unavailable.detail)
             return False
         return True
 
@@ -240,15 +250,24 @@ class MpvPlayer:
             await self._call(self._apply, music, fitted, force, at)
         except Exception as exc:
             log.warning("%s: %s", self.name, exc, exc_info=True)
-            self._problem = f"music error: {exc}"
+            self._problem = failed(exc)
 
     def status(self) -> PlayerStatus:
         """What mpv plays, as last reported; see :class:`~ambience.music.base.PlayerStatus`."""
         if self._unavailable:
             return playing(None, None, None, False, self._unavailable, self.max_volume)
         entry = None if self._seen.get("idle-active", True) else self._entry()
-        error = self._problem or self._output_note()
-        return playing(self._plan, entry, self.position, bool(self._seen.get("pause")), error, self.max_volume)
+        silent = self._output_note()
+        problem = self._problem or silent
+        return playing(
+            self._plan,
+            entry,
+            self.position,
+            bool(self._seen.get("pause")),
+            problem,
+            self.max_volume,
+            silent is not None,
+        )
 
     @property
     def position(self) -> float | None:
@@ -290,10 +309,15 @@ class MpvPlayer:
             return None
         return plan.fitted.entries[plan.base + pos]
 
-    def _output_note(self) -> str | None:
+    def _output_note(self) -> MusicProblem | None:
+        """Playing silently: mpv fell back to the null output after the outputs before it failed."""
         tried = [a.strip() for a in (self.ao or "").split(",") if a.strip()]
         if self._seen.get("current-ao") == "null" and tried and tried[0] != "null":
-            return f"no sound output: playing silently to the null output (tried {', '.join(tried)})"
+            note = silent_output(self.audio_device, tried)
+            if not self._told_silent:
+                self._told_silent = True
+                log.warning("%s: %s", self.name, note.detail)
+            return note
         return None
 
     def _ended(self, reason: int, error: int) -> None:
@@ -302,7 +326,7 @@ class MpvPlayer:
         if error == _AO_INIT_FAILED:
             if self._ao_failed_at is None:
                 self._problem = no_output(self.audio_device, self.ao, self.retry_after)
-                log.warning("%s: %s", self.name, self._problem)
+                log.warning("%s: %s", self.name, self._problem.detail)
             self._ao_failed_at = time.monotonic()
         else:
             log.warning("%s: a track could not be played (%s); skipped", self.name, _ERRORS.get(error, error))

@@ -32,7 +32,8 @@ The configs are published at start and after every (re)connect, and again 0–2 
 Assistant announces ``online`` on its birth topic. Which rooms were announced under which prefix
 is kept retained on ``<base>/ha/rooms``; a room that left the config (or an old prefix) gets an
 empty retained config, which makes Home Assistant remove the device. With ``discovery: false``
-nothing is announced and what an earlier run announced is removed the same way.
+nothing is announced and what an earlier run announced is removed the same way; so is every room
+when a home visit leaves (``ambience visit leave``, :meth:`HomeAssistantDiscovery.remove`).
 
 Only the model :class:`HomeAssistantConfig` is imported at module level by ``ambience.config``,
 so this module imports nothing that imports the config at its top.
@@ -181,6 +182,28 @@ class HomeAssistantDiscovery:
                 await task
             except asyncio.CancelledError:
                 pass
+
+    async def remove(self) -> list[str]:
+        """Take ambience out of Home Assistant for good (a home visit that leaves): stop answering, then
+        an empty retained config for every room announced (the current rooms and any the record names,
+        under any prefix), which makes Home Assistant remove the device and its entities; the rooms'
+        retained preset choice and the record itself cleared too. Nothing is announced again, even on a
+        reconnect or Home Assistant's birth. The topics cleared."""
+        await self.stop()
+        self.enabled = False
+        record = self._record or {}
+        rooms = [(self.prefix, r) for r in self.controller.rooms]
+        rooms += [(record.get("prefix") or self.prefix, r) for r in record.get("rooms") or []]
+        topics = []
+        for prefix, room_id in dict.fromkeys(rooms):
+            topics += [self.config_topic(room_id, prefix), self.room_topic(room_id, "preset")]
+        topics.append(self.record_topic)
+        cleared = [t for t in dict.fromkeys(topics) if self.connection.publish(t, b"", qos=1, retain=True)]
+        self._record = None
+        log.info(
+            "removed %d rooms from Home Assistant (%d topics cleared)", len(set(r for _, r in rooms)), len(cleared)
+        )
+        return cleared
 
     # ---- topics -------------------------------------------------------------------------------
 

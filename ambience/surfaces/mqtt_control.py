@@ -13,7 +13,8 @@ Topics (``<base>`` is ``mqtt.base_topic``, ``ambience`` by default; see docs/mqt
   topic (a Tasmota ``cmnd/<lamp>/Backlog`` runs what the echoed ``id`` says).
 - ``<base>/<room>/state`` (retained): the room's status JSON, as in ``ambience status --json`` and
   the HTTP API; published on every change, on every (re)connect and every :data:`REFRESH_S` while
-  a session is on (one timer for all rooms; nothing runs while every room is idle).
+  a session is on (one timer for all rooms; nothing runs while every room is idle). A home visit
+  that leaves (``ambience visit leave``) clears it with an empty retained message (:meth:`withdraw`).
 
 A command never takes the daemon down: every failure becomes an error reply. A retained command
 is stale by definition (it would replay on every reconnect), so it is not executed but cleared.
@@ -69,6 +70,8 @@ class MqttControl:
         self._refused = 0
         self._refusal_logged = -REFUSAL_LOG_S
         self._running = False
+        self._withdrawn = False
+        """The room states were cleared (a home visit left): nothing is published again."""
         self._timer: asyncio.TimerHandle | None = None
         self._clearing: set[str] = set()
         """Command topics whose stale retained message we cleared: our own empty echo is ignored."""
@@ -89,6 +92,17 @@ class MqttControl:
             self._timer.cancel()
             self._timer = None
 
+    async def withdraw(self) -> list[str]:
+        """Clear every room's retained state (an empty retained message) and publish none again: a
+        home visit that leaves keeps nothing of ambience on the client's broker. The topics cleared."""
+        await self.stop()
+        self._withdrawn = True
+        cleared = []
+        for room_id in self.controller.rooms:
+            if self.connection.publish(self.state_topic(room_id), b"", qos=1, retain=True):
+                cleared.append(self.state_topic(room_id))
+        return cleared
+
     # ---- topics -------------------------------------------------------------------------------
 
     def state_topic(self, room_id: str) -> str:
@@ -105,6 +119,8 @@ class MqttControl:
 
     def publish_state(self, room_id: str, status: dict[str, Any] | None = None) -> bool:
         """Publish one room's status (retained); returns whether a session is on in it."""
+        if self._withdrawn:
+            return False
         if status is None:
             status = self.controller.status(room_id)[0]
         self.connection.publish(self.state_topic(room_id), _json(status), qos=1, retain=True)
@@ -112,6 +128,8 @@ class MqttControl:
 
     def publish_all(self, *, only_on: bool = False) -> None:
         """Publish every room's state (``only_on``: only rooms with a session on)."""
+        if self._withdrawn:
+            return
         on = False
         for room_id in self.controller.rooms:
             try:

@@ -38,13 +38,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from ambience import __version__
 from ambience.app.commands import AddClient, ClientAdd, CommandInvalid, Move, RemoveClient, parse_command
 from ambience.app.controller import Controller
-from ambience.errors import AmbienceError, CalendarError, InvalidFile, Issue
+from ambience.errors import AmbienceError, CalendarError, CommandError, InvalidFile, Issue
 from ambience.infra.tokens import check, token_for_daemon, token_path, token_source
 from ambience.model.parse import field_path, issues_from
 from ambience.surfaces.errors import kind_of
@@ -222,6 +223,17 @@ def _without_path_keys(issues: list[Issue], path_keys: tuple[str, ...] = ("actio
     return out
 
 
+def _leave_force(body: dict[str, Any]) -> bool:
+    """``force`` of a leave's body (true or false, JSON's own); any other key refused, naming it."""
+    issues = [Issue(SOURCE, key, "is not read here; allowed keys: force") for key in body if key != "force"]
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        issues.append(Issue(SOURCE, "force", f"{_clip(json.dumps(force))} is not true or false"))
+    if issues:
+        raise CommandInvalid(issues)
+    return force
+
+
 async def _execute(controller: Controller, action: str, room: str, request: Request) -> dict[str, Any]:
     controller.room(room)  # an unknown room is 404 whatever the body
     body = await read_body(request)
@@ -298,6 +310,17 @@ def create_app(controller: Controller, token: str) -> FastAPI:
               responses=spec.COMMAND_ERRORS)  # fmt: skip
     async def stop(room: spec.RoomPath, request: Request) -> dict[str, Any]:
         return await _execute(controller, "stop", room, request)
+
+    @api.post("/visit/leave", tags=["sessions"], summary="A home visit leaves: the home put back, ambience off "
+              "the broker, the daemon stops", openapi_extra=spec.LEAVE_BODY, responses=spec.COMMAND_ERRORS)  # fmt: skip
+    async def visit_leave(request: Request) -> JSONResponse:
+        force = _leave_force(await read_body(request))
+        departure = controller.departure
+        if departure is None:
+            raise CommandError("leaving is done by the running daemon (ambience serve)")
+        report = await departure.leave(force)
+        # the daemon stops once the report is sent: the reply is the last thing it says
+        return JSONResponse(report, background=BackgroundTask(departure.go))
 
     @api.get("/presets", tags=["presets"], summary="The preset library")
     async def presets() -> list[dict[str, Any]]:

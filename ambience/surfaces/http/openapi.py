@@ -176,6 +176,17 @@ START_BODY = body(
     },
     ("preset",),
 )
+LEAVE_BODY = body(
+    {
+        "force": {
+            **BOOLEAN,
+            "default": False,
+            "description": "Leave even though no room is a home visit (`home_visit: true`); 409 without it. "
+            + BOOLEAN["description"],
+        }
+    }
+)
+"""``POST /api/visit/leave``: no body, ``{}`` or ``{"force": true}``."""
 EXTEND_BODY = body(
     {
         "by": duration("signed", -6 * 3600, 6 * 3600, "Time to add; negative shortens, never to before now.", "10m"),
