@@ -19,18 +19,23 @@ from ambience.testing import FOUND, DaemonProcess, Mosquitto, find_mosquitto, wr
 
 
 @pytest.fixture(scope="module")  # not longer: while Playwright's sync API runs, asyncio.run() cannot
-def browser() -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is missing: apt-get install --no-install-recommends chromium")
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the playwright package is missing: pip install playwright"
     )
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture(scope="module")
