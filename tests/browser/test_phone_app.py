@@ -8,6 +8,7 @@ awake while a session runs. Screenshots: test-artifacts/phone-app-*.png.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -186,3 +187,30 @@ def test_the_screen_stays_awake_while_a_session_runs(open_phone: Any, clinic: Da
     expect()(html).to_have_attribute("data-wake-lock", "held")
     clinic.api("POST", "/api/rooms/studio/stop")
     expect()(html).to_have_attribute("data-wake-lock", "released")
+
+
+def test_a_did_you_mean_for_a_typed_client_is_one_tap_away(open_phone: Any, clinic: DaemonProcess):
+    """The daemon's refusal is shown as it is, and its suggestion offered as a button that starts with it."""
+    clinic.api("POST", "/api/clients", {"label": "D. Park"}, expect=201)
+    page = open_phone()
+    sign_in(page, clinic)
+    studio = room(page)
+    refusal = "client: unknown client 'D Park'; did you mean 'D. Park'?"
+    sent: list[Any] = []
+
+    def typo_refused(route: Any) -> None:  # the daemon's answer to a close-but-unknown label (issue 17)
+        sent.append(route.request.post_data_json)
+        if len(sent) == 1:
+            route.fulfill(status=422, content_type="application/json", body=json.dumps({"error": refusal}))
+        else:
+            route.continue_()
+
+    page.route("**/api/rooms/studio/start", typo_refused)
+    studio.locator("select[name=client]").select_option(label="Someone new…")
+    studio.get_by_label("New client's label").fill("D Park")
+    studio.locator(".favourite").last.click()
+    expect()(studio.locator(".room-error")).to_have_text(refusal)
+    studio.get_by_role("button", name="Use 'D. Park'").click()
+    expect()(studio.locator(".state-badge")).to_have_text("Running")
+    assert [body["client"] for body in sent] == ["D Park", "D. Park"]
+    assert clinic.api("GET", "/api/rooms/studio")["client"] == "D. Park"
