@@ -129,6 +129,14 @@ def test_a_german_browser_reads_german_with_24_hour_times(open_phone: Any, clini
     assert english == [], english
 
 
+def test_an_american_browser_reads_12_hour_times(open_phone: Any, clinic: DaemonProcess):
+    page = open_phone(locale="en-US")
+    sign_in(page, clinic)
+    studio = room(page)
+    studio.locator(".favourite").last.click()
+    expect()(studio.locator(".ends")).to_have_text(re.compile(r"^ends at (1[0-2]|[1-9]):[0-5]\d\s(AM|PM)$"))
+
+
 ENGLISH_SHOWN = """() => {
   const en = self.AMBIENCE_I18N.en, de = self.AMBIENCE_I18N.de;
   const shown = document.body.innerText;
