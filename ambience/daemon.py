@@ -35,6 +35,7 @@ from ambience.app.room import Room
 from ambience.app.scheduler import BookingService
 from ambience.config import Config
 from ambience.config.calendars import check_feeds
+from ambience.config.devices import check_favourites
 from ambience.config.library import fingerprint, load_library
 from ambience.core.clockwatch import CHECK_EVERY, ClockWatch
 from ambience.devices.manager import Devices, state_words
@@ -160,6 +161,8 @@ class Daemon:
             raise
         self._recover()
         self.prune_history()
+        for issue in check_favourites(self.config.rooms, self.library.presets, "config"):
+            log.warning("%s; the phone page leaves it out", issue)
         self.bookings.start()  # after the sessions are back: a due booking sees a busy room as busy
         if self.config.bookings.calendars:
             for issue in check_feeds(self.config.bookings.calendars, self.config.rooms, self.library.presets, "config"):

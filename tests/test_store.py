@@ -61,3 +61,20 @@ def test_a_replacing_start_records_the_replaced_session_in_the_same_transaction(
     store.start_session(record(sid="s2"), replaced=(record(sid="s1"), 104.0))
     assert [r.id for r in store.sessions()] == ["s2"]
     assert [(h["session"], h["outcome"]) for h in store.history()] == [("s1", "replaced")]
+
+
+def test_last_presets_is_each_clients_latest_session_that_ran(tmp_path):
+    """The phone offers a client's last preset first: the latest started session, not one missed or cancelled."""
+    store = Store(tmp_path / "a.db")
+
+    def ran(sid: str, client: str | None, preset: str, at: float, outcome: str = "completed") -> None:
+        facts = SessionFacts(started_at=at, duration=60.0)
+        store.record_history(SessionRecord(sid, "studio", preset, facts, client), at + 60, outcome)
+
+    ran("s1", "A. Smith", "swedish-relaxation-60", 100.0)
+    ran("s3", "A. Smith", "deep-tissue-60", 300.0, "stopped")
+    ran("s2", "A. Smith", "express-30", 200.0)  # written later, started earlier
+    ran("s4", "A. Smith", "hot-stone-90", 400.0, "missed")
+    ran("s5", "B. Jones", "express-30", 500.0, "cancelled")
+    ran("s6", None, "express-30", 600.0)
+    assert store.last_presets() == {"A. Smith": "deep-tissue-60"}

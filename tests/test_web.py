@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
+from ambience import __version__
+from ambience.config.devices import check_favourites
 from ambience.daemon import Daemon
+from ambience.errors import ConfigError
 from ambience.surfaces.http.app import create_app
+from ambience.surfaces.http.icons import ICONS, draw
 from ambience.surfaces.http.phone import PAGE_DIR, RESYNC, Hub, mount_web
 from ambience.testing import TWO_ROOMS, LiveDaemon, eventually, write_clinic
 
@@ -106,11 +111,14 @@ def test_an_unknown_static_file_is_404(web: LiveDaemon):
 @pytest.mark.unit
 def test_the_page_fetches_nothing_from_elsewhere():
     """No CDN, no web font, no absolute URL of any kind: the page works on a clinic's offline network."""
-    names = sorted(p.name for p in PAGE_DIR.iterdir())
-    assert names == ["app.css", "app.js", "desk.css", "desk.html", "desk.js", "index.html"]
+    names = sorted(p.name for p in PAGE_DIR.iterdir() if p.suffix != ".png")
+    assert names == [
+        "app.css", "app.js", "desk.css", "desk.html", "desk.js", "i18n.js", "index.html", "manifest.webmanifest",
+        "sw.js",
+    ]  # fmt: skip
     for name in names:
         text = (PAGE_DIR / name).read_text(encoding="utf-8")
-        assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/|@import|url\(", text, re.I), name
+        assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/|@import|(?<!new )url\(", text, re.I), name
     for page in ("index.html", "desk.html"):
         html = (PAGE_DIR / page).read_text(encoding="utf-8")
         for ref in re.findall(r'(?:src|href)="([^"]+)"', html):
@@ -292,3 +300,155 @@ def test_mounting_again_only_changes_the_keep_alive(tmp_path: Path):
             mount_web(app, daemon.controller, "another-token")
     finally:
         daemon.store.close()
+
+
+# ---- a home-screen app: manifest, icons, service worker ---------------------------------------
+
+
+def test_the_manifest_makes_an_installable_app(web: LiveDaemon):
+    response = httpx.get(web.url + "/static/manifest.webmanifest")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/manifest+json")
+    manifest = response.json()
+    assert (manifest["start_url"], manifest["scope"], manifest["display"]) == ("/", "/", "standalone")
+    assert manifest["name"] == manifest["short_name"] == "ambience"
+    assert manifest["theme_color"] == manifest["background_color"] == "#17110d"
+    icons = {(icon["sizes"], icon["purpose"]): icon["src"] for icon in manifest["icons"]}
+    assert set(icons) == {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")}
+    for (sizes, _), src in icons.items():
+        png = httpx.get(web.url + src)
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+        width, height = struct.unpack(">II", png.content[16:24])  # IHDR
+        assert f"{width}x{height}" == sizes, src
+    html = httpx.get(web.url + "/").text
+    assert '<link rel="manifest" href="/static/manifest.webmanifest">' in html
+    assert '<link rel="apple-touch-icon" href="/static/apple-touch-icon.png" sizes="180x180">' in html
+    assert '<meta name="theme-color" content="#17110d">' in html
+
+
+@pytest.mark.parametrize("name", sorted(ICONS))
+def test_the_icons_are_what_the_script_draws(name: str):
+    """The committed PNGs are made again exactly by ``python -m ambience.surfaces.http.icons``."""
+    size, full_bleed = ICONS[name]
+    assert (PAGE_DIR / name).read_bytes() == draw(size, full_bleed)
+
+
+def test_the_service_worker_is_served_from_the_root_for_the_whole_page(web: LiveDaemon):
+    response = httpx.get(web.url + "/sw.js")
+    assert response.status_code == 200 and "javascript" in response.headers["content-type"]
+    assert response.content == (PAGE_DIR / "sw.js").read_bytes()
+    csp = httpx.get(web.url + "/").headers["content-security-policy"]
+    assert "manifest-src 'self'" in csp and "worker-src 'self'" in csp
+    # everything the worker keeps for offline use is there, and nothing of the API
+    shell = re.search(r"const SHELL = \[(.*?)\];", response.text, re.S)
+    assert shell is not None
+    paths = re.findall(r'"([^"]+)"', shell.group(1))
+    assert paths and not any(p.startswith("/api") for p in paths)
+    for path in paths:
+        assert httpx.get(web.url + path).status_code == 200, path
+
+
+# ---- the catalog ----------------------------------------------------------------------------
+
+
+def _catalog() -> dict[str, set[str]]:
+    """The keys of each language in i18n.js (a JS object literal: one ``"key": …`` a line)."""
+    text = (PAGE_DIR / "i18n.js").read_text(encoding="utf-8")
+    blocks = re.split(r"^  (\w+): \{$", text, flags=re.M)[1:]
+    return {
+        lang: set(re.findall(r'^    "([\w.-]+)":', body, re.M))
+        for lang, body in zip(blocks[::2], blocks[1::2], strict=True)
+    }
+
+
+@pytest.mark.unit
+def test_every_word_of_the_page_is_in_the_catalog_in_english_and_german():
+    catalog = _catalog()
+    assert set(catalog) >= {"en", "de"}
+    assert catalog["de"] == catalog["en"], "a key in one language and not the other"
+    html = (PAGE_DIR / "index.html").read_text(encoding="utf-8")
+    script = (PAGE_DIR / "app.js").read_text(encoding="utf-8")
+    used = set(re.findall(r'data-i18n="([^"]+)"', html)) | set(re.findall(r':([\w.-]+)"', html))
+    used |= set(re.findall(r'\bt\("([\w.-]+)"', script))
+    assert used and used <= catalog["en"], sorted(used - catalog["en"])
+    # no words in the page outside the catalog: only commands, a brand and a placeholder
+    words = [
+        w for w in _texts(html) if w not in {"ambience", "ambience pair", "sudo cat /var/lib/ambience/token", "0:00"}
+    ]
+    assert words == [], words
+
+
+def _texts(html: str) -> list[str]:
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Texts(HTMLParser):
+        skip = 0
+
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            self.skip += tag == "noscript"
+
+        def handle_endtag(self, tag: str) -> None:
+            self.skip -= tag == "noscript"
+
+        def handle_data(self, data: str) -> None:
+            if data.strip() and not self.skip:
+                found.append(data.strip())
+
+    Texts().feed(html)
+    return found
+
+
+# ---- settings, favourites, and a client's last preset ----------------------------------------------
+
+
+def test_settings_say_units_home_visit_and_each_rooms_known_favourites(tmp_path: Path):
+    rooms = {
+        "studio": {**TWO_ROOMS["studio"], "favourites": ["express-30", "swedish-relaxation-60", "no-such-preset"]},
+        "visit": {**TWO_ROOMS["garden"], "home_visit": True},
+    }
+    clinic = write_clinic(tmp_path, rooms, http={"port": 0, "token": TOKEN}, units="imperial")
+    with LiveDaemon(clinic.config, mqtt=False) as server:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        assert httpx.get(server.url + "/api/settings").status_code == 401
+        settings = httpx.get(server.url + "/api/settings", headers=headers).json()
+    assert settings == {
+        "units": "imperial",
+        "home_visit": True,
+        "version": __version__,
+        "favourites": {"studio": ["express-30", "swedish-relaxation-60"], "visit": []},
+    }
+
+
+def test_settings_default_to_metric_and_no_home_visit(web: LiveDaemon):
+    settings = httpx.get(web.url + "/api/settings", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert (settings["units"], settings["home_visit"], settings["favourites"]) == (
+        "metric", False, {"studio": [], "garden": []}
+    )  # fmt: skip
+
+
+def test_clients_carry_their_last_preset(web: LiveDaemon):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for label in ("A. Smith", "B. Jones"):
+        assert httpx.post(web.url + "/api/clients", json={"label": label}, headers=headers).status_code == 201
+    start = {"preset": "express-30", "client": "A. Smith"}
+    assert httpx.post(web.url + "/api/rooms/studio/start", json=start, headers=headers).status_code == 200
+    assert httpx.post(web.url + "/api/rooms/studio/stop", headers=headers).status_code == 200
+    clients = httpx.get(web.url + "/api/clients", headers=headers).json()
+    assert {c["label"]: c["last_preset"] for c in clients} == {"A. Smith": "express-30", "B. Jones": None}
+
+
+@pytest.mark.unit
+def test_an_unknown_or_repeated_favourite_is_named_with_its_room(tmp_path: Path):
+    rooms = {"studio": {**TWO_ROOMS["studio"], "favourites": ["express-30", "swedish-relaxaton-60"]}}
+    config = write_clinic(tmp_path, rooms).config
+    issues = check_favourites(config.rooms, ["express-30", "swedish-relaxation-60"], "ambience.yaml")
+    assert [str(i) for i in issues] == [
+        "ambience.yaml: rooms.studio.favourites: unknown preset 'swedish-relaxaton-60'; "
+        "did you mean 'swedish-relaxation-60'?"
+    ]
+    twice = {"studio": {**TWO_ROOMS["studio"], "favourites": ["express-30", "express-30"]}}
+    with pytest.raises(ConfigError) as caught:
+        write_clinic(tmp_path / "twice", twice)
+    assert "rooms.studio.favourites: 'express-30' listed twice; name each preset once" in str(caught.value)

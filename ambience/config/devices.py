@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ambience.errors import Issue, NotFound
 from ambience.model._base import RoleName, Strict
 from ambience.model.limits import Limits
 from ambience.model.preset import Turnover
@@ -308,12 +310,23 @@ class Room(Strict):
     turnover: Turnover = Turnover()
     """Between two sessions that follow each other (back-to-back bookings): ``length`` of working light,
     music off, the climate held for the next session (docs/bookings.md, "Back to back")."""
-    favourites: tuple[str, ...] = ()
-    """Preset ids shown first, as big buttons, on the phone page for this room (docs/phone.md)."""
+    favourites: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = Field(default=(), max_length=12)
+    """Preset ids shown first, as big buttons, on the phone page for this room (docs/phone.md); each
+    must name a preset of the library (:func:`check_favourites`, at the daemon's start)."""
     manual: Literal["hold", "reassert"] = "hold"
     """A device changed by hand (at the wall, in another app) mid-session: ``hold`` keeps the person's
     value until the session next changes that device (the next phase); ``reassert`` puts the session's
     value back at once."""
+
+    @field_validator("favourites")
+    @classmethod
+    def _favourites_once(cls, favourites: tuple[str, ...]) -> tuple[str, ...]:
+        twice = sorted({f for f in favourites if favourites.count(f) > 1})
+        if twice:
+            raise PydanticCustomError(
+                "value_error", "{ids} listed twice; name each preset once", {"ids": ", ".join(map(repr, twice))}
+            )
+        return favourites
 
     @property
     def shutdown(self) -> Literal["end", "resume"]:
@@ -373,3 +386,14 @@ class Room(Strict):
                 "value_error", "switch role 'thermostat' is kept for a heater thermostat (thermostat: {bridge: heater})"
             )
         return self
+
+
+def check_favourites(rooms: Mapping[str, Room], presets: Iterable[str], source: str) -> list[Issue]:
+    """Every room's favourite that names no preset of the library, one issue each (with a did-you-mean)."""
+    known = sorted(presets)
+    return [
+        Issue(source, f"rooms.{room_id}.favourites", str(NotFound("preset", preset, known)))
+        for room_id, room in rooms.items()
+        for preset in room.favourites
+        if preset not in known
+    ]

@@ -256,6 +256,15 @@ class Store:
         keys = ("session", "room", "preset", "client", "started_at", "ended_at", "outcome")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def last_presets(self) -> dict[str, str]:
+        """Each client label's preset of its latest session that ran (not ``missed`` or ``cancelled``):
+        the phone offers it first when that client is chosen."""
+        rows = self.db.execute(
+            "SELECT client, preset FROM history WHERE client IS NOT NULL AND outcome NOT IN ('missed', 'cancelled') "
+            "ORDER BY started_at, id"
+        ).fetchall()
+        return {client: preset for client, preset in rows}  # later rows win: the latest session
+
     # ---- cancelled recurring/calendar bookings, so they are not booked again ----------------
 
     def add_tombstone(self, uid: str, until: float) -> None:

@@ -8,7 +8,7 @@ mosquitto is missing. Screenshots at 360×740 go to ``test-artifacts/`` at the r
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,22 +19,35 @@ from ambience.testing import FOUND, DaemonProcess, Mosquitto, find_mosquitto, wr
 
 
 @pytest.fixture(scope="module")  # not longer: while Playwright's sync API runs, asyncio.run() cannot
-def browser() -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is missing: apt-get install --no-install-recommends chromium")
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the playwright package is missing: pip install playwright"
     )
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+        yield playwright
 
 
 @pytest.fixture(scope="module")
-def clinic(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+def browser(playwright: Any) -> Iterator[Any]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def clinic_sections() -> dict[str, Any]:
+    """Top-level config sections of this module's clinic (a module overrides it: ``units``, say)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def clinic(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory, clinic_sections: dict[str, Any]
+) -> Iterator[DaemonProcess]:
     """``ambience serve`` for two rooms of simulated devices (the garden spot offline), for this module."""
     binary = find_mosquitto()
     if binary is None:
@@ -42,7 +55,7 @@ def clinic(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
     with Mosquitto(binary=binary) as broker:
         files = write_clinic(
             tmp_path_factory.mktemp("phone"), ROOMS, mqtt=broker.url, base_topic="amb", bookings={"timezone": "UTC"},
-            reconcile={"ack_timeout": "0.3s", "max_tries": 2, "slow_retry": "3s"},
+            reconcile={"ack_timeout": "0.3s", "max_tries": 2, "slow_retry": "3s"}, **clinic_sections,
         )  # fmt: skip
         faults = {"garden-spot": {"offline": True}}
         with Simulator(files.config, tick=0.2, initial=FOUND, faults=faults):
@@ -54,19 +67,36 @@ def clinic(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
 
 
 @pytest.fixture
-def phone(browser: Any, clinic: DaemonProcess) -> Iterator[Any]:
-    """A fresh browser context (empty storage) at 360×740, touch, UTC like the clinic; one page in it."""
-    context = browser.new_context(
-        viewport=VIEWPORT, device_scale_factor=1, is_mobile=True, has_touch=True, timezone_id="UTC", locale="en-GB"
-    )
-    context.set_default_timeout(8000)
-    page = context.new_page()
+def open_phone(browser: Any, clinic: DaemonProcess) -> Iterator[Callable[..., Any]]:
+    """``open_phone(viewport=, locale=, mobile=)``: a page in a fresh browser context (empty storage), UTC like
+    the clinic; every page it opened is checked for errors it logged, and closed, at the end."""
+    contexts: list[Any] = []
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and unexpected(msg.text) else None)
+
+    def open_page(viewport: dict[str, int] = VIEWPORT, locale: str = "en-GB", mobile: bool = True) -> Any:
+        context = browser.new_context(
+            viewport=viewport, device_scale_factor=1, is_mobile=mobile, has_touch=mobile, timezone_id="UTC",
+            locale=locale,
+        )  # fmt: skip
+        contexts.append(context)
+        context.set_default_timeout(8000)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console", lambda msg: errors.append(msg.text) if msg.type == "error" and unexpected(msg.text) else None
+        )
+        return page
+
     try:
-        yield page
+        yield open_page
     finally:
-        context.close()
+        for context in contexts:
+            context.close()
         idle(clinic)
     assert not errors, f"the page logged errors: {errors}"
+
+
+@pytest.fixture
+def phone(open_phone: Callable[..., Any]) -> Any:
+    """A page at 360×740, touch, in British English."""
+    return open_phone()

@@ -20,10 +20,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
+FAVOURITES = ["swedish-relaxation-60", "express-30"]
 ROOMS = {
-    "studio": STUDIO,
+    "studio": {**STUDIO, "favourites": FAVOURITES},
     "garden": {
         "name": "Garden room",
         "lights": [
@@ -43,7 +45,9 @@ def idle(clinic: DaemonProcess, room: str = "studio") -> None:
 
 def unexpected(text: str) -> bool:
     """A console error that is not a refused or failed request (those are the point of some tests)."""
-    return not ("Failed to load resource" in text or "net::ERR" in text or "status of 40" in text)
+    return not (
+        "Failed to load resource" in text or "net::ERR" in text or "status of 40" in text or "Failed to fetch" in text
+    )
 
 
 def shot(page: Any, name: str, at: Any = None) -> Path:

@@ -247,7 +247,20 @@ async def _execute(controller: Controller, action: str, room: str, request: Requ
     return controller.execute(command).json()
 
 
-def create_app(controller: Controller, token: str) -> FastAPI:
+def page_settings(controller: Controller, units: str) -> dict[str, Any]:
+    """``GET /api/settings``: the favourites only those the library holds now (it may have been reloaded)."""
+    known = controller.library.presets
+    rooms = {room_id: room.config for room_id, room in controller.rooms.items()}
+    return {
+        "units": units,
+        "home_visit": any(room.home_visit for room in rooms.values()),
+        "version": __version__,
+        "favourites": {room_id: [p for p in room.favourites if p in known] for room_id, room in rooms.items()},
+    }
+
+
+def create_app(controller: Controller, token: str, *, units: str = "metric") -> FastAPI:
+    """The API and the pages for ``controller``; ``units`` (the config's ``units``) is what the pages show."""
     app = FastAPI(
         title="ambience",
         version=__version__,
@@ -326,9 +339,15 @@ def create_app(controller: Controller, token: str) -> FastAPI:
     async def presets() -> list[dict[str, Any]]:
         return controller.presets()
 
-    @api.get("/clients", tags=["clients"], summary="Clients and their comfort preferences")
+    @api.get("/clients", tags=["clients"], summary="Clients, their comfort preferences and their last preset")
     async def clients() -> list[dict[str, Any]]:
-        return controller.clients()
+        last = controller.store.last_presets()
+        return [{**client, "last_preset": last.get(client["label"])} for client in controller.clients()]
+
+    @api.get("/settings", tags=["settings"], summary="What the phone page shows and how: units, home visit, favourites",
+             response_model=spec.Settings)  # fmt: skip
+    async def settings() -> dict[str, Any]:
+        return page_settings(controller, units)
 
     @api.post("/clients", tags=["clients"], summary="Add (or replace) a client", status_code=201,
               openapi_extra=spec.CLIENT_BODY, responses={413: spec.TOO_LARGE, 422: spec.INVALID})  # fmt: skip
@@ -535,7 +554,7 @@ async def serve_http(daemon: Any) -> None:
     uvicorn_log = logging.getLogger("uvicorn.error")
     if uvicorn_log.level == logging.NOTSET:
         uvicorn_log.setLevel(logging.WARNING)  # its start/stop lines repeat ours
-    app = create_app(daemon.controller, token)
+    app = create_app(daemon.controller, token, units=daemon.config.units)
     connections = Connections(_connection_limit(http.max_connections), REQUEST_TIMEOUT)
     config = uvicorn.Config(
         app, host=http.host, port=http.port, log_config=None, lifespan="off", access_log=False,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
@@ -48,6 +48,17 @@ class FieldIssue(BaseModel):
 
 class Invalid(Error):
     issues: list[FieldIssue]
+
+
+class Settings(BaseModel):
+    """``GET /api/settings``: what the phone page shows, and how."""
+
+    units: Literal["metric", "imperial"] = Field(description="The config's `units`: temperatures in °C or °F")
+    home_visit: bool = Field(description="Some room is a home visit (`home_visit: true`): the page offers Leave")
+    version: str = Field(description="ambience's version")
+    favourites: dict[str, list[str]] = Field(
+        description="Each room's `favourites`: preset ids, the page's big start buttons (ids the library lacks left out)"
+    )
 
 
 def error(description: str, model: type[BaseModel] = Error) -> dict[str, Any]:
@@ -275,4 +286,4 @@ def tidy(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-__all__ = ["tidy", "Error", "Invalid", "Day", "RoomPath", "RoomFilter", "LabelPath", "BookingIdPath"]
+__all__ = ["tidy", "Settings", "Error", "Invalid", "Day", "RoomPath", "RoomFilter", "LabelPath", "BookingIdPath"]

@@ -6,6 +6,12 @@ API. ``GET /api/events`` is a server-sent-events stream: on connect one ``event:
 room (its status JSON, as ``GET /api/rooms/{room}``), then one whenever the controller says a
 room changed, and a ``: keep-alive`` comment every 15 s so proxies and phones keep it open.
 
+A home-screen app: ``/static/manifest.webmanifest`` (served as ``application/manifest+json``) with
+its icons, and the service worker ``/sw.js``, served from the root so its scope is the whole page
+(``/``). The worker keeps the page's shell (never ``/api``) for when the daemon cannot be reached;
+what the page last knew of the rooms is in the page's own storage (docs/phone.md, "On the home
+screen").
+
 ``EventSource`` cannot send headers, so this one endpoint also accepts the token as
 ``?token=``; compared in constant time like the bearer token, which it accepts as well.
 
@@ -20,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import mimetypes
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -54,10 +61,13 @@ TOKEN_PARAMETER = {
     "description": "The API token, for EventSource (which cannot send Authorization)",
 }
 
+mimetypes.add_type("application/manifest+json", ".webmanifest")  # Python's table lacks it
+
 SECURITY_HEADERS = {
     # Only this origin: no CDN, no inline script, no framing.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "connect-src 'self'; manifest-src 'self'; worker-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
@@ -174,6 +184,10 @@ def mount_web(app: FastAPI, controller: Any, token: str, *, keepalive: float = K
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
         return FileResponse(PAGE_DIR / "index.html", media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+
+    @app.get("/sw.js", include_in_schema=False)
+    async def service_worker() -> Response:
+        return FileResponse(PAGE_DIR / "sw.js", media_type="text/javascript; charset=utf-8", headers=SECURITY_HEADERS)
 
     @app.get(
         "/api/events",
