@@ -387,3 +387,22 @@ def test_the_demo_says_plainly_when_its_port_is_taken(capsys):
     assert capsys.readouterr().out == (
         f"port {port} (the phone page) is in use by another program; the demo uses {chosen} this time\n"
     )
+
+
+def test_an_encrypted_key_is_refused_without_asking_for_a_passphrase(tmp_path: Path):
+    from cryptography.hazmat.primitives import serialization
+
+    config = parse_config("http: {tls: generate}\nstate_dir: state", "c.yaml", tmp_path)
+    found = tls.server_certificate(config)
+    assert found is not None
+    key = serialization.load_pem_private_key(found.key.read_bytes(), None)
+    locked = tmp_path / "locked.pem"
+    locked.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    with pytest.raises(tls.TlsError, match=f"http.tls.key '{locked}' is encrypted; give it unencrypted"):
+        tls.server_context(tls.Certificate(found.cert, locked, found.fingerprint, generated=False))

@@ -203,7 +203,7 @@ In another terminal:
   ambience status --watch
   ambience extend studio 10m;  ambience pause studio;  ambience resume studio;  ambience stop studio
 
-Phone page: {scheme}://127.0.0.1:{http_port}/   (pair a phone: scan the QR code below; another: ambience pair{" --lan" if args.lan else ""})
+Phone page: {scheme}://127.0.0.1:{http_port}/   (pair a phone: scan the QR code below; another: ambience pair{" --lan" if args.lan else "; a real phone on the Wi-Fi: ./run demo --lan"})
 HTTP API:   {scheme}://127.0.0.1:{http_port}/openapi.json   (token: {home / "state" / "token"})
 MQTT:       mosquitto_sub -p {mqtt_port} -t 'ambience/#' -v
 Logs:       {logs}/

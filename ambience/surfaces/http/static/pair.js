@@ -47,7 +47,8 @@
     let body = {};
     try { body = await response.json(); } catch (err) { body = {}; }
     if (response.status !== 201 || typeof body.token !== "string") {
-      say((body.error || "Pairing failed (HTTP " + response.status + ").") , "bad");
+      const why = body.error || "pairing failed (HTTP " + response.status + ").";
+      say(why.charAt(0).toUpperCase() + why.slice(1), "bad");
       form.hidden = false;
       return;
     }
