@@ -114,15 +114,15 @@ def test_the_page_fetches_nothing_from_elsewhere():
     names = sorted(p.name for p in PAGE_DIR.iterdir() if p.suffix != ".png")
     assert names == [
         "app.css", "app.js", "desk.css", "desk.html", "desk.js", "i18n.js", "index.html", "manifest.webmanifest",
-        "sw.js",
+        "pair.css", "pair.html", "pair.js", "sw.js",
     ]  # fmt: skip
     for name in names:
         text = (PAGE_DIR / name).read_text(encoding="utf-8")
         assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/|@import|(?<!new )url\(", text, re.I), name
-    for page in ("index.html", "desk.html"):
+    for page in ("index.html", "desk.html", "pair.html"):
         html = (PAGE_DIR / page).read_text(encoding="utf-8")
         for ref in re.findall(r'(?:src|href)="([^"]+)"', html):
-            assert ref.startswith("/static/") or ref.startswith("data:"), ref
+            assert ref.startswith("/static/") or ref.startswith("data:") or ref == "/", ref
         assert "<script>" not in html and "onclick" not in html  # the CSP allows no inline script
 
 

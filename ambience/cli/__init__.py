@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         device_cmds,
         devices_cmd,
         music_cmds,
+        pair_cmds,
         preset_cmds,
         visit_cmds,
     )
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         client_cmds,
         booking_cmds,
         calendar_cmds,
+        pair_cmds,
         visit_cmds,
     ):
         module.register(sub, common)

@@ -1,8 +1,9 @@
 """The session commands and ``ambience clients``.
 
 ``start|pause|resume|extend|stop|status|history`` talk to the running daemon over its HTTP
-API (``http://<http.host>:<http.port>``, or ``$AMBIENCE_URL``) with the token from
-``$AMBIENCE_TOKEN``, the config or the state directory. ``clients add|list|remove`` work on the
+API (``http://<http.host>:<http.port>``, ``https://`` with ``http.tls``, or ``$AMBIENCE_URL``) with the
+token from ``$AMBIENCE_TOKEN``, the config or the state directory. Over HTTPS the daemon's own
+certificate (``http.tls``) is the one trusted (:func:`ambience.infra.tls.client_context`). ``clients add|list|remove`` work on the
 state directory's database directly, no daemon needed.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -35,6 +37,7 @@ from ambience.config.library import Library
 from ambience.devices.manager import state_words
 from ambience.errors import AmbienceError, Issue
 from ambience.infra.store import Store
+from ambience.infra.tls import client_cert_file, client_context
 from ambience.infra.tokens import token_for_client, token_path
 from ambience.model.parse import issues_from
 from ambience.surfaces.errors import meaning_of_status
@@ -65,7 +68,8 @@ def daemon_url(config: Config) -> str:
     if env:
         return env.rstrip("/")
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.http.host, config.http.host)
-    return f"http://{f'[{host}]' if ':' in host else host}:{config.http.port}"
+    scheme = "https" if config.http.tls else "http"
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{config.http.port}"
 
 
 def _reason(exc: Exception) -> str:
@@ -79,16 +83,27 @@ def _reason(exc: Exception) -> str:
 class DaemonClient:
     """The HTTP API as calls that return the JSON reply or raise a one-line :class:`AmbienceError`."""
 
-    def __init__(self, url: str, token: str | None, *, token_file: str = "", transport: Any = None):
+    def __init__(
+        self, url: str, token: str | None, *, token_file: str = "", transport: Any = None, cert_file: Any = None
+    ):
         self.url = url
         self.token = token
         self.token_file = token_file
+        self.cert_file = cert_file
+        """Over HTTPS, the daemon's certificate: the one trusted (None: the system's authorities)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=url, headers=headers, timeout=TIMEOUT, transport=transport)
+        verify: ssl.SSLContext | bool = True
+        if url.startswith("https:") and cert_file is not None and transport is None:
+            verify = client_context(cert_file)
+        self.http = httpx.Client(base_url=url, headers=headers, timeout=TIMEOUT, transport=transport, verify=verify)
 
     @classmethod
     def for_config(cls, config: Config) -> DaemonClient:
-        return cls(daemon_url(config), token_for_client(config), token_file=str(token_path(config)))
+        cert = client_cert_file(config)
+        return cls(
+            daemon_url(config), token_for_client(config), token_file=str(token_path(config)),
+            cert_file=cert if cert is not None and cert.is_file() else None,
+        )  # fmt: skip
 
     def close(self) -> None:
         self.http.close()
@@ -109,6 +124,8 @@ class DaemonClient:
         try:
             reply = self.http.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "WRONG_VERSION_NUMBER" in str(exc):
+                raise DaemonUnreachable(self._untrusted(str(exc))) from None
             raise DaemonUnreachable(
                 f"cannot reach the ambience daemon at {self.url}: {_reason(exc)} — is `ambience serve` running?"
             ) from None
@@ -135,6 +152,18 @@ class DaemonClient:
         if data is None:
             raise DaemonRefused(f"{self.url} answered something other than JSON; is it the ambience daemon?")
         return data
+
+    def _untrusted(self, why: str) -> str:
+        if "WRONG_VERSION_NUMBER" in why:
+            return f"{self.url} does not answer HTTPS; is http.tls set in the daemon's config, and was it restarted?"
+        if self.cert_file:
+            return (
+                f"{self.url} was not trusted: the certificate it shows is not {self.cert_file}, the daemon's (http.tls)"
+            )
+        return (
+            f"{self.url} was not trusted: its certificate is not one this machine trusts; give the CLI the daemon's "
+            "config (--config or AMBIENCE_CONFIG) so it trusts the daemon's own certificate (http.tls)"
+        )
 
     def _unauthorized(self) -> str:
         if not self.token:

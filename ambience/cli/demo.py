@@ -2,7 +2,13 @@
 
 Starts a private mosquitto, the device simulator for a two-room demo config (several
 bridges), and ``ambience serve`` with the preset library and the default playlist; prints how
-to start a session and where the API is. Ctrl-C (or SIGTERM) stops all of them.
+to start a session, where the API is, and a QR code that pairs a phone (``ambience pair``).
+``--lan`` serves the phone page on the LAN over HTTPS (a certificate ambience generates), so a
+phone on the same network can scan and use it. Ctrl-C (or SIGTERM) stops all of them.
+
+The demo keeps its ports (18830 for the broker, 8765 for the API) across restarts: the check binds
+with ``SO_REUSEADDR``, so the connections of the last run (in TIME_WAIT) do not count. A port that
+another program really holds is said so, and the demo uses another one that time.
 """
 
 from __future__ import annotations
@@ -81,14 +87,19 @@ thermal:
 """
 
 
-def _free_port(preferred: int) -> int:
+def _free_port(preferred: int, what: str, host: str = "127.0.0.1") -> int:
+    """``preferred`` unless another program listens on it (said so plainly); then one the system picks."""
     for port in (preferred, 0):
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the daemon and mosquitto bind
             try:
-                s.bind(("127.0.0.1", port))
+                s.bind((host, port))
             except OSError:
                 continue
-            return s.getsockname()[1]
+            chosen = s.getsockname()[1]
+        if chosen != preferred:
+            print(f"port {preferred} ({what}) is in use by another program; the demo uses {chosen} this time")
+        return chosen
     raise OSError("no free port")
 
 
@@ -113,6 +124,9 @@ def _wait_port(port: int, timeout: float = 10.0, procs: Sequence[subprocess.Pope
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./run demo", description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default=".demo", help="where the demo's config, state and music live (default .demo)")
+    parser.add_argument(
+        "--lan", action="store_true", help="serve the phone page on the LAN, over HTTPS, so a phone can pair and use it"
+    )
     args = parser.parse_args(argv)
     home = Path(args.dir).resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -120,9 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     if binary is None:
         print("The demo needs mosquitto: sudo apt-get install --no-install-recommends mosquitto", file=sys.stderr)
         return 1
-    mqtt_port, http_port = _free_port(18830), _free_port(8765)
+    http_host = "0.0.0.0" if args.lan else "127.0.0.1"
+    mqtt_port, http_port = _free_port(18830, "the broker"), _free_port(8765, "the phone page and API", http_host)
     config = home / "ambience.yaml"
-    config.write_text(DEMO_CONFIG.format(mqtt_port=mqtt_port, http_port=http_port))
+    text = DEMO_CONFIG.format(mqtt_port=mqtt_port, http_port=http_port)
+    if args.lan:  # every address, and HTTPS: a phone's browser gives a home-screen app only a secure page
+        text = text.replace("http: {host: 127.0.0.1,", "http: {host: 0.0.0.0, tls: generate,")
+    config.write_text(text)
     devices = home / "simulator.yaml"
     devices.write_text(DEMO_DEVICES)
     broker_conf = home / "mosquitto.conf"
@@ -170,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 print((logs / f"{name}.log").read_text(errors="replace")[-2000:], file=sys.stderr)
             print("the demo did not start (see above)", file=sys.stderr)
             return 1
-        token = (home / "state" / "token").read_text().strip()
         bin_dir = Path(sys.executable).parent
+        scheme = "https" if args.lan else "http"
         print(
             f"""
 ambience is running: a private mosquitto on 127.0.0.1:{mqtt_port}, simulated devices for two treatment
@@ -185,14 +203,17 @@ In another terminal:
   ambience status --watch
   ambience extend studio 10m;  ambience pause studio;  ambience resume studio;  ambience stop studio
 
-Phone page: http://127.0.0.1:{http_port}/   (sign in with the token: {token})
-HTTP API:   http://127.0.0.1:{http_port}/docs
+Phone page: {scheme}://127.0.0.1:{http_port}/   (pair a phone: scan the QR code below; another: ambience pair{" --lan" if args.lan else "; a real phone on the Wi-Fi: ./run demo --lan"})
+HTTP API:   {scheme}://127.0.0.1:{http_port}/openapi.json   (token: {home / "state" / "token"})
 MQTT:       mosquitto_sub -p {mqtt_port} -t 'ambience/#' -v
 Logs:       {logs}/
-
-Press Ctrl-C to stop everything.""",
+""",
             flush=True,
         )
+        pair = ambience + ["pair", "--config", str(config)] + (["--lan"] if args.lan else [])
+        if subprocess.run(pair, cwd=home, check=False).returncode != 0:
+            print("(no pairing code: see above; the phone page's sign-in takes the token instead)", file=sys.stderr)
+        print("\nPress Ctrl-C to stop everything.", flush=True)
         while not stop:
             for proc in procs:
                 if proc.poll() is not None:

@@ -150,6 +150,10 @@ def parse_config(text: str | None, source: str, base: Path) -> Config:
     }
     if mqtt_paths:
         updates["mqtt"] = mqtt.model_copy(update=mqtt_paths)
+    tls = config.http.tls
+    tls_paths = {k: _resolve(getattr(tls, k), base) for k in ("cert", "key") if tls and getattr(tls, k)}
+    if tls is not None and tls_paths:
+        updates["http"] = config.http.model_copy(update={"tls": tls.model_copy(update=tls_paths)})
     if config.bookings.calendars:
         feeds = [f.resolved(base) for f in config.bookings.calendars]
         updates["bookings"] = config.bookings.model_copy(update={"calendars": feeds})
@@ -157,6 +161,9 @@ def parse_config(text: str | None, source: str, base: Path) -> Config:
     for key, path in mqtt_paths.items():
         if not path.is_file():
             issues.append(Issue(source, f"mqtt.{key}", f"{str(path)!r} does not exist or is not a file"))
+    for key, path in tls_paths.items():
+        if not path.is_file():
+            issues.append(Issue(source, f"http.tls.{key}", f"{str(path)!r} does not exist or is not a file"))
     if issues:
         raise ConfigError(issues)
     return config.model_copy(update=updates)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ambience.config.calendars import CalendarsConfig
@@ -86,11 +86,49 @@ class MqttConfig(Strict):
         return None
 
 
+class TlsConfig(Strict):
+    """``http.tls``: ``generate`` (written as that word), or a certificate you have as ``{cert, key}``."""
+
+    cert: Path | None = None
+    """A PEM certificate, followed by any intermediate ones (relative to the config's folder)."""
+    key: Path | None = None
+    """Its PEM private key, unencrypted."""
+    generate: bool = False
+    """Make a self-signed certificate into ``<state_dir>/tls/`` (what ``tls: generate`` means)."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> TlsConfig:
+        if self.generate and (self.cert or self.key):
+            raise PydanticCustomError("value_error", "either generate or cert and key, not both")
+        if not self.generate and (self.cert is None or self.key is None):
+            missing = "key" if self.cert else "cert"
+            raise PydanticCustomError(
+                "value_error", f"{missing} is missing; write {{cert: FILE, key: FILE}}, or tls: generate"
+            )
+        return self
+
+
+def _tls(value: Any) -> Any:
+    if value == "generate":
+        return {"generate": True}
+    if value is not None and not isinstance(value, dict | TlsConfig):
+        raise PydanticCustomError(
+            "value_error",
+            f"{value!r} is not allowed; write 'generate' (a self-signed certificate in the state directory), "
+            "{cert: FILE, key: FILE}, or null for plain HTTP",
+        )
+    return value
+
+
 class HttpConfig(Strict):
     host: str = "127.0.0.1"
+    """Where the daemon listens: 127.0.0.1 (this machine only), or 0.0.0.0 so a phone on the LAN reaches it."""
     port: Annotated[int, Field(ge=0, le=65535)] = 8765
     token: SecretStr | None = None
     """The API token; default: generated at first start into ``<state_dir>/token`` (mode 0600)."""
+    tls: Annotated[TlsConfig | None, BeforeValidator(_tls)] = None
+    """Serve HTTPS: ``generate`` (a self-signed certificate kept in ``<state_dir>/tls/``) or a
+    ``{cert, key}`` you have; ``null``: plain HTTP (docs/phone.md)."""
     enabled: bool = True
     max_connections: Annotated[int, Field(ge=1, le=100_000)] = 200
     """Open HTTP connections at most (each phone page holds one); past it the one idle longest is closed."""

@@ -1,8 +1,9 @@
-"""SQLite persistence in the state directory: running sessions, owed after states, history, clients.
+"""SQLite persistence in the state directory: running sessions, owed after states, history, clients, phones.
 
 Boring on purpose: one file, WAL, a row per running session rewritten on every change, so a
 daemon killed at any moment restarts from what the last command left. Client rows hold a
-label and comfort preferences, nothing else.
+label and comfort preferences, nothing else. A paired phone's row holds its id, the name it
+gave, when it paired and was last seen, and a SHA-256 hash of its device token, never the token.
 
 *Owed* rows are after states a device has not confirmed yet, one per (room, device): written
 in the same transaction that ends the session (and removes its row), deleted when the device
@@ -39,6 +40,9 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE INDEX IF NOT EXISTS history_room ON history (room, started_at);
 CREATE TABLE IF NOT EXISTS clients (label TEXT PRIMARY KEY, comfort TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tombstones (uid TEXT PRIMARY KEY, until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS phones (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created REAL NOT NULL, last_seen REAL
+);
 CREATE TABLE IF NOT EXISTS owed (
     room TEXT NOT NULL, device TEXT NOT NULL, state TEXT NOT NULL, session TEXT NOT NULL, since REAL NOT NULL,
     PRIMARY KEY (room, device)
@@ -60,6 +64,19 @@ class Owed:
     session: str
     """The id of the session whose ending owes it."""
     since: float
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A paired phone: its device token is kept only as a SHA-256 hash (ambience.infra.tokens)."""
+
+    id: str
+    name: str
+    created: float
+    last_seen: float | None = None
+
+    def json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "paired": self.created, "last_seen": self.last_seen}
 
 
 @dataclass
@@ -296,6 +313,44 @@ class Store:
     def client(self, label: str) -> Client | None:
         row = self.db.execute("SELECT label, comfort FROM clients WHERE label = ?", (label,)).fetchone()
         return Client(label=row[0], comfort=Comfort.model_validate_json(row[1])) if row else None
+
+    # ---- paired phones: a hash of each one's device token ----------------------------------
+
+    def add_phone(self, phone: Phone, token_hash: str) -> None:
+        with self._write("save the paired phone") as db:
+            db.execute(
+                "INSERT INTO phones (id, name, token_hash, created, last_seen) VALUES (?, ?, ?, ?, ?)",
+                (phone.id, phone.name, token_hash, phone.created, phone.last_seen),
+            )
+
+    def phone_with(self, token_hash: str) -> Phone | None:
+        """The phone whose device token has this hash, if it is paired (not revoked)."""
+        row = self.db.execute(
+            "SELECT id, name, created, last_seen FROM phones WHERE token_hash = ?", (token_hash,)
+        ).fetchone()
+        return Phone(*row) if row else None
+
+    def phone_seen(self, phone_id: str, when: float) -> None:
+        with self._write("note when the phone was last seen") as db:
+            db.execute("UPDATE phones SET last_seen = ? WHERE id = ?", (when, phone_id))
+
+    def phones(self) -> list[Phone]:
+        rows = self.db.execute("SELECT id, name, created, last_seen FROM phones ORDER BY created, id").fetchall()
+        return [Phone(*row) for row in rows]
+
+    def remove_phone(self, phone_id: str) -> None:
+        """Revoke one phone's token; :class:`NotFound` (naming the paired ones) if there is none of this id."""
+        with self._write("revoke the phone") as db:
+            removed = db.execute("DELETE FROM phones WHERE id = ?", (phone_id,)).rowcount
+        if removed == 0:
+            raise NotFound("paired phone", phone_id, [p.id for p in self.phones()])
+
+    def remove_phones(self) -> list[str]:
+        """Revoke every phone's token; the ids revoked."""
+        with self._write("revoke the phones") as db:
+            ids = [row[0] for row in db.execute("SELECT id FROM phones")]
+            db.execute("DELETE FROM phones")
+        return ids
 
 
 def _why(exc: sqlite3.Error) -> str:

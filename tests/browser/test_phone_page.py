@@ -191,8 +191,9 @@ def test_a_session_started_from_the_cli_shows_up_without_a_reload(phone: Any, cl
     sign_in(page, clinic)
     studio = room(page)
     expect()(studio.locator(".state-badge")).to_have_text("Idle")
-    # the room's measured temperature (the valve's, the simulator starts it at 19 °C); none in the garden
-    expect()(studio.locator(".temperature")).to_have_text(re.compile(r"^19(\.\d)? °C$"))
+    # the room's measured temperature and, idle, the valve's own target (the simulator starts both at 19 °C);
+    # none in the garden
+    expect()(studio.locator(".temperature")).to_have_text(re.compile(r"^19(\.\d)? °C · target 19(\.\d)? °C$"))
     expect()(room(page, "garden").locator(".temperature-row")).to_be_hidden()
     page.evaluate("window.__sameDocument = true")
 

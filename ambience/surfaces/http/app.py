@@ -7,11 +7,17 @@ same way on every surface::
     CommandInvalid, a bad body or query   422  {"error": "...", "issues": [{"field", "message"}]}
     the rest of the error tree            ambience.surfaces.errors.TABLE (404, 409, 503 …)  {"error": "...", "code": "..."}
     no or a wrong token                   401  {"error": "..."}  + WWW-Authenticate: Bearer
+    a phone's token on an admin route     403  {"error": "..."}  (pairing and revoking phones)
+    a wrong, used or expired pairing code 403  {"error": "..."}
     a body over 64 KiB                    413  {"error": "..."}
     every connection busy (http_limits)   503  {"error": "..."}  + Retry-After: 1
 
 What ``/openapi.json`` says of each route is in :mod:`ambience.openapi`; the connection
 limits (request timeout, ``http.max_connections``) in :mod:`ambience.http_limits`.
+
+A request may carry the admin token or a paired phone's device token (:class:`~ambience.infra.tokens.Pairing`);
+``POST /api/pair`` needs neither: it trades a pairing code for a device token. With ``http.tls`` the
+API is served over HTTPS (:mod:`ambience.infra.tls`).
 
 Handlers are ``async def`` so they run on the loop that owns all state, never in a thread.
 """
@@ -30,6 +36,7 @@ import logging
 import re
 import resource
 import socket
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import uvicorn
@@ -37,7 +44,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
@@ -46,13 +53,17 @@ from ambience import __version__
 from ambience.app.commands import AddClient, ClientAdd, CommandInvalid, Move, RemoveClient, parse_command
 from ambience.app.controller import Controller
 from ambience.errors import AmbienceError, CalendarError, CommandError, InvalidFile, Issue
-from ambience.infra.tokens import check, token_for_daemon, token_path, token_source
+from ambience.infra import tokens
+from ambience.infra.tls import TlsError, server_certificate, server_context
+from ambience.infra.tokens import Pairing, PairingRefused, token_for_daemon, token_path, token_source
+from ambience.model._base import Strict
 from ambience.model.parse import field_path, issues_from
 from ambience.surfaces.errors import kind_of
 from ambience.surfaces.http import desk
 from ambience.surfaces.http import openapi as spec
 from ambience.surfaces.http.limits import Connections, LimitedProtocol
 from ambience.surfaces.http.phone import mount_web
+from ambience.units import Seconds
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +147,43 @@ _bearer = HTTPBearer(auto_error=False, description="The token from `<state_dir>/
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _bearer_check(token: str):
-    async def require_token(credentials: Credentials) -> None:
+def _bearer_check(pairing: Pairing):
+    """The admin token or a paired phone's; who it is goes to ``request.state.who``."""
+
+    async def require_token(request: Request, credentials: Credentials) -> None:
         if credentials is None:
             raise HTTPException(401, "no token: send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
-        if not check(credentials.credentials, token):
+        who = pairing.who(credentials.credentials)
+        if who is None:
             raise HTTPException(401, "wrong token", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        request.state.who = who
 
     return require_token
+
+
+async def _admin_only(request: Request) -> None:
+    if getattr(request.state, "who", None) != tokens.ADMIN:
+        raise HTTPException(403, "a phone's token cannot pair or revoke phones; use the admin token (ambience pair)")
+
+
+class PairingAsk(Strict):
+    valid_for: Annotated[Seconds, Field(gt=0, le=tokens.PAIRING_MAX)] = tokens.PAIRING_FOR
+
+
+class PairAsk(Strict):
+    code: Annotated[str, Field(min_length=1, max_length=32)]
+    name: Annotated[str, Field(max_length=200)] | None = None
+
+
+def _iso(moment: float | None) -> str | None:
+    return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+
+
+def _validated(model: type[Strict], body: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise CommandInvalid(issues_from(exc, model, SOURCE)) from None
 
 
 def _query_names(dependant: Any) -> set[str]:
@@ -259,13 +299,16 @@ def page_settings(controller: Controller, units: str) -> dict[str, Any]:
     }
 
 
-def create_app(controller: Controller, token: str, *, units: str = "metric") -> FastAPI:
-    """The API and the pages for ``controller``; ``units`` (the config's ``units``) is what the pages show."""
+def create_app(controller: Controller, token: str, pairing: Pairing | None = None, *, units: str = "metric") -> FastAPI:
+    """The API and the pages for ``controller``: ``pairing`` defaults to one over the controller's store with
+    ``token`` as the admin token; ``units`` (the config's ``units``) is what the pages show."""
+    pairing = pairing or Pairing(controller.store, token, controller.clock)
     app = FastAPI(
         title="ambience",
         version=__version__,
         description="Runs massage-room sessions: climate, lights and music. Every endpoint but "
-        "`/healthz` needs `Authorization: Bearer <token>`.",
+        "`/healthz`, `POST /api/pair` and the webhook needs `Authorization: Bearer <token>`: the admin token, "
+        "or a paired phone's.",
         docs_url=None,  # swagger-ui and ReDoc come from a CDN: not on a page that holds the token
         redoc_url=None,
         responses=spec.EVERY_ROUTE,
@@ -276,6 +319,9 @@ def create_app(controller: Controller, token: str, *, units: str = "metric") -> 
         return app.openapi_schema or spec.tidy(default_openapi())
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.state.pairing = pairing
+    app.state.serving = {"scheme": "http", "port": None, "fingerprint": None}
+    """How serve_http listens, for the pairing link: scheme, port, the TLS certificate's fingerprint."""
     app.add_exception_handler(AmbienceError, _ambience_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(HTTPException, _http_error)
@@ -287,7 +333,7 @@ def create_app(controller: Controller, token: str, *, units: str = "metric") -> 
 
     api = APIRouter(
         prefix="/api",
-        dependencies=[Depends(_bearer_check(token)), Depends(_known_query)],
+        dependencies=[Depends(_bearer_check(pairing)), Depends(_known_query)],
         responses={401: spec.UNAUTHORIZED, 422: spec.INVALID},
     )
 
@@ -464,8 +510,54 @@ def create_app(controller: Controller, token: str, *, units: str = "metric") -> 
         (report,) = await poller.sync_now(feed)  # type: ignore[union-attr]  # found: the poller is there
         return report.counts()
 
+    @api.post("/pairing", tags=["phones"], summary="A pairing code for a phone (admin token only)", status_code=201,
+              dependencies=[Depends(_admin_only)], openapi_extra=spec.PAIRING_BODY,
+              responses={403: spec.ADMIN_ONLY, 413: spec.TOO_LARGE})  # fmt: skip
+    async def pairing_code(request: Request) -> dict[str, Any]:
+        ask = _validated(PairingAsk, await read_body(request))
+        code, expires = pairing.issue(ask.valid_for)
+        serving = app.state.serving
+        return {
+            "code": code, "shown": tokens.shown_code(code), "expires_at": _iso(expires), "valid_for_s": ask.valid_for,
+            "scheme": serving["scheme"], "port": serving["port"] or request.url.port,
+            "fingerprint": serving["fingerprint"],
+        }  # fmt: skip
+
+    @app.post("/api/pair", tags=["phones"], status_code=201, dependencies=[Depends(_known_query)],
+              summary="Trade a pairing code for this phone's own device token (no token needed)",
+              openapi_extra=spec.PAIR_BODY,
+              responses={403: spec.error("the pairing code is wrong, used or expired"), 413: spec.TOO_LARGE,
+                         422: spec.INVALID})  # fmt: skip
+    async def pair(request: Request) -> JSONResponse:
+        ask = _validated(PairAsk, await read_body(request))
+        try:
+            phone, device_token = pairing.redeem(ask.code, ask.name or "")
+        except PairingRefused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=403)
+        body = {"token": device_token, "id": phone.id, "name": phone.name}
+        return JSONResponse(body, status_code=201, headers={"Cache-Control": "no-store"})
+
+    @api.get("/phones", tags=["phones"], summary="The paired phones (admin token only)",
+             dependencies=[Depends(_admin_only)], responses={403: spec.ADMIN_ONLY})  # fmt: skip
+    async def phones() -> list[dict[str, Any]]:
+        return [
+            {"id": p.id, "name": p.name, "paired": _iso(p.created), "last_seen": _iso(p.last_seen)}
+            for p in pairing.store.phones()
+        ]
+
+    @api.delete("/phones/{phone}", tags=["phones"], summary="Revoke one phone's token, at once (admin token only)",
+                dependencies=[Depends(_admin_only)],
+                responses={403: spec.ADMIN_ONLY, 404: spec.error("no paired phone with this id")})  # fmt: skip
+    async def revoke(phone: spec.PhonePath) -> dict[str, list[str]]:
+        return {"revoked": pairing.revoke(phone)}
+
+    @api.delete("/phones", tags=["phones"], summary="Revoke every phone's token (admin token only)",
+                dependencies=[Depends(_admin_only)], responses={403: spec.ADMIN_ONLY})  # fmt: skip
+    async def revoke_all() -> dict[str, list[str]]:
+        return {"revoked": pairing.revoke_all()}
+
     app.include_router(api)
-    mount_web(app, controller, token)
+    mount_web(app, controller, token, pairing=pairing)
     app.get("/desk", include_in_schema=False)(desk.page)
     return app
 
@@ -547,6 +639,13 @@ async def serve_http(daemon: Any) -> None:
         log.error("the HTTP API is off: cannot keep a token in %s: %s", token_path(daemon.config), _why(exc))
         return
     try:
+        cert = server_certificate(daemon.config)
+        if cert is not None:
+            server_context(cert)  # a key that does not fit is said here, in one line
+    except TlsError as exc:
+        log.error("the HTTP API is off: %s", exc)
+        return
+    try:
         sock = _listen(http.host, http.port)
     except OSError as exc:
         log.error("the HTTP API is off: cannot listen on %s:%d: %s", http.host, http.port, _why(exc))
@@ -560,11 +659,15 @@ async def serve_http(daemon: Any) -> None:
         app, host=http.host, port=http.port, log_config=None, lifespan="off", access_log=False,
         timeout_graceful_shutdown=2, http=functools.partial(LimitedProtocol, connections=connections),  # type: ignore[arg-type]
         ws="none", timeout_keep_alive=KEEP_ALIVE, backlog=BACKLOG,
+        ssl_certfile=cert.cert if cert else None, ssl_keyfile=cert.key if cert else None,
     )  # fmt: skip
     server = _Server(config)
     server.connections = connections
     daemon.http_app, daemon.http_server = app, server
-    log.info("HTTP API on http://%s:%d (token: %s)", http.host, sock.getsockname()[1], token_source(daemon.config))
+    scheme, port = ("https" if cert else "http"), sock.getsockname()[1]
+    app.state.serving = {"scheme": scheme, "port": port, "fingerprint": cert.fingerprint if cert else None}
+    shown = f"; TLS certificate SHA-256 {cert.fingerprint}" if cert else ""
+    log.info("HTTP API on %s://%s:%d (token: %s%s)", scheme, http.host, port, token_source(daemon.config), shown)
     try:
         await server.serve(sockets=[sock])
     except asyncio.CancelledError:

@@ -76,6 +76,7 @@ UNAUTHORIZED = error("no token, or a wrong one")
 TOO_LARGE = error("the body is over 64 KiB")
 INVALID = error("the body or query is not valid; every problem named", Invalid)
 ROOM_UNKNOWN = error("unknown room")
+ADMIN_ONLY = error("a phone's token: only the admin token pairs and revokes phones")
 COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     404: error("unknown room or preset"),
     409: error("the room is busy, has no session to change, or (`code: booked`) would run into a booking", Refused),
@@ -92,6 +93,7 @@ RoomFilter = Annotated[
     Query(description="Only this room (empty or left out: every room)", json_schema_extra={"pattern": f"^$|{ROOM_ID}"}),
 ]
 LabelPath = Annotated[str, Path(description="The client's label", min_length=1, max_length=60)]
+PhonePath = Annotated[str, Path(description="A paired phone's id (ambience pair --list)", min_length=1, max_length=64)]
 BookingIdPath = Annotated[str, Path(description="The booking's id", json_schema_extra={"pattern": BOOKING_ID})]
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
@@ -265,6 +267,19 @@ MOVE_BODY = body(
     },
     ("at",),
 )
+
+PAIRING_BODY = body(
+    {"valid_for": duration("positive", 0, 3600, "How long the code may be used (default 10 minutes).", "10m")}
+)
+PAIR_BODY = body(
+    {
+        "code": {"type": "string", "minLength": 1, "maxLength": 32, "description": "The pairing code from the link",
+                 "example": "K7M2Q9XHTA"},
+        "name": nullable({"type": "string", "maxLength": 200, "description": "What to call this phone in "
+                          "`ambience pair --list` (default: a phone)", "example": "Chrome on Android"}),
+    },
+    ("code",),
+)  # fmt: skip
 
 
 # ---- the whole schema ---------------------------------------------------------------------------

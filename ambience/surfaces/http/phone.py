@@ -13,7 +13,12 @@ what the page last knew of the rooms is in the page's own storage (docs/phone.md
 screen").
 
 ``EventSource`` cannot send headers, so this one endpoint also accepts the token as
-``?token=``; compared in constant time like the bearer token, which it accepts as well.
+``?token=``; compared in constant time like the bearer token, which it accepts as well. Either
+is the admin token or a paired phone's (:class:`~ambience.infra.tokens.Pairing`); revoking the
+phone ends its open streams at once.
+
+``GET /pair`` is the page a pairing link opens (``static/pair.html``, ``pair.js``): it trades the
+code in the link's fragment for the phone's device token (docs/phone.md).
 
 The controller has no unsubscribe, so one listener per app fans changes out to a bounded
 queue per open stream; a stream removes its queue when the client goes away, and
@@ -36,7 +41,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from ambience.infra.tokens import check
+from ambience.infra.tokens import Pairing, check
 
 log = logging.getLogger(__name__)
 
@@ -80,29 +85,43 @@ class Hub:
     def __init__(self, controller: Any):
         self.controller = controller
         self.queues: set[asyncio.Queue[str]] = set()
+        self.owners: dict[asyncio.Queue[str], str] = {}
+        """Each stream's token holder (``admin`` or a phone's id), so a revoked phone's streams end."""
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
         controller.subscribe(self._changed)
 
-    def open(self) -> asyncio.Queue[str]:
+    def open(self, owner: str = "") -> asyncio.Queue[str]:
         self.loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         if self.closed:
             queue.put_nowait(CLOSE)
         else:
             self.queues.add(queue)
+            self.owners[queue] = owner
         return queue
 
     def close(self, queue: asyncio.Queue[str]) -> None:
         self.queues.discard(queue)
+        self.owners.pop(queue, None)
+
+    def drop(self, owners: set[str]) -> None:
+        """End the streams of these token holders now (their tokens were revoked)."""
+        for queue, owner in list(self.owners.items()):
+            if owner in owners:
+                self._end(queue)
+
+    @staticmethod
+    def _end(queue: asyncio.Queue[str]) -> None:
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(CLOSE)
 
     def shutdown(self) -> None:
         """End every stream now (on the loop): the server's graceful shutdown need not wait for the phones."""
         self.closed = True
         for queue in list(self.queues):
-            while not queue.empty():
-                queue.get_nowait()
-            queue.put_nowait(CLOSE)
+            self._end(queue)
 
     def _changed(self, room_id: str) -> None:
         if not self.queues:
@@ -165,9 +184,12 @@ class _PageFiles(StaticFiles):
         await super().__call__(scope, receive, send_with_headers)
 
 
-def mount_web(app: FastAPI, controller: Any, token: str, *, keepalive: float = KEEPALIVE_S) -> None:
-    """Add the phone page (``/``, ``/static/``) and the event stream (``/api/events``) to ``app``.
+def mount_web(
+    app: FastAPI, controller: Any, token: str, *, keepalive: float = KEEPALIVE_S, pairing: Pairing | None = None
+) -> None:
+    """Add the phone page (``/``, ``/pair``, ``/static/``) and the event stream (``/api/events``) to ``app``.
 
+    ``pairing`` says who a token is (default: the app's, else one over the controller's store).
     Calling it again for the same app, controller and token only changes ``keepalive``.
     """
     mounted = getattr(app.state, "web_mount", None)
@@ -180,10 +202,16 @@ def mount_web(app: FastAPI, controller: Any, token: str, *, keepalive: float = K
     app.state.web_mount = settings
     hub = Hub(controller)
     app.state.web_hub = hub
+    access: Pairing = pairing or getattr(app.state, "pairing", None) or Pairing(controller.store, token)
+    access.on_revoke.append(hub.drop)
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
         return FileResponse(PAGE_DIR / "index.html", media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+
+    @app.get("/pair", include_in_schema=False)
+    async def pair_page() -> Response:
+        return FileResponse(PAGE_DIR / "pair.html", media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
     @app.get("/sw.js", include_in_schema=False)
     async def service_worker() -> Response:
@@ -203,11 +231,12 @@ def mount_web(app: FastAPI, controller: Any, token: str, *, keepalive: float = K
         presented = _presented_token(request)
         if presented is None:
             return _unauthorized("no token: send ?token=<token> or Authorization: Bearer <token>", "Bearer")
-        if not check(presented, token):
+        who = access.who(presented)
+        if who is None:
             return _unauthorized("wrong token", 'Bearer error="invalid_token"')
 
         async def stream() -> AsyncIterator[str]:
-            queue = hub.open()  # before the first snapshot, so no change falls in between
+            queue = hub.open(who)  # before the first snapshot, so no change falls in between
             try:
                 yield f"retry: {RETRY_MS}\n\n"
                 for status in controller.status():
@@ -216,6 +245,8 @@ def mount_web(app: FastAPI, controller: Any, token: str, *, keepalive: float = K
                     try:
                         first = await asyncio.wait_for(queue.get(), settings["keepalive"])
                     except TimeoutError:
+                        if access.who(presented) is None:  # revoked by another process sharing the store
+                            return
                         yield ": keep-alive\n\n"
                         continue
                     pending = [first]
