@@ -135,7 +135,7 @@ def test_pause_resume_and_extend_move_the_end_and_stop_puts_the_room_back(rig):
     rig.clock.now += 30
     status = rig.controller.execute(Resume(room="studio")).room
     assert status is not None and status["remaining_s"] == 50
-    status = rig.controller.execute(Extend(room="studio", by=600)).room
+    status = rig.controller.execute(Extend(room="studio", by="10m")).room
     assert status is not None and status["remaining_s"] == 650
     rig.controller.execute(Stop(room="studio"))
     rig.tick()

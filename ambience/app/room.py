@@ -308,7 +308,13 @@ class Room:
             self.preset = self.library.get(record.preset)
         except AmbienceError:
             log.error("%s: preset %r of the stored session is gone; ending the session", self.id, record.preset)
-            self.preset = Preset(id=record.preset, name=record.preset, duration=max(1.0, record.facts.duration))
+            self.preset = Preset.model_validate(
+                {
+                    "id": record.preset,
+                    "name": record.preset,
+                    "duration": f"{min(max(1.0, record.facts.duration), 6 * 3600)}s",
+                }
+            )
             record.facts = record.facts.stop(self.clock()) if record.facts.stopped_at is None else record.facts
         self.fitted, self._fit_tried = None, False
         self._set_timeline()

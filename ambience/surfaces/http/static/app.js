@@ -249,7 +249,7 @@
     els.pause.addEventListener("click", () => act(room, "pause"));
     els.resume.addEventListener("click", () => act(room, "resume"));
     for (const button of els.extend) {
-      button.addEventListener("click", () => act(room, "extend", { by: Number(button.dataset.by) }));
+      button.addEventListener("click", () => act(room, "extend", { by: `${Number(button.dataset.by)}s` }));
     }
     els.stop.addEventListener("click", () => confirmStop(room));
     els.select.addEventListener("change", () => describePreset(room));
