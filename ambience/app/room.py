@@ -47,6 +47,7 @@ from ambience.model.preset import Preset
 from ambience.model.state import RoomState, Switch
 from ambience.music.base import Player
 from ambience.music.library import Playlist, load_playlist
+from ambience.units import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -234,9 +235,19 @@ class Room:
     def resume(self) -> None:
         self._change(lambda f, now: f.resume(now))
 
-    def extend(self, by: float) -> None:
+    def extend(self, by: float) -> str | None:
+        """Add ``by`` seconds (negative shortens). A shortening that takes the end to or before now stops
+        the session (outcome ``stopped``, not ``completed``: it did not run its length) and says so."""
+        if by < 0 and self.active:
+            assert self.record is not None
+            now, facts = self.clock(), self.record.facts
+            if facts.stopped_at is None and now < facts.ends_at(now) <= now - by:
+                elapsed = max(0.0, facts.elapsed(now))
+                self.stop()
+                return f"shortened past the elapsed {format_duration(round(elapsed))}: the session is stopped"
         self._change(lambda f, now: f.extend(by, now))
         self.fitted = self._refit(self.fitted)
+        return None
 
     def stop(self, outcome: str = "stopped") -> None:
         """End the session now. An ending always takes effect: a store error does not keep a room heated."""

@@ -37,7 +37,7 @@ from ambience.infra.store import Store
 from ambience.infra.tokens import token_for_client, token_path
 from ambience.model.parse import issues_from
 from ambience.surfaces.errors import meaning_of_status
-from ambience.units import format_clock, format_duration
+from ambience.units import format_clock, format_duration, format_temperature
 
 TIMEOUT = 10.0
 """Seconds to wait for the daemon's answer."""
@@ -188,7 +188,7 @@ def music_summary(music: dict[str, Any] | None) -> str:
     return "silent"
 
 
-def room_table(room: dict[str, Any], elapsed: float = 0.0) -> Table:
+def room_table(room: dict[str, Any], elapsed: float = 0.0, units: str = "metric") -> Table:
     """One room as a two-column table: state, preset, phase, client, countdown, end, devices, music."""
     name = room.get("name") or room["room"]
     title = room["room"] + (f" — {name}" if name != room["room"] else "")
@@ -211,18 +211,19 @@ def room_table(room: dict[str, Any], elapsed: float = 0.0) -> Table:
     table.add_row("devices", device_summary(room.get("devices") or []))
     measured = room.get("temperature")
     if isinstance(measured, dict) and isinstance(measured.get("current"), (int, float)):
-        table.add_row("temperature", Text(f"{measured['current']:g} °C ({measured.get('device')})"))
+        shown = format_temperature(measured["current"], units)
+        table.add_row("temperature", Text(f"{shown} ({measured.get('device')})"))
     for dev in room.get("devices") or ():
         heater = dev.get("thermostat")
         if isinstance(heater, dict):
             target = heater.get("target")
-            wanted = f"target {target:g} °C" if isinstance(target, (int, float)) else "no target"
+            wanted = f"target {format_temperature(target, units)}" if isinstance(target, (int, float)) else "no target"
             heating = "heating" if heater.get("heating") else "not heating"
             table.add_row("heater", Text(f"{heating}, {wanted}: {heater.get('reason') or '—'}"))
     for owed in room.get("owed") or ():
         table.add_row(
             "putting back",
-            Text(f"{owed['device']} to {owed_summary(owed.get('state') or {})} ({owed.get('status')} since "
+            Text(f"{owed['device']} to {owed_summary(owed.get('state') or {}, units)} ({owed.get('status')} since "
                  f"{_local(owed.get('since'))})", style="yellow"),
         )  # fmt: skip
     if room.get("store_error"):
@@ -231,12 +232,12 @@ def room_table(room: dict[str, Any], elapsed: float = 0.0) -> Table:
     return table
 
 
-def owed_summary(state: dict[str, Any]) -> str:
+def owed_summary(state: dict[str, Any], units: str = "metric") -> str:
     """An owed after state in words: ``19 °C (heat)``, ``off``, ``80 % at 4000 K``."""
     if "target" in state or "mode" in state:
         target = state.get("target")
         return (
-            f"{target:g} °C ({state.get('mode') or 'heat'})"
+            f"{format_temperature(target, units)} ({state.get('mode') or 'heat'})"
             if isinstance(target, (int, float))
             else str(state.get("mode"))
         )
@@ -250,12 +251,14 @@ def owed_summary(state: dict[str, Any]) -> str:
     return text
 
 
-def rooms_view(rooms: list[dict[str, Any]], elapsed: float = 0.0, footer: str | None = None) -> Group:
+def rooms_view(
+    rooms: list[dict[str, Any]], elapsed: float = 0.0, footer: str | None = None, units: str = "metric"
+) -> Group:
     parts: list[Any] = []
     for i, room in enumerate(rooms):
         if i:
             parts.append(Text(""))
-        parts.append(room_table(room, elapsed))
+        parts.append(room_table(room, elapsed, units))
     if footer:
         parts += [Text(""), Text(footer, style="dim")]
     return Group(*parts)
@@ -350,7 +353,8 @@ def cmd_extend(args: argparse.Namespace, ctx: Context) -> int:
     with DaemonClient.for_config(ctx.config) as client:
         room = client.post(_room_path(args.room, "extend"), {"by": args.by, **({"force": True} if args.force else {})})
     what = "shortened by " + args.by[1:] if args.by.startswith("-") else f"extended by {args.by}"
-    ctx.out.print(escape(_said(room, what)))
+    stopped = [n for n in room.get("notes") or () if "the session is stopped" in str(n)]
+    ctx.out.print(escape(_said(room, stopped[0] if stopped else what)))
     return 0
 
 
@@ -373,7 +377,7 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     if not rooms:
         ctx.out.print("no rooms configured")
         return 0
-    ctx.out.print(rooms_view(rooms))
+    ctx.out.print(rooms_view(rooms, units=ctx.config.units))
     return 0
 
 
@@ -393,7 +397,7 @@ def watch(
 
     def view() -> Group:
         footer = problem or f"updated {clock() - fetched:.0f} s ago · Ctrl-C to quit"
-        return rooms_view(rooms, clock() - fetched, footer)
+        return rooms_view(rooms, clock() - fetched, footer, ctx.config.units)
 
     try:
         with Live(view(), console=ctx.out, auto_refresh=False) as live:
@@ -464,8 +468,8 @@ def _register_clients(sub: argparse._SubParsersAction, common: argparse.Argument
     p = csub.add_parser("add", help="add a client, or replace their preferences", parents=[common])
     p.add_argument("label", metavar="LABEL", help='a label, e.g. "A. Smith"')
     warmth = p.add_mutually_exclusive_group()
-    warmth.add_argument("--warmer", type=_number, metavar="N", help="°C warmer than the preset (up to 5)")
-    warmth.add_argument("--cooler", type=_number, metavar="N", help="°C cooler than the preset (up to 5)")
+    warmth.add_argument("--warmer", metavar="N", help="warmer than the preset: 2 (°C), 2C or 4F (up to 5 °C)")
+    warmth.add_argument("--cooler", metavar="N", help="cooler than the preset: 2 (°C), 2C or 4F (up to 5 °C)")
     p.add_argument("--no-music", action="store_true", help="no music in their sessions")
     p.add_argument("--max-brightness", type=_number, metavar="PCT", help="no light brighter than this (0–100)")
     p.add_argument("--volume-offset", type=_number, metavar="N", help="louder (+) or quieter (-), -50–50")
@@ -493,8 +497,9 @@ def client_from_args(args: argparse.Namespace) -> ClientAdd:
     comfort: dict[str, Any] = {}
     if args.warmer is not None:
         comfort["temperature_offset"] = args.warmer
-    if args.cooler is not None:
-        comfort["temperature_offset"] = -args.cooler
+    if args.cooler is not None:  # "2", "2C", "4F": the model reads the unit, the sign says cooler
+        cooler = args.cooler.strip()
+        comfort["temperature_offset"] = cooler[1:] if cooler.startswith("-") else f"-{cooler}"
     if args.no_music:
         comfort["no_music"] = True
     if args.max_brightness is not None:
@@ -508,9 +513,10 @@ def client_from_args(args: argparse.Namespace) -> ClientAdd:
         raise CommandInvalid([Issue(i.source, OPTION_OF.get(i.field, i.field), i.message) for i in issues]) from None
 
 
-def _comfort_text(comfort: dict[str, Any]) -> list[str]:
+def _comfort_text(comfort: dict[str, Any], units: str = "metric") -> list[str]:
     offset = comfort.get("temperature_offset") or 0
-    warmth = f"{abs(offset):g} °C {'warmer' if offset > 0 else 'cooler'}" if offset else "—"
+    shown = format_temperature(abs(offset), units, offset=True)
+    warmth = f"{shown} {'warmer' if offset > 0 else 'cooler'}" if offset else "—"
     brightness = f"≤ {comfort['max_brightness']} %" if comfort.get("max_brightness") is not None else "—"
     volume = f"{comfort.get('volume_offset', 0):+d}" if comfort.get("volume_offset") else "—"
     return [warmth, "no" if comfort.get("no_music") else "yes", brightness, volume]
@@ -525,7 +531,7 @@ def cmd_clients_add(args: argparse.Namespace, ctx: Context) -> int:
     finally:
         store.close()
     names = ("temperature", "music", "brightness", "volume")
-    shown = zip(names, _comfort_text(client.comfort.model_dump()), strict=True)
+    shown = zip(names, _comfort_text(client.comfort.model_dump(), ctx.config.units), strict=True)
     details = ", ".join(f"{name} {value}" for name, value in shown if value != "—")
     said = f"{'updated' if known else 'added'} client {client.label!r}" + (f": {details}" if details else "")
     ctx.out.print(escape(said))
@@ -548,7 +554,7 @@ def cmd_clients_list(args: argparse.Namespace, ctx: Context) -> int:
     for col in ("LABEL", "TEMPERATURE", "MUSIC", "MAX BRIGHTNESS", "VOLUME"):
         table.add_column(col, no_wrap=True)
     for client in clients:
-        table.add_row(escape(client["label"]), *_comfort_text(client["comfort"]))
+        table.add_row(escape(client["label"]), *_comfort_text(client["comfort"], ctx.config.units))
     ctx.out.print(table)
     return 0
 
