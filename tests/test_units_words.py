@@ -103,3 +103,84 @@ def test_a_preset_too_long_says_so_as_a_duration_not_in_seconds():
 )
 def test_a_typed_label_close_to_a_known_client_is_recognised(typed, known, meant):
     assert close_label(typed, known) == meant
+
+
+# ---- the CLI ---------------------------------------------------------------------------------------
+
+import socket  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ambience.cli import main  # noqa: E402
+from ambience.testing.properties import draws  # noqa: E402
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """A config whose daemon port nothing listens on (a command that needs the daemon fails at once) and
+    a state directory of its own."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "ambience.yaml"
+    config.write_text(f"state_dir: {tmp_path / 'state'}\nhttp: {{port: {port}}}\nunits: imperial\n")
+    monkeypatch.delenv("AMBIENCE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return str(config)
+
+
+def test_a_missing_config_file_is_an_error_wherever_it_is_named(offline, capsys, monkeypatch):
+    for argv in (
+        ["--config", "/nonexistent.yaml", "config", "check"],
+        ["config", "check", "--config", "/nonexistent.yaml"],
+    ):
+        assert main(argv) == 1
+        out, err = capsys.readouterr()
+        assert "config file /nonexistent.yaml does not exist" in err and "ok" not in out
+    monkeypatch.setenv("AMBIENCE_CONFIG", "/nonexistent.yaml")
+    assert main(["config", "check"]) == 1
+    assert "config file /nonexistent.yaml does not exist" in capsys.readouterr().err
+    monkeypatch.delenv("AMBIENCE_CONFIG")
+    (Path(offline).parent / "ambience.yaml").unlink()  # the implicit ./ambience.yaml stays optional
+    assert main(["config", "check"]) == 0
+
+
+def test_with_units_imperial_the_cli_shows_fahrenheit(offline, capsys):
+    assert main(["clients", "add", "A. Smith", "--warmer", "2", "--config", offline]) == 0
+    assert "temperature 3.6 °F warmer" in capsys.readouterr().out
+    assert main(["clients", "add", "B. Jones", "--cooler", "9F", "--config", offline]) == 0
+    assert "temperature 9 °F cooler" in capsys.readouterr().out
+    assert main(["clients", "list", "--config", offline]) == 0
+    listed = capsys.readouterr().out
+    assert "3.6 °F warmer" in listed and "9 °F cooler" in listed and "°C" not in listed
+    assert main(["presets", "show", "swedish-relaxation-60", "--config", offline]) == 0
+    table = capsys.readouterr().out.split("AT ", 1)[1]  # the timeline, past the description's prose
+    assert "75.2 °F" in table and "°C" not in table
+
+
+WORDS = st.one_of(
+    st.sampled_from(["10", "-60m", "an hour", "1h30", "0", "7h", "75F", "78", "A Smith", "tomorrow 9:30", "", "-"]),
+    st.text(max_size=12),
+)
+
+
+@given(
+    command=st.sampled_from([
+        ["start", "studio", "p", "--for", "{}"], ["start", "studio", "p", "--lead", "{}"], ["extend", "studio", "{}"],
+        ["book", "studio", "p", "--at", "14:00", "--for", "{}"], ["book", "studio", "p", "--at", "{}"],
+        ["move", "b1", "--at", "{}"], ["bookings", "--day", "{}"], ["clients", "add", "{}", "--warmer", "{}"],
+        ["clients", "add", "A", "--max-brightness", "{}"], ["presets", "show", "{}"], ["status", "{}"],
+    ]),
+    value=WORDS,
+)  # fmt: skip
+@settings(max_examples=draws(150), deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_input_gives_a_traceback(offline, capsys, command, value):
+    argv = [value if part == "{}" else part for part in command] + ["--config", offline]
+    try:
+        code = main(argv)
+    except SystemExit as exit:  # argparse's usage error
+        code = exit.code
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2), (argv, out, err)
+    assert "Traceback" not in out + err, argv
