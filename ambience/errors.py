@@ -37,7 +37,7 @@ class Issue:
 
     def __str__(self) -> str:
         where = f"{self.source}: {self.field}" if self.field else self.source
-        return f"{where}: {self.message}"
+        return f"{where}: {self.message}" if self.message else where
 
 
 class InvalidFile(AmbienceError):

@@ -1,9 +1,22 @@
 """Unit types for the models: the unit lives in the type, the message names it.
 
-Durations are written ``45s``, ``90m``, ``2h``, ``1.5h``, ``1h30m`` or ``1h30`` (or a plain number of
-seconds; upper or lower case, spaces ignored) and held as float seconds. A clock-style ``00:45`` is
-refused: it would be 45 minutes to one reader and 45 seconds to another (a countdown shows ``m:ss``). Each type refuses booleans (YAML turns ``yes`` into ``True``) and values
-out of range with a message saying what is allowed.
+Durations are written ``45s``, ``90m``, ``2h``, ``1.5h``, ``1h30m`` or ``1h30`` (upper or lower case,
+spaces ignored) and held as float seconds. A bare number is read by what the value is (docs/units.md):
+
+- a *length* a person plans (:data:`Minutes`, :data:`SignedMinutes` and the bounded lengths below: a
+  session's length, an extension, a booking's length and lead, a preset's phases): minutes, as the
+  phone's box and the front desk count them (``--for 10`` is ten minutes);
+- a *technical* time (:data:`Seconds`: fades, transitions, timeouts, poll intervals): seconds.
+
+A clock-style ``00:45`` is refused: it would be 45 minutes to one reader and 45 seconds to another (a
+countdown shows ``m:ss``).
+
+Temperatures (:data:`Celsius`, :data:`CelsiusOffset`) are written ``24``, ``24C``, ``24 °C``, ``75F`` or
+``75°F`` (any case) and held in °C; a bare number is °C whatever ``units`` says (a thermostat's range is
+the same in every clinic; ``units`` only decides what is shown, :func:`format_temperature`).
+
+Each type refuses booleans (YAML turns ``yes`` into ``True``) and values out of range with a message
+saying what is allowed, in plain words (``at most 6h``).
 """
 
 from __future__ import annotations
@@ -21,14 +34,19 @@ _DURATION = re.compile(
 )
 _CLOCK = re.compile(r"^\d+:\d+(?::\d+)?$")
 DURATION_HINT = "write e.g. 45s, 90m, 1h30 (or 1h30m), 1.5h or a number of seconds"
+LENGTH_HINT = "write e.g. 45m, 90m, 1h30 (or 1h30m), 1.5h or a number of minutes"
+MINUTE = 60.0
+HOUR = 3600.0
 
 
-def parse_duration(value: Any, *, signed: bool = False) -> float:
-    """``'1h30m'`` -> 5400.0. Raises ValueError with a message for users."""
+def parse_duration(value: Any, *, signed: bool = False, bare: float = 1.0) -> float:
+    """``'1h30m'`` -> 5400.0. A bare number counts ``bare`` seconds each (1: seconds, 60: minutes).
+    Raises ValueError with a message for users."""
+    hint = LENGTH_HINT if bare == MINUTE else DURATION_HINT
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration; {DURATION_HINT}")
+        raise ValueError(f"{value!r} is not a duration; {hint}")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = float(value) * bare
     elif isinstance(value, str):
         text = value.strip().replace(" ", "").lower()
         sign = 1.0
@@ -38,19 +56,19 @@ def parse_duration(value: Any, *, signed: bool = False) -> float:
         match = _DURATION.match(text)
         if not text or not match or not any(match.groupdict().values()):
             if re.fullmatch(r"\d+(?:\.\d+)?", text):
-                seconds = sign * float(text)
+                seconds = sign * float(text) * bare
             elif _CLOCK.match(text):
                 # 00:45 reads as 45 minutes on a booking and as 45 seconds on a countdown (status shows m:ss)
-                raise ValueError(f"{value!r} is not a duration: a clock-style time is ambiguous here; {DURATION_HINT}")
+                raise ValueError(f"{value!r} is not a duration: a clock-style time is ambiguous here; {hint}")
             else:
-                raise ValueError(f"{value!r} is not a duration; {DURATION_HINT}")
+                raise ValueError(f"{value!r} is not a duration; {hint}")
         else:
             parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
             seconds = sign * ((parts["h"] + parts["hh"]) * 3600 + (parts["m"] + parts["mm"]) * 60 + parts["s"])
     else:
-        raise ValueError(f"{value!r} is not a duration; {DURATION_HINT}")
+        raise ValueError(f"{value!r} is not a duration; {hint}")
     if not math.isfinite(seconds):
-        raise ValueError(f"{value!r} is not a duration; {DURATION_HINT}")
+        raise ValueError(f"{value!r} is not a duration; {hint}")
     if seconds < 0 and not signed:
         raise ValueError(f"{value!r} is negative; a duration here must be 0 or more")
     return seconds
@@ -78,9 +96,13 @@ def to_fahrenheit(celsius: float) -> float:
     return celsius * 9 / 5 + 32
 
 
-def format_temperature(celsius: float, units: str = "metric") -> str:
-    """A temperature for a person: ``24.0`` -> ``'24 °C'``; with ``imperial``, ``'75.2 °F'`` (one decimal, trailing ``.0`` dropped)."""
-    value, unit = (to_fahrenheit(celsius), "°F") if units == "imperial" else (celsius, "°C")
+def format_temperature(celsius: float, units: str = "metric", *, offset: bool = False) -> str:
+    """A temperature for a person: ``24.0`` -> ``'24 °C'``; with ``imperial``, ``'75.2 °F'`` (one decimal, trailing ``.0`` dropped).
+    An ``offset`` (warmer/cooler by) is only scaled: ``2`` -> ``'3.6 °F'``."""
+    if units == "imperial":
+        value, unit = (celsius * 9 / 5 if offset else to_fahrenheit(celsius)), "°F"
+    else:
+        value, unit = celsius, "°C"
     return f"{round(value, 1) + 0.0:g} {unit}"  # + 0.0: never "-0"
 
 
@@ -92,12 +114,71 @@ def format_clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def _duration(signed: bool):
+def _duration(signed: bool, bare: float = 1.0, above: float | None = None, at_most: float | None = None):
     def check(value: Any) -> float:
         try:
-            return parse_duration(value, signed=signed)
+            seconds = parse_duration(value, signed=signed, bare=bare)
         except ValueError as exc:
             raise PydanticCustomError("duration", str(exc)) from None
+        shown = _shown(value)
+        if at_most is not None and seconds > at_most:
+            raise PydanticCustomError("range", f"{shown} is too long; at most {format_duration(at_most)}")
+        if signed and at_most is not None and seconds < -at_most:
+            raise PydanticCustomError("range", f"{shown} is too short; at least -{format_duration(at_most)}")
+        if above is not None and seconds <= above:
+            raise PydanticCustomError("range", f"{shown} is too short; more than {format_duration(above)} is needed")
+        return seconds
+
+    return check
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: ``'7h'``, ``420``."""
+    return repr(value.strip()) if isinstance(value, str) else f"{value!r}"
+
+
+def to_celsius(fahrenheit: float) -> float:
+    return (fahrenheit - 32) * 5 / 9
+
+
+_TEMPERATURE = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(°?\s*[cf])?$", re.IGNORECASE)
+TEMPERATURE_HINT = "write e.g. 24, 24C or 75F"
+
+
+def parse_temperature(value: Any, *, offset: bool = False) -> float:
+    """``24``, ``'24C'``, ``'24 °C'``, ``'75F'`` -> °C (an ``offset`` in °F is only scaled: ``'9F'`` -> 5).
+    A bare number is °C. Raises ValueError with a message for users (no range check)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a temperature; {TEMPERATURE_HINT}")
+    if isinstance(value, (int, float)):
+        number, unit = float(value), "c"
+    elif isinstance(value, str) and (match := _TEMPERATURE.match(value.strip())):
+        number, unit = float(match[1]), (match[2] or "c")[-1].lower()
+    else:
+        raise ValueError(f"{value!r} is not a temperature; {TEMPERATURE_HINT}")
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a temperature; {TEMPERATURE_HINT}")
+    if unit == "f":
+        number = number * 5 / 9 if offset else to_celsius(number)
+    return round(number, 2) + 0.0
+
+
+def _temperature(lo: float, hi: float, offset: bool = False):
+    f_lo, f_hi = (lo * 9 / 5, hi * 9 / 5) if offset else (to_fahrenheit(lo), to_fahrenheit(hi))
+    allowed = f"allowed {lo:g}–{hi:g} °C ({round(f_lo, 1):g}–{round(f_hi, 1):g} °F)"
+
+    def check(value: Any) -> float:
+        try:
+            celsius = parse_temperature(value, offset=offset)
+        except ValueError as exc:
+            raise PydanticCustomError("number", f"{exc}; {allowed}") from None
+        if not lo <= celsius <= hi:
+            message = f"{_shown(value)} is out of range; {allowed}"
+            bare = not isinstance(value, str) or not _TEMPERATURE.match(value.strip())[2]  # type: ignore[index]
+            if bare and f_lo <= celsius <= f_hi:
+                message += f"; a bare number is °C: did you mean {celsius:g}F?"
+            raise PydanticCustomError("range", message)
+        return celsius
 
     return check
 
@@ -131,12 +212,23 @@ def _hex_color(value: Any) -> str:
 _dur = PlainSerializer(format_duration, return_type=str)
 
 Seconds = Annotated[float, BeforeValidator(_duration(signed=False)), _dur]
-"""A duration of 0 or more, held in seconds."""
+"""A technical time of 0 or more (a fade, a timeout), held in seconds; a bare number is seconds."""
 SignedSeconds = Annotated[float, BeforeValidator(_duration(signed=True)), _dur]
-"""A duration that may be negative (a phase counted back from the end)."""
-Celsius = Annotated[float, BeforeValidator(_number(5, 35, " °C"))]
-"""A thermostat target. 5–35 °C is what thermostats accept; room limits narrow it."""
-CelsiusOffset = Annotated[float, BeforeValidator(_number(-5, 5, " °C"))]
+"""A technical time that may be negative; a bare number is seconds."""
+Minutes = Annotated[float, BeforeValidator(_duration(signed=False, bare=MINUTE)), _dur]
+"""A length a person plans (a booking's lead), held in seconds; a bare number is minutes."""
+SignedMinutes = Annotated[float, BeforeValidator(_duration(signed=True, bare=MINUTE)), _dur]
+"""A session time that may be negative (a phase counted back from the end); a bare number is minutes."""
+SessionLength = Annotated[float, BeforeValidator(_duration(False, MINUTE, above=0, at_most=6 * HOUR)), _dur]
+"""A session's length: more than 0, at most 6 h; a bare number is minutes."""
+Extension = Annotated[float, BeforeValidator(_duration(True, MINUTE, at_most=6 * HOUR)), _dur]
+"""What an extension adds (negative: shortens), at most 6 h either way; a bare number is minutes."""
+Lead = Annotated[float, BeforeValidator(_duration(False, MINUTE, at_most=3 * HOUR)), _dur]
+"""Pre-conditioning before a session, at most 3 h; a bare number is minutes."""
+Celsius = Annotated[float, BeforeValidator(_temperature(5, 35))]
+"""A thermostat target. 5–35 °C is what thermostats accept; room limits narrow it. ``75F`` is taken."""
+CelsiusOffset = Annotated[float, BeforeValidator(_temperature(-5, 5, offset=True))]
+"""Warmer (+) or cooler (-), in °C; ``9F`` is 5 °C."""
 Percent = Annotated[int, BeforeValidator(_number(0, 100, " %", integer=True))]
 """Brightness in percent; 0 is off."""
 Kelvin = Annotated[int, BeforeValidator(_number(1500, 6500, " K", integer=True))]

@@ -106,8 +106,10 @@ def test_start_pause_resume_extend_stop_change_the_status(api: Api):
     assert extended["remaining_s"] == 2640 + 600
     shortened = api.http.post("/api/rooms/studio/extend", json={"by": "-5m"}).json()
     assert shortened["remaining_s"] == 2640 + 300
-    in_seconds = api.http.post("/api/rooms/studio/extend", json={"by": 60}).json()
-    assert in_seconds["remaining_s"] == 2640 + 360
+    in_minutes = api.http.post("/api/rooms/studio/extend", json={"by": 1}).json()  # a bare number is minutes
+    assert in_minutes["remaining_s"] == 2640 + 360
+    as_text = api.http.post("/api/rooms/studio/extend", json={"by": "1"}).json()
+    assert as_text["remaining_s"] == 2640 + 420
 
     stopped = api.http.post("/api/rooms/studio/stop")
     assert stopped.status_code == 200 and stopped.json()["state"] == "idle"
@@ -386,7 +388,7 @@ def test_malformed_bodies_are_422(api: Api, raw, words):
 
 
 def test_query_validation_has_the_same_shape(api: Api):
-    for params, words in (({"limit": "many"}, "'many'"), ({"limit": 0}, "greater than or equal to 1")):
+    for params, words in (({"limit": "many"}, "'many'"), ({"limit": 0}, "'0' is too low; at least 1")):
         response = api.http.get("/api/history", params=params)
         assert response.status_code == 422
         reply = response.json()
@@ -397,7 +399,10 @@ def test_bad_client_bodies_are_422(api: Api):
     reply = api.http.post("/api/clients", json={"label": "A", "comfort": {"temperature_offset": 9}})
     assert reply.status_code == 422
     assert reply.json()["issues"] == [
-        {"field": "comfort.temperature_offset", "message": "9 is out of range; allowed -5–5 °C"}
+        {
+            "field": "comfort.temperature_offset",
+            "message": "9 is out of range; allowed -5–5 °C (-9–9 °F); a bare number is °C: did you mean 9F?",
+        }
     ]
     assert api.http.post("/api/clients", json={"comfort": {}}).json()["issues"][0]["field"] == "label"
     for lax in ("yes", 1, "true", "off", 0.0):

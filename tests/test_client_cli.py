@@ -308,7 +308,7 @@ def test_clients_add_names_the_option_that_is_wrong(tmp_path: Path, capsys):
     )
     assert code == 1
     assert err.splitlines() == [
-        "error: clients add: --warmer/--cooler: 9 is out of range; allowed -5–5 °C",
+        "error: clients add: --warmer/--cooler: '9' is out of range; allowed -5–5 °C (-9–9 °F); a bare number is °C: did you mean 9F?",
         "error: clients add: --max-brightness: 140 is out of range; allowed 0–100 %",
         "error: clients add: --volume-offset: 2.5 is not a whole number; allowed -50–50",
     ]

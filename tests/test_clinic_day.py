@@ -143,23 +143,23 @@ def test_a_six_room_clinic_day(tmp_path, caplog):
         cancelled.add(bid)
 
     actions = {
-        "07:00": [lambda: attempt("walk-in r3 07:00 30m", Start(room="r3", preset="walkin", duration=1800))],
+        "07:00": [lambda: attempt("walk-in r3 07:00 30m", Start(room="r3", preset="walkin", duration="30m"))],
         "08:40": [
-            lambda: attempt("extend r4 into 09:00", Extend(room="r4", by=600)),
-            lambda: attempt("extend r5 5m", Extend(room="r5", by=300)),
+            lambda: attempt("extend r4 into 09:00", Extend(room="r4", by="10m")),
+            lambda: attempt("extend r5 5m", Extend(room="r5", by="5m")),
         ],  # fmt: skip
         "10:00": [lambda: cancel("r1", 15)],
         "10:30": [feed_edit],
         "11:30": [
-            lambda: attempt("extend r3 into lunch", Extend(room="r3", by=600)),
-            lambda: attempt("extend r2 into lunch", Extend(room="r2", by=600)),
+            lambda: attempt("extend r3 into lunch", Extend(room="r3", by="10m")),
+            lambda: attempt("extend r2 into lunch", Extend(room="r2", by="10m")),
         ],  # fmt: skip
         "12:01": [lambda: attempt("walk-in r1 lunch", Start(room="r1", preset="walkin"))],
         "12:15": [
-            lambda: attempt("walk-in r2 60m", Start(room="r2", preset="walkin", duration=3600)),
-            lambda: attempt("walk-in r2 40m", Start(room="r2", preset="walkin", duration=2400)),
+            lambda: attempt("walk-in r2 60m", Start(room="r2", preset="walkin", duration="60m")),
+            lambda: attempt("walk-in r2 40m", Start(room="r2", preset="walkin", duration="40m")),
         ],  # fmt: skip
-        "14:30": [lambda: attempt("extend r2 into 15:00", Extend(room="r2", by=600))],
+        "14:30": [lambda: attempt("extend r2 into 15:00", Extend(room="r2", by="10m"))],
         "15:01": [lambda: attempt("walk-in r1 in the cancelled slot", Start(room="r1", preset="walkin"))],
         "15:50": [lambda: cancel("r2", 16)],
     }

@@ -135,7 +135,7 @@ def test_pause_resume_and_extend_move_the_end_and_stop_puts_the_room_back(rig):
     rig.clock.now += 30
     status = rig.controller.execute(Resume(room="studio")).room
     assert status is not None and status["remaining_s"] == 50
-    status = rig.controller.execute(Extend(room="studio", by=600)).room
+    status = rig.controller.execute(Extend(room="studio", by="10m")).room
     assert status is not None and status["remaining_s"] == 650
     rig.controller.execute(Stop(room="studio"))
     rig.tick()
@@ -220,3 +220,40 @@ def test_a_clock_stepped_back_moves_the_session_with_it_and_forward_ends_it(rig)
     rig.room.clock_stepped(600)
     rig.tick()
     assert not rig.room.active and [h["outcome"] for h in rig.store.history()] == ["completed"]
+
+
+def test_a_shortening_past_the_elapsed_time_stops_the_session_and_history_says_stopped(rig):
+    rig.controller.execute(Start(room="studio", preset="test", duration="30m"))
+    rig.clock.now += 12 * 60
+    status = rig.controller.execute(Extend(room="studio", by="-60m")).room
+    assert status is not None and status["state"] == "idle"
+    assert "shortened past the elapsed 12m: the session is stopped" in status["notes"]
+    rig.tick()
+    assert [h["outcome"] for h in rig.store.history()] == ["stopped"]
+
+
+def test_a_shortening_that_leaves_time_keeps_the_session_running(rig):
+    rig.controller.execute(Start(room="studio", preset="test", duration="30m"))
+    rig.clock.now += 12 * 60
+    status = rig.controller.execute(Extend(room="studio", by="-10m")).room
+    assert status is not None and status["state"] == "running" and status["remaining_s"] == 8 * 60
+    assert not any("stopped" in n for n in status.get("notes") or ())
+
+
+def test_a_client_label_close_to_a_known_one_is_refused_naming_it_on_every_surface(rig):
+    rig.controller.execute(AddClient(label="A. Smith", comfort=Comfort(temperature_offset=1.5)))
+    for command in (
+        Start(room="studio", preset="test", client="A Smith"),
+        {"action": "start", "room": "studio", "preset": "test", "client": "a.smith"},  # as HTTP and MQTT send it
+    ):
+        with pytest.raises(NotFound, match=r"^unknown client '(A Smith|a.smith)'; did you mean 'A. Smith'\?$"):
+            rig.controller.execute(command)
+    assert rig.room.status()["state"] == "idle"  # nothing started with the preferences dropped
+
+
+def test_a_label_like_no_known_client_starts_without_preferences_and_says_so(rig):
+    rig.controller.execute(AddClient(label="A. Smith", comfort=Comfort(temperature_offset=1.5)))
+    status = rig.controller.execute(Start(room="studio", preset="test", client="B. Jones")).room
+    assert status is not None and status["state"] == "running"
+    assert "the client is not on the client list: no comfort preferences apply" in status["notes"]
+    assert rig.connection.last("zigbee2mqtt/trv/set")["occupied_heating_setpoint"] == 24

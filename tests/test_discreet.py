@@ -207,7 +207,7 @@ def test_the_daemon_forgets_history_older_than_history_keep_days(tmp_path: Path,
 @pytest.mark.unit
 def test_history_keep_days_is_checked_and_defaults_to_a_year(tmp_path: Path):
     assert parse_config("{}", "ambience.yaml", tmp_path).history.keep_days == 365
-    with pytest.raises(ConfigError, match=r"history\.keep_days: 0: input should be greater than or equal to 1"):
+    with pytest.raises(ConfigError, match=r"history\.keep_days: 0 is too low; at least 1"):
         parse_config('{"history": {"keep_days": 0}}', "ambience.yaml", tmp_path)
 
 

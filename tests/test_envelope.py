@@ -28,7 +28,7 @@ SONGS = [Song("tone0", 7.0), Song("tone1", 9.0), Song("tone2", 8.0)]
 
 def session(length: float = 20.0, volume: int = 50, fade_in: float = 4.0, fade_out: float = 6.0) -> Timeline:
     music = Music(playlist="tones", volume=volume, fade_in=fade_in, fade_out=fade_out)
-    preset = Preset(id="test", name="test", duration=length, music=music)
+    preset = Preset(id="test", name="test", duration=f"{length}s", music=music)
     return Timeline(preset, SessionFacts(started_at=T0, duration=length, seed=7))
 
 

@@ -301,7 +301,7 @@ def test_discovery_off_publishes_nothing_and_withdraws_an_earlier_announcement(b
     "record, problem",
     [
         (b'{"prefix": "homeassistant/#", "rooms": ["room1"]}', "prefix: 'homeassistant/#' is not allowed"),
-        (b'{"prefix": 5}', "prefix: 5: input should be a valid string"),
+        (b'{"prefix": 5}', "prefix: 5 is not text"),
         (b'{"rooms": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "not JSON: nested too deeply"),
         (b'{"rooms": ["' + b"x" * 70_000 + b'"]}', "70,015 bytes; at most 65,536 are read"),
         (b'{"prefix": "homeassistant", "rooms": ["room1", "Room 2"], "extra": 1}', "rooms[1]: 'Room 2' is not"),

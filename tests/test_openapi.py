@@ -67,7 +67,7 @@ def out_of_range_duration(body: object) -> str | None:
         if not isinstance(value, str):
             continue
         try:
-            seconds = parse_duration(value, signed=True)
+            seconds = parse_duration(value, signed=True, bare=60)
         except ValueError:
             continue
         bound = 6 * 3600 if key in ("duration", "by") else 3 * 3600

@@ -303,7 +303,7 @@ def light_blocks(draw, phase=False):
 @st.composite
 def presets(draw):
     duration = draw(st.integers(60, 3 * 3600))
-    data: dict = {"id": "p", "name": "P", "duration": duration}
+    data: dict = {"id": "p", "name": "P", "duration": f"{duration}s"}
     if draw(st.booleans()):
         data["climate"] = {"target": draw(st.floats(5, 35, allow_nan=False))}
     if draw(st.booleans()):
@@ -319,13 +319,13 @@ def presets(draw):
         }
     switch_roles = st.lists(st.sampled_from(SWITCHES), unique=True, max_size=3)
     data["switches"] = {
-        r: {"state": draw(st.sampled_from(["on", "off"])), "from": draw(st.integers(-3600, duration - 1))}
+        r: {"state": draw(st.sampled_from(["on", "off"])), "from": f"{draw(st.integers(-3600, duration - 1))}s"}
         for r in draw(switch_roles)
     }
     phases = []
     for i in range(draw(st.integers(0, 4))):
         at = draw(st.one_of(st.integers(0, duration - 1), st.integers(-duration, -1)))
-        phase = {"name": f"p{i}", "at": at}
+        phase = {"name": f"p{i}", "at": f"{at}s"}
         if draw(st.booleans()):
             phase["lights"] = draw(light_blocks())
         if draw(st.booleans()):

@@ -131,7 +131,7 @@ def test_a_walk_in_running_into_a_booking_is_refused_naming_it_unless_forced(cli
     assert f"booking {booked.id}" in message and "booked at 19:00" in message and "client F. W." in message
     assert "would run until 19:10" in message and "free until 19:00 and again from 20:00" in message
     assert not room.active  # nothing started
-    execute(Start(room="studio", preset="walkin", duration=40 * 60))  # 18:20–19:00 fits
+    execute(Start(room="studio", preset="walkin", duration="40m"))  # 18:20–19:00 fits
     assert room.active
     execute(Stop(room="studio"))
     asyncio.run(room.tick())
@@ -156,11 +156,11 @@ def test_an_extension_into_the_next_booking_is_refused_with_what_fits_unless_for
     daemon.bookings.book("studio", "hour", parse_when(f"{DAY} 09:00", LONDON))
     nxt = daemon.bookings.book("studio", "hour", parse_when(f"{DAY} 10:05", LONDON))
     run_until(daemon, clock, at("09:40"), step=60.0)
-    execute(Extend(room="studio", by=5 * 60))  # to 10:05: touches the next one
+    execute(Extend(room="studio", by="5m"))  # to 10:05: touches the next one
     with pytest.raises(BookedAhead, match=f"booking {nxt.id}.*extending by 10m would run until 10:15"):
-        execute(Extend(room="studio", by=10 * 60))
+        execute(Extend(room="studio", by="10m"))
     assert room.ends_at == at("10:05")
-    execute(Extend(room="studio", by=10 * 60, force=True))
+    execute(Extend(room="studio", by="10m", force=True))
     assert room.ends_at == at("10:15")
     run_until(daemon, clock, at("10:20"), step=60.0)
     facts = room.record.facts

@@ -2,6 +2,9 @@
 
 HTTP bodies, MQTT payloads, CLI calls and scheduled jobs all become one of these models;
 validation happens here, once. A bad command is refused whole with every problem named.
+
+Lengths (``duration``, ``lead``, ``by``) are written ``45m``, ``1h30``; a bare number, in JSON or text,
+is minutes on every surface (:data:`ambience.units.SessionLength`). What comes back keeps ``*_s`` seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ambience.model._base import ClientLabel, PresetId, RoomId, Strict
 from ambience.model.calendar import Event
 from ambience.model.client import Comfort
 from ambience.model.parse import issues_from
-from ambience.units import Bool, Seconds, SignedSeconds
+from ambience.units import Bool, Extension, Lead, SessionLength
 
 
 class CommandInvalid(InvalidFile):
@@ -30,12 +33,12 @@ class Start(Strict):
     action: Literal["start"] = "start"
     room: RoomId
     preset: PresetId
-    duration: Annotated[Seconds, Field(gt=0, le=6 * 3600)] | None = None
+    duration: SessionLength | None = None
     """The session's length, if not the preset's."""
     client: ClientLabel | None = None
     replace: Bool = False
     """Start even if a session is running in the room (it is ended first)."""
-    lead: Annotated[Seconds, Field(le=3 * 3600)] = 0.0
+    lead: Lead = 0.0
     """Pre-conditioning before the session: only the climate runs."""
     force: Bool = False
     """Start even if the session would run into a booking of the room (the booked client then waits)."""
@@ -54,7 +57,7 @@ class Resume(Strict):
 class Extend(Strict):
     action: Literal["extend"] = "extend"
     room: RoomId
-    by: Annotated[SignedSeconds, Field(ge=-6 * 3600, le=6 * 3600)]
+    by: Extension
     force: Bool = False
     """Extend even if the session would then run into a booking of the room (the booked client then waits)."""
 
@@ -76,8 +79,8 @@ class Book(Strict):
     at: Annotated[str, Field(min_length=1, max_length=64)]
     """The clinic's time as people write it (:mod:`ambience.core.when`: ``14:00``, ``tomorrow 9:30``,
     ``2026-12-01 14:00``), or ISO 8601 with an offset."""
-    duration: Annotated[Seconds, Field(gt=0, le=6 * 3600)] | None = None
-    lead: Annotated[Seconds, Field(le=3 * 3600)] | None = None
+    duration: SessionLength | None = None
+    lead: Lead | None = None
     client: ClientLabel | None = None
 
 
@@ -121,7 +124,7 @@ class Move(Strict):
     """As :attr:`Book.at`."""
     room: RoomId | None = None
     preset: PresetId | None = None
-    duration: Annotated[Seconds, Field(gt=0, le=6 * 3600)] | None = None
+    duration: SessionLength | None = None
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,9 @@ from ambience.config.library import Library
 from ambience.core.booking import Booking
 from ambience.core.calendar_plan import SyncReport
 from ambience.core.when import WhenError, parse_time
-from ambience.errors import BookedAhead, BookingError, Issue, NotFound, StoreError
+from ambience.errors import AmbienceError, BookedAhead, BookingError, Issue, NotFound, StoreError
 from ambience.infra.store import Store
-from ambience.model.client import Client
+from ambience.model.client import Client, close_label
 from ambience.units import format_duration
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,14 @@ class Departure(Protocol):
     async def leave(self, force: bool = False) -> dict[str, Any]: ...
 
     def go(self) -> None: ...
+
+
+class UnknownClient(NotFound):
+    """A client label that is not known but close to one that is: ``unknown client 'A Smith'; did you mean 'A. Smith'?``."""
+
+    def __init__(self, label: str, meant: str):
+        AmbienceError.__init__(self, f"unknown client {label!r}; did you mean {meant!r}?")
+        self.kind, self.name = "client", label
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,7 @@ class Controller:
             self.store.remove_client(command.label)
             return Result()
         room = self.room(command.room)
+        note: str | None = None
         if isinstance(command, Start):
             preset = self.library.get(command.preset)
             if not command.force:
@@ -144,8 +153,10 @@ class Controller:
                 self._keep_bookings(room, starts, starts + length, f"a {format_duration(length)} session now")
             comfort = None
             if command.client:
-                known = self.store.client(command.client)
+                known = self._client(command.client)
                 comfort = known.comfort if known else None
+                if known is None:
+                    note = "the client is not on the client list: no comfort preferences apply"
             room.start(
                 preset, duration=command.duration, client=command.client, comfort=comfort,
                 lead=command.lead, replace=command.replace,
@@ -160,11 +171,26 @@ class Controller:
                 self._keep_bookings(
                     room, self.clock(), ends + command.by, f"extending by {format_duration(command.by)}"
                 )
-            room.extend(command.by)
+            note = room.extend(command.by)
         elif isinstance(command, Stop):
             room.stop()
         self.changed(room.id)
-        return Result(room=self.status(room.id)[0])
+        status = self.status(room.id)[0]
+        if note:
+            status["notes"] = [*(status.get("notes") or ()), note]
+        return Result(room=status)
+
+    def _client(self, label: str) -> Client | None:
+        """The client a typed label names. A label close to a known one but not it (``A Smith`` for ``A.
+        Smith``) is refused, naming the one meant: taken as a new client, its preferences would be dropped
+        without a word. A label like no other is a client not on the list (a walk-in): None."""
+        known = self.store.client(label)
+        if known is not None:
+            return known
+        meant = close_label(label, [c.label for c in self.store.clients()])
+        if meant is not None:
+            raise UnknownClient(label, meant)
+        return None
 
     def _service(self) -> BookingService:
         if self.bookings is None:
@@ -244,6 +270,8 @@ class Controller:
         service = self._service()
         if isinstance(command, Book):
             self.room(command.room)
+            if command.client:
+                self._client(command.client)
             start = self._when(command.at)
             booking = service.book(
                 command.room, command.preset, start,

@@ -47,7 +47,7 @@ from ambience.model.preset import Preset
 from ambience.model.state import RoomState, Switch
 from ambience.music.base import Player
 from ambience.music.library import Playlist, load_playlist
-from ambience.units import format_clock, format_temperature
+from ambience.units import format_clock, format_duration, format_temperature
 
 log = logging.getLogger(__name__)
 
@@ -241,9 +241,19 @@ class Room:
     def resume(self) -> None:
         self._change(lambda f, now: f.resume(now))
 
-    def extend(self, by: float) -> None:
+    def extend(self, by: float) -> str | None:
+        """Add ``by`` seconds (negative shortens). A shortening that takes the end to or before now stops
+        the session (outcome ``stopped``, not ``completed``: it did not run its length) and says so."""
+        if by < 0 and self.active:
+            assert self.record is not None
+            now, facts = self.clock(), self.record.facts
+            if facts.stopped_at is None and now < facts.ends_at(now) <= now - by:
+                elapsed = max(0.0, facts.elapsed(now))
+                self.stop()
+                return f"shortened past the elapsed {format_duration(round(elapsed))}: the session is stopped"
         self._change(lambda f, now: f.extend(by, now))
         self.fitted = self._refit(self.fitted)
+        return None
 
     def stop(self, outcome: str = "stopped") -> None:
         """End the session now. An ending always takes effect: a store error does not keep a room heated."""
@@ -315,7 +325,13 @@ class Room:
             self.preset = self.library.get(record.preset)
         except AmbienceError:
             log.error("%s: preset %r of the stored session is gone; ending the session", self.id, record.preset)
-            self.preset = Preset(id=record.preset, name=record.preset, duration=max(1.0, record.facts.duration))
+            self.preset = Preset.model_validate(
+                {
+                    "id": record.preset,
+                    "name": record.preset,
+                    "duration": f"{min(max(1.0, record.facts.duration), 6 * 3600)}s",
+                }
+            )
             record.facts = record.facts.stop(self.clock()) if record.facts.stopped_at is None else record.facts
         self.fitted, self._fit_tried = None, False
         self._set_timeline()

@@ -75,8 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what happens")
-    common.add_argument(
-        "--config", metavar="FILE", help="the config file (default: $AMBIENCE_CONFIG, else ./ambience.yaml if present)"
+    common.add_argument(  # SUPPRESS: a subcommand's own (absent) --config must not undo one given before it
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="the config file (default: $AMBIENCE_CONFIG, else ./ambience.yaml if present)",
     )
     parser = argparse.ArgumentParser(
         prog="ambience",

@@ -8,9 +8,17 @@ from ambience.units import parse_duration
 
 
 def duration(text: str) -> float:
-    """``--timeout 5s`` -> 5.0; anything else is refused with what is allowed."""
+    """A technical time: ``--timeout 5s`` -> 5.0 (a bare number is seconds); anything else is refused with what is allowed."""
     try:
         return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def length(text: str) -> float:
+    """A length a person plans (``--for``, ``--lead``): ``45m``, ``1h30``; a bare number is minutes (``--for 10``)."""
+    try:
+        return parse_duration(text, bare=60.0)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -23,4 +31,4 @@ def offset(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-__all__ = ["duration", "offset"]
+__all__ = ["duration", "length", "offset"]

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ambience.cli import Context
-from ambience.cli.args import duration
+from ambience.cli.args import length
 from ambience.cli.client_cmds import DaemonClient, _print_json
 from ambience.core.when import WhenError, parse_day, parse_time
 from ambience.units import format_duration
@@ -29,10 +29,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="the clinic's time: 14:00 (the next one), 2pm, 2:30pm, 'tomorrow 9:30', 'mon 10:00', '2026-12-03 10:00'",
     )
     p.add_argument(
-        "--for", dest="duration", type=duration, metavar="DURATION", help="the session's length, if not the preset's"
+        "--for",
+        dest="duration",
+        type=length,
+        metavar="DURATION",
+        help="the session's length, if not the preset's: 45m, 1h30 (a bare number is minutes)",
     )
     p.add_argument(
-        "--lead", type=duration, metavar="DURATION", help="pre-heat before the start (default from the config)"
+        "--lead", type=length, metavar="DURATION", help="pre-heat before the start (default from the config)"
     )
     p.add_argument("--client", metavar="LABEL")
     p.set_defaults(handler=cmd_book)
@@ -48,7 +52,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--at", required=True, metavar="TIME", help="the new start, written as for book --at")
     p.add_argument("--room", metavar="ROOM", help="another room (default: the same)")
     p.add_argument("--preset", metavar="PRESET", help="another preset (default: the same)")
-    p.add_argument("--for", dest="duration", type=duration, metavar="DURATION", help="a new length")
+    p.add_argument(
+        "--for", dest="duration", type=length, metavar="DURATION", help="a new length (a bare number is minutes)"
+    )
     p.set_defaults(handler=cmd_move)
 
     p = sub.add_parser("cancel", help="cancel a booking (one already running ends now)", parents=[common])
@@ -75,10 +81,10 @@ def cmd_book(args: argparse.Namespace, ctx: Context) -> int:
     # one), and what "14:00" means depends on the clock it is read against; the line below shows the day
     start = _resolve("--at", parse_time, args.at, ctx)
     body: dict[str, Any] = {"room": args.room, "preset": args.preset, "at": start.isoformat(timespec="minutes")}
-    if args.duration:
-        body["duration"] = args.duration
-    if args.lead:
-        body["lead"] = args.lead
+    if args.duration is not None:
+        body["duration"] = format_duration(args.duration)  # with its unit: a bare number would be minutes
+    if args.lead is not None:
+        body["lead"] = format_duration(args.lead)
     if args.client:
         body["client"] = args.client
     with DaemonClient.for_config(ctx.config) as client:
@@ -134,9 +140,11 @@ def cmd_bookings(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_move(args: argparse.Namespace, ctx: Context) -> int:
     start = _resolve("--at", parse_time, args.at, ctx)  # resolved here, as for book
     body: dict[str, Any] = {"at": start.isoformat(timespec="minutes")}
-    for key in ("room", "preset", "duration"):
+    for key in ("room", "preset"):
         if getattr(args, key):
             body[key] = getattr(args, key)
+    if args.duration is not None:
+        body["duration"] = format_duration(args.duration)
     with DaemonClient.for_config(ctx.config) as client:
         booking = client.request("PATCH", f"/api/bookings/{args.id}", json=body)["booking"]
     ctx.err.print(

@@ -390,7 +390,8 @@ def cmd_extend(args: argparse.Namespace, ctx: Context) -> int:
     with DaemonClient.for_config(ctx.config) as client:
         room = client.post(_room_path(args.room, "extend"), {"by": args.by, **({"force": True} if args.force else {})})
     what = "shortened by " + args.by[1:] if args.by.startswith("-") else f"extended by {args.by}"
-    ctx.out.print(escape(_said(room, what)))
+    stopped = [n for n in room.get("notes") or () if "the session is stopped" in str(n)]
+    ctx.out.print(escape(_said(room, stopped[0] if stopped else what)))
     return 0
 
 
@@ -504,8 +505,8 @@ def _register_clients(sub: argparse._SubParsersAction, common: argparse.Argument
     p = csub.add_parser("add", help="add a client, or replace their preferences", parents=[common])
     p.add_argument("label", metavar="LABEL", help='a label, e.g. "A. Smith"')
     warmth = p.add_mutually_exclusive_group()
-    warmth.add_argument("--warmer", type=_number, metavar="N", help="°C warmer than the preset (up to 5)")
-    warmth.add_argument("--cooler", type=_number, metavar="N", help="°C cooler than the preset (up to 5)")
+    warmth.add_argument("--warmer", metavar="N", help="warmer than the preset: 2 (°C), 2C or 4F (up to 5 °C)")
+    warmth.add_argument("--cooler", metavar="N", help="cooler than the preset: 2 (°C), 2C or 4F (up to 5 °C)")
     p.add_argument("--no-music", action="store_true", help="no music in their sessions")
     p.add_argument("--max-brightness", type=_number, metavar="PCT", help="no light brighter than this (0–100)")
     p.add_argument("--volume-offset", type=_number, metavar="N", help="louder (+) or quieter (-), -50–50")
@@ -533,8 +534,9 @@ def client_from_args(args: argparse.Namespace) -> ClientAdd:
     comfort: dict[str, Any] = {}
     if args.warmer is not None:
         comfort["temperature_offset"] = args.warmer
-    if args.cooler is not None:
-        comfort["temperature_offset"] = -args.cooler
+    if args.cooler is not None:  # "2", "2C", "4F": the model reads the unit, the sign says cooler
+        cooler = args.cooler.strip()
+        comfort["temperature_offset"] = cooler[1:] if cooler.startswith("-") else f"-{cooler}"
     if args.no_music:
         comfort["no_music"] = True
     if args.max_brightness is not None:
@@ -548,9 +550,10 @@ def client_from_args(args: argparse.Namespace) -> ClientAdd:
         raise CommandInvalid([Issue(i.source, OPTION_OF.get(i.field, i.field), i.message) for i in issues]) from None
 
 
-def _comfort_text(comfort: dict[str, Any]) -> list[str]:
+def _comfort_text(comfort: dict[str, Any], units: str = "metric") -> list[str]:
     offset = comfort.get("temperature_offset") or 0
-    warmth = f"{abs(offset):g} °C {'warmer' if offset > 0 else 'cooler'}" if offset else "—"
+    shown = format_temperature(abs(offset), units, offset=True)
+    warmth = f"{shown} {'warmer' if offset > 0 else 'cooler'}" if offset else "—"
     brightness = f"≤ {comfort['max_brightness']} %" if comfort.get("max_brightness") is not None else "—"
     volume = f"{comfort.get('volume_offset', 0):+d}" if comfort.get("volume_offset") else "—"
     return [warmth, "no" if comfort.get("no_music") else "yes", brightness, volume]
@@ -565,7 +568,7 @@ def cmd_clients_add(args: argparse.Namespace, ctx: Context) -> int:
     finally:
         store.close()
     names = ("temperature", "music", "brightness", "volume")
-    shown = zip(names, _comfort_text(client.comfort.model_dump()), strict=True)
+    shown = zip(names, _comfort_text(client.comfort.model_dump(), ctx.config.units), strict=True)
     details = ", ".join(f"{name} {value}" for name, value in shown if value != "—")
     said = f"{'updated' if known else 'added'} client {client.label!r}" + (f": {details}" if details else "")
     ctx.out.print(escape(said))
@@ -588,7 +591,7 @@ def cmd_clients_list(args: argparse.Namespace, ctx: Context) -> int:
     for col in ("LABEL", "TEMPERATURE", "MUSIC", "MAX BRIGHTNESS", "VOLUME"):
         table.add_column(col, no_wrap=True)
     for client in clients:
-        table.add_row(escape(client["label"]), *_comfort_text(client["comfort"]))
+        table.add_row(escape(client["label"]), *_comfort_text(client["comfort"], ctx.config.units))
     ctx.out.print(table)
     return 0
 

@@ -84,12 +84,15 @@ def _count(n: int, what: str) -> str:
 
 
 def _duration(value: str, what: str, *, positive: bool = False) -> float:
+    """A fade (a bare number: seconds) or, ``positive``, a session's length (a bare number: minutes, at most 6 h)."""
     try:
-        seconds = parse_duration(value)
+        seconds = parse_duration(value, bare=60.0 if positive else 1.0)
     except ValueError as exc:
         raise CommandError(f"{what}: {exc}") from None
     if positive and seconds <= 0:
         raise CommandError(f"{what}: {value!r} must be more than 0")
+    if positive and seconds > 6 * 3600:
+        raise CommandError(f"{what}: {value!r} is too long; at most 6h")
     return seconds
 
 
@@ -223,7 +226,7 @@ def cmd_play(args: argparse.Namespace, ctx: Context) -> int:
     playlist = _load(ctx, args.playlist)
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
     music = Music(playlist=args.playlist, volume=args.volume, shuffle=True, fade_in=fade_in, fade_out=fade_out)
-    preset = Preset(id="play", name="play", duration=length, music=music)
+    preset = Preset.model_validate({"id": "play", "name": "play", "duration": f"{length}s", "music": music})
     fitted = fit(playlist.tracks, length, seed, fade_out=fade_out)
     player = make_player(speaker, max_volume=limits.max_volume, name="play")
     asyncio.run(_play(ctx, player, preset, limits, fitted, seed))

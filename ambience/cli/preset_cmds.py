@@ -17,7 +17,7 @@ from ambience.model.preset import Preset
 from ambience.model.state import ALL, Light, LightTarget, RoomState
 from ambience.music import sounds
 from ambience.music.library import load_playlist
-from ambience.units import format_clock, format_duration
+from ambience.units import format_clock, format_duration, format_temperature
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -73,7 +73,7 @@ def describe_light(lt: LightTarget) -> str:
     return one(lt.now)
 
 
-def describe(state: RoomState) -> dict[str, str]:
+def describe(state: RoomState, units: str = "metric") -> dict[str, str]:
     lights = ""
     if state.lights:
         parts = [describe_light(state.lights[ALL])]
@@ -81,7 +81,9 @@ def describe(state: RoomState) -> dict[str, str]:
         lights = "; ".join(parts)
     climate = ""
     if state.climate and state.climate.target:
-        climate = f"{state.climate.target:g} °C" + (f" {state.climate.mode}" if state.climate.mode else "")
+        climate = format_temperature(state.climate.target, units) + (
+            f" {state.climate.mode}" if state.climate.mode else ""
+        )
     music = ""
     if state.music:
         m = state.music
@@ -115,7 +117,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     lead = sorted({s.start for s in preset.switches.values() if s.start < 0})  # before the start: switches only
     for point in lead + timeline.change_points():
         state = timeline.at(point)
-        described = describe(state)
+        described = describe(state, ctx.config.units)
         row = [described[c] for c in columns]
         key = (state.phase, tuple(row))
         if key == previous:
@@ -133,7 +135,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         if preset.switch_roles():  # a preset without switches leaves them out of what it says
             kept.append("switches" if after.switches is None else "other switches")
         end = timeline.at(preset.duration)
-        text = describe(end)
+        text = describe(end, ctx.config.units)
         shown = "; ".join(f"{k} {v}" for k, v in text.items() if v)
         out.print(f"After: {shown}" + (f"; {', '.join(kept)} restored as found" if kept else ""))
     if preset.switch_roles():

@@ -1,7 +1,8 @@
 """The daemon's config (``ambience.yaml``): broker, limits, folders and the rooms with their devices.
 
 Found at ``--config FILE``, else ``$AMBIENCE_CONFIG``, else ``./ambience.yaml`` if present;
-without a file the defaults apply. Any value can be overridden from the environment:
+without a file the defaults apply. A file named by ``--config`` or ``$AMBIENCE_CONFIG`` must exist
+(``config file /x.yaml does not exist``); only the implicit ``./ambience.yaml`` is optional. Any value can be overridden from the environment:
 ``AMBIENCE_MQTT__URL``, ``AMBIENCE_MQTT__PASSWORD``, ``AMBIENCE_STATE_DIR`` …
 Relative paths in the file are relative to the file's folder.
 """
@@ -174,6 +175,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> tuple[Config, Pat
     file = find_config_file(path)
     if file is None:
         return parse_config(None, "defaults", Path.cwd()), None
+    if not file.exists():  # named by --config or $AMBIENCE_CONFIG: the defaults in its place would be a surprise
+        how = "named by --config" if path else "named by $AMBIENCE_CONFIG"
+        raise ConfigError([Issue(f"config file {file} does not exist ({how})", "", "")])
     text, issues = read_text(file, MAX_BYTES, "config file")
     if text is None:
         raise ConfigError(issues)

@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 from ambience.errors import CalendarError, Issue, NotFound
 from ambience.model._base import Strict
 from ambience.model.calendar import Event
-from ambience.units import Seconds, format_duration
+from ambience.units import Minutes, Seconds, format_duration
 
 LENGTH_TOLERANCE = 60.0
 """Seconds either side within which an event's length matches a preset rule's ``length``."""
@@ -106,7 +106,7 @@ class PresetRule(Strict):
     keywords: list[Text] = []
     """Any of these, any case, in the event's SUMMARY or DESCRIPTION."""
     title: Regex | None = None
-    length: Seconds | None = None
+    length: Minutes | None = None
     """The event's length, ± 1 minute: ``30m``."""
 
     @model_validator(mode="after")

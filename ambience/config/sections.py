@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from ambience.config.calendars import CalendarsConfig
 from ambience.model._base import ROOM_ID, Strict
-from ambience.units import Seconds
+from ambience.units import Lead, Seconds, SessionLength
 
 
 def _protocol(value: Any) -> Any:
@@ -142,8 +142,8 @@ class RecurringBooking(Strict):
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
     at: Annotated[str, Field(pattern=r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$")]
     """Local wall time, ``HH:MM``."""
-    duration: Seconds | None = None
-    lead: Seconds | None = None
+    duration: SessionLength | None = None
+    lead: Lead | None = None
     client: str | None = None
 
     def at_time(self) -> dt_time:
@@ -166,7 +166,7 @@ def _zone(value: Any) -> Any:
 class BookingsConfig(Strict):
     timezone: Annotated[str | None, BeforeValidator(_zone)] = None
     """The clinic's IANA time zone (default: this machine's)."""
-    lead: Seconds = 900.0
+    lead: Lead = 900.0
     """Pre-heat before a booking: only the climate runs from ``start − lead``."""
     on_busy: Literal["wait", "replace"] = "wait"
     """A manual session still running when a booking is due: wait for it to end, or replace it."""
@@ -226,5 +226,5 @@ class HomeAssistantConfig(Strict):
     """Home Assistant's discovery prefix (MQTT integration → options)."""
     birth_topic: Annotated[str, Field(pattern=TOPIC)] = "homeassistant/status"
     """Where Home Assistant says ``online`` after it (re)starts. Its default does not follow the prefix."""
-    extend_by: Annotated[Seconds, Field(gt=0, le=6 * 3600)] = 600.0
+    extend_by: SessionLength = 600.0
     """What the *Extend* button adds."""

@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ambience.errors import Issue
+from ambience.units import format_duration
 
 MAX_DEPTH = 32
 """Levels of nested mappings and lists in a preset or config; the shipped presets have 6, a clinic config about 7."""
@@ -288,6 +289,78 @@ def _shown_loc(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+_LIMITS = {
+    "less_than_equal": ("le", "at most", "too long", "too high"),
+    "less_than": ("lt", "under", "too long", "too high"),
+    "greater_than_equal": ("ge", "at least", "too short", "too low"),
+    "greater_than": ("gt", "more than", "too short", "too low"),
+}
+_KINDS = {
+    "int_parsing": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "int_type": "is not a whole number",
+    "float_parsing": "is not a number",
+    "float_type": "is not a number",
+    "finite_number": "is not a number",
+    "bool_parsing": "is not true or false",
+    "bool_type": "is not true or false",
+    "string_type": "is not text",
+    "dict_type": "is not a mapping (key: value)",
+    "model_type": "is not a mapping (key: value)",
+    "model_attributes_type": "is not a mapping (key: value)",
+    "list_type": "is not a list",
+    "tuple_type": "is not a list",
+    "url_parsing": "is not a URL",
+    "url_scheme": "is not a URL this can use",
+}
+
+
+def _is_duration(model: type[BaseModel], loc: tuple[Any, ...]) -> bool:
+    """Whether the field at ``loc`` holds a duration (its bounds are then said as durations: ``6h``)."""
+    if not loc or not isinstance(loc[-1], str):
+        return False
+    for parent in _model_at(model, loc[:-1]):
+        field = _field(parent, loc[-1])
+        if field is not None and any(getattr(m, "func", None) is format_duration for m in field.metadata):
+            return True
+    return False
+
+
+def _shown_input(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return {"dict": "a mapping", "list": "a list", "tuple": "a list"}[type(value).__name__]
+    return repr(value.strip() if isinstance(value, str) else value)
+
+
+def plain_words(err: Any, duration: bool = False, joiner: str = ": ") -> str:
+    """A pydantic error in the words a person reads: ``'7h' is too long; at most 6h``, not
+    "Input should be less than or equal to 21600" (``duration``: the field holds seconds)."""
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    shown = _shown_input(value)
+    if kind in _LIMITS:
+        key, bound, long, high = _LIMITS[kind]
+        limit = ctx.get(key)
+        if duration and isinstance(limit, (int, float)):
+            return f"{shown} is {long}; {bound} {format_duration(limit)}"
+        return f"{shown} is {high}; {bound} {limit}"
+    if kind == "string_too_long":
+        return f"{shown} is too long; at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        least = ctx.get("min_length", 1)
+        return (
+            "is empty; write at least 1 character"
+            if least == 1
+            else f"{shown} is too short; at least {least} characters"
+        )
+    if kind in ("too_long", "too_short"):
+        most = ctx.get("max_length") if kind == "too_long" else ctx.get("min_length")
+        return f"has too {'many' if kind == 'too_long' else 'few'} items; {'at most' if kind == 'too_long' else 'at least'} {most}"
+    if kind in _KINDS:
+        return f"{shown} {_KINDS[kind]}"
+    msg = str(err.get("msg") or kind).removeprefix("Value error, ")
+    return f"{shown}{joiner}{msg[0].lower()}{msg[1:]}" if msg else shown
+
+
 def issues_from(exc: ValidationError, model: type[BaseModel], source: str) -> list[Issue]:
     issues: list[Issue] = []
     seen: set[tuple[str, str]] = set()
@@ -345,9 +418,7 @@ def issues_from(exc: ValidationError, model: type[BaseModel], source: str) -> li
             if close:
                 msg += f"; did you mean {close[0]!r}?"
         else:
-            value = err.get("input")
-            shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
-            msg = f"{shown}: {err['msg'][0].lower()}{err['msg'][1:]}"
+            msg = plain_words(err, _is_duration(model, loc))
         path = field_path(_shown_loc(model, loc))
         if (path, msg) not in seen:
             seen.add((path, msg))

@@ -1,7 +1,9 @@
 """Presets: what a session feels like. One YAML file per preset; the file's stem is its id.
 
 The models are strict (unknown keys refused, frozen) and carry their units in their types
-(:mod:`ambience.units`). :func:`parse_preset` reports every problem of a file at once;
+(:mod:`ambience.units`): a bare number is minutes for the session's times (``duration``, a phase's
+``at``, a switch's ``from``, a turnover's ``length``) and seconds for fades and transitions; a
+temperature may be written ``24``, ``24C`` or ``75F``. :func:`parse_preset` reports every problem of a file at once;
 :func:`load_library` loads every preset of some folders, skipping (and reporting) bad ones.
 """
 
@@ -17,7 +19,18 @@ from pydantic_core import PydanticCustomError
 from ambience.errors import Issue, PresetError
 from ambience.model._base import OnOff, RoleName, Strict
 from ambience.model.parse import issues_from, load_yaml
-from ambience.units import Celsius, HexColor, Kelvin, Percent, Seconds, SignedSeconds, Volume, format_duration
+from ambience.units import (
+    Celsius,
+    HexColor,
+    Kelvin,
+    Minutes,
+    Percent,
+    Seconds,
+    SessionLength,
+    SignedMinutes,
+    Volume,
+    format_duration,
+)
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 Technique = Literal["swedish", "deep-tissue", "myofascial", "trigger-point", "express", "home-visit", "other"]
@@ -46,7 +59,7 @@ class Turnover(Strict):
     """A room between two sessions that follow each other: the linen is changed in working light, the
     music is off, the climate is held at the next session's target (``turnover:`` of a room)."""
 
-    length: Annotated[Seconds, Field(le=3600)] = 300.0
+    length: Annotated[Minutes, Field(le=3600)] = 300.0
     """Seconds of turnover from the end of one session (it may take the first minutes of the next)."""
     lights: LightSettings = LightSettings(state="on", brightness=80, color_temp=4000)
     music: Literal["off"] = "off"
@@ -99,7 +112,7 @@ class SwitchAt(Strict):
     from the start; negative: before it, during a booking's lead time)."""
 
     state: OnOff
-    start: Annotated[SignedSeconds, Field(alias="from")] = 0.0
+    start: Annotated[SignedMinutes, Field(alias="from")] = 0.0
 
 
 SwitchSetting = Annotated[SwitchAt, BeforeValidator(_switch_at)]
@@ -123,7 +136,7 @@ PhaseSwitch = Annotated[OnOff, BeforeValidator(_phase_switch)]
 
 class Phase(Strict):
     name: Annotated[str, Field(min_length=1, max_length=40)]
-    at: SignedSeconds
+    at: SignedMinutes
     lights: Lights | None = None
     climate: Climate | None = None
     music: MusicChange | None = None
@@ -156,7 +169,7 @@ class Preset(Strict):
     name: Annotated[str, Field(min_length=1, max_length=80)]
     description: str = ""
     technique: Technique = "other"
-    duration: Seconds
+    duration: SessionLength
     climate: Climate | None = None
     lights: Lights | None = None
     music: Music | None = None

@@ -60,6 +60,7 @@ from ambience.infra.mqtt import Connection, Received
 from ambience.model._base import Strict
 from ambience.model.parse import issues_from
 from ambience.surfaces.mqtt_control import _error, _json, run_command
+from ambience.units import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -502,7 +503,7 @@ class HomeAssistantDiscovery:
                 return self._error("invalid", "no preset to start: the preset library is empty", [], {"id": "ha:start"})
             command["preset"] = preset
         elif action == "extend":
-            command["by"] = self.settings.extend_by
+            command["by"] = format_duration(self.settings.extend_by)  # with its unit: a bare number is minutes
         return run_command(self.controller, room_id, json.dumps(command).encode())
 
 

@@ -57,7 +57,7 @@ from ambience.infra import tokens
 from ambience.infra.tls import TlsError, server_certificate, server_context
 from ambience.infra.tokens import Pairing, PairingRefused, token_for_daemon, token_path, token_source
 from ambience.model._base import Strict
-from ambience.model.parse import field_path, issues_from
+from ambience.model.parse import field_path, issues_from, plain_words
 from ambience.surfaces.errors import kind_of
 from ambience.surfaces.http import desk
 from ambience.surfaces.http import openapi as spec
@@ -105,11 +105,9 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))
         field = field_path(loc[1:]) or field_path(loc[:1])
-        msg = str(err.get("msg", "is not valid"))
-        if err.get("type") == "missing":
-            message = "is required but missing"
-        else:
-            message = f"{err.get('input')!r} is not allowed: {msg[:1].lower()}{msg[1:]}"
+        message = (
+            "is required but missing" if err.get("type") == "missing" else plain_words(err, joiner=" is not allowed: ")
+        )
         issues.append(Issue(SOURCE, field, message))
     return _invalid(issues)
 

@@ -2,8 +2,8 @@
 
 The request bodies are read by hand (:func:`ambience.surfaces.http.app.read_body`, then the command models),
 so their schemas are written here, each constraint the one its model enforces: the same
-patterns, lengths and ranges, ``null`` where the model takes ``None``. Durations are a number
-of seconds or a string such as ``1h30m``; a string's pattern is exactly what
+patterns, lengths and ranges, ``null`` where the model takes ``None``. Lengths are a number
+of minutes or a string such as ``1h30m``; a string's pattern is exactly what
 :func:`ambience.units.parse_duration` reads, but JSON Schema cannot bound the value a string
 stands for, so a string's range is in its description only.
 
@@ -125,16 +125,18 @@ _SIGNS = {
 
 
 def duration(kind: str, minimum: float, maximum: float, description: str, example: str) -> dict[str, Any]:
-    """A duration field: seconds as a number in [minimum, maximum] (above 0 for ``positive``), or a string."""
-    number: dict[str, Any] = {"type": "number", "maximum": maximum}
+    """A length field (bounds in seconds): minutes as a number in [minimum, maximum] (above 0 for ``positive``),
+    or a string (a bare number in it is minutes too)."""
+    number: dict[str, Any] = {"type": "number", "maximum": maximum / 60}
     if kind == "positive":
         number["exclusiveMinimum"] = 0
     else:
-        number["minimum"] = minimum
+        number["minimum"] = minimum / 60
     text = {"type": "string", "pattern": rf"^\s*{_SIGNS[kind]}(?:{_NUMBER}|{_UNITS})\s*$"}
     return {
         "oneOf": [number, text],
-        "description": f"{description} Seconds, or a string such as 90s, 5m, 1h30m; at most {maximum:g} s.",
+        "description": f"{description} Minutes, or a string such as 45m, 1h30, 90s (a bare number is minutes); "
+        f"at most {maximum / 3600:g} h.",
         "example": example,
     }
 
