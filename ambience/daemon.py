@@ -109,6 +109,7 @@ class Daemon:
                 clock,
                 zone=config.bookings.zone(),
                 units=config.units,
+                twelve=config.twelve_hour(),
             )  # fmt: skip
             for room_id, room in config.rooms.items()
         }
@@ -117,7 +118,7 @@ class Daemon:
         self.devices.on_change(self.controller.changed)
         self.bookings = BookingService(
             rooms=self.rooms, library=self.library, store=self.store, config=config.bookings,
-            state_dir=config.state_dir, clock=clock, on_change=self.controller.changed,
+            state_dir=config.state_dir, clock=clock, on_change=self.controller.changed, twelve=config.twelve_hour(),
         )  # fmt: skip
         self.controller.bookings = self.bookings
         self.bookings.dispatch = self.controller.execute  # a booking that fires is a command like any other

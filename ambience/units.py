@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -104,6 +105,43 @@ def format_temperature(celsius: float, units: str = "metric", *, offset: bool = 
     else:
         value, unit = celsius, "°C"
     return f"{round(value, 1) + 0.0:g} {unit}"  # + 0.0: never "-0"
+
+
+TWELVE_HOUR_REGIONS = frozenset({"US", "CA", "AU", "NZ", "IN", "PH", "PK", "EG", "SA", "BD", "MY", "CO"})
+"""Where a locale writes the time with am/pm (CLDR's ``h`` hour cycle for English-speaking and a few other
+regions); anywhere else 24-hour."""
+
+
+def twelve_hour(clock: str, units: str, environ: dict[str, str]) -> bool:
+    """``clock: 12h|24h`` says it; ``auto``: the daemon's locale (``LC_ALL``, ``LC_TIME``, ``LANG``, e.g.
+    ``en_US.UTF-8`` -> 12-hour, ``de_DE.UTF-8`` -> 24-hour); with no regional locale (``C.UTF-8``, unset),
+    12-hour for ``units: imperial`` and 24-hour otherwise."""
+    if clock in ("12h", "24h"):
+        return clock == "12h"
+    for name in ("LC_ALL", "LC_TIME", "LANG"):
+        value = environ.get(name, "")
+        match = re.match(r"^[a-z]{2,3}_([A-Z]{2})", value)
+        if match:
+            return match.group(1) in TWELVE_HOUR_REGIONS
+        if value:
+            break  # a locale without a region (C, POSIX, C.UTF-8) says nothing about the clock
+    return units == "imperial"
+
+
+def say_clock(moment: datetime, *, twelve: bool = False) -> str:
+    """The time of day of ``moment`` in its zone: ``19:05``, or ``7:05 pm``."""
+    if not twelve:
+        return f"{moment:%H:%M}"
+    return f"{moment.hour % 12 or 12}:{moment:%M} {'am' if moment.hour < 12 else 'pm'}"
+
+
+def say_time(moment: datetime, today: date | None = None, *, twelve: bool = False) -> str:
+    """A time for a person, in ``moment``'s zone: ``19:00`` (``7:00 pm``) when it is on ``today``, else
+    with its day, ``Tue 2 Dec 19:00`` (``Tue 2 Dec 7:00 pm``). Never UTC ISO: the reader is in the room."""
+    clock = say_clock(moment, twelve=twelve)
+    if moment.date() == today:
+        return clock
+    return f"{moment:%a} {moment.day} {moment:%b} {clock}"
 
 
 def format_clock(seconds: float) -> str:

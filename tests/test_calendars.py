@@ -116,6 +116,8 @@ def occurrence(utc_start: str) -> str:
 class FakeBookings:
     """The booking service's contract, in memory: ``bookings``, ``book``, ``reschedule``, ``cancel``."""
 
+    twelve = False
+
     def take_stops(self) -> list[tuple[str, str]]:
         return []  # no rooms here: nothing runs to be stopped
 

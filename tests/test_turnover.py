@@ -18,7 +18,7 @@ from ambience.app.commands import Extend, FireBooking, Start, Stop
 from ambience.app.room import iso
 from ambience.core.booking import parse_when
 from ambience.daemon import Daemon
-from ambience.errors import BookedAhead
+from ambience.errors import BookedAhead, Busy
 from ambience.infra.store import SessionRecord
 from ambience.testing import Clock, write_clinic
 
@@ -166,3 +166,23 @@ def test_an_extension_into_the_next_booking_is_refused_with_what_fits_unless_for
     facts = room.record.facts
     assert room.session_booking["id"] == nxt.id
     assert (facts.started_at, facts.ends_at(clock.now)) == (at("10:15"), at("11:15"))  # shifted, not cut
+
+
+def test_refusals_say_their_times_in_the_clinics_zone_with_am_pm_when_the_clock_is_12h(tmp_path):
+    """Issue 17: no UTC ISO in a message a person reads; ``clock: 12h`` writes ``7:00 pm``."""
+    clock = Clock(at("18:20"))
+    config = write_clinic(
+        tmp_path, ROOMS, mqtt="mqtt://127.0.0.1:1", presets=PRESETS, builtin=False, http=False,
+        bookings={"timezone": "Europe/London", "lead": "15m"}, clock="12h",
+    ).config  # fmt: skip
+    daemon = Daemon(config, players=False, clock=clock)
+    execute = daemon.controller.execute
+    daemon.bookings.book("studio", "hour", parse_when(f"{DAY} 19:00", LONDON))
+    with pytest.raises(BookedAhead) as refused:
+        execute(Start(room="studio", preset="walkin"))
+    assert "booked at 7:00 pm" in str(refused.value) and "would run until 7:10 pm" in str(refused.value)
+    execute(Start(room="studio", preset="walkin", duration="30m"))
+    with pytest.raises(Busy) as busy:
+        execute(Start(room="studio", preset="walkin", duration="30m"))
+    assert "busy with 'walkin' until 6:50 pm;" in str(busy.value)
+    assert "+00:00" not in str(busy.value) and "T18" not in str(busy.value)

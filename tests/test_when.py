@@ -160,3 +160,35 @@ def test_a_bad_day_names_the_value_and_the_forms(text):
     with pytest.raises(WhenError, match="is not a day") as caught:
         parse_day(text, NOW, LONDON)
     assert str(caught.value).startswith(repr(text)) and DAY_FORMS in str(caught.value)
+
+
+def test_times_are_said_in_the_clinics_zone_12_or_24_hour():
+    from ambience.units import say_clock, say_time
+
+    tz = ZoneInfo("America/New_York")
+    evening = datetime(2026, 12, 1, 19, 5, tzinfo=tz)
+    assert say_time(evening, evening.date()) == "19:05"
+    assert say_time(evening, evening.date(), twelve=True) == "7:05 pm"
+    assert say_time(evening, date(2026, 11, 30), twelve=True) == "Tue 1 Dec 7:05 pm"
+    assert say_time(evening.replace(hour=0), None) == "Tue 1 Dec 00:05"
+    assert say_clock(evening.replace(hour=0), twelve=True) == "12:05 am"
+    assert say_clock(evening.replace(hour=12), twelve=True) == "12:05 pm"
+
+
+def test_the_clock_follows_the_config_then_the_locale_then_the_units():
+    from ambience.units import twelve_hour
+
+    assert twelve_hour("12h", "metric", {"LANG": "de_DE.UTF-8"}) is True
+    assert twelve_hour("24h", "imperial", {"LANG": "en_US.UTF-8"}) is False
+    assert twelve_hour("auto", "metric", {"LANG": "en_US.UTF-8"}) is True
+    assert twelve_hour("auto", "imperial", {"LC_TIME": "en_GB.UTF-8", "LANG": "en_US.UTF-8"}) is False
+    assert twelve_hour("auto", "metric", {"LC_ALL": "de_DE.UTF-8", "LC_TIME": "en_US.UTF-8"}) is False
+    assert twelve_hour("auto", "imperial", {"LANG": "C.UTF-8"}) is True
+    assert twelve_hour("auto", "metric", {}) is False
+
+
+def test_the_cli_writes_booking_times_as_the_clock_says():
+    from ambience.cli.booking_cmds import _when
+
+    assert _when("2026-12-03T19:00:00+00:00", True, "%a %Y-%m-%d ") == "Thu 2026-12-03 7:00 pm"
+    assert _when("2026-12-03T19:00:00+00:00", False, "") == "19:00"

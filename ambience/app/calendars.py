@@ -64,6 +64,9 @@ MAX_FEED_BYTES = 32 * 1024 * 1024
 class Bookings(Protocol):
     """The parts of :class:`ambience.app.scheduler.BookingService` a sync uses."""
 
+    twelve: bool
+    """Times in its messages with am/pm (the config's ``clock``)."""
+
     def bookings(self, source: str | None = None) -> list[Booking]: ...
 
     def schedule(self) -> Schedule: ...
@@ -104,7 +107,7 @@ def _apply(plan: Plan, feed: CalendarFeed, service: Bookings, now: datetime) -> 
         try:
             change = _book(service, feed, old, want)
         except AmbienceError as exc:
-            report.unforeseen.append((want.key, refusal(want, old, exc)))
+            report.unforeseen.append((want.key, refusal(want, old, exc, service.twelve)))
         else:
             (report.added if old is None else report.moved).append(change)
     return report

@@ -47,7 +47,7 @@ from ambience.model.preset import Preset
 from ambience.model.state import RoomState, Switch
 from ambience.music.base import Player
 from ambience.music.library import Playlist, load_playlist
-from ambience.units import format_clock, format_duration, format_temperature
+from ambience.units import format_clock, format_duration, format_temperature, say_time
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,12 @@ class Room:
         on_change: Callable[[str], None] = lambda room: None,
         zone: ZoneInfo | None = None,
         units: str = "metric",
+        twelve: bool = False,
     ):
         self.id = room_id
         self.units = units
+        self.twelve = twelve
+        """Times in messages with am/pm (the config's ``clock``)."""
         """``metric`` or ``imperial``: how the status's words show a temperature."""
         self.zone = zone or ZoneInfo("UTC")
         """The clinic's time zone: switches' daily schedules are in its local time."""
@@ -190,7 +193,7 @@ class Room:
             if self.active and not replace and follows is None:
                 raise Busy(
                     f"room {self.id!r} is busy with {self.record.preset!r} until "
-                    f"{iso(self.record.facts.ends_at(now))}; stop it first or start with replace"
+                    f"{self._said(self.record.facts.ends_at(now))}; stop it first or start with replace"
                 )
             # the room as found is the first session's snapshot, not what this one left
             snapshot = self.record.snapshot
@@ -593,6 +596,11 @@ class Room:
             self._write(lambda: self.store.save_session(record))
 
     # ---- status -------------------------------------------------------------------------------
+
+    def _said(self, ts: float) -> str:
+        """A time for a person: in the clinic's zone, ``19:30`` today, ``Tue 2 Dec 19:30`` another day."""
+        today = datetime.fromtimestamp(self.clock(), self.zone).date()
+        return say_time(datetime.fromtimestamp(ts, self.zone), today, twelve=self.twelve)
 
     def status(self) -> dict[str, Any]:
         now = self.clock()

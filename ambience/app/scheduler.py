@@ -40,6 +40,7 @@ from ambience.app.commands import FireBooking
 from ambience.core.booking import Booking, admit, booking_lead, expand_weekly, handover, later
 from ambience.core.calendar_plan import PresetTimes, Schedule
 from ambience.errors import BookingError, NotFound, StoreError
+from ambience.units import say_time
 
 if TYPE_CHECKING:
     pass
@@ -84,6 +85,7 @@ class BookingService:
         state_dir: Any,
         clock: Callable[[], float],
         on_change: Callable[[str], None] = lambda room: None,
+        twelve: bool = False,
     ):
         from ambience.config.sections import BookingsConfig
 
@@ -94,6 +96,8 @@ class BookingService:
         self.clock = clock
         self.on_change = on_change
         self.tz = self.settings.zone()
+        self.twelve = twelve
+        """Times in messages with am/pm (the config's ``clock``)."""
         self.url = self.settings.store_url or f"sqlite:///{state_dir}/bookings.db"
         self.scheduler = self._make_scheduler()
         self._expander: asyncio.Task | None = None
@@ -282,7 +286,7 @@ class BookingService:
         presets = {pid: PresetTimes(p.duration, p.switch_lead) for pid, p in self.library.presets.items()}
         found, jobs = self.bookings(), self.index
         started = frozenset(b.id for b in found if b.id not in jobs)  # its job has run: reschedule refuses it
-        return Schedule(tuple(self.rooms), presets, self.settings.lead, tuple(found), started, self.tz)
+        return Schedule(tuple(self.rooms), presets, self.settings.lead, tuple(found), started, self.tz, self.twelve)
 
     def get(self, booking_id: str) -> Booking:
         for b in self.bookings():
@@ -327,7 +331,7 @@ class BookingService:
         )  # fmt: skip
         end = later(start, booking.length(preset_length))
         others = [(b, self._end(b)) for b in self._near(room, start.timestamp(), end.timestamp())]
-        admit(booking, end, datetime.fromtimestamp(self.clock(), UTC), others)
+        admit(booking, end, datetime.fromtimestamp(self.clock(), UTC), others, twelve=self.twelve)
         self._schedule(booking, later(start, -booking.lead))
         log.info("booked %s: %s %s at %s", booking.id, room, preset, start.isoformat())
         self._changed(room)
@@ -476,10 +480,9 @@ class BookingService:
         )
 
     def _shown(self, ts: float) -> str:
-        """A time in the clinic's zone: ``19:00`` today, ``Tue 02 Dec 19:00`` another day."""
-        moment = datetime.fromtimestamp(ts, self.tz)
+        """A time in the clinic's zone: ``19:00`` (``7:00 pm``) today, ``Tue 2 Dec 19:00`` another day."""
         today = datetime.fromtimestamp(self.clock(), self.tz).date()
-        return f"{moment:%H:%M}" if moment.date() == today else f"{moment:%a %d %b %H:%M}"
+        return say_time(datetime.fromtimestamp(ts, self.tz), today, twelve=self.twelve)
 
     def take(self, booking: Booking) -> None:
         """The booking's session has started ahead of its job (it follows the session before): the job goes.

@@ -15,7 +15,7 @@ from ambience.cli import Context
 from ambience.cli.args import length
 from ambience.cli.client_cmds import DaemonClient, _print_json
 from ambience.core.when import WhenError, parse_day, parse_time
-from ambience.units import format_duration
+from ambience.units import format_duration, say_clock
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -91,14 +91,17 @@ def cmd_book(args: argparse.Namespace, ctx: Context) -> int:
         booking = client.post("/api/bookings", body)["booking"]
     ctx.out.print(booking["id"])
     ctx.err.print(
-        f"booked {escape(booking['room'])}: {escape(booking['preset'])} at {_when(booking['start'], '%a %Y-%m-%d %H:%M')}, "
+        f"booked {escape(booking['room'])}: {escape(booking['preset'])} at {_when(booking['start'], ctx.config.twelve_hour(), '%a %Y-%m-%d ')}, "
         f"pre-heat from {format_duration(booking['lead'])} before"
     )
     return 0
 
 
-def _when(iso: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return datetime.fromisoformat(iso).strftime(fmt)
+def _when(iso: str, twelve: bool, fmt: str = "%Y-%m-%d ") -> str:
+    """A booking's time as the API gives it (the clinic's zone): its day in ``fmt``, then the time of day
+    (``19:00`` or ``7:00 pm``); ``fmt=""`` for the time alone."""
+    moment = datetime.fromisoformat(iso)
+    return f"{moment:{fmt}}{say_clock(moment, twelve=twelve)}" if fmt else say_clock(moment, twelve=twelve)
 
 
 def cmd_bookings(args: argparse.Namespace, ctx: Context) -> int:
@@ -115,6 +118,7 @@ def cmd_bookings(args: argparse.Namespace, ctx: Context) -> int:
             "no bookings" + (f" on {args.day}" if args.day else "") + (f" in {args.room}" if args.room else "")
         )
         return 0
+    twelve = ctx.config.twelve_hour()
     by_room: dict[str, list[dict]] = defaultdict(list)
     for b in bookings:
         by_room[b["room"]].append(b)
@@ -124,9 +128,9 @@ def cmd_bookings(args: argparse.Namespace, ctx: Context) -> int:
             table.add_column(col)
         for b in items:
             table.add_row(
-                _when(b["start"], "%a %d %b"),
-                _when(b["start"], "%H:%M"),
-                _when(b["end"], "%H:%M") if b.get("end") else "",
+                f"{datetime.fromisoformat(b['start']):%a %d %b}",
+                _when(b["start"], twelve, ""),
+                _when(b["end"], twelve, "") if b.get("end") else "",
                 escape(b["preset"]),
                 escape(b.get("client") or "—"),
                 format_duration(b["lead"]),
@@ -149,7 +153,7 @@ def cmd_move(args: argparse.Namespace, ctx: Context) -> int:
         booking = client.request("PATCH", f"/api/bookings/{args.id}", json=body)["booking"]
     ctx.err.print(
         f"moved {booking['id']}: {escape(booking['room'])} {escape(booking['preset'])} "
-        f"at {_when(booking['start'], '%a %Y-%m-%d %H:%M')}"
+        f"at {_when(booking['start'], ctx.config.twelve_hour(), '%a %Y-%m-%d ')}"
     )
     return 0
 
@@ -158,6 +162,6 @@ def cmd_cancel(args: argparse.Namespace, ctx: Context) -> int:
     with DaemonClient.for_config(ctx.config) as client:
         booking = client.request("DELETE", f"/api/bookings/{args.id}")["booking"]
     ctx.out.print(
-        f"cancelled {booking['id']}: {escape(booking['room'])} {escape(booking['preset'])} at {_when(booking['start'])}"
+        f"cancelled {booking['id']}: {escape(booking['room'])} {escape(booking['preset'])} at {_when(booking['start'], ctx.config.twelve_hour())}"
     )
     return 0

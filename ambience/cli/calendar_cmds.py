@@ -26,7 +26,7 @@ from ambience.config.calendars import CalendarFeed
 from ambience.config.library import load_library
 from ambience.core.calendar_plan import PresetTimes, Schedule, SyncReport, dry_run
 from ambience.errors import AmbienceError, CalendarError, NotFound
-from ambience.units import format_duration
+from ambience.units import format_duration, say_time
 
 ACTION_STYLE = {"added": "green", "moved": "yellow", "cancelled": "red"}
 
@@ -81,11 +81,12 @@ def daemon_status(client: DaemonClient) -> dict[str, dict[str, Any]]:
 # ---- rendering ------------------------------------------------------------------------------------
 
 
-def _when(moment: datetime, tz: tzinfo) -> str:
-    return moment.astimezone(tz).strftime("%a %d %b %H:%M")
+def _when(moment: datetime, tz: tzinfo, twelve: bool = False) -> str:
+    """``Tue 2 Dec 19:00`` (``7:00 pm``) in the clinic's zone."""
+    return say_time(moment.astimezone(tz), twelve=twelve)
 
 
-def report_table(report: SyncReport, tz: tzinfo) -> Table | None:
+def report_table(report: SyncReport, tz: tzinfo, twelve: bool = False) -> Table | None:
     """One row per booking added, moved or cancelled (or to book, in a dry run)."""
     rows = [("added", c) for c in report.added] + [("moved", c) for c in report.moved]
     rows += [("cancelled", c) for c in report.cancelled]
@@ -97,10 +98,10 @@ def report_table(report: SyncReport, tz: tzinfo) -> Table | None:
     for action, change in rows:
         note = (change.why or "cancelled") if action == "cancelled" else ""
         if change.was is not None:
-            note = f"was {_when(change.was, tz)}"
+            note = f"was {_when(change.was, tz, twelve)}"
         table.add_row(
             Text("to book" if report.dry_run else action, style=ACTION_STYLE[action]),
-            _when(change.start, tz),
+            _when(change.start, tz, twelve),
             escape(change.room),
             escape(change.preset),
             escape(change.client or "–"),
@@ -116,7 +117,7 @@ def print_report(ctx: Context, report: SyncReport, tz: tzinfo) -> None:
     ctx.out.print(escape(report.summary()))
     if report.note:
         ctx.out.print(f"[dim]  {escape(report.note)}[/dim]")
-    table = report_table(report, tz)
+    table = report_table(report, tz, ctx.config.twelve_hour())
     if table is not None:
         ctx.out.print(table)
     for _uid, why in report.skipped:
@@ -127,7 +128,9 @@ def print_report(ctx: Context, report: SyncReport, tz: tzinfo) -> None:
         ctx.err.print(f"[red]error (not foreseen by the plan):[/red] {escape(message)}")
 
 
-def feed_table(feed: CalendarFeed, status: dict[str, Any] | None, tz: tzinfo, note: str | None = None) -> Table:
+def feed_table(
+    feed: CalendarFeed, status: dict[str, Any] | None, tz: tzinfo, note: str | None = None, twelve: bool = False
+) -> Table:
     """A feed as a two-column table: where from, how often, its rules and the last sync."""
     table = Table(title=escape(feed.name), title_justify="left", title_style="bold", box=None, show_header=False)
     table.add_column(style="dim", no_wrap=True)
@@ -144,18 +147,18 @@ def feed_table(feed: CalendarFeed, status: dict[str, Any] | None, tz: tzinfo, no
     fallback = f"→ {feed.default_preset}" if feed.default_preset else "skipped"
     table.add_row("" if feed.presets else "presets", escape(f"otherwise {fallback}"))
     table.add_row("client", "initials from the title" if feed.client == "initials" else "none")
-    table.add_row("last sync", _last_sync(status, tz, note))
+    table.add_row("last sync", _last_sync(status, tz, note, twelve))
     return table
 
 
-def _last_sync(status: dict[str, Any] | None, tz: tzinfo, note: str | None) -> Text:
+def _last_sync(status: dict[str, Any] | None, tz: tzinfo, note: str | None, twelve: bool = False) -> Text:
     if status is None:
         return Text(f"unknown: {note}" if note else "unknown", style="dim")
     if not status.get("last_report"):
         return Text("not yet", style="dim")
     report = SyncReport.from_json(status["last_report"])
     said = report.summary().removeprefix(f"calendar {report.feed!r}: ")
-    return Text(f"{_when(report.at, tz)}: {said}", style="" if report.ok else "red")
+    return Text(f"{_when(report.at, tz, twelve)}: {said}", style="" if report.ok else "red")
 
 
 def feed_json(feed: CalendarFeed, status: dict[str, Any] | None) -> dict[str, Any]:
@@ -190,7 +193,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     for i, feed in enumerate(feeds):
         if i:
             ctx.out.print()
-        ctx.out.print(feed_table(feed, status.get(feed.name), tz, note))
+        ctx.out.print(feed_table(feed, status.get(feed.name), tz, note, ctx.config.twelve_hour()))
     return 0
 
 

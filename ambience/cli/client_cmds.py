@@ -41,7 +41,7 @@ from ambience.infra.tls import client_cert_file, client_context
 from ambience.infra.tokens import token_for_client, token_path
 from ambience.model.parse import issues_from
 from ambience.surfaces.errors import meaning_of_status
-from ambience.units import format_clock, format_duration, format_temperature
+from ambience.units import format_clock, format_duration, format_temperature, say_clock, say_time
 
 TIMEOUT = 10.0
 """Seconds to wait for the daemon's answer."""
@@ -177,10 +177,12 @@ class DaemonClient:
 # ---- rendering ------------------------------------------------------------------------------------
 
 
-def _local(iso: str | None, fmt: str = "%H:%M") -> str:
+def _local(iso: str | None, twelve: bool = False) -> str:
+    """An API time as this machine's local time of day, with its day if not today (``units.say_time``)."""
     if not iso:
         return "—"
-    return datetime.fromisoformat(iso).astimezone().strftime(fmt)
+    moment = datetime.fromisoformat(iso).astimezone()
+    return say_time(moment, datetime.now(moment.tzinfo).date(), twelve=twelve)
 
 
 def remaining_at(room: dict[str, Any], elapsed: float) -> float | None:
@@ -241,7 +243,7 @@ def climate_summary(room: dict[str, Any], units: str = "metric") -> str | None:
     return ", ".join(parts) + (f" ({device})" if device else "")
 
 
-def room_table(room: dict[str, Any], elapsed: float = 0.0, units: str = "metric") -> Table:
+def room_table(room: dict[str, Any], elapsed: float = 0.0, units: str = "metric", twelve: bool = False) -> Table:
     """One room as a two-column table: state, preset, phase, client, countdown, end, devices, music."""
     name = room.get("name") or room["room"]
     title = room["room"] + (f" — {name}" if name != room["room"] else "")
@@ -258,7 +260,7 @@ def room_table(room: dict[str, Any], elapsed: float = 0.0, units: str = "metric"
         table.add_row("client", Text(room.get("client") or "—"))
         remaining = remaining_at(room, elapsed)
         table.add_row("remaining", format_clock(remaining) if remaining is not None else "—")
-        table.add_row("ends at", _local(room.get("ends_at")) + (" if resumed now" if state == "paused" else ""))
+        table.add_row("ends at", _local(room.get("ends_at"), twelve) + (" if resumed now" if state == "paused" else ""))
         for note in room.get("notes") or ():
             table.add_row("note", Text(str(note)))
     table.add_row("devices", device_summary(room.get("devices") or []))
@@ -276,7 +278,7 @@ def room_table(room: dict[str, Any], elapsed: float = 0.0, units: str = "metric"
         table.add_row(
             "putting back",
             Text(f"{owed['device']} to {state_words(owed.get('state') or {}, units)} ({owed.get('status')} since "
-                 f"{_local(owed.get('since'))})", style="yellow"),
+                 f"{_local(owed.get('since'), twelve)})", style="yellow"),
         )  # fmt: skip
     if room.get("store_error"):
         table.add_row("store", Text(f"{room['store_error']}; retrying", style="red"))
@@ -289,13 +291,17 @@ def room_table(room: dict[str, Any], elapsed: float = 0.0, units: str = "metric"
 
 
 def rooms_view(
-    rooms: list[dict[str, Any]], elapsed: float = 0.0, footer: str | None = None, units: str = "metric"
+    rooms: list[dict[str, Any]],
+    elapsed: float = 0.0,
+    footer: str | None = None,
+    units: str = "metric",
+    twelve: bool = False,
 ) -> Group:
     parts: list[Any] = []
     for i, room in enumerate(rooms):
         if i:
             parts.append(Text(""))
-        parts.append(room_table(room, elapsed, units))
+        parts.append(room_table(room, elapsed, units, twelve))
     if footer:
         parts += [Text(""), Text(footer, style="dim")]
     return Group(*parts)
@@ -306,7 +312,7 @@ def _print_json(ctx: Context, data: Any) -> None:
     ctx.out.file.flush()
 
 
-def _said(room: dict[str, Any], what: str) -> str:
+def _said(room: dict[str, Any], what: str, twelve: bool = False) -> str:
     """One line after a command: ``studio: started swedish-relaxation-60; 45:00 left, ends at 11:45``."""
     line = f"{room['room']}: {what}"
     if (
@@ -315,7 +321,7 @@ def _said(room: dict[str, Any], what: str) -> str:
     ):
         line += f"; {format_clock(room['remaining_s'])} left"
         if room.get("state") != "paused":
-            line += f", ends at {_local(room.get('ends_at'))}"
+            line += f", ends at {_local(room.get('ends_at'), twelve)}"
     return line
 
 
@@ -374,7 +380,7 @@ def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
             body[flag] = True
     with DaemonClient.for_config(ctx.config) as client:
         room = client.post(_room_path(args.room, "start"), body)
-    ctx.out.print(escape(_said(room, f"started {room.get('preset') or args.preset}")))
+    ctx.out.print(escape(_said(room, f"started {room.get('preset') or args.preset}", ctx.config.twelve_hour())))
     return 0
 
 
@@ -382,7 +388,7 @@ def cmd_action(args: argparse.Namespace, ctx: Context) -> int:
     with DaemonClient.for_config(ctx.config) as client:
         room = client.post(_room_path(args.room, args.action))
     said = {"pause": "paused", "resume": "resumed", "stop": "stopped; the after state is applied"}[args.action]
-    ctx.out.print(escape(_said(room, said)))
+    ctx.out.print(escape(_said(room, said, ctx.config.twelve_hour())))
     return 0
 
 
@@ -391,7 +397,7 @@ def cmd_extend(args: argparse.Namespace, ctx: Context) -> int:
         room = client.post(_room_path(args.room, "extend"), {"by": args.by, **({"force": True} if args.force else {})})
     what = "shortened by " + args.by[1:] if args.by.startswith("-") else f"extended by {args.by}"
     stopped = [n for n in room.get("notes") or () if "the session is stopped" in str(n)]
-    ctx.out.print(escape(_said(room, stopped[0] if stopped else what)))
+    ctx.out.print(escape(_said(room, stopped[0] if stopped else what, ctx.config.twelve_hour())))
     return 0
 
 
@@ -414,7 +420,7 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     if not rooms:
         ctx.out.print("no rooms configured")
         return 0
-    ctx.out.print(rooms_view(rooms, units=ctx.config.units))
+    ctx.out.print(rooms_view(rooms, units=ctx.config.units, twelve=ctx.config.twelve_hour()))
     return 0
 
 
@@ -434,7 +440,7 @@ def watch(
 
     def view() -> Group:
         footer = problem or f"updated {clock() - fetched:.0f} s ago · Ctrl-C to quit"
-        return rooms_view(rooms, clock() - fetched, footer, ctx.config.units)
+        return rooms_view(rooms, clock() - fetched, footer, ctx.config.units, ctx.config.twelve_hour())
 
     try:
         with Live(view(), console=ctx.out, auto_refresh=False) as live:
@@ -465,7 +471,8 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
     for col in ("STARTED", "ROOM", "PRESET", "CLIENT", "LENGTH", "OUTCOME"):
         table.add_column(col, no_wrap=True)
     for row in rows:
-        started = datetime.fromtimestamp(row["started_at"]).strftime("%Y-%m-%d %H:%M")
+        moment = datetime.fromtimestamp(row["started_at"]).astimezone()
+        started = f"{moment:%Y-%m-%d} {say_clock(moment, twelve=ctx.config.twelve_hour())}"
         length = format_duration(round(max(0.0, row["ended_at"] - row["started_at"])))
         table.add_row(
             started,

@@ -24,10 +24,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from ambience.cli import Context
-from ambience.cli.args import duration
+from ambience.cli.args import length
 from ambience.cli.client_cmds import DaemonClient, _print_json
 from ambience.config import Config
 from ambience.infra.tls import WILDCARDS, lan_address, listens_on_loopback_only
+from ambience.units import say_clock
 
 PNG_FILE = "pair.png"
 
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--lan", action="store_true", help="put this machine's LAN address in the link")
     p.add_argument("--host", metavar="HOST", help="the host name or address the phone reaches the daemon at")
     p.add_argument(
-        "--for", dest="valid_for", type=duration, default=600.0, metavar="DURATION",
+        "--for", dest="valid_for", type=length, default=600.0, metavar="DURATION",
         help="how long the code may be used (default 10m; at most 1h)",
     )  # fmt: skip
     p.add_argument("--png", metavar="FILE", help="where to save the QR code (default: <state_dir>/pair.png)")
@@ -131,7 +132,7 @@ def terminal_qr(link: str) -> str:
 
 def show_pairing(ctx: Context, answer: dict[str, Any], link: str, png: Path, warning: str | None) -> None:
     """What a therapist reads: the QR code, the link, the code to type, the fingerprint, the PNG."""
-    until = datetime.fromisoformat(answer["expires_at"]).astimezone().strftime("%H:%M")
+    until = say_clock(datetime.fromisoformat(answer["expires_at"]).astimezone(), twelve=ctx.config.twelve_hour())
     minutes = answer["valid_for_s"] / 60
     if warning:
         ctx.err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
@@ -149,10 +150,11 @@ def show_pairing(ctx: Context, answer: dict[str, Any], link: str, png: Path, war
     ctx.out.print(f"The QR code is saved as {escape(str(png))} too.")
 
 
-def _when(iso: str | None) -> str:
+def _when(iso: str | None, twelve: bool) -> str:
     if not iso:
         return "never"
-    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    moment = datetime.fromisoformat(iso).astimezone()
+    return f"{moment:%Y-%m-%d} {say_clock(moment, twelve=twelve)}"
 
 
 def _list(phones: list[dict[str, Any]], args: argparse.Namespace, ctx: Context) -> int:
@@ -165,7 +167,10 @@ def _list(phones: list[dict[str, Any]], args: argparse.Namespace, ctx: Context) 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("ID", "NAME", "PAIRED", "LAST SEEN"):
         table.add_column(column, no_wrap=True)
+    twelve = ctx.config.twelve_hour()
     for phone in phones:
-        table.add_row(phone["id"], escape(phone["name"]), _when(phone["paired"]), _when(phone["last_seen"]))
+        table.add_row(
+            phone["id"], escape(phone["name"]), _when(phone["paired"], twelve), _when(phone["last_seen"], twelve)
+        )
     ctx.out.print(table)
     return 0

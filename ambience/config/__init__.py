@@ -32,6 +32,7 @@ from ambience.errors import ConfigError, Issue
 from ambience.model._base import ROOM_ID
 from ambience.model.limits import Limits
 from ambience.model.parse import issues_from, load_yaml, read_text
+from ambience.units import twelve_hour
 
 MAX_BYTES = 256 * 1024
 """The largest config file read; one for 50 rooms of 10 lights each is 52 KiB (docs/daemon.md)."""
@@ -68,6 +69,10 @@ class Config(BaseSettings):
     units: Literal["metric", "imperial"] = "metric"
     """How temperatures are shown to people: ``metric`` (°C) or ``imperial`` (°F). Values are held in °C;
     a temperature may be written ``24``, ``24C`` or ``75F`` whatever this says (docs/units.md)."""
+    clock: Literal["auto", "12h", "24h"] = "auto"
+    """How the daemon and the CLI write a time of day: ``12h`` (``7:00 pm``), ``24h`` (``19:00``), or ``auto``:
+    the locale's way (``LANG``/``LC_TIME``; with none, 12-hour for ``units: imperial``). The phone page
+    follows the phone's own locale (docs/units.md)."""
     rooms: dict[Annotated[str, Field(pattern=ROOM_ID)], Room] = {}
 
     @field_validator("rooms")
@@ -86,6 +91,10 @@ class Config(BaseSettings):
         if shared:
             raise PydanticCustomError("value_error", "; ".join(shared) + "; a device belongs to one room only")
         return rooms
+
+    def twelve_hour(self) -> bool:
+        """Times are written with am/pm (:func:`ambience.units.twelve_hour`)."""
+        return twelve_hour(self.clock, self.units, dict(os.environ))
 
     @classmethod
     def settings_customise_sources(

@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ambience.errors import BookingError
-from ambience.units import format_duration
+from ambience.units import format_duration, say_clock
 
 log = logging.getLogger(__name__)
 
@@ -134,19 +134,24 @@ def booking_lead(requested: float | None, default: float, switch_lead: float) ->
 
 
 def admit(booking: Booking, end: datetime, now: datetime, others: Iterable[tuple[Booking, datetime]],
-          label: Callable[[Booking], str] = lambda b: f"booking {b.id}") -> None:  # fmt: skip
+          label: Callable[[Booking], str] = lambda b: f"booking {b.id}", *, twelve: bool = False) -> None:  # fmt: skip
     """Refuse (:class:`BookingError`) a booking ending by ``now`` or meeting one of ``others`` (booking, its end)
-    in its room, naming that one (``label``). The one check of the booking service and of a sync's plan."""
+    in its room, naming that one (``label``). The one check of the booking service and of a sync's plan.
+    Times are said in the booking's zone, with am/pm if ``twelve``."""
+
+    def day_and_time(moment: datetime) -> str:
+        return f"{moment:%Y-%m-%d} {say_clock(moment, twelve=twelve)}"
+
     if end <= now:
         length = end.timestamp() - booking.start.timestamp()
-        raise BookingError(f"{booking.start:%Y-%m-%d %H:%M} + {format_duration(length)} is in the past")
+        raise BookingError(f"{day_and_time(booking.start)} + {format_duration(length)} is in the past")
     near = [(other, other_end) for other, other_end in others if other.id != booking.id]
     clash = overlapping(booking.room, booking.start, end, near)
     if clash is not None:
         clash_end = next(other_end for other, other_end in near if other is clash)
         raise BookingError(
             f"room {booking.room!r} is booked then: {label(clash)} ({clash.preset}, "
-            f"{clash.start:%Y-%m-%d %H:%M}–{clash_end:%H:%M})"
+            f"{day_and_time(clash.start)}–{say_clock(clash_end.astimezone(clash.start.tzinfo), twelve=twelve)})"
         )
 
 

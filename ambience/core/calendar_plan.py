@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from ambience.core.booking import Booking, admit, booking_lead, later
 from ambience.errors import AmbienceError, BookingError, CalendarError, NotFound
 from ambience.model.calendar import Event
-from ambience.units import format_duration
+from ambience.units import format_duration, say_clock
 
 if TYPE_CHECKING:  # icalendar and recurring_ical_events are imported when a feed is parsed: ~50 ms off every CLI run
     import icalendar
@@ -391,6 +391,8 @@ class Schedule:
     """Ids of bookings whose time has come (pre-heat or session on): the service moves none of them."""
     tz: tzinfo = UTC
     """The clinic's zone: a booking's start is kept (and named in a refusal) in it."""
+    twelve: bool = False
+    """A refusal writes its times with am/pm (the config's ``clock``)."""
 
     def end(self, booking: Booking) -> datetime:
         times = self.presets.get(booking.preset)
@@ -416,7 +418,11 @@ def check_plan(plan: Plan, feed: FeedRules, schedule: Schedule, now: datetime) -
     new: dict[str, Want] = {}
 
     def label(booking: Booking) -> str:  # a booking this plan makes has no id yet: named by its event
-        return f"the booking of {_what(new[booking.id])}" if booking.id in new else f"booking {booking.id}"
+        return (
+            f"the booking of {_what(new[booking.id], schedule.twelve)}"
+            if booking.id in new
+            else f"booking {booking.id}"
+        )
 
     pending: list[tuple[Booking | None, Want]] = [*plan.move, *((None, want) for want in plan.add)]
     refused: dict[str, BookingError] = {}
@@ -431,7 +437,7 @@ def check_plan(plan: Plan, feed: FeedRules, schedule: Schedule, now: datetime) -
                 refused[want.key] = exc
                 left.append((old, want))
             except AmbienceError as exc:  # an unknown room or preset will not
-                conflicts.append((want.key, refusal(want, old, exc)))
+                conflicts.append((want.key, refusal(want, old, exc, schedule.twelve)))
             else:
                 if old is not None:
                     rooms.setdefault(old.room, _Room()).drop(old.id)
@@ -442,7 +448,7 @@ def check_plan(plan: Plan, feed: FeedRules, schedule: Schedule, now: datetime) -
         if len(left) == len(pending):
             break
         pending = left
-    conflicts += [(want.key, refusal(want, old, refused[want.key])) for old, want in pending]
+    conflicts += [(want.key, refusal(want, old, refused[want.key], schedule.twelve)) for old, want in pending]
     add = [want for old, want in steps if old is None]
     move = [(old, want) for old, want in steps if old is not None]
     return replace(plan, add=add, move=move, steps=steps, refused=conflicts)
@@ -496,19 +502,23 @@ def _admit(schedule: Schedule, feed: FeedRules, rooms: dict[str, _Room], old: Bo
     )  # fmt: skip
     end = later(booking.start, booking.length(times.length))
     others = rooms[want.room].near(booking.start.timestamp(), end.timestamp()) if want.room in rooms else []
-    admit(booking, end, now, others, label)
+    admit(booking, end, now, others, label, twelve=schedule.twelve)
     return booking
 
 
-def _what(want: Want) -> str:
-    return f"the event at {want.start:%Y-%m-%d %H:%M} in {want.room}"  # never its title: it may name the client
+def _on(moment: datetime, twelve: bool) -> str:
+    return f"{moment:%Y-%m-%d} {say_clock(moment, twelve=twelve)}"
 
 
-def refusal(want: Want, old: Booking | None, exc: AmbienceError) -> str:
-    """Why a move or an addition is not made, as a sync reports it."""
+def _what(want: Want, twelve: bool = False) -> str:
+    return f"the event at {_on(want.start, twelve)} in {want.room}"  # never its title: it may name the client
+
+
+def refusal(want: Want, old: Booking | None, exc: AmbienceError, twelve: bool = False) -> str:
+    """Why a move or an addition is not made, as a sync reports it (times with am/pm if ``twelve``)."""
     if old is None:
-        return f"not booked: {_what(want)}: {exc}"
-    return f"not moved: booking {old.id} stays at {old.start:%Y-%m-%d %H:%M} in {old.room}; {_what(want)}: {exc}"
+        return f"not booked: {_what(want, twelve)}: {exc}"
+    return f"not moved: booking {old.id} stays at {_on(old.start, twelve)} in {old.room}; {_what(want, twelve)}: {exc}"
 
 
 # ---- the report --------------------------------------------------------------------------------
