@@ -184,3 +184,13 @@ def test_no_input_gives_a_traceback(offline, capsys, command, value):
     out, err = capsys.readouterr()
     assert code in (0, 1, 2), (argv, out, err)
     assert "Traceback" not in out + err, argv
+
+
+def test_the_devices_pages_show_temperatures_in_the_configured_unit():
+    from ambience.cli.device_cmds import _text, capabilities_text
+
+    assert _text({"target": 24.0, "current": 19.5}) == "24 °C now 19.5 °C"
+    assert _text({"target": 24.0, "current": 19.5}, "imperial") == "75.2 °F now 67.1 °F"
+    caps = {"kind": "climate", "setpoint": "occupied_heating_setpoint", "setpoint_range": [5, 30]}
+    assert "occupied_heating_setpoint 5–30 °C" in capabilities_text(caps)
+    assert "occupied_heating_setpoint 41–86 °F" in capabilities_text(caps, "imperial")

@@ -21,7 +21,7 @@ from ambience.devices.manager import Devices
 from ambience.errors import NotFound
 from ambience.infra.mqtt import Connection
 from ambience.model.state import ClimateState
-from ambience.units import parse_duration
+from ambience.units import format_temperature, parse_duration
 
 STATUS_STYLE = {
     "confirmed": "green",
@@ -114,7 +114,7 @@ async def connected(config: Config, wait: float = 5.0):
         await connection.stop()
 
 
-def _text(value: dict | None) -> str:
+def _text(value: dict | None, units: str = "metric") -> str:
     if not value:
         return "—"
     if value.get("on") is False:
@@ -123,11 +123,11 @@ def _text(value: dict | None) -> str:
     for key, v in value.items():
         if v is None:
             continue
-        unit = {"brightness": " %", "color_temp": " K", "target": " °C", "current": " °C"}.get(key, "")
+        unit = {"brightness": " %", "color_temp": " K"}.get(key, "")
         if key == "on":
             parts.append("on" if v else "off")
-        elif key == "current":
-            parts.append(f"now {v:g}{unit}")
+        elif key in ("target", "current") and isinstance(v, float | int):
+            parts.append(("now " if key == "current" else "") + format_temperature(v, units))
         elif isinstance(v, float | int):
             parts.append((f"{v:.0f}" if key in ("brightness", "color_temp") else f"{v:g}") + unit)
         else:
@@ -152,8 +152,8 @@ def device_table(config: Config, room_id: str, rows: list[dict]) -> Table:
             escape(row["id"]),
             bridges.get(row["id"], ""),
             row["role"],
-            escape(_text(row["desired"])),
-            escape(_text(row["reported"])),
+            escape(_text(row["desired"], config.units)),
+            escape(_text(row["reported"], config.units)),
             f"[{style}]{row['status']}[/{style}]" if style else row["status"],
         )
     return table
@@ -169,7 +169,7 @@ def preset_modes(config: Config) -> dict[str, list[str]]:
     return modes
 
 
-def capabilities_text(caps: dict) -> str:
+def capabilities_text(caps: dict, units: str = "metric") -> str:
     """A device's capabilities in one line: what it is and what it can take."""
     if not caps:
         return "nothing announced by its bridge: as configured"
@@ -182,7 +182,10 @@ def capabilities_text(caps: dict) -> str:
     if caps.get("color"):
         parts.append("colour")
     if "setpoint" in caps:
-        span = "{:g}–{:g} °C".format(*caps["setpoint_range"]) if "setpoint_range" in caps else ""
+        low, high = caps["setpoint_range"] if "setpoint_range" in caps else (None, None)
+        span = (
+            f"{format_temperature(low, units).split()[0]}–{format_temperature(high, units)}" if low is not None else ""
+        )
         parts.append(" ".join(x for x in (caps["setpoint"], span) if x))
     for key in ("modes", "presets"):
         if key in caps:
@@ -258,7 +261,9 @@ def cmd_rooms_check(args: argparse.Namespace, ctx: Context) -> int:
         ctx.out.print(device_table(config, room_id, rows))
         for row in rows:
             if row.get("capabilities") or row.get("sends"):
-                ctx.out.print(f"  {escape(row['id'])}: {escape(capabilities_text(row.get('capabilities', {})))}")
+                ctx.out.print(
+                    f"  {escape(row['id'])}: {escape(capabilities_text(row.get('capabilities', {}), config.units))}"
+                )
                 for line in row.get("sends", []):
                     ctx.out.print(f"    {escape(line)}")
         silent += sum(r["status"] != "online" for r in rows)
