@@ -182,10 +182,10 @@ def capabilities_text(caps: dict, units: str = "metric") -> str:
     if caps.get("color"):
         parts.append("colour")
     if "setpoint" in caps:
-        low, high = caps["setpoint_range"] if "setpoint_range" in caps else (None, None)
-        span = (
-            f"{format_temperature(low, units).split()[0]}–{format_temperature(high, units)}" if low is not None else ""
-        )
+        span = ""
+        if "setpoint_range" in caps:
+            low, high = caps["setpoint_range"]
+            span = f"{format_temperature(low, units).split()[0]}–{format_temperature(high, units)}"
         parts.append(" ".join(x for x in (caps["setpoint"], span) if x))
     for key in ("modes", "presets"):
         if key in caps:
