@@ -251,6 +251,9 @@ def test_the_pairing_routes(served: LiveDaemon):
     assert bad.status_code == 422 and bad.json()["issues"][0]["field"] == "token"
     too_long = httpx.post(url + "/api/pairing", json={"valid_for": "2h"}, headers=bearer(TOKEN))
     assert too_long.status_code == 422 and too_long.json()["issues"][0]["field"] == "valid_for"
+    # a length: a bare number is minutes (docs/units.md), so 61 is over the hour a code may last
+    bare = httpx.post(url + "/api/pairing", json={"valid_for": 61}, headers=bearer(TOKEN))
+    assert bare.status_code == 422 and "at most 1h" in bare.json()["issues"][0]["message"], bare.text
 
     paired = httpx.post(url + "/api/pair", json={"code": body["code"]}).json()
     phone = bearer(paired["token"])

@@ -557,7 +557,7 @@ def test_python_m_simulator_runs_until_sigterm(tmp_path: Path, broker: Mosquitto
 
 def test_main_reports_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(str(tmp_path / "missing.yaml")) == 1
-    assert "cannot be read" in capsys.readouterr().err
+    assert "missing.yaml does not exist" in capsys.readouterr().err
 
 
 # ---- the pure parts ---------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def cmd_pair(args: argparse.Namespace, ctx: Context) -> int:
         if not 0 < args.valid_for <= 3600:
             ctx.err.print("error: --for: a pairing code is valid for more than 0 s and at most 1h")
             return 2
-        answer = client.post("/api/pairing", {"valid_for": args.valid_for})
+        answer = client.post("/api/pairing", {"valid_for": f"{args.valid_for:g}s"})
     host, warning = link_host(ctx.config, args.host, args.lan)
     link = pairing_link(answer, host)
     png = Path(args.png) if args.png else ctx.config.state_dir / PNG_FILE

@@ -63,7 +63,7 @@ from ambience.surfaces.http import desk
 from ambience.surfaces.http import openapi as spec
 from ambience.surfaces.http.limits import Connections, LimitedProtocol
 from ambience.surfaces.http.phone import mount_web
-from ambience.units import Seconds
+from ambience.units import Minutes
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,8 @@ async def _admin_only(request: Request) -> None:
 
 
 class PairingAsk(Strict):
-    valid_for: Annotated[Seconds, Field(gt=0, le=tokens.PAIRING_MAX)] = tokens.PAIRING_FOR
+    valid_for: Annotated[Minutes, Field(gt=0, le=tokens.PAIRING_MAX)] = tokens.PAIRING_FOR
+    """How long the code may be used: a length, so a bare number is minutes (docs/units.md)."""
 
 
 class PairAsk(Strict):
