@@ -58,11 +58,15 @@ def _close() -> Iterator[None]:
     shutil.rmtree(DAEMON.config.state_dir.parent, ignore_errors=True)
 
 
+DURATION_BOUNDS = {"duration": 6 * 3600, "by": 6 * 3600, "lead": 3 * 3600, "valid_for": 3600}
+"""What the models allow each length key (a string's pattern in the schema cannot say its bound)."""
+
+
 def out_of_range_duration(body: object) -> str | None:
     """The key of a duration string in ``body`` whose value is beyond the model's bounds, if any."""
     if not isinstance(body, dict):
         return None
-    for key in ("duration", "lead", "by"):
+    for key, bound in DURATION_BOUNDS.items():
         value = body.get(key)
         if not isinstance(value, str):
             continue
@@ -70,7 +74,6 @@ def out_of_range_duration(body: object) -> str | None:
             seconds = parse_duration(value, signed=True, bare=60)
         except ValueError:
             continue
-        bound = 6 * 3600 if key in ("duration", "by") else 3 * 3600
         if abs(seconds) > bound:
             return key
     return None

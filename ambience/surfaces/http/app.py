@@ -511,7 +511,7 @@ def create_app(controller: Controller, token: str, pairing: Pairing | None = Non
 
     @api.post("/pairing", tags=["phones"], summary="A pairing code for a phone (admin token only)", status_code=201,
               dependencies=[Depends(_admin_only)], openapi_extra=spec.PAIRING_BODY,
-              responses={403: spec.ADMIN_ONLY, 413: spec.TOO_LARGE})  # fmt: skip
+              responses={403: spec.ADMIN_ONLY, 413: spec.TOO_LARGE, 422: spec.INVALID})  # fmt: skip
     async def pairing_code(request: Request) -> dict[str, Any]:
         ask = _validated(PairingAsk, await read_body(request))
         code, expires = pairing.issue(ask.valid_for)
