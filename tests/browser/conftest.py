@@ -51,6 +51,12 @@ def clinic_rooms() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def clinic_faults() -> dict[str, Any]:
+    """The simulator's faults in this module's clinic: the garden spot offline (a module without it overrides)."""
+    return {"garden-spot": {"offline": True}}
+
+
+@pytest.fixture(scope="module")
 def daemon_options() -> dict[str, Any]:
     """:class:`DaemonProcess` options of this module's clinic (a module overrides it: ``tls=True``, ``host=``)."""
     return {}
@@ -62,6 +68,7 @@ def clinic(
     tmp_path_factory: pytest.TempPathFactory,
     clinic_sections: dict[str, Any],
     clinic_rooms: dict[str, Any],
+    clinic_faults: dict[str, Any],
     daemon_options: dict[str, Any],
 ) -> Iterator[DaemonProcess]:
     """``ambience serve`` for two rooms of simulated devices (the garden spot offline), for this module."""
@@ -73,8 +80,7 @@ def clinic(
             tmp_path_factory.mktemp("phone"), clinic_rooms, mqtt=broker.url, base_topic="amb", bookings={"timezone": "UTC"},
             reconcile={"ack_timeout": "0.3s", "max_tries": 2, "slow_retry": "3s"}, **clinic_sections,
         )  # fmt: skip
-        faults = {"garden-spot": {"offline": True}}
-        with Simulator(files.config, tick=0.2, initial=FOUND, faults=faults):
+        with Simulator(files.config, tick=0.2, initial=FOUND, faults=clinic_faults):
             daemon = DaemonProcess(files.file, files.state_dir, **daemon_options).start()
             try:
                 yield daemon
