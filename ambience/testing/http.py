@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -17,10 +18,14 @@ class ApiClient:
     def token(self) -> str:
         raise NotImplementedError
 
+    def verify(self) -> ssl.SSLContext | bool:
+        """How the daemon's certificate is checked, over HTTPS (httpx's ``verify``)."""
+        return True
+
     def request(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> httpx.Response:
         """One request with the daemon's token; the response as it came."""
         headers = {"Authorization": f"Bearer {self.token()}"}
-        return httpx.request(method, self.url + path, json=body, headers=headers, timeout=timeout)
+        return httpx.request(method, self.url + path, json=body, headers=headers, timeout=timeout, verify=self.verify())
 
     def api(self, method: str, path: str, body: Any = None, expect: int | None = 200) -> Any:
         """The JSON answer, asserting the status is ``expect`` (``None``: any)."""

@@ -1,9 +1,10 @@
-"""``ambience serve`` as a real process for end-to-end tests: start, SIGKILL, restart, talk HTTP and CLI."""
+"""``ambience serve`` as a real process for end-to-end tests: start, SIGKILL, restart, talk HTTP(S) and CLI."""
 
 from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from ambience.infra.tls import CERT_FILE, TLS_DIR, TlsError, client_context
 from ambience.testing.env import without_ambience
 from ambience.testing.http import ApiClient
 from ambience.testing.mosquitto import free_port
@@ -23,6 +25,11 @@ class DaemonProcess(ApiClient):
     ``start()`` waits for ``/healthz``; ``kill()`` is a crash, ``stop()`` a SIGTERM; a later
     ``start()`` runs a new process on the same port and state directory.
     The log of every run goes to ``daemon-<port>.log`` beside the state directory.
+
+    ``tls``: the config serves HTTPS (``http.tls``): ``True`` for ``generate`` (the daemon's own
+    certificate, ``<state_dir>/tls/cert.pem``), else the certificate file it serves. The URL is then
+    ``https://``, and ``/healthz`` and the API are reached trusting exactly that certificate.
+    ``host``: the address the URL names (the config's ``http.host`` when it is not loopback).
     """
 
     def __init__(
@@ -32,6 +39,8 @@ class DaemonProcess(ApiClient):
         port: int | None = None,
         env: dict[str, str] | None = None,
         preexec_fn: Callable[[], None] | None = None,
+        tls: bool | Path = False,
+        host: str = "127.0.0.1",
     ):
         self.config_file = config_file
         self.env = dict(env or {})
@@ -41,10 +50,20 @@ class DaemonProcess(ApiClient):
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir.parent / f"daemon-{self.port}.log"
+        self.host = host
+        self.cert_file: Path | None = None
+        """The certificate the daemon serves (HTTPS), made by the daemon at its first start with ``tls=True``."""
+        if tls is not False:
+            self.cert_file = state_dir / TLS_DIR / CERT_FILE if tls is True else Path(tls)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "http" if self.cert_file is None else "https"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def verify(self) -> ssl.SSLContext | bool:
+        """Trust exactly the daemon's own certificate over HTTPS (read now: the daemon may have made it anew)."""
+        return True if self.cert_file is None else client_context(self.cert_file)
 
     @property
     def running(self) -> bool:
@@ -66,10 +85,10 @@ class DaemonProcess(ApiClient):
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ambience serve exited with {self.proc.returncode}:\n{self.log_tail()}")
-            return httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200
+            return httpx.get(self.url + "/healthz", timeout=0.5, verify=self.verify()).status_code == 200
 
-        try:
-            eventually(healthy, timeout, ignoring=(httpx.HTTPError,))
+        try:  # a TlsError: the certificate is not written yet
+            eventually(healthy, timeout, ignoring=(httpx.HTTPError, TlsError))
         except AssertionError:
             raise TimeoutError(f"ambience serve did not answer in {timeout} s:\n{self.log_tail()}") from None
         return self

@@ -45,8 +45,31 @@ def clinic_sections() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def clinic_rooms() -> dict[str, Any]:
+    """The rooms of this module's clinic (a module overrides it: a home visit, a speaker)."""
+    return ROOMS
+
+
+@pytest.fixture(scope="module")
+def clinic_faults() -> dict[str, Any]:
+    """The simulator's faults in this module's clinic: the garden spot offline (a module without it overrides)."""
+    return {"garden-spot": {"offline": True}}
+
+
+@pytest.fixture(scope="module")
+def daemon_options() -> dict[str, Any]:
+    """:class:`DaemonProcess` options of this module's clinic (a module overrides it: ``tls=True``, ``host=``)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def clinic(
-    browser: Any, tmp_path_factory: pytest.TempPathFactory, clinic_sections: dict[str, Any]
+    browser: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    clinic_sections: dict[str, Any],
+    clinic_rooms: dict[str, Any],
+    clinic_faults: dict[str, Any],
+    daemon_options: dict[str, Any],
 ) -> Iterator[DaemonProcess]:
     """``ambience serve`` for two rooms of simulated devices (the garden spot offline), for this module."""
     binary = find_mosquitto()
@@ -54,12 +77,11 @@ def clinic(
         pytest.skip("mosquitto is not installed (apt-get install mosquitto, or set AMBIENCE_MOSQUITTO)")
     with Mosquitto(binary=binary) as broker:
         files = write_clinic(
-            tmp_path_factory.mktemp("phone"), ROOMS, mqtt=broker.url, base_topic="amb", bookings={"timezone": "UTC"},
+            tmp_path_factory.mktemp("phone"), clinic_rooms, mqtt=broker.url, base_topic="amb", bookings={"timezone": "UTC"},
             reconcile={"ack_timeout": "0.3s", "max_tries": 2, "slow_retry": "3s"}, **clinic_sections,
         )  # fmt: skip
-        faults = {"garden-spot": {"offline": True}}
-        with Simulator(files.config, tick=0.2, initial=FOUND, faults=faults):
-            daemon = DaemonProcess(files.file, files.state_dir).start()
+        with Simulator(files.config, tick=0.2, initial=FOUND, faults=clinic_faults):
+            daemon = DaemonProcess(files.file, files.state_dir, **daemon_options).start()
             try:
                 yield daemon
             finally:

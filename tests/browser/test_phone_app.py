@@ -9,13 +9,24 @@ awake while a session runs. Screenshots: test-artifacts/phone-app-*.png.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from phone_harness import CHROMIUM, CHROMIUM_ARGS, DESKTOP, FAVOURITES, shot
+from phone_harness import (
+    ENGLISH_SHOWN,
+    FAVOURITES,
+    controlled,
+    expect,
+    installability_errors,
+    persistent,
+    room,
+    shot,
+    sign_in,
+)
 
 from ambience.testing import DaemonProcess
 
@@ -27,61 +38,26 @@ def clinic_sections() -> dict[str, Any]:
     return {"units": "imperial"}
 
 
-def expect():
-    from playwright.sync_api import expect as _expect
-
-    return _expect
-
-
-def room(page: Any, room_id: str = "studio") -> Any:
-    return page.locator(f'article.room[data-room="{room_id}"]')
-
-
-def sign_in(page: Any, clinic: DaemonProcess) -> None:
-    page.goto(clinic.url + "/")
-    page.locator("#token-details > summary").click()
-    page.locator("#token").fill(clinic.token())
-    page.locator("#signin-form button[type=submit]").click()
-    expect()(room(page).locator(".state-badge")).to_be_visible()
-
-
-def controlled(page: Any) -> None:
-    """Until the service worker is active and controls the page (its shell cached for offline use)."""
-    page.evaluate("navigator.serviceWorker.ready")
-    if not page.evaluate("Boolean(navigator.serviceWorker.controller)"):
-        page.reload()  # the first load is not controlled until the worker claims it
-    page.wait_for_function("() => Boolean(navigator.serviceWorker.controller)")
-
-
 @pytest.fixture
 def profile(playwright: Any, clinic: DaemonProcess, tmp_path: Path) -> Iterator[Any]:
     """A page in a chromium with a profile on disk at 1280×800: an off-the-record context is never installable."""
-    context = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport=DESKTOP,
-        locale="en-GB", timezone_id="UTC",
-    )  # fmt: skip
-    context.set_default_timeout(8000)
-    try:
-        yield context.pages[0] if context.pages else context.new_page()
-    finally:
-        context.close()
+    with persistent(playwright, tmp_path / "profile") as page:
+        yield page
 
 
 def test_chromium_finds_the_page_installable(profile: Any, clinic: DaemonProcess):
     page = profile
     sign_in(page, clinic)
     controlled(page)
-    cdp = page.context.new_cdp_session(page)
-    manifest = cdp.send("Page.getAppManifest")
-    assert manifest["url"] == clinic.url + "/static/manifest.webmanifest" and manifest["errors"] == []
-    parsed = manifest.get("manifest") or {}
-    if parsed:  # newer chromium: the manifest as it read it
-        assert parsed["startUrl"] == clinic.url + "/" and parsed["display"].lower().endswith("standalone")
-    errors = [e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]]
-    assert errors == [], errors
+    assert installability_errors(page, clinic.url) == []
     assert page.locator('link[rel="apple-touch-icon"]').get_attribute("href") == "/static/apple-touch-icon.png"
     assert page.locator('meta[name="theme-color"]').get_attribute("content") == "#17110d"
     shot(page, "app-01-desktop")
+
+
+def fahrenheit(celsius: float) -> str:
+    """As the page writes it in English: rounded half up to one decimal at most."""
+    return f"{math.floor((celsius * 9 / 5 + 32) * 10 + 0.5) / 10:g}"
 
 
 def test_a_favourite_starts_in_one_tap_with_the_clients_last_preset_first(open_phone: Any, clinic: DaemonProcess):
@@ -108,6 +84,8 @@ def test_a_favourite_starts_in_one_tap_with_the_clients_last_preset_first(open_p
     status = clinic.api("GET", "/api/rooms/studio")
     assert (status["preset"], status["client"]) == ("deep-tissue-60", "D. Park")
     expect()(studio.locator(".client-line")).to_have_text("Client: D. Park")
+    target = clinic.api("GET", "/api/rooms/studio")["climate"]["target"]  # °C in the API, °F on the page
+    expect()(studio.locator(".temperature")).to_contain_text(f"target {fahrenheit(target)} °F")
 
 
 def test_a_german_browser_reads_german_with_24_hour_times(open_phone: Any, clinic: DaemonProcess):
@@ -135,24 +113,6 @@ def test_an_american_browser_reads_12_hour_times(open_phone: Any, clinic: Daemon
     studio = room(page)
     studio.locator(".favourite").last.click()
     expect()(studio.locator(".ends")).to_have_text(re.compile(r"^ends at (1[0-2]|[1-9]):[0-5]\d\s(AM|PM)$"))
-
-
-ENGLISH_SHOWN = """() => {
-  const en = self.AMBIENCE_I18N.en, de = self.AMBIENCE_I18N.de;
-  const shown = document.body.innerText;
-  const pieces = [];
-  for (const [key, value] of Object.entries(en)) {
-    if (key.startsWith("technique.")) continue; // "Swedish", "Deep tissue": also in the library's preset names
-    for (const text of typeof value === "object" ? Object.values(value) : [value]) {
-      const german = JSON.stringify(de[key]);
-      for (const piece of text.split(/\\{\\w+\\}/).map((p) => p.trim())) {
-        if (piece.length >= 6 && !german.includes(piece)) pieces.push(piece);
-      }
-    }
-  }
-  return pieces.filter((piece) => shown.includes(piece));
-}"""
-"""The catalog's English (each piece of it between placeholders, of 6 letters or more) the page shows."""
 
 
 def test_the_last_state_shows_with_unreachable_when_the_daemon_is_gone(open_phone: Any, clinic: DaemonProcess):

@@ -958,15 +958,26 @@
     clearTimeout(app.retryTimer);
     clearInterval(app.resyncTimer);
     clearInterval(app.bookingsTimer);
-    const list = $("#put-back");
-    const items = (Array.isArray(answer && answer.put_back) ? answer.put_back : [])
-      .map((p) => el("li", `${p.name || p.device}${p.words ? `: ${p.words}` : ""}`));
-    list.replaceChildren(...(items.length ? items : [el("li", t("left.nothing"), "muted")]));
+    $("#put-back").replaceChildren(...putBack(answer));
     $("#app").hidden = true;
     $("#left").hidden = false;
     button.hidden = true;
     banner(t("left.banner"), false);
     updateWakeLock();
+  }
+
+  // What the departure put back (POST /api/visit/leave's rooms[].devices[].words), one line a device; the
+  // room's name first when there are several; a device that did not confirm is marked.
+  function putBack(answer) {
+    const rooms = Array.isArray(answer && answer.rooms) ? answer.rooms : [];
+    const items = [];
+    for (const r of rooms) {
+      for (const d of Array.isArray(r.devices) ? r.devices : []) {
+        const words = d.words || d.name || d.device;
+        items.push(el("li", rooms.length > 1 ? `${r.name || r.room}: ${words}` : words, d.confirmed === false ? "st-offline" : ""));
+      }
+    }
+    return items.length ? items : [el("li", t("left.nothing"), "muted")];
   }
 
   // ---- loading, signing in and out ---------------------------------------------------------
