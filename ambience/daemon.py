@@ -94,7 +94,7 @@ class Daemon:
                         max_volume=config.room_limits(room_id).max_volume,
                         name=room_id,
                         clock=clock,
-                        **(player_options or {}),
+                        **{"loudness_cache": config.state_dir / "loudness.json", **(player_options or {})},
                     )
         self.rooms = {
             room_id: Room(

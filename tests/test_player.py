@@ -74,6 +74,12 @@ def quiet(tmp_path_factory) -> list[Track]:
 
 def read_wav(path: Path) -> tuple[int, list[float]]:
     """mpv's ao=pcm output (WAVE_FORMAT_EXTENSIBLE, float or int) as mono samples in -1..1."""
+    rate, channels, samples, scale = read_pcm(path)
+    return rate, [sum(samples[k : k + channels]) / channels / scale for k in range(0, len(samples), channels)]
+
+
+def read_pcm(path: Path) -> tuple[int, int, array, float]:
+    """mpv's ao=pcm output as it is: rate, channels, the interleaved samples and their full scale."""
     data = path.read_bytes()
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
     i, fmt, body = 12, None, b""
@@ -94,7 +100,7 @@ def read_wav(path: Path) -> tuple[int, list[float]]:
         samples, scale = array("h", body[: len(body) // 2 * 2]), 32768.0
     else:
         raise AssertionError(f"unexpected WAV format {tag}/{bits}")
-    return rate, [sum(samples[k : k + channels]) / channels / scale for k in range(0, len(samples), channels)]
+    return rate, channels, samples, scale
 
 
 def levels(rate: int, samples: list[float], window: float = 0.05) -> list[tuple[float, float]]:

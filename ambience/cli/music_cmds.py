@@ -228,7 +228,9 @@ def cmd_play(args: argparse.Namespace, ctx: Context) -> int:
     music = Music(playlist=args.playlist, volume=args.volume, shuffle=True, fade_in=fade_in, fade_out=fade_out)
     preset = Preset.model_validate({"id": "play", "name": "play", "duration": f"{length}s", "music": music})
     fitted = fit(playlist.tracks, length, seed, fade_out=fade_out)
-    player = make_player(speaker, max_volume=limits.max_volume, name="play")
+    player = make_player(
+        speaker, max_volume=limits.max_volume, name="play", loudness_cache=config.state_dir / "loudness.json"
+    )
     asyncio.run(_play(ctx, player, preset, limits, fitted, seed))
     return 0
 

@@ -264,6 +264,9 @@ class Speaker(Strict):
     """An mpv audio-device name (``mpv --audio-device=help`` lists them); ``auto`` is the default output."""
     ao: str | None = None
     """mpv audio outputs to try, e.g. ``pipewire,pulse,alsa,null`` (``null``: silent, for demos)."""
+    loudness: float | None = Field(default=-23.0, ge=-40.0, le=-10.0)
+    """LUFS every track is brought to at full volume (EBU R128; measured once per file, cached in the state
+    directory); the envelope and ``max_volume`` only lower it. ``null``: tracks play at their own loudness."""
 
 
 class RoomDevice(NamedTuple):

@@ -12,6 +12,9 @@ How the volume is done (sample-accurate in real time and in a faster-than-real-t
   session second at which the file starts. Frames are cut to 256 samples first (5 ms at 48 kHz),
   so long and short fades move in small steps. The gain is ``(V / max_volume)³``: with the
   ceiling it gives mpv's own cubic volume curve for ``V``, and it can never exceed ``max_volume``.
+- The same expression carries the track's loudness gain, a constant factor that brings it to the room's
+  target (``speaker.loudness``, :mod:`ambience.music.loudness`), so it moves with the file exactly.
+  A file not measured yet plays at factor 1 and is measured in the background for next time.
 - The envelope (:mod:`ambience.core.envelope`) is the state's ramp, then its target held until the
   fitted fade-out begins, then a straight line to silence at the session end; the file that covers
   the end stops there (mpv's ``end``). So a fade that the daemon starts runs to its end inside mpv,
@@ -30,6 +33,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -47,6 +51,7 @@ from ambience.music.base import (
     unavailable,
 )
 from ambience.music.library import Track
+from ambience.music.loudness import LoudnessCache, Measurer, factor, gain_db
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +106,9 @@ def _num(x: float) -> str:
     return f"{x:.6f}"
 
 
-def gain(envelope: Envelope, offset: float, cap: float) -> str:
-    """An ffmpeg expression of the gain (``(V / cap)³``, 0–1) of a file starting at session second ``offset``."""
+def gain(envelope: Envelope, offset: float, cap: float, level: float = 1.0) -> str:
+    """An ffmpeg expression of the gain (``level · (V / cap)³``) of a file starting at session second ``offset``;
+    ``level``: the track's loudness factor."""
     if cap <= 0:
         return "0"
     at = f"(t+{_num(offset)})"  # the frame's start in session seconds
@@ -114,7 +120,8 @@ def gain(envelope: Envelope, offset: float, cap: float) -> str:
         slope = (v1 - v0) / (s1 - s0)
         expr = f"if(lt({at},{_num(s1)}),{_num(v0)}+({slope:.9f})*({at}-{_num(s0)}),{expr})"
     expr = f"if(lt({at},{_num(pts[0][0])}),{_num(pts[0][1])},{expr})"
-    return f"if(isnan(t),0,pow(clip(({expr})/{_num(cap)},0,1),3))"
+    scale = "" if level == 1.0 else f"{level:.6f}*"
+    return f"if(isnan(t),0,{scale}pow(clip(({expr})/{_num(cap)},0,1),3))"
 
 
 def _quote(value: str) -> str:
@@ -130,7 +137,9 @@ class MpvPlayer:
     :data:`DEFAULT_AO` with ``auto``; with a named device, the device's own output). ``options``:
     more mpv options (``{"ao_pcm_file": ...}``). ``load``: returns the python-mpv module.
     ``meter``: measure the level after the envelope, for :meth:`level`. ``clock``: the clock the
-    ``at`` of :meth:`follow` is read on (the daemon's).
+    ``at`` of :meth:`follow` is read on (the daemon's). ``loudness``: the LUFS every track is brought to
+    (``None``, the default here: played as they are; a room's is ``speaker.loudness``, -23). ``loudness_cache``: the JSON file (or cache) of measured tracks; by
+    default one in memory only.
     """
 
     learnt = STARTUP
@@ -150,6 +159,8 @@ class MpvPlayer:
         retry_after: float = RETRY_AFTER,
         meter: bool = False,
         clock: Callable[[], float] = time.time,
+        loudness: float | None = None,
+        loudness_cache: Path | LoudnessCache | None = None,
     ):
         self.audio_device = audio_device or "auto"
         self.ao = ao if ao is not None else (DEFAULT_AO if self.audio_device == "auto" else None)
@@ -177,6 +188,13 @@ class MpvPlayer:
         is where the session is when it is heard (bench P3: it was ~140 ms behind the clock)."""
         self._loaded: tuple[float, float, float, bool] | None = None
         self._cold = True
+        self.loudness = loudness
+        cache = loudness_cache if isinstance(loudness_cache, LoudnessCache) else LoudnessCache(loudness_cache)
+        self.measurer = Measurer(cache, load, name=f"loudness-{name}")
+        self._unmeasured: set[Path] = set()
+        self._levels: dict[tuple[Path, float], float] = {}
+        """The loudness factor each queued entry (file, session start) was given: the playing file keeps it when
+        its envelope changes, though it was measured meanwhile (no jump)."""
         """How many times the playlist was loaded into mpv (a start or a seek); ``follow`` is idempotent."""
 
     # ---- lifetime ------------------------------------------------------------------------------
@@ -224,6 +242,7 @@ class MpvPlayer:
                 log.warning("%s: closing mpv: %s", self.name, exc)
         self._plan = None
         self._worker.shutdown(wait=False)
+        self.measurer.close()
 
     # ---- what the daemon calls -----------------------------------------------------------------
 
@@ -419,15 +438,31 @@ class MpvPlayer:
         text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
         self._mpv.command("set", name, text)
 
-    def _af(self, envelope: Envelope, offset: float) -> str:
-        expr = gain(envelope, offset, self.max_volume)
+    def loudness_factor(self, track: Track) -> float:
+        """The linear loudness factor ``track`` plays with: 1 when off, or while it is not measured yet."""
+        if self.loudness is None:
+            return 1.0
+        measured = self.measurer.cache.get(track.path)
+        if measured is None:
+            if track.path not in self._unmeasured:
+                self._unmeasured.add(track.path)
+                log.info("%s: %s is not measured yet; it plays at its own loudness this time", self.name, track.name)
+            return 1.0
+        return factor(gain_db(measured, self.loudness))
+
+    def _af(self, envelope: Envelope, entry: Entry[Track], keep: bool = False) -> str:
+        key = (entry.track.path, entry.start)
+        level = self._levels.get(key) if keep else None
+        if level is None:
+            level = self._levels[key] = self.loudness_factor(entry.track)
+        expr = gain(envelope, entry.start, self.max_volume, level)
         chain = f"@{LABEL}:lavfi=[asetnsamples=n={FRAME}:p=0,volume=volume='{expr}':eval=frame]"
         return chain + (",@meter:lavfi=[astats=metadata=1:reset=1]" if self.meter else "")
 
     def _file_options(
         self, fitted: FittedPlaylist[Track], entry: Entry[Track], envelope: Envelope, start: float
     ) -> str:
-        options = [f"demuxer-lavf-format={_quote(entry.track.format)}", f"af={_quote(self._af(envelope, entry.start))}"]
+        options = [f"demuxer-lavf-format={_quote(entry.track.format)}", f"af={_quote(self._af(envelope, entry))}"]
         if start > 0:
             options.append(f"start={start:.3f}")
         if entry.end > fitted.length:
@@ -446,6 +481,8 @@ class MpvPlayer:
             self._stop()
             return
         new, slot = planned
+        if self.loudness is not None:
+            self.measurer.ask((e.track.path, e.track.format) for e in new.fitted.entries[new.base :])
         kept = None if force else keeping(self._plan, self._where(), music.position, new)
         if kept is not None and (kept is self._plan or self._requeue(kept)):
             self._set("pause", not music.playing)
@@ -473,6 +510,7 @@ class MpvPlayer:
         """Queue ``plan``'s order from its first entry, ``offset`` seconds into it, and play (or hold it paused)."""
         m = self._mpv
         m.command("stop")
+        self._levels.clear()
         self.reloads += 1
         self._set("pause", paused)
         fitted, first = plan.fitted, plan.fitted.entries[plan.base]
@@ -493,7 +531,7 @@ class MpvPlayer:
         fitted, entry = plan.fitted, plan.fitted.entries[plan.base]
         path = self._get("path")
         if self._plan is None or plan.envelope != self._plan.envelope:
-            self._set("af", self._af(plan.envelope, entry.start))
+            self._set("af", self._af(plan.envelope, entry, keep=True))
         self._set(
             "file-local-options/end", f"{fitted.length - entry.start:.3f}" if entry.end > fitted.length else "none"
         )

@@ -17,7 +17,7 @@ from ambience.music.mpv import MpvPlayer
 
 
 def _mpv(speaker: Speaker, **kwargs: Any) -> Player:
-    return MpvPlayer(audio_device=speaker.audio_device, ao=speaker.ao, **kwargs)
+    return MpvPlayer(audio_device=speaker.audio_device, ao=speaker.ao, loudness=speaker.loudness, **kwargs)
 
 
 BACKENDS: dict[type[Any], Callable[..., Player]] = {Speaker: _mpv}
