@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         music_cmds,
         pair_cmds,
         preset_cmds,
+        speakers_cmd,
         visit_cmds,
     )
 
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         device_cmds,
         devices_cmd,
         music_cmds,
+        speakers_cmd,
         daemon_cmds,
         client_cmds,
         booking_cmds,

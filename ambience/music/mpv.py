@@ -33,12 +33,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from ambience.core.envelope import Envelope, Plan, keeping, late, plan_for
 from ambience.core.fitting import Entry, FittedPlaylist
+from ambience.errors import PlayerError
 from ambience.model.state import MusicState
 from ambience.music.base import (
     RETRY_AFTER,
@@ -100,6 +102,46 @@ def load_mpv() -> ModuleType:
     import mpv
 
     return mpv
+
+
+@dataclass(frozen=True)
+class AudioDevice:
+    """An audio output mpv can play to, as ``audio-device-list`` names it."""
+
+    name: str
+    """What ``speaker: {audio_device: ...}`` takes: ``pulse/<sink>``, ``pipewire/<node>``, ``alsa/<device>``, ``auto``."""
+    description: str
+    """What the sound system calls it, for people."""
+
+    @property
+    def output(self) -> str:
+        """The mpv audio output it belongs to (``pulse``, ``alsa`` ...); ``auto`` for the default device."""
+        return self.name.split("/", 1)[0]
+
+    @property
+    def bluetooth(self) -> bool:
+        """A Bluetooth speaker: PulseAudio's ``bluez_sink.*``, PipeWire's ``bluez_output.*``, BlueALSA's."""
+        text = f"{self.name} {self.description}".casefold()
+        return any(word in text for word in ("bluez", "bluealsa", "bluetooth"))
+
+
+def audio_devices(load: Callable[[], ModuleType] = load_mpv) -> list[AudioDevice]:
+    """Every audio output libmpv sees, from every audio output it has (``mpv --audio-device=help``).
+
+    Raises :class:`~ambience.errors.PlayerError` saying why when libmpv cannot be loaded or started."""
+    try:
+        module = load()
+    except (ImportError, OSError, AttributeError) as exc:
+        raise PlayerError(f"libmpv cannot be loaded ({exc}); install libmpv (apt install libmpv2)") from None
+    try:
+        m = module.MPV(idle=True, vid="no", input_default_bindings=False, **CONTAINED)
+    except Exception as exc:
+        raise PlayerError(f"mpv could not start ({exc})") from None
+    try:
+        listed = m.audio_device_list or []
+    finally:
+        m.terminate()
+    return [AudioDevice(str(d.get("name", "")), str(d.get("description", ""))) for d in listed if d.get("name")]
 
 
 def _num(x: float) -> str:
