@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import wave
 from pathlib import Path
 
@@ -142,6 +143,38 @@ def test_the_room_target_is_checked_when_the_config_is_read():
         Speaker(loudness=-3)
 
 
+@pytest.mark.unit
+def test_the_rooms_share_one_cache_per_file_and_measure_a_track_once(tmp_path):
+    file = tmp_path / "loudness.json"
+    assert LoudnessCache.at(file) is LoudnessCache.at(tmp_path / "." / "loudness.json")
+    assert LoudnessCache.at(file) is not LoudnessCache.at(tmp_path / "other.json")
+    cache, key = LoudnessCache.at(file), (str(tmp_path / "a.wav"), 1, 2)
+    assert cache.claim(key) and not cache.claim(key)  # the second room leaves it to the first
+
+
+@pytest.mark.unit
+def test_a_closed_measurer_gives_back_what_it_had_not_measured(tmp_path):
+    track = tmp_path / "a.wav"
+    track.write_bytes(b"x")
+    started, go = threading.Event(), threading.Event()
+
+    def load():  # a libmpv that never gets to measuring: the measurer is closed first
+        started.set()
+        go.wait(5)
+        raise OSError("no libmpv")
+
+    cache = LoudnessCache()
+    first = Measurer(cache, load)
+    other = tmp_path / "b.wav"
+    other.write_bytes(b"y")
+    first.ask([(track, "wav"), (other, "wav")])
+    assert started.wait(5)
+    first.close()  # b.wav was queued, never measured
+    go.set()
+    key_b = (str(other), 1, other.stat().st_mtime_ns)
+    assert cache.claim(key_b)  # free again for another room
+
+
 # ---- measuring, with libmpv -----------------------------------------------------------------------
 
 
@@ -156,15 +189,19 @@ def test_libmpv_measures_what_pyloudnorm_measures(tmp_path, channels):
 
 
 @needs_mpv
-def test_a_file_mpv_cannot_play_is_not_measured_and_says_why(tmp_path):
+def test_a_file_mpv_cannot_play_is_not_measured_says_why_once_and_is_not_retried(tmp_path, caplog):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF\0\0\0\0WAVEjunk")
     with pytest.raises(ValueError, match="could not play it|no result"):
         measure(bad, "wav", load_mpv)
     measurer = Measurer(LoudnessCache(), load_mpv)
-    measurer.ask([(bad, "wav")])
-    measurer.wait()
+    for _ in range(2):  # every reload asks again
+        measurer.ask([(bad, "wav")])
+        measurer.wait()
     assert measurer.cache.get(bad) is None
+    warned = [r.message for r in caplog.records if "cannot be measured" in r.message]
+    assert len(warned) == 1 and warned[0].startswith("loudness: bad.wav cannot be measured (")
+    assert warned[0].endswith("); it plays at its own level")
     measurer.close()
 
 
@@ -193,7 +230,7 @@ def test_a_track_not_measured_yet_plays_as_it_is_and_at_the_target_once_measured
     asyncio.run(play(outs[0]))
     assert lufs(outs[0]) == pytest.approx(lufs(loud.path), abs=0.3)  # gain 1: not measured before it played
     assert LoudnessCache(cache_file).get(loud.path) is not None  # measured meanwhile, and kept
-    asyncio.run(play(outs[1]))  # another player (a restart): the cache file is read
+    asyncio.run(play(outs[1]))  # another player: measured, now at the target
     assert lufs(outs[1]) == pytest.approx(-23.0, abs=0.5)
 
 

@@ -69,7 +69,7 @@ def factor(db: float) -> float:
     return float(10 ** (db / 20))
 
 
-def _key(path: Path) -> tuple[str, int, int] | None:
+def _key(path: Path) -> Key | None:
     try:
         st = path.stat()
     except OSError:
@@ -77,19 +77,51 @@ def _key(path: Path) -> tuple[str, int, int] | None:
     return str(path), st.st_size, st.st_mtime_ns
 
 
+Key = tuple[str, int, int]
+_SHARED: dict[Path, LoudnessCache] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 class LoudnessCache:
     """Measured tracks by (path, size, mtime), in memory and, given a ``file``, in that JSON file.
 
-    Thread-safe: the player's worker reads it, the measurer writes it. A cache file that cannot be
-    read is started anew (logged once); one that cannot be written costs only the measuring again.
+    Thread-safe: the players' workers read it, the measurers write it. The rooms of a daemon share
+    one (:meth:`at`), so no room writes over another's results and a track is measured by one room
+    only (:meth:`claim`). A cache file that cannot be read is started anew (logged once); one that
+    cannot be written costs only the measuring again.
     """
 
     def __init__(self, file: Path | None = None):
         self.file = file
         self._lock = threading.Lock()
         self._known: dict[str, tuple[int, int, Loudness]] = {}
+        self._claimed: set[Key] = set()
+        """Files being measured, or that could not be measured (retried once they change)."""
         if file is not None:
             self._read(file)
+
+    @classmethod
+    def at(cls, file: Path) -> LoudnessCache:
+        """The one cache of ``file`` in this process."""
+        key = Path(os.path.abspath(file))
+        with _SHARED_LOCK:
+            cache = _SHARED.get(key)
+            if cache is None:
+                cache = _SHARED[key] = cls(key)
+            return cache
+
+    def claim(self, key: Key) -> bool:
+        """Whether the caller is the one to measure the file ``key`` (no one measures or measured it)."""
+        with self._lock:
+            if key in self._claimed:
+                return False
+            self._claimed.add(key)
+            return True
+
+    def release(self, key: Key) -> None:
+        """``key`` was not measured after all (its measurer closed first): another may measure it."""
+        with self._lock:
+            self._claimed.discard(key)
 
     def _read(self, file: Path) -> None:
         try:
@@ -120,7 +152,7 @@ class LoudnessCache:
             return None
         return row[2]
 
-    def put(self, path: Path, loudness: Loudness, key: tuple[str, int, int] | None = None) -> None:
+    def put(self, path: Path, loudness: Loudness, key: Key | None = None) -> None:
         key = key or _key(path)
         if key is None:
             return
@@ -187,7 +219,7 @@ def measure(path: Path, demuxer: str, load: Callable[[], ModuleType], timeout: f
             raise ValueError(f"measuring took longer than {timeout:.0f}s")
         if ended:
             raise ValueError("mpv could not play it to its end")
-        stats = m._get_property(f"af-metadata/{LABEL}")
+        stats = getattr(m, f"af-metadata/{LABEL}")  # python-mpv reads a property by its name
         try:
             return Loudness(float(stats["lavfi.r128.I"]), _db(stats["lavfi.r128.true_peak"]))
         except (TypeError, KeyError, ValueError) as exc:
@@ -203,30 +235,32 @@ class Measurer:
         self.cache = cache
         self._load = load
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-        self._asked: set[tuple[str, int, int]] = set()
+        self._mine: set[Key] = set()
+        """Claimed and not measured yet: given back on :meth:`close`."""
         self._lock = threading.Lock()
         self._closed = False
 
     def ask(self, tracks: Iterable[tuple[Path, str]]) -> None:
-        """Measure those of ``tracks`` (path, demuxer) not measured or asked for yet. Never blocks."""
+        """Measure those of ``tracks`` (path, demuxer) that no one measured or measures yet. Never blocks."""
         for path, demuxer in tracks:
             key = _key(path)
-            if key is None or self.cache.get(path) is not None:
+            if key is None or self._closed or self.cache.get(path) is not None or not self.cache.claim(key):
                 continue
             with self._lock:
-                if self._closed or key in self._asked:
-                    continue
-                self._asked.add(key)
+                self._mine.add(key)
             self._pool.submit(self._one, path, demuxer, key)
 
-    def _one(self, path: Path, demuxer: str, key: tuple[str, int, int]) -> None:
+    def _one(self, path: Path, demuxer: str, key: Key) -> None:
         if self._closed:
             return
         try:
             loudness = measure(path, demuxer, self._load)
-        except Exception as exc:  # a file that cannot be measured plays at gain 1
+        except Exception as exc:  # a file that cannot be measured plays at gain 1 (and stays claimed: not retried)
             log.warning("loudness: %s cannot be measured (%s); it plays at its own level", path.name, exc)
             return
+        finally:
+            with self._lock:
+                self._mine.discard(key)
         self.cache.put(path, loudness, key)
         log.info("loudness: %s is %.1f LUFS (true peak %.1f dBTP)", path.name, loudness.integrated, loudness.true_peak)
 
@@ -237,3 +271,7 @@ class Measurer:
     def close(self) -> None:
         self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            mine, self._mine = self._mine, set()
+        for key in mine:
+            self.cache.release(key)

@@ -231,7 +231,10 @@ class MpvPlayer:
         self._loaded: tuple[float, float, float, bool] | None = None
         self._cold = True
         self.loudness = loudness
-        cache = loudness_cache if isinstance(loudness_cache, LoudnessCache) else LoudnessCache(loudness_cache)
+        if isinstance(loudness_cache, LoudnessCache):
+            cache = loudness_cache
+        else:  # a file: the one cache of it (the rooms share it); none: this player's own, in memory
+            cache = LoudnessCache() if loudness_cache is None else LoudnessCache.at(loudness_cache)
         self.measurer = Measurer(cache, load, name=f"loudness-{name}")
         self._unmeasured: set[Path] = set()
         self._levels: dict[tuple[Path, float], float] = {}
