@@ -127,10 +127,12 @@ class VirtualDevice(Generic[ConfigT]):
     def receive(self, topic: str, payload: bytes, now: float) -> list[Publish]:
         return self.handle(topic, payload, now) if self.answering else []
 
-    def announce(self, now: float) -> list[Publish]:
-        """Discovery, availability and state, as a bridge publishes them when it (re)connects."""
+    def announce(self, now: float, availability: bool = True) -> list[Publish]:
+        """Discovery, availability and state, as a bridge publishes them when it (re)connects; without the
+        availability for a device whose own connection says it (a Shelly's, an ESPHome node's)."""
         state = self.report(now) if self.answering else []
-        return self.discovery() + self.availability(not self.faults.offline) + state
+        online = self.availability(not self.faults.offline) if availability else []
+        return self.discovery() + online + state
 
     def discovery(self) -> list[Publish]:
         """The retained announcement of what the device is (Tasmota discovery, ESPHome's HA configs)."""

@@ -454,7 +454,9 @@ class Simulator:
         """
         for key, dev in self._devices.items():
             self._refresh(key, now, force=True)
-            self._publish(dev.announce(now))
+            # a device with a connection of its own says it is online from that one, when it has connected
+            # (as the firmware does): said from here too, "online" could come before the Last Will is set
+            self._publish(dev.announce(now, availability=not hasattr(dev, "will")))
         self._publish([Publish(f"{self.prefix}/status", "online", retain=True)])
         info = self._last_info
         if info is not None:
