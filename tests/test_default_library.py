@@ -167,8 +167,13 @@ def test_without_fluidsynth_the_message_says_what_to_install(tmp_path, monkeypat
 
 def test_the_first_track_comes_first_and_the_rest_resumes(tmp_path):
     music = tmp_path / "music"
+    stale = music / "calm" / "pads" / ".06 warm air.ogg.4242.tmp"  # a renderer killed as it wrote
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"OggS")
+    (music / "calm" / sounds.MARKER).write_text(f"{sounds.VERSION} preview 2s\n")
     assert sounds.progress(music, preview=2) == sounds.Progress(0, len(sounds.PIECES))
     folder = sounds.ensure_default_playlist(music, first_only=True, preview=2)
+    assert not stale.exists()
     assert folder == music / "calm"
     assert str(sounds.progress(music, preview=2)) == f"rendering 1/{len(sounds.PIECES)}"
     (track,) = load_playlist("calm", [music]).tracks  # playable at once

@@ -170,6 +170,8 @@ def ensure_default_playlist(
             if not _current(folder, preview):
                 _clear_old(folder)
                 (folder / MARKER).write_text(_stamp(preview) + "\n", encoding="utf-8")
+            for part in folder.rglob(".*.tmp"):  # a renderer killed while it wrote (none writes now: the lock)
+                part.unlink()
             done = sum(path_of(folder, p).is_file() for p in PIECES)
             if first_only and done:
                 return folder  # another renderer made one while this one waited
