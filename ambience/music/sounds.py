@@ -30,6 +30,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -170,8 +171,13 @@ def ensure_default_playlist(
             if not _current(folder, preview):
                 _clear_old(folder)
                 (folder / MARKER).write_text(_stamp(preview) + "\n", encoding="utf-8")
-            for part in folder.rglob(".*.tmp"):  # a renderer killed while it wrote (none writes now: the lock)
-                part.unlink()
+            for part in list(
+                folder.rglob(".*.tmp")
+            ):  # left by a renderer killed as it wrote (the lock: none writes now)
+                if part.is_dir():
+                    shutil.rmtree(part, ignore_errors=True)
+                else:
+                    part.unlink(missing_ok=True)
             done = sum(path_of(folder, p).is_file() for p in PIECES)
             if first_only and done:
                 return folder  # another renderer made one while this one waited
@@ -197,7 +203,7 @@ async def render_in_background(
 ) -> Path:
     """Render the whole library in a child process, logging each track, for the daemon.
 
-    A child keeps the rendering's memory (a few hundred MB for a 7-minute track) out of the daemon,
+    A child keeps the rendering's memory (~490 MB at most, for a 7½-minute piece) out of the daemon,
     and runs at a lower priority (nice 10) so the rooms' own work comes first.
     ``ready`` is set as soon as a track is playable. Cancelling ends the child; the next start
     resumes. Raises :class:`PlayerError` with the child's message if it fails.
