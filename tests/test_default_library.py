@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import math
+import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,3 +259,27 @@ def test_the_whole_library_measures_right_and_fits_90_minutes(tmp_path, capsys):
         assert abs(lufs(audio) - render.TARGET) <= 1.0, track.name
         assert render.peak_db(audio) < -1.0 and above(audio, 8000) > 1e-5, track.name
         assert math.isclose(len(audio) / rate, track.length, abs_tol=0.5)
+
+
+def test_the_daemon_starts_at_once_renders_aside_and_stops_its_renderer(tmp_path, broker_url, caplog):
+    from ambience.daemon import Daemon
+    from ambience.testing import write_clinic
+
+    studio = {"thermostat": {"bridge": "zigbee2mqtt", "device": "studio-trv"}, "speaker": {"ao": "null"}}
+    clinic = write_clinic(tmp_path, {"studio": studio}, mqtt=broker_url, music=["music"], http=False)
+    caplog.set_level(logging.INFO, logger="ambience.music.sounds")
+
+    async def run() -> asyncio.Task:
+        daemon = Daemon(clinic.config)
+        began = time.monotonic()
+        await daemon.start()
+        assert time.monotonic() - began < 5  # it did not wait for a render of minutes
+        task = daemon._rendering
+        assert task is not None and not task.done()
+        await daemon.stop()
+        return task
+
+    task = asyncio.run(run())
+    assert task.cancelled()  # its child was ended with it; the next start resumes
+    assert "default playlist 'calm': 15 tracks to render in" in caplog.text
+    assert sounds.progress(tmp_path / "music") == sounds.Progress(0, len(sounds.PIECES))
