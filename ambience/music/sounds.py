@@ -18,10 +18,10 @@ and renders anew), each track is written atomically (a temporary file, then a re
 interrupted render resumes where it stopped, and a ``calm`` folder someone made themselves (no
 marker) is never touched. One renderer at a time holds the folder's lock; another waits for it.
 
-Rendering takes about 3 minutes on a laptop core (10–20 on a Raspberry Pi), so it is done in
-order, the first track first (about 8 s): the demo waits for that one, and the daemon renders the
-whole library in a child process in the background (:func:`render_in_background`), logging each
-track, while sessions play what is there.
+Rendering takes about 2½ minutes on one laptop core (a Raspberry Pi: not measured, several times
+that), so it is done in order, the first track first (about 10 s): the demo waits for that one,
+and the daemon renders the whole library in a child process in the background
+(:func:`render_in_background`), logging each track, while sessions play what is there.
 """
 
 from __future__ import annotations
