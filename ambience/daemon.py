@@ -126,6 +126,8 @@ class Daemon:
         self.surfaces: list[Any] = []
         self.discovery: HomeAssistantDiscovery | None = None
         self._tasks: list[asyncio.Task] = []
+        self._rendering: asyncio.Task | None = None
+        """The default library being rendered in the background (not a task the watchdog waits on: it ends)."""
         self._stop_event: asyncio.Event | None = None
         self.http_app: Any = None
         """The HTTP API's FastAPI app and uvicorn server, once serve_http runs them (tests read them)."""
@@ -144,12 +146,10 @@ class Daemon:
         self.discovery = HomeAssistantDiscovery(self.connection, self.controller, self.config)
         self.surfaces.append(self.discovery)
         if self.players and self.config.music:
-            from ambience.music.sounds import ensure_default_playlist_aside
+            from ambience.music.sounds import needs_generating
 
-            try:
-                await ensure_default_playlist_aside(self.config.music[0])
-            except AmbienceError as exc:
-                log.warning("no default playlist: %s", exc)
+            if needs_generating(self.config.music[0]):  # sessions play what is there meanwhile
+                self._rendering = asyncio.create_task(self._render_default(), name="default-library")
         await self.connection.start()
         try:
             await self.connection.wait_connected(3.0)
@@ -315,7 +315,18 @@ class Daemon:
         if room is not None and not room.active:
             self.bookings.room_freed(room_id)
 
+    async def _render_default(self) -> None:
+        from ambience.music.sounds import render_in_background
+
+        try:
+            await render_in_background(self.config.music[0])
+        except AmbienceError as exc:
+            log.warning("no default playlist: %s", exc)
+
     async def stop(self) -> None:
+        if self._rendering is not None:
+            self._rendering.cancel()  # ends the child; the next start resumes where it stopped
+            await asyncio.wait({self._rendering}, timeout=5)
         for surface in reversed(self.surfaces):
             await surface.stop()
         self.bookings.stop()

@@ -17,6 +17,7 @@ from common import Mosquitto, Probe, Result, SimProcess, device_filters, ms, pct
 
 from ambience.app.commands import Start, Stop
 from ambience.daemon import Daemon
+from ambience.music.sounds import ensure_default_playlist
 
 
 class InProcess:
@@ -82,6 +83,9 @@ def p6(folder: Path, runs: int = 30) -> Result:
     rig = InProcess(folder, {"m1": 3})
     result = Result()
 
+    # the first track of the default library; the daemon renders the rest in a niced child meanwhile
+    ensure_default_playlist(folder / "music", first_only=True)
+
     async def scenario() -> list[float]:
         daemon = Daemon(rig.config, player_options={})
         await daemon.start()
@@ -104,7 +108,7 @@ def p6(folder: Path, runs: int = 30) -> Result:
 
     try:
         ours = asyncio.run(scenario())
-        track = sorted((folder / "music" / "calm").glob("*.wav"))[0]
+        track = sorted((folder / "music" / "calm").rglob("*.ogg"))[0]
         base = raw_mpv_start(track, runs)
     finally:
         rig.close()

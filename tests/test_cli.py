@@ -9,6 +9,8 @@ import sys
 import pytest
 
 from ambience.cli import main
+from ambience.music.sounds import TOTAL
+from ambience.units import format_duration
 
 
 @pytest.fixture(autouse=True)
@@ -207,7 +209,8 @@ def test_presets_check_refuses_a_missing_playlist_and_warns_of_one_that_repeats(
 def test_presets_check_passes_with_only_a_repeat_and_the_default_playlist_the_daemon_renders(capsys, tmp_path):
     config = _music_clinic(tmp_path, {
         "loop": "name: Loop\nduration: 30m\nmusic: {playlist: short}\n",
-        "calm": "name: Calm\nduration: 30m\nmusic: {playlist: calm}\n",
+        "calm": "name: Calm\nduration: 30m\nmusic: {playlist: calm}\n",  # well within the library: no note
+        "long": "name: Long\nduration: 2h\nmusic: {playlist: calm}\n",
     })  # fmt: skip
     assert not (tmp_path / "music" / "calm").exists()  # rendered by the daemon at start-up, so not missing
     code, out, err = run(capsys, "--config", config, "presets", "check")
@@ -216,7 +219,8 @@ def test_presets_check_passes_with_only_a_repeat_and_the_default_playlist_the_da
     note = next(line for line in out.splitlines() if line.startswith("note:"))
     assert (
         "the built-in playlist 'calm'" in note
-        and "presets playing it: calm;" in note
+        and f"({format_duration(TOTAL)} of soft piano" in note
+        and "presets playing it: long;" in note
         and str(tmp_path / "music" / "calm") in note
     )
-    assert "2 of 2 presets valid" in out
+    assert "3 of 3 presets valid" in out

@@ -88,14 +88,12 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_list_generates_the_default_playlist_on_a_fresh_machine(capsys, room):
+def test_list_says_the_default_playlist_is_still_to_be_rendered_on_a_fresh_machine(capsys, room):
     code, out, err = run(capsys, "playlists", "list")
     assert code == 0, err
-    assert "generated the default playlist 'calm'" in err
     row = next(line for line in out.splitlines() if line.startswith("calm"))
-    assert row.split()[1] == "3" and "4m" in row
-    code, out, err = run(capsys, "playlists", "list")  # once is enough
-    assert code == 0 and "generated" not in err
+    assert row.split()[1:3] == ["0", "0s"] and "(rendering 0/15; the daemon renders it" in " ".join(out.split())
+    assert not (room / "music" / "calm").exists()  # listing renders nothing (minutes): the daemon or a fit does
 
 
 def test_list_shows_each_playlist_with_tracks_and_length(capsys, spa, room):
@@ -160,6 +158,18 @@ def test_fit_shows_the_order_starts_total_and_fade_out(capsys, spa):
     assert sum("fade-out begins 1s in" in line for line in out.splitlines()[1:4]) == 1  # marked on its track
     again = run(capsys, "playlists", "fit", "spa", "10s", "--seed", "3", "--fade-out", "4s")[1]
     assert again == out
+    assert out.rstrip().endswith("no track plays twice")
+
+
+def test_fit_says_from_when_and_how_often_a_short_playlist_repeats(capsys, spa):
+    code, out, err = run(capsys, "playlists", "fit", "spa", "40s", "--seed", "3", "--fade-out", "4s")
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()[1:] if line.strip()[:1].isdigit()]
+    second = rows[3]  # the second cycle begins after the three tracks (12 s)
+    assert second[1] == "0:12"
+    last = " ".join(out.split())
+    assert f"the playlist (12s) is shorter than the session: it repeats from 0:12 ({second[3]} again)" in last
+    assert last.endswith("a track plays up to 4 times")
 
 
 def test_fit_refuses_a_path_outside_the_music_folders(capsys, spa):

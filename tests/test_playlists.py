@@ -1,9 +1,9 @@
-"""Playlists without mpv: discovery, refusal of paths outside the music folders, the default playlist (fitting: test_fitting.py)."""
+"""Playlists without mpv: discovery, refusal of paths outside the music folders (fitting: test_fitting.py;
+the default playlist: test_default_library.py)."""
 
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import struct
 import subprocess
@@ -17,7 +17,6 @@ from mutagen.ogg import OggPage
 
 from ambience.errors import PlayerError
 from ambience.music.library import list_playlists, load_playlist, parse_m3u, read_audio, resolve
-from ambience.music.sounds import PIECES, ensure_default_playlist, render
 
 
 def tone(path: Path, seconds: float, freq: float = 440.0, rate: int = 8000) -> Path:
@@ -186,55 +185,3 @@ def test_missing_corrupt_and_zero_length_files_are_skipped_with_a_warning(music)
     assert "zero length" in problems["empty.wav"] and "skipped" in problems["broken.mp3"]
     pl = load_playlist("gone", [music])
     assert [t.name for t in pl.tracks] == ["spa/a.wav"] and "does not exist" in str(pl.problems[0])
-
-
-# ---- the default playlist -------------------------------------------------------------------------
-
-
-def test_the_default_playlist_is_generated_once_and_plays_as_calm(tmp_path):
-    folder = ensure_default_playlist(tmp_path / "music")  # how long it takes is bench's business (P13)
-    pl = load_playlist("calm", [tmp_path / "music"])
-    assert len(pl.tracks) == len(PIECES) >= 3 and not pl.problems
-    assert all(60 <= t.length <= 180 for t in pl.tracks)
-    assert sum(p.stat().st_size for p in folder.iterdir()) < 12_000_000
-    mtimes = {p: p.stat().st_mtime_ns for p in folder.iterdir()}
-    assert ensure_default_playlist(tmp_path / "music") == folder
-    assert {p: p.stat().st_mtime_ns for p in folder.iterdir()} == mtimes  # not made again
-    (folder / "01 first light.wav").unlink()  # a damaged set is completed again
-    ensure_default_playlist(tmp_path / "music")
-    assert len(load_playlist("calm", [tmp_path / "music"]).tracks) == len(PIECES)
-
-
-def test_the_synthesis_is_deterministic_and_soft():
-    a, b = render(PIECES[1], seconds=3.0), render(PIECES[1], seconds=3.0)
-    assert a == b and len(a) == 3 * 16000
-    assert a != render(PIECES[0], seconds=3.0)
-    full = render(PIECES[0], seconds=12.0)
-    assert max(map(abs, full)) < 0.6 * 32768  # headroom
-    assert max(map(abs, full[:800])) < 0.05 * 32768  # starts softly
-
-
-def test_a_calm_folder_of_ones_own_is_left_alone(tmp_path):
-    own = tone(tmp_path / "music" / "calm" / "mine.wav", 1.0)
-    assert ensure_default_playlist(tmp_path / "music") == own.parent
-    assert os.listdir(own.parent) == ["mine.wav"]
-
-
-def test_the_daemon_generates_the_default_playlist_in_a_child_process(tmp_path):
-    """The daemon's own memory never holds the synthesis (bench P4); the files are the same."""
-    import asyncio
-
-    from ambience.errors import PlayerError
-    from ambience.music.sounds import ensure_default_playlist_aside, needs_generating
-
-    music = tmp_path / "music"
-    assert needs_generating(music)
-    folder = asyncio.run(ensure_default_playlist_aside(music))
-    assert not needs_generating(music)
-    assert len(load_playlist("calm", [music]).tracks) == len(PIECES)
-    assert asyncio.run(ensure_default_playlist_aside(music)) == folder  # nothing to do the second time
-
-    blocked = tmp_path / "file"
-    blocked.write_text("not a folder")
-    with pytest.raises(PlayerError, match="cannot write the default playlist"):
-        asyncio.run(ensure_default_playlist_aside(blocked))

@@ -149,10 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         "max_queued_messages 0\nlog_dest stderr\n"
     )
     os.chmod(home, 0o755)
+    from ambience.errors import PlayerError
     from ambience.music.sounds import ensure_default_playlist
 
-    print("preparing the default playlist …", flush=True)
-    ensure_default_playlist(home / "music")
+    print("preparing the default playlist (its first track; the daemon renders the rest meanwhile) …", flush=True)
+    try:
+        ensure_default_playlist(home / "music", first_only=True)
+    except PlayerError as exc:
+        print(f"no default playlist: {exc}", file=sys.stderr)  # the rooms run on without music
 
     logs = home / "logs"
     logs.mkdir(exist_ok=True)

@@ -20,7 +20,9 @@ from ambience.errors import CommandError, Issue, NotFound, PlayerError
 from ambience.model.limits import Limits
 from ambience.model.preset import Music, Preset
 from ambience.model.state import MusicState
+from ambience.music import sounds
 from ambience.music.base import Player
+from ambience.music.default_library.compose import Piece
 from ambience.music.library import Playlist, list_playlists, load_playlist
 from ambience.music.registry import make_player
 from ambience.music.sounds import NAME as DEFAULT_PLAYLIST
@@ -103,17 +105,34 @@ def _folders(ctx: Context) -> list[Path]:
     return folders
 
 
+def _default_state(folders: list[Path]) -> sounds.Progress | None:
+    """How far the default library is in the first music folder; None if a ``calm`` of one's own is used."""
+    if any(sounds.progress(f) is None for f in folders):
+        return None
+    return sounds.progress(folders[0])
+
+
 def _ensure_default(ctx: Context, folders: list[Path]) -> None:
-    """Generate the default playlist when no music folder has one of that name."""
-    if DEFAULT_PLAYLIST in list_playlists(folders):
+    """Render the default library (all of it: a fit needs every length) unless one's own ``calm`` is used."""
+    state = _default_state(folders)
+    if state is None or state.complete:
         return
-    folder = ensure_default_playlist(folders[0])
-    ctx.err.print(f"generated the default playlist {DEFAULT_PLAYLIST!r} in {escape(str(folder))}")
+    folder = folders[0] / DEFAULT_PLAYLIST
+    ctx.err.print(
+        f"rendering the default playlist {DEFAULT_PLAYLIST!r} into {escape(str(folder))}: {state.total - state.done} "
+        f"of {state.total} tracks to go, about 10 s each (once) …"
+    )
+
+    def report(now: sounds.Progress, piece: Piece) -> None:
+        ctx.err.print(f"  {now.done}/{now.total} {escape(piece.mood)}/{escape(piece.stem)}")
+
+    ensure_default_playlist(folders[0], report=report)
+    ctx.err.print(f"rendered the default playlist {DEFAULT_PLAYLIST!r} in {escape(str(folder))}")
 
 
 def _load(ctx: Context, name: str) -> Playlist:
     folders = _folders(ctx)
-    if name.strip().strip("/") == DEFAULT_PLAYLIST:
+    if name.strip().strip("/").split("/")[0] == DEFAULT_PLAYLIST:
         _ensure_default(ctx, folders)
     playlist = load_playlist(name, folders)
     for issue in playlist.problems:
@@ -125,20 +144,26 @@ def _load(ctx: Context, name: str) -> Playlist:
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     folders = _folders(ctx)
-    _ensure_default(ctx, folders)
+    default = _default_state(folders)
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("PLAYLIST", "TRACKS", "LENGTH", "SKIPPED", "WHERE"):
         table.add_column(col, justify="right" if col in ("TRACKS", "LENGTH", "SKIPPED") else "left")
-    for name in list_playlists(folders):
+    names = list_playlists(folders)
+    if default is not None and DEFAULT_PLAYLIST not in names:
+        names = sorted([*names, DEFAULT_PLAYLIST], key=str.casefold)
+    for name in names:
+        note = f" ({default}; the daemon renders it, or: ambience playlists fit calm 90m)"
+        if name == DEFAULT_PLAYLIST and default is not None and not default.done:
+            table.add_row(name, "0", "0s", "", escape(str(folders[0] / name)) + note)
+            continue
         try:
             pl = load_playlist(name, folders)
         except PlayerError as exc:
             print_error(ctx.err, str(exc))
             continue
         skipped = str(len(pl.problems)) if pl.problems else ""
-        table.add_row(
-            escape(name), str(len(pl.tracks)), format_duration(round(pl.total)), skipped, escape(str(pl.source))
-        )
+        where = escape(str(pl.source)) + (note if name == DEFAULT_PLAYLIST and default and not default.complete else "")
+        table.add_row(escape(name), str(len(pl.tracks)), format_duration(round(pl.total)), skipped, where)
     ctx.out.print(table)
     return 0
 
@@ -201,7 +226,24 @@ def cmd_fit(args: argparse.Namespace, ctx: Context) -> int:
         "of the last track unplayed"
     )
     ctx.out.print(f"fade-out begins at {format_clock(fitted.fade_out_at)} ({format_duration(fade_out)} before the end)")
+    ctx.out.print(escape(repeats(fitted, playlist.total)))
     return 0
+
+
+def repeats(fitted: FittedPlaylist, total: float) -> str:
+    """Whether the session hears a track twice: from when, and how often at most (issue 18, point 3)."""
+    plays: dict[object, int] = {}
+    first = None
+    for entry in fitted.entries:
+        if entry.track in plays and first is None:
+            first = entry
+        plays[entry.track] = plays.get(entry.track, 0) + 1
+    if first is None:
+        return "no track plays twice"
+    return (
+        f"the playlist ({format_duration(round(total))}) is shorter than the session: it repeats from "
+        f"{format_clock(first.start)} ({first.track.name} again); a track plays up to {max(plays.values())} times"
+    )
 
 
 def cmd_play(args: argparse.Namespace, ctx: Context) -> int:

@@ -194,7 +194,8 @@ class Playlists:
             return None, None
         name, field = preset.music.playlist, "music.playlist"
         if self.builtin(name):
-            self.default_users.append(preset.id)
+            if preset.duration > sounds.TOTAL:  # long enough for any usual session; a longer one hears repeats
+                self.default_users.append(preset.id)
             return None, None
         total = self.total(name)
         if isinstance(total, PlayerError):
@@ -210,11 +211,10 @@ class Playlists:
     def default_note(self) -> str | None:
         if not self.default_users:
             return None
-        total = sum(piece.seconds for piece in sounds.PIECES)
         return (
-            f"note: the built-in playlist {sounds.NAME!r} ({format_duration(total)} of soft pads the daemon makes in"
-            f" {self.folders[0] / sounds.NAME}) repeats in any longer session; presets playing it:"
-            f" {', '.join(self.default_users)}; put your own music in a music folder for variety"
+            f"note: the built-in playlist {sounds.NAME!r} ({format_duration(sounds.TOTAL)} of soft piano, warm pads and"
+            f" piano over rain the daemon renders in {self.folders[0] / sounds.NAME}) repeats in any longer session;"
+            f" presets playing it: {', '.join(self.default_users)}; put your own music in a music folder for variety"
         )
 
 

@@ -1,292 +1,251 @@
-"""The default playlist ``calm``: a few soothing pieces synthesised on first use, in Python only.
+"""The default library ``calm``: about 99 minutes of slow music in three moods, made on this machine.
 
-Nothing is shipped: :func:`ensure_default_playlist` writes the pieces (16 kHz mono WAV, ~8 MB in
-all) into a music folder the first time they are needed and does nothing once they are there.
-The synthesis is deterministic (same samples on every run) and quick (about two seconds for
-four minutes of audio), so a demo or a fresh machine plays real music without downloads.
+Nothing is shipped and nothing is downloaded: fifteen seeded compositions
+(:mod:`ambience.music.default_library.compose`) are rendered with FluidSynth and the FluidR3 General
+MIDI soundfont, five of them over a rain bed and the five pads over surf or a stream
+(:mod:`~ambience.music.default_library.nature`), each brought to -23 LUFS and written as 48 kHz
+stereo Ogg Vorbis (:mod:`~ambience.music.default_library.render`) into::
 
-How it stays fast without numpy: every voice repeats exactly every :data:`PERIOD` samples (its
-frequencies lie on a 0.5 Hz grid), so one period is computed and tiled; envelopes are computed at
-a control rate and expanded by byte repetition; the per-sample work is a multiply and an add,
-done by ``map`` over arrays.
+    <music folder>/calm/piano/…   soft piano          playlist "calm/piano"
+    <music folder>/calm/pads/…    warm pads            playlist "calm/pads"
+    <music folder>/calm/rain/…    piano over rain      playlist "calm/rain"
+
+``calm`` itself is all of them (a folder playlist takes its sub-folders too), long enough that a
+90-minute session plays no track twice.
+
+The cache is the folder: a marker file holds :data:`VERSION` (a new version removes the old files
+and renders anew), each track is written atomically (a temporary file, then a rename), so an
+interrupted render resumes where it stopped, and a ``calm`` folder someone made themselves (no
+marker) is never touched. One renderer at a time holds the folder's lock; another waits for it.
+
+Rendering takes about 2½ minutes on one laptop core (a Raspberry Pi: not measured, several times
+that), so it is done in order, the first track first (about 10 s): the demo waits for that one,
+and the daemon renders the whole library in a child process in the background
+(:func:`render_in_background`), logging each track, while sessions play what is there.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import math
-import operator
+import fcntl
+import logging
 import os
-import random
+import shutil
 import sys
-import wave
-from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ambience.errors import PlayerError
+from ambience.music.default_library.compose import Piece
+from ambience.music.library import AUDIO_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 NAME = "calm"
-RATE = 16_000
-PERIOD = 2 * RATE
-"""Samples after which every voice repeats: frequencies are multiples of 0.5 Hz."""
-CONTROL = 64
-"""Samples per envelope step (4 ms): the envelopes move far too slowly for the steps to be heard."""
-CYCLE = 4096
-VERSION = "1"
+VERSION = "2"
 MARKER = ".ambience-default"
-PEAK = 0.5
-"""Peak level of a piece, of full scale: soft, with headroom."""
+LOCK = ".ambience-default.lock"
+SUFFIX = ".ogg"
+MOODS = {"piano": "soft piano", "pads": "warm pads", "rain": "piano over rain"}
 
 
-@dataclass(frozen=True)
-class Piece:
-    stem: str
-    seconds: int
-    chords: tuple[tuple[str, ...], ...]
-    swell: float
-    """Seconds per slow rise and fall of the pad."""
-    noise: float
-    """Share of gentle filtered noise (a distant surf), 0–1."""
-    seed: int
+def _piano(stem: str, title: str, key: int, bpm: int, seconds: int, seed: int) -> Piece:
+    return Piece(stem, title, "piano", "piano", key, bpm, seconds, seed)
+
+
+def _pads(stem: str, title: str, key: int, bpm: int, seconds: int, seed: int, bed: str = "", level: float = 0) -> Piece:
+    return Piece(stem, title, "pads", "pads", key, bpm, seconds, seed, bed, level)
+
+
+def _rain(stem: str, title: str, key: int, bpm: int, seconds: int, seed: int, level: float) -> Piece:
+    return Piece(stem, title, "rain", "piano", key, bpm, seconds, seed, "rain", level)
 
 
 PIECES = (
-    Piece(
-        "01 first light",
-        80,
-        (("A2", "E3", "C#4", "G#4"), ("F#2", "C#3", "A3", "E4"), ("D2", "A2", "F#3", "C#4"), ("E2", "B2", "G#3", "B3")),
-        swell=11.0,
-        noise=0.0,
-        seed=1,
-    ),
-    Piece(
-        "02 still water",
-        70,
-        (("D2", "A2", "D3", "F#3"), ("D2", "A2", "E3", "A3"), ("D2", "A2", "D3", "F#3")),
-        swell=9.0,
-        noise=0.45,
-        seed=2,
-    ),
-    Piece(
-        "03 warm air",
-        90,
-        (("F2", "C3", "E3", "A3"), ("C3", "G3", "D4", "E4"), ("A2", "E3", "G3", "C4"), ("G2", "D3", "G3", "C4")),
-        swell=14.0,
-        noise=0.12,
-        seed=3,
-    ),
+    _piano("01 first light", "First light", 60, 60, 360, 101),
+    _pads("06 warm air", "Warm air", 60, 58, 420, 201, "surf", -20),  # far off: air above the pads
+    _rain("11 rain on glass", "Rain on glass", 60, 60, 390, 301, -6),
+    _piano("02 slow tide", "Slow tide", 57, 56, 420, 102),
+    _pads("07 still water", "Still water", 62, 56, 390, 202, "stream", -14),
+    _rain("12 morning rain", "Morning rain", 64, 62, 360, 302, -8),
+    _piano("03 open window", "Open window", 65, 62, 390, 103),
+    _pads("08 shoreline", "Shoreline", 57, 60, 450, 203, "surf", -8),
+    _rain("13 under the eaves", "Under the eaves", 58, 57, 420, 303, -5),
+    _piano("04 evening", "Evening", 63, 58, 450, 104),
+    _pads("09 soft focus", "Soft focus", 65, 55, 360, 204, "stream", -20),
+    _rain("14 after the storm", "After the storm", 62, 59, 390, 304, -9),
+    _piano("05 quiet hands", "Quiet hands", 62, 64, 360, 105),
+    _pads("10 deep calm", "Deep calm", 55, 58, 420, 205, "surf", -10),
+    _rain("15 drizzle", "Drizzle", 65, 61, 360, 305, -7),
 )
-
-_NOTES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
-def frequency(note: str) -> float:
-    """``'A4'`` -> 440.0, rounded to the 0.5 Hz grid (a few cents at most)."""
-    semitone = _NOTES[note[0]] + note[1:-1].count("#") - note[1:-1].count("b")
-    midi = 12 * (int(note[-1]) + 1) + semitone
-    return round(2 * 440.0 * 2 ** ((midi - 69) / 12)) / 2
+"""In the order they are rendered: the moods take turns, so the first minutes already mix them."""
+TOTAL = round(sum(p.length for p in PIECES))
+"""Seconds of music in the whole library."""
 
 
-@functools.cache
-def _cycle_table() -> list[float]:
-    """One cycle of a soft, warm tone: a sine with a little of its 2nd and 3rd harmonics."""
-    w = 2 * math.pi / CYCLE
-    return [math.sin(w * i) + 0.22 * math.sin(2 * w * i + 0.7) + 0.06 * math.sin(3 * w * i + 1.9) for i in range(CYCLE)]
+def path_of(folder: Path, piece: Piece) -> Path:
+    """Where ``piece`` lies in the ``calm`` folder."""
+    return folder / piece.mood / f"{piece.stem}{SUFFIX}"
 
 
-def _voice(hz: float) -> array:
-    """One period of a tone at ``hz`` (a multiple of 0.5 Hz)."""
-    cycle = _cycle_table()
-    k = round(hz * PERIOD / RATE)
-    mask = CYCLE - 1
-    return array("f", [cycle[(j * k * CYCLE // PERIOD) & mask] for j in range(PERIOD)])
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.total
+
+    def __str__(self) -> str:
+        return "ready" if self.complete else f"rendering {self.done}/{self.total}"
 
 
-def _chord(notes: tuple[str, ...], voices: dict[float, array]) -> array:
-    """One period of a chord, each note doubled 0.5 Hz sharp for a slow chorus; peak 1."""
-    total = array("f", bytes(4 * PERIOD))
-    for n, note in enumerate(notes):
-        hz = frequency(note)
-        gain = 1.0 / (1 + 0.35 * n)
-        for f, g in ((hz, gain), (hz + 0.5, 0.6 * gain)):
-            if f not in voices:
-                voices[f] = _voice(f)
-            voice = voices[f]
-            total = array("f", map(operator.add, total, map(operator.mul, voice, [g] * PERIOD)))
-    peak = max(map(abs, total)) or 1.0
-    return array("f", map(operator.mul, total, [1.0 / peak] * PERIOD))
+def _ours(folder: Path) -> bool:
+    """Whether ``folder`` is the default library's (or not there yet): never someone's own ``calm``."""
+    if (folder / MARKER).is_file():
+        return True
+    return not (folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir()))
 
 
-def _noise(seed: int, seconds: float = 11.0) -> array:
-    """A seamless loop of soft low-passed noise (two one-pole filters), peak 1."""
-    rng = random.Random(seed)
-    n = int(seconds * RATE)
-    fade = RATE  # one second crossfade makes the loop seamless
-    a, y1, y2 = 0.08, 0.0, 0.0
-    raw = []
-    for _ in range(n + fade):
-        y1 += a * (rng.random() * 2 - 1 - y1)
-        y2 += a * (y1 - y2)
-        raw.append(y2)
-    for i in range(fade):
-        f = i / fade
-        raw[i] = raw[i] * f + raw[n + i] * (1 - f)
-    out = array("f", raw[:n])
-    peak = max(map(abs, out)) or 1.0
-    return array("f", map(operator.mul, out, [1.0 / peak] * n))
+def _stamp(preview: float | None) -> str:
+    """What the marker says: the version, and a preview's cut (so a real render replaces a preview)."""
+    return VERSION if preview is None else f"{VERSION} preview {preview:g}s"
 
 
-def _expand(control: list[float], n: int) -> array:
-    """Control-rate values held for :data:`CONTROL` samples each, cut to ``n`` samples."""
-    packed = array("f", control).tobytes()
-    out = array("f")
-    out.frombytes(b"".join(packed[i : i + 4] * CONTROL for i in range(0, len(packed), 4)))
-    del out[n:]
-    return out
-
-
-def _tile(period: array, start: int, n: int) -> array:
-    """``n`` samples of a looping ``period``, from sample ``start`` of the piece."""
-    size = len(period)
-    offset = start % size
-    reps = (offset + n) // size + 1
-    return (period * reps)[offset : offset + n]
-
-
-def _smooth(x: float) -> float:
-    """0 → 1 over x in [0, 1], raised cosine."""
-    x = min(1.0, max(0.0, x))
-    return 0.5 - 0.5 * math.cos(math.pi * x)
-
-
-def render(piece: Piece, seconds: float | None = None) -> array:
-    """The piece as 16-bit samples (``seconds`` cuts it short, for tests)."""
-    length = piece.seconds if seconds is None else seconds
-    n = int(length * RATE)
-    steps = n // CONTROL + 1
-    dt = CONTROL / RATE
-    scale = PEAK * 32767
-
-    def master(t: float) -> float:
-        return _smooth(t / 3.0) * _smooth((length - t) / 5.0)
-
-    def swell(t: float, period: float, phase: float) -> float:
-        return 0.72 + 0.28 * math.sin(2 * math.pi * t / period + phase)
-
-    pad_share = 1.0 - piece.noise
-    segment = piece.seconds / len(piece.chords)
-    xfade = min(8.0, segment / 2)
-    mix = array("f", bytes(4 * n))
-    written = 0
-    voices: dict[float, array] = {}
-    for c, notes in enumerate(piece.chords):
-        lo = 0.0 if c == 0 else c * segment - xfade / 2
-        hi = length if c == len(piece.chords) - 1 else (c + 1) * segment + xfade / 2
-        a, b = max(0, int(lo * RATE) // CONTROL * CONTROL), min(n, int(hi * RATE))
-        if a >= b:
-            continue
-        control = []
-        for s in range(a // CONTROL, (b - 1) // CONTROL + 1):
-            t = s * dt
-            rise = 1.0 if c == 0 else _smooth((t - lo) / xfade)
-            fall = 1.0 if c == len(piece.chords) - 1 else _smooth((hi - t) / xfade)
-            control.append(scale * pad_share * rise * fall * master(t) * swell(t, piece.swell, c))
-        layer = array("f", map(operator.mul, _tile(_chord(notes, voices), a, b - a), _expand(control, b - a)))
-        overlap = max(0, min(written, b) - a)
-        if overlap:
-            mix[a : a + overlap] = array("f", map(operator.add, mix[a : a + overlap], layer[:overlap]))
-        mix[a + overlap : b] = layer[overlap:]
-        written = max(written, b)
-    if piece.noise > 0:
-        control = [
-            scale * piece.noise * master(s * dt) * (0.55 + 0.45 * math.sin(2 * math.pi * s * dt / 9.7) ** 2)
-            for s in range(steps)
-        ]
-        surf = array("f", map(operator.mul, _tile(_noise(piece.seed), 0, n), _expand(control, n)))
-        mix = array("f", map(operator.add, mix, surf))
-    return array("h", map(int, mix))
-
-
-def write_wav(path: Path, samples: array) -> None:
-    """Write mono 16-bit samples at :data:`RATE`, atomically (a temporary file, then a rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with wave.open(str(tmp), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(RATE)
-        f.writeframes(samples.tobytes())
-    os.replace(tmp, path)
-
-
-def _expected() -> dict[str, int]:
-    return {f"{p.stem}.wav": 44 + 2 * int(p.seconds * RATE) for p in PIECES}
-
-
-def _complete(folder: Path) -> bool:
+def _current(folder: Path, preview: float | None) -> bool:
     marker = folder / MARKER
-    if not marker.is_file() or marker.read_text(encoding="utf-8").strip() != VERSION:
-        return False
-    return all(
-        (folder / name).is_file() and (folder / name).stat().st_size == size for name, size in _expected().items()
-    )
+    return marker.is_file() and marker.read_text(encoding="utf-8").strip() == _stamp(preview)
 
 
-def ensure_default_playlist(music_folder: Path) -> Path:
-    """The default playlist's folder, ``<music_folder>/calm``, generated if it is not there yet.
-
-    Idempotent and safe to call on every start: a complete set is left alone, and a ``calm``
-    folder someone made themselves (no marker file) is never touched. Raises :class:`PlayerError`
-    if the folder cannot be written.
-    """
+def progress(music_folder: Path, *, preview: float | None = None) -> Progress | None:
+    """How much of the library is rendered in ``music_folder``; None if its ``calm`` is someone's own."""
     folder = Path(music_folder) / NAME
-    if not needs_generating(music_folder):
+    if not _ours(folder):
+        return None
+    if not _current(folder, preview):
+        return Progress(0, len(PIECES))
+    return Progress(sum(path_of(folder, p).is_file() for p in PIECES), len(PIECES))
+
+
+def needs_generating(music_folder: Path, *, preview: float | None = None) -> bool:
+    """Whether :func:`ensure_default_playlist` would have anything to render (cheap: names only)."""
+    state = progress(music_folder, preview=preview)
+    return state is not None and not state.complete
+
+
+def _clear_old(folder: Path) -> None:
+    """Remove the audio of another version or cut of the library (only in a folder that is ours)."""
+    for dirpath, _, filenames in os.walk(folder):
+        for f in filenames:
+            if Path(f).suffix.lower() in AUDIO_SUFFIXES or f.endswith(".tmp"):
+                Path(dirpath, f).unlink()
+
+
+def ensure_default_playlist(
+    music_folder: Path,
+    *,
+    first_only: bool = False,
+    report: Callable[[Progress, Piece], None] | None = None,
+    preview: float | None = None,
+) -> Path:
+    """The default library's folder, ``<music_folder>/calm``, rendered if it is not all there yet.
+
+    ``first_only``: return as soon as one track is playable (the demo; the rest is rendered in the
+    background). ``report`` is called after each track rendered. ``preview`` cuts every track to
+    that many seconds (tests, benchmarks; the marker says so, and a full render replaces it). Idempotent and safe to call on
+    every start. Raises :class:`PlayerError` saying why (the folder cannot be written; fluidsynth
+    or the soundfont is missing, with the command that installs them).
+    """
+    from ambience.music.default_library.render import RenderError, render
+
+    folder = Path(music_folder) / NAME
+    state = progress(music_folder, preview=preview)
+    if state is None or state.complete or (first_only and path_of(folder, PIECES[0]).is_file()):
         return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for piece in PIECES:
-            path = folder / f"{piece.stem}.wav"
-            if path.is_file() and path.stat().st_size == _expected()[path.name]:
-                continue
-            write_wav(path, render(piece))
-        (folder / MARKER).write_text(VERSION + "\n", encoding="utf-8")
+        with open(folder / LOCK, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another renderer of this folder: wait for it
+            if not _current(folder, preview):
+                _clear_old(folder)
+                (folder / MARKER).write_text(_stamp(preview) + "\n", encoding="utf-8")
+            for part in list(
+                folder.rglob(".*.tmp")
+            ):  # left by a renderer killed as it wrote (the lock: none writes now)
+                if part.is_dir():
+                    shutil.rmtree(part, ignore_errors=True)
+                else:
+                    part.unlink(missing_ok=True)
+            done = sum(path_of(folder, p).is_file() for p in PIECES)
+            if first_only and done:
+                return folder  # another renderer made one while this one waited
+            for piece in PIECES:
+                path = path_of(folder, piece)
+                if path.is_file():
+                    continue
+                render(piece, path, seconds=preview)
+                done += 1
+                if report is not None:
+                    report(Progress(done, len(PIECES)), piece)
+                if first_only:
+                    break
     except OSError as exc:
         raise PlayerError(f"cannot write the default playlist into {folder}: {exc}") from None
+    except RenderError as exc:
+        raise PlayerError(f"cannot render the default playlist: {exc}") from None
     return folder
 
 
-def needs_generating(music_folder: Path) -> bool:
-    """Whether :func:`ensure_default_playlist` would have anything to write (cheap: sizes only)."""
-    folder = Path(music_folder) / NAME
-    if folder.is_dir() and not (folder / MARKER).exists() and any(folder.iterdir()):
-        return False
-    return not _complete(folder)
+async def render_in_background(
+    music_folder: Path, ready: asyncio.Event | None = None, *, preview: float | None = None
+) -> Path:
+    """Render the whole library in a child process, logging each track, for the daemon.
 
-
-async def ensure_default_playlist_aside(music_folder: Path) -> Path:
-    """:func:`ensure_default_playlist` in a child process, for the daemon.
-
-    Rendering the pieces in pure Python touches ~35 MB that a long-running process keeps as
-    resident memory afterwards (bench P4: 109 MB instead of 73 MB idle). Raises
-    :class:`PlayerError` with the child's message if it fails.
+    A child keeps the rendering's memory (~490 MB at most, for a 7½-minute piece) out of the daemon,
+    and runs at a lower priority (nice 10) so the rooms' own work comes first.
+    ``ready`` is set as soon as a track is playable. Cancelling ends the child; the next start
+    resumes. Raises :class:`PlayerError` with the child's message if it fails.
     """
-    if not needs_generating(music_folder):
-        return Path(music_folder) / NAME
+    folder = Path(music_folder) / NAME
+    state = progress(music_folder, preview=preview)
+    if state is not None and state.done and ready is not None:
+        ready.set()
+    if state is None or state.complete:
+        return folder
+    log.info("default playlist %r: %s tracks to render in %s (%s)", NAME, state.total - state.done, folder, state)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import sys; from ambience.music.sounds import _main; sys.exit(_main(sys.argv[1]))",
-        str(music_folder), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable, "-c", "import os, sys; os.nice(10); from ambience.music.sounds import _main; sys.exit(_main(*sys.argv[1:]))",
+        str(music_folder), *([] if preview is None else [str(preview)]), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    _, err = await proc.communicate()
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        async for line in proc.stdout:
+            log.info("default playlist %r: %s", NAME, line.decode(errors="replace").strip())
+            if ready is not None:
+                ready.set()
+        err = await proc.stderr.read()
+        await proc.wait()
+    except asyncio.CancelledError:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
     if proc.returncode != 0:
         lines = err.decode(errors="replace").strip().splitlines()
-        raise PlayerError(lines[-1] if lines else f"generating the default playlist failed ({proc.returncode})")
-    return Path(music_folder) / NAME
+        raise PlayerError(lines[-1] if lines else f"rendering the default playlist failed ({proc.returncode})")
+    return folder
 
 
-def _main(music_folder: str) -> int:
+def _print_progress(state: Progress, piece: Piece) -> None:
+    print(f"rendered {state.done}/{state.total}: {piece.mood}/{piece.stem}", flush=True)
+
+
+def _main(music_folder: str, preview: str | None = None) -> int:
     try:
-        ensure_default_playlist(Path(music_folder))
+        cut = None if preview is None else float(preview)
+        ensure_default_playlist(Path(music_folder), report=_print_progress, preview=cut)
     except PlayerError as exc:
         print(exc, file=sys.stderr)
         return 1
