@@ -99,6 +99,15 @@ def test_a_short_playlist_repeats_in_fresh_cycles():
         assert sorted(names[k : k + 3]) == ["t000.flac", "t001.flac", "t002.flac"]
 
 
+def test_a_fitted_session_says_from_when_and_how_often_a_track_is_heard_again():
+    short = fit(tracks_of([60, 70, 80]), 1000, 4)
+    again = short.repeats()
+    assert again is not None and again.at == 210 and again.track in {e.track for e in short.entries[:3]}
+    plays = [e.track for e in short.entries if e.start < 1000]
+    assert again.times == max(plays.count(t) for t in plays) == 5
+    assert fit(tracks_of([600, 700]), 1200, 1).repeats() is None  # 1300 s of music for 1200 s: nothing twice
+
+
 def test_unshuffled_keeps_the_playlist_order():
     fitted = fit(tracks_of([60, 70, 80]), 150, 4, shuffle=False)
     assert [e.track.name for e in fitted.entries][:2] == ["t000.flac", "t001.flac"]

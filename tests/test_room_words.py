@@ -62,6 +62,9 @@ def test_a_running_session_in_words(tmp_path):
     music = status["music"]
     assert (music["state"], music["title"], music["problem"]) == ("playing", "first light", None)
     assert music["words"].startswith("playing 'first light', volume ")
+    # one 5 s track for an hour: said, not hidden (issue 18)
+    assert music["repeats"] == {"from_s": 5.0, "track": "spa/first_light.wav", "times": 720}
+    assert music["words"].endswith("; the playlist repeats from 0:05 (a track plays up to 720 times)")
     assert status["words"].startswith("Swedish, 60 minutes: ")
     assert "Target 24 °C." in status["words"] and "Playing 'first light', volume" in status["words"]
 

@@ -720,8 +720,16 @@ class Room:
             words = "no music in this session"
         else:
             words = "no music playing"
+        again = self.fitted.repeats() if self.fitted is not None and self.record is not None else None
+        repeats = None
+        if again is not None:
+            repeats = {"from_s": round(again.at, 1), "track": again.track.name, "times": again.times}
+            if shown in ("playing", "paused"):
+                words += (
+                    f"; the playlist repeats from {format_clock(again.at)} (a track plays up to {again.times} times)"
+                )
         status.update(state=shown, title=title, problem=problem, error=problem["text"] if problem else None,
-                      words=words)  # fmt: skip
+                      words=words, repeats=repeats)  # fmt: skip
         return status
 
 

@@ -232,17 +232,12 @@ def cmd_fit(args: argparse.Namespace, ctx: Context) -> int:
 
 def repeats(fitted: FittedPlaylist, total: float) -> str:
     """Whether the session hears a track twice: from when, and how often at most (issue 18, point 3)."""
-    plays: dict[object, int] = {}
-    first = None
-    for entry in fitted.entries:
-        if entry.track in plays and first is None:
-            first = entry
-        plays[entry.track] = plays.get(entry.track, 0) + 1
-    if first is None:
+    again = fitted.repeats()
+    if again is None:
         return "no track plays twice"
     return (
         f"the playlist ({format_duration(round(total))}) is shorter than the session: it repeats from "
-        f"{format_clock(first.start)} ({first.track.name} again); a track plays up to {max(plays.values())} times"
+        f"{format_clock(again.at)} ({again.track.name} again); a track plays up to {again.times} times"
     )
 
 

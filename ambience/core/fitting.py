@@ -66,6 +66,15 @@ class Slot(NamedTuple, Generic[T]):
     offset: float
 
 
+class Repeats(NamedTuple, Generic[T]):
+    """A fitted session that hears a track twice: from session second ``at`` (``track`` again), and
+    ``times``, how often its most-played track plays."""
+
+    at: float
+    track: T
+    times: int
+
+
 @dataclass(frozen=True)
 class FittedPlaylist(Generic[T]):
     entries: tuple[Entry[T], ...]
@@ -92,6 +101,21 @@ class FittedPlaylist(Generic[T]):
     def cut(self) -> float:
         """Seconds of the last track the session end leaves unplayed."""
         return max(0.0, self.total - self.length)
+
+    def repeats(self) -> Repeats | None:
+        """When the session first hears a track again and how often the most-played one plays; ``None`` when
+        no track plays twice (issue 18: a playlist shorter than its session is said, not hidden)."""
+        plays: Counter[T] = Counter()
+        first: Entry[T] | None = None
+        for entry in self.entries:
+            if entry.start >= self.length:
+                break  # the session has ended before it
+            if plays[entry.track] and first is None:
+                first = entry
+            plays[entry.track] += 1
+        if first is None:
+            return None
+        return Repeats(first.start, first.track, max(plays.values()))
 
     def at(self, position: float) -> Slot[T] | None:
         """The entry playing at session second ``position`` (before 0: the first); ``None`` past the music."""
