@@ -14,6 +14,7 @@ session end; the assertion allows 100 ms (the issue's figure).
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import statistics
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 from test_player import needs_mpv, write_wav
 
+from ambience import cli
 from ambience.config import parse_config
 from ambience.config.devices import SnapcastSpeaker
 from ambience.core.fitting import fit
@@ -30,6 +32,7 @@ from ambience.model.state import MusicState
 from ambience.music.registry import make_player
 from ambience.music.snapcast import SnapcastPlayer
 from ambience.testing import eventually, eventually_async
+from ambience.testing.mosquitto import free_port
 from ambience.testing.snapcast import RATE, Snapclient, Snapserver, find
 
 needs_snapcast = pytest.mark.skipif(
@@ -229,3 +232,33 @@ def test_a_server_that_is_down_is_said_in_words_and_music_comes_once_it_is_up(tm
     finally:
         server.__exit__()
 
+
+@needs_mpv
+@needs_snapcast
+def test_speakers_lists_the_snapcast_clients_with_the_line_to_put_in_the_config(server, tmp_path, monkeypatch, capsys):
+    dead = f"127.0.0.1:{free_port()}"
+    file = tmp_path / "ambience.yaml"
+    file.write_text(
+        f"state_dir: {tmp_path / 'state'}\nrooms:\n  studio:\n"
+        f"    speaker: {{snapcast: {{server: '{server.control}', stream: studio, pipe: {server.pipes['studio']}, "
+        "clients: [studio-1]}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AMBIENCE_CONFIG", str(file))
+    with Snapclient(server, "studio-1"), Snapclient(server, "garden-1"):
+        eventually(lambda: all(c["connected"] for c in server.clients().values()) and len(server.clients()) == 2, 10)
+        code = cli.main(["speakers", "--json", "--snapcast", dead])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert err.strip().startswith(f"the Snapcast server at {dead} cannot be reached")
+    rows = {r["name"]: r for r in json.loads(out) if r["output"] == "snapcast"}
+    assert set(rows) == {"studio-1", "garden-1"}
+    studio = rows["studio-1"]
+    assert (studio["rooms"], studio["connected"], studio["server"]) == (["studio"], True, server.control)
+    assert rows["garden-1"]["rooms"] == []
+    line = rows["garden-1"]["config"]
+    assert line.startswith("speaker: ")
+    picked = room_config(line.removeprefix("speaker: "))  # the line is a config that works as it is
+    assert isinstance(picked, SnapcastSpeaker)
+    assert (picked.snapcast.server, picked.snapcast.clients) == (server.control, ("garden-1",))
+    assert picked.snapcast.pipe == str(server.pipes[picked.snapcast.stream])
