@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import statistics
 import time
 from pathlib import Path
@@ -125,6 +126,15 @@ def test_a_snapcast_speaker_is_its_own_shape_and_bad_values_are_named():
             room_config(text)
         assert message in str(caught.value), text
         assert "Traceback" not in str(caught.value)
+
+
+@pytest.mark.unit
+def test_the_room_config_in_docs_music_md_is_a_snapcast_speaker():
+    docs = (Path(__file__).parent.parent / "docs" / "music.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(rooms:\n  studio:\n    speaker:\n      snapcast:.*?)```", docs, re.S)
+    assert example, "docs/music.md shows a room with a Snapcast speaker"
+    picked = parse_config(example.group(1), "docs/music.md", Path("/tmp")).rooms["studio"].speaker
+    assert isinstance(picked, SnapcastSpeaker) and picked.snapcast.clients == ("studio-ceiling", "studio-table")
 
 
 @pytest.mark.unit
