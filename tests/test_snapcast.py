@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import re
 import statistics
 import time
@@ -28,11 +29,13 @@ from ambience import cli
 from ambience.config import parse_config
 from ambience.config.devices import SnapcastSpeaker
 from ambience.core.fitting import fit
+from ambience.daemon import Daemon
 from ambience.errors import ConfigError
 from ambience.model.state import MusicState
 from ambience.music.registry import make_player
 from ambience.music.snapcast import SnapcastPlayer
 from ambience.testing import eventually, eventually_async
+from ambience.testing.clinic import write_clinic
 from ambience.testing.mosquitto import free_port
 from ambience.testing.snapcast import RATE, Snapclient, Snapserver, find
 
@@ -272,3 +275,48 @@ def test_speakers_lists_the_snapcast_clients_with_the_line_to_put_in_the_config(
     assert isinstance(picked, SnapcastSpeaker)
     assert (picked.snapcast.server, picked.snapcast.clients) == (server.control, ("garden-1",))
     assert picked.snapcast.pipe == str(server.pipes[picked.snapcast.stream])
+
+
+@needs_mpv
+@needs_snapcast
+def test_a_daemon_session_on_a_snapcast_room_fades_out_at_its_end_at_the_client(server, tmp_path):
+    """The whole way: the daemon's room drives the Snapcast player as it drives any (Room.run, the timeline)."""
+    (tmp_path / "music" / "tones").mkdir(parents=True)
+    write_wav(tmp_path / "music" / "tones" / "a440.wav", 20, 440.0, rate=RATE)
+    room = {"name": "Studio", "speaker": speaker(server, "studio", "studio-1").model_dump(exclude={"loudness"})}
+    preset = {"name": "Tone", "duration": "5s", "music": {"playlist": "tones", "volume": 60, "fade_in": "0s",
+                                                        "fade_out": "2s"}}  # fmt: skip
+    clinic = write_clinic(tmp_path, {"studio": room}, presets={"tone": preset}, builtin=False, music=["music"],
+                          http=False)  # fmt: skip
+    with Snapclient(server, "studio-1") as client:
+        eventually(lambda: "studio-1" in server.clients(), timeout=10)
+        since = client.frames
+
+        async def session() -> float:
+            daemon = Daemon(clinic.config)
+            studio = daemon.rooms["studio"]
+            task = asyncio.create_task(studio.run())
+            try:
+                player = daemon.players["studio"]
+                assert await player.open()
+                await eventually_async(lambda: player.status()["problem"] is None, timeout=10)
+                studio.start(daemon.library.get("tone"))
+                studio.wake()
+                end = studio.ends_at
+                assert end is not None
+                await eventually_async(lambda: not studio.active, timeout=10)
+                return end
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                for each in daemon.players.values():
+                    await each.close()
+                daemon.store.close()
+                os.close(daemon._lock)
+
+        end = asyncio.run(session())
+        eventually(lambda: time.time() > end + server.buffer / 1000 + 0.8, timeout=5)
+        frame, _ = fade_end(client, since)
+        at = heard_at(client, frame)
+        print(f"daemon session: the fade ended {1000 * (at - end):+.0f} ms from the session end")
+        assert at - end == pytest.approx(0.0, abs=0.1)  # the issue's figure; docs/music.md has the measured ones

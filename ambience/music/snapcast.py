@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ambience.config.devices import Snapcast, SnapcastSpeaker
+from ambience.core.envelope import Plan
 from ambience.core.fitting import FittedPlaylist
 from ambience.errors import PlayerError
 from ambience.model.state import MusicState
@@ -56,9 +57,10 @@ PCM: dict[str, Any] = {
     "audio_channels": "stereo",
 }
 """mpv writes what a ``sampleformat=48000:16:2`` pipe source reads: raw s16 stereo at 48 kHz."""
-START = 0.05
-"""Seconds from mpv's load to the first sample snapserver reads, beyond the stream's buffer (measured here
-in tests/test_snapcast.py: the fade-out's end lands within ±30 ms of the session end with it)."""
+START = 0.03
+"""Seconds from mpv's load to the first sample snapserver reads, beyond the stream's buffer: measured here
+(tests/test_snapcast.py), it centres the fade-out's end at the client on the session end; the end wanders
+by about ±70 ms from run to run (docs/music.md)."""
 POLL = 5.0
 """Seconds between looks at the server's clients when no notification comes."""
 TIMEOUT = 5.0
@@ -236,6 +238,77 @@ class SnapcastControl:
             self.on_ready()
 
 
+class PipedMpv(MpvPlayer):
+    """mpv writing into a fifo. Its ``playback-time`` moves in steps of ao_pcm's writes (64 Ki frames,
+    1.37 s, measured), too coarse to tell whether the music is at its place (``keeping``: 1.5 s); the pipe
+    paces mpv at the real-time rate, so where it plays is told by the clock since the load, paused time
+    left out."""
+
+    _at = 0.0
+    """Session seconds (mpv's, ``lead`` ahead) of the load, plus what played before the last pause."""
+    _since: float | None = None
+    """The clock when it last began playing; ``None`` while paused or stopped."""
+
+    def _load(self, plan: Plan[Track], offset: float, paused: bool) -> None:
+        super()._load(plan, offset, paused)
+        self._at = plan.fitted.entries[plan.base].start + offset
+        self._since = None if paused else self.clock()
+
+    def _set(self, name: str, value: Any) -> None:
+        if name == "pause":
+            if value and self._since is not None:
+                self._at, self._since = self._at + self.clock() - self._since, None
+            elif not value and self._since is None:
+                self._since = self.clock()
+        super()._set(name, value)
+
+    def _stop(self) -> None:
+        super()._stop()
+        self._since = None
+
+    def _apply(
+        self, music: MusicState | None, fitted: FittedPlaylist[Track] | None, force: bool, at: float | None = None
+    ) -> None:
+        plan = self._plan
+        if music is not None and plan is not None and fitted is not None and self._decoded_all():
+            if fitted.length <= plan.fitted.length + 1e-6:  # not an extension: nothing is left to write
+                return  # mpv decoded its last file to the session end already: what is in the pipe plays out
+        super()._apply(music, fitted, force, at)
+
+    def _decoded_all(self) -> bool:
+        return self._get("path") is None or bool(self._get("idle-active")) or bool(self._get("eof-reached"))
+
+    def _requeue(self, plan: Plan[Track]) -> bool:
+        """As mpv's, but the last file decoded to its end meanwhile (mpv runs ahead of the pipe) is no reason
+        to load anew: the rest of the session is in the pipe already."""
+        last = plan.base == len(plan.fitted.entries) - 1
+        try:
+            if super()._requeue(plan):
+                return True
+        except SystemError:  # its file-local options went with the file
+            if not (last and self._decoded_all()):
+                raise
+            return True
+        return last and self._decoded_all()
+
+    def _written(self) -> float:
+        return self._at + (0.0 if self._since is None else self.clock() - self._since)
+
+    def _where(self) -> tuple[int, float] | None:
+        """Where the written music is, by the clock: also once mpv has decoded its last file (it is idle then,
+        and the pipe still plays it)."""
+        plan = self._plan
+        if plan is None:
+            return None
+        slot = plan.fitted.at(self._written())
+        return None if slot is None or slot.position < plan.base else (slot.position, slot.offset)
+
+    @property
+    def position(self) -> float | None:
+        """Session seconds of the music heard now: what mpv writes, ``lead`` behind."""
+        return None if self._plan is None else max(0.0, self._written() - self.lead)
+
+
 class SnapcastPlayer:
     """A :class:`~ambience.music.base.Player` for ``speaker: {snapcast: ...}``: mpv into the stream's fifo,
     the clients kept on the stream. Keyword arguments as :class:`~ambience.music.mpv.MpvPlayer`'s."""
@@ -255,7 +328,7 @@ class SnapcastPlayer:
         self.config = speaker.snapcast
         self.name = name
         self.clock = clock
-        self.mpv = MpvPlayer(
+        self.mpv = PipedMpv(
             ao="pcm",
             options={**PCM, **(options or {}), "ao_pcm_file": self.config.pipe},
             max_volume=max_volume,
