@@ -320,3 +320,21 @@ def test_a_daemon_session_on_a_snapcast_room_fades_out_at_its_end_at_the_client(
         at = heard_at(client, frame)
         print(f"daemon session: the fade ended {1000 * (at - end):+.0f} ms from the session end")
         assert at - end == pytest.approx(0.0, abs=0.1)  # the figure; docs/music.md has the measured ones
+
+
+def test_ambience_play_refuses_an_audio_device_for_a_snapcast_room(tmp_path, monkeypatch, capsys):
+    (tmp_path / "music" / "tones").mkdir(parents=True)
+    write_wav(tmp_path / "music" / "tones" / "a440.wav", 2, 440.0)
+    file = tmp_path / "ambience.yaml"
+    file.write_text(
+        f"state_dir: {tmp_path / 'state'}\nmusic: [music]\nrooms:\n  studio:\n"
+        "    speaker: {snapcast: {stream: studio, pipe: /run/ambience/snap-studio, clients: [c1]}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AMBIENCE_CONFIG", str(file))
+    code = cli.main(["play", "tones", "--for", "3s", "--room", "studio", "--ao", "null", "--fade-in", "0s",
+                     "--fade-out", "1s"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert "--audio-device and --ao are for a speaker on this machine; room studio's is a Snapcast stream" in err
+    assert "Traceback" not in err
