@@ -338,3 +338,34 @@ def test_ambience_play_refuses_an_audio_device_for_a_snapcast_room(tmp_path, mon
     assert code == 1 and out == ""
     assert "--audio-device and --ao are for a speaker on this machine; room studio's is a Snapcast stream" in err
     assert "Traceback" not in err
+
+
+@needs_mpv
+@needs_snapcast
+def test_a_stream_the_server_does_not_have_is_named_with_the_ones_it_has(server):
+    config = SnapcastSpeaker.model_validate(
+        {
+            "snapcast": {
+                "server": server.control,
+                "stream": "attic",
+                "pipe": "/run/ambience/snap-attic",
+                "clients": ["c1"],
+            }
+        }
+    )
+
+    async def scenario() -> dict:
+        player = SnapcastPlayer(config, name="attic", retry_after=0.2)
+        try:
+            assert await player.open()
+            await eventually_async(lambda: "no stream" in (player.status()["error"] or ""), timeout=5)
+            return player.status()
+        finally:
+            await player.close()
+
+    status = asyncio.run(scenario())
+    assert status["problem"] == {
+        "code": "no_speaker",
+        "text": f"the Snapcast server at {server.control} has no stream 'attic'",
+    }
+    assert "(it has: studio, garden)" in status["error"] and not status["playing"]
