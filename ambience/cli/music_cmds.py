@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ambience.cli import Context, print_error
-from ambience.config.devices import Speaker
+from ambience.config.devices import AnySpeaker, Speaker
 from ambience.core.fitting import FittedPlaylist, fit
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
@@ -252,14 +252,18 @@ def cmd_play(args: argparse.Namespace, ctx: Context) -> int:
             f"--for {format_duration(length)}"
         )
     limits: Limits = config.limits
-    speaker = Speaker()
+    speaker: AnySpeaker = Speaker()
     if args.room is not None:
         if args.room not in config.rooms:
             raise NotFound("room", args.room, list(config.rooms))
         limits = config.room_limits(args.room)
         speaker = config.rooms[args.room].speaker or speaker
-    overrides = {"audio_device": args.audio_device, "ao": args.ao}
-    speaker = speaker.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in {"audio_device": args.audio_device, "ao": args.ao}.items() if v is not None}
+    if overrides and not isinstance(speaker, Speaker):  # a Snapcast stream: its mpv writes into the stream's pipe
+        raise CommandError(
+            f"--audio-device and --ao are for a speaker on this machine; room {args.room}'s is a Snapcast stream"
+        )
+    speaker = speaker.model_copy(update=overrides)
     playlist = _load(ctx, args.playlist)
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
     music = Music(playlist=args.playlist, volume=args.volume, shuffle=True, fade_in=fade_in, fade_out=fade_out)

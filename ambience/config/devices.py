@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ambience.errors import Issue, NotFound
@@ -269,6 +270,96 @@ class Speaker(Strict):
     directory); the envelope and ``max_volume`` only lower it. ``null``: tracks play at their own loudness."""
 
 
+SnapcastName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Snapcast(Strict):
+    """A room's speakers as a Snapcast stream: mpv writes the room's music into the snapserver's pipe
+    source ``pipe``, and ambience puts the room's ``clients`` on ``stream`` over JSON-RPC (docs/music.md)."""
+
+    server: str = "127.0.0.1:1705"
+    """The snapserver's JSON-RPC control port, ``host:port`` (1705 when no port is given)."""
+    stream: SnapcastName
+    """The stream's name (its source's ``name=``)."""
+    pipe: str
+    """The stream's pipe source on this machine: the path of its ``pipe://`` source (``mode=create``)."""
+    clients: tuple[SnapcastName, ...] = Field(min_length=1)
+    """The room's snapclients: their id (``--hostID``, else the MAC address) or the name given them
+    (``ambience speakers`` lists both)."""
+    buffer: Annotated[int, Field(ge=20, le=10000)] = 1000
+    """The snapserver's ``[stream] buffer``, ms (its JSON-RPC does not tell it): the clients play that far
+    behind what the server reads, so ambience plays that far ahead and the fade-out ends with the session."""
+
+    @field_validator("server")
+    @classmethod
+    def _host_port(cls, server: str) -> str:
+        host, _, port = server.rpartition(":") if ":" in server else (server, "", "1705")
+        if not re.fullmatch(r"[A-Za-z0-9.\-]{1,253}", host) or not (port.isdigit() and 0 < int(port) < 65536):
+            raise PydanticCustomError(
+                "value_error",
+                "{server} is not host:port; give the snapserver's JSON-RPC control port, e.g. 127.0.0.1:1705",
+                {"server": repr(server)},
+            )
+        return server
+
+    @field_validator("pipe")
+    @classmethod
+    def _absolute(cls, pipe: str) -> str:
+        if not pipe.startswith("/"):
+            raise PydanticCustomError(
+                "value_error",
+                "{pipe} is not an absolute path; give the path of the stream's pipe:// source, "
+                "e.g. /run/ambience/snap-studio",
+                {"pipe": repr(pipe)},
+            )
+        return pipe
+
+    @property
+    def host(self) -> str:
+        return self.server.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.server.rsplit(":", 1)[1]) if ":" in self.server else 1705
+
+
+class SnapcastSpeaker(Strict):
+    """``speaker: {snapcast: {...}}``: network speakers through a snapserver."""
+
+    snapcast: Snapcast
+    loudness: float | None = Field(default=-23.0, ge=-40.0, le=-10.0)
+    """As :attr:`Speaker.loudness`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_mpv_keys(cls, data: Any) -> Any:
+        mpv_keys = sorted(k for k in ("audio_device", "ao") if isinstance(data, dict) and k in data)
+        if mpv_keys:
+            raise PydanticCustomError(
+                "value_error",
+                "{keys} is for a speaker on this machine; a Snapcast speaker plays to its stream: leave it out",
+                {"keys": " and ".join(mpv_keys)},
+            )
+        return data
+
+    @property
+    def audio_device(self) -> str:
+        """What ``ambience speakers`` and the room's words call it: ``snapcast/<stream>``."""
+        return f"snapcast/{self.snapcast.stream}"
+
+
+def _speaker_kind(value: Any) -> str:
+    snapcast = isinstance(value, SnapcastSpeaker) or (isinstance(value, dict) and "snapcast" in value)
+    return "speaker[snapcast]" if snapcast else "speaker[mpv]"
+
+
+AnySpeaker = Annotated[
+    Annotated[Speaker, Tag("speaker[mpv]")] | Annotated[SnapcastSpeaker, Tag("speaker[snapcast]")],
+    Discriminator(_speaker_kind),
+]
+"""A room's speaker: a local audio device through mpv, or a Snapcast stream (``snapcast:``)."""
+
+
 class RoomDevice(NamedTuple):
     device: Device
     kind: DeviceKind
@@ -307,7 +398,7 @@ class Room(Strict):
     shutdown_wait: Seconds = 60.0
     """With ``on_shutdown: end``: how long a stopping daemon waits for the devices to confirm the after
     state (then it exits all the same; what is still owed is stored and sent again at the next start)."""
-    speaker: Speaker | None = Speaker()
+    speaker: AnySpeaker | None = Speaker()
     limits: Limits | None = None
     """This room's own limits; the top-level ``limits`` otherwise."""
     turnover: Turnover = Turnover()

@@ -181,7 +181,9 @@ class MpvPlayer:
     ``meter``: measure the level after the envelope, for :meth:`level`. ``clock``: the clock the
     ``at`` of :meth:`follow` is read on (the daemon's). ``loudness``: the LUFS every track is brought to
     (``None``, the default here: played as they are; a room's is ``speaker.loudness``, -23). ``loudness_cache``: the JSON file (or cache) of measured tracks; by
-    default one in memory only.
+    default one in memory only. ``lead``: seconds the speaker plays behind what mpv writes (a Snapcast
+    stream's pipe, :mod:`ambience.music.snapcast`): the music runs that far ahead of the session, so it is
+    heard where the session is and its fade-out ends with it; no start-up delay is learnt then.
     """
 
     learnt = STARTUP
@@ -203,7 +205,9 @@ class MpvPlayer:
         clock: Callable[[], float] = time.time,
         loudness: float | None = None,
         loudness_cache: Path | LoudnessCache | None = None,
+        lead: float = 0.0,
     ):
+        self.lead = max(0.0, lead)
         self.audio_device = audio_device or "auto"
         self.ao = ao if ao is not None else (DEFAULT_AO if self.audio_device == "auto" else None)
         self.max_volume = float(min(100.0, max(0.0, max_volume)))
@@ -337,7 +341,7 @@ class MpvPlayer:
     def position(self) -> float | None:
         """Session seconds of the music mpv plays now, as last reported."""
         entry, t = self._entry(), self._seen.get("playback-time")
-        return None if entry is None or t is None else entry.start + max(0.0, t)
+        return None if entry is None or t is None else max(0.0, entry.start + max(0.0, t) - self.lead)
 
     @property
     def output(self) -> str | None:
@@ -519,8 +523,9 @@ class MpvPlayer:
     ) -> None:
         if self._mpv is None:
             return
-        if music is not None and music.playing and at is not None:
-            music = late(music, max(0.0, self.clock() - at))  # opening mpv, fitting the playlist, the worker's queue
+        if music is not None and music.playing and (at is not None or self.lead):
+            lag = 0.0 if at is None else max(0.0, self.clock() - at)  # opening mpv, fitting, the worker's queue
+            music = late(music, lag + self.lead)
         planned = plan_for(music, fitted, self.max_volume)
         if music is None or planned is None:
             self._stop()
@@ -560,12 +565,12 @@ class MpvPlayer:
         self._set("pause", paused)
         fitted, first = plan.fitted, plan.fitted.entries[plan.base]
         cold, self._cold = self._cold and not paused, self._cold and paused
-        ahead = 0.0 if paused else MpvPlayer.learnt_cold if cold else self.startup
+        ahead = 0.0 if paused or self.lead else MpvPlayer.learnt_cold if cold else self.startup
         ahead = max(-offset, min(ahead, max(0.0, first.track.length - offset - 0.05)))  # within the file
         for k, entry in enumerate(fitted.entries[plan.base :]):
             options = self._file_options(fitted, entry, plan.envelope, offset + ahead if k == 0 else 0.0)
             m.command("loadfile", str(entry.track.path), "append", options)
-        self._loaded = None if paused else (self.clock(), first.start + offset, first.start, cold)
+        self._loaded = None if paused or self.lead else (self.clock(), first.start + offset, first.start, cold)
         self._plan = plan
         m.command("playlist-play-index", "0")
         log.info("%s: playing %s from %.1fs", self.name, first.track.name, offset)

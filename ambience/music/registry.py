@@ -11,21 +11,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ambience.config.devices import Speaker
+from ambience.config.devices import AnySpeaker, SnapcastSpeaker, Speaker
 from ambience.music.base import Player
 from ambience.music.mpv import MpvPlayer
+from ambience.music.snapcast import SnapcastPlayer
 
 
 def _mpv(speaker: Speaker, **kwargs: Any) -> Player:
     return MpvPlayer(audio_device=speaker.audio_device, ao=speaker.ao, loudness=speaker.loudness, **kwargs)
 
 
-BACKENDS: dict[type[Any], Callable[..., Player]] = {Speaker: _mpv}
+def _snapcast(speaker: SnapcastSpeaker, **kwargs: Any) -> Player:
+    return SnapcastPlayer(speaker, **kwargs)
+
+
+BACKENDS: dict[type[Any], Callable[..., Player]] = {Speaker: _mpv, SnapcastSpeaker: _snapcast}
 """Each speaker config model and how to build its player (keyword arguments: :func:`make_player`'s)."""
 
 
 def make_player(
-    speaker: Speaker,
+    speaker: AnySpeaker,
     *,
     max_volume: float,
     name: str,
@@ -34,7 +39,7 @@ def make_player(
 ) -> Player:
     """The player for ``speaker``: at most ``max_volume`` (the room's limit), logging as ``name``, reading
     ``clock`` (the daemon's) for the moment a state is for. ``options`` go to the backend as they are
-    (for mpv: ``options={...}`` mpv options, ``meter=True`` ...)."""
+    (for mpv and Snapcast: ``options={...}`` mpv options, ``meter=True`` ...)."""
     build = BACKENDS.get(type(speaker))
     if build is None:  # a Speaker model added without its backend: a programming error, not bad input
         raise TypeError(
