@@ -82,7 +82,7 @@ class Daemon:
         self._log_preset_problems()
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _lock_state_dir(config.state_dir)
-        self.store = Store(config.state_dir / "ambience.db")
+        self.store = Store(config.store_where())
         self.connection = Connection(config.mqtt)
         self.devices = Devices(self.connection, config, clock=clock)
         self.players: dict[str, Player] = {}
@@ -119,6 +119,7 @@ class Daemon:
         self.bookings = BookingService(
             rooms=self.rooms, library=self.library, store=self.store, config=config.bookings,
             state_dir=config.state_dir, clock=clock, on_change=self.controller.changed, twelve=config.twelve_hour(),
+            url=config.bookings_store_url(),
         )  # fmt: skip
         self.controller.bookings = self.bookings
         self.bookings.dispatch = self.controller.execute  # a booking that fires is a command like any other

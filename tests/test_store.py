@@ -1,16 +1,17 @@
-"""The store's transactions (ambience.store): all or nothing, and a clear StoreError when it cannot write."""
+"""The store's transactions (ambience.infra.store): all or nothing, and a clear StoreError when it cannot
+write — each on a SQLite file and on a real PostgreSQL (the ``store_url`` fixture); and its migrations."""
 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from ambience.core.session import SessionFacts
 from ambience.errors import StoreError
+from ambience.infra import schema
 from ambience.infra.store import SessionRecord, Store
-
-pytestmark = pytest.mark.unit
 
 
 def record(room="studio", sid="s1") -> SessionRecord:
@@ -19,8 +20,8 @@ def record(room="studio", sid="s1") -> SessionRecord:
     )
 
 
-def test_ending_a_session_writes_history_and_owed_and_removes_it_at_once(tmp_path):
-    store = Store(tmp_path / "a.db")
+def test_ending_a_session_writes_history_and_owed_and_removes_it_at_once(store_url):
+    store = Store(store_url)
     store.start_session(record())
     store.end_session(record(), 108.0, "completed", {"trv": {"target": 19.0, "mode": "heat"}}, 108.0)
     assert store.sessions() == []
@@ -28,8 +29,8 @@ def test_ending_a_session_writes_history_and_owed_and_removes_it_at_once(tmp_pat
     assert [h["outcome"] for h in store.history()] == ["completed"]
 
 
-def test_a_confirmation_settles_only_the_ending_that_owes_it(tmp_path):
-    store = Store(tmp_path / "a.db")
+def test_a_confirmation_settles_only_the_ending_that_owes_it(store_url):
+    store = Store(store_url)
     store.end_session(record(sid="s1"), 108.0, "completed", {"trv": {"target": 19.0}}, 108.0)
     store.end_session(record(sid="s2"), 208.0, "completed", {"trv": {"target": 19.0}}, 208.0)  # a later ending
     store.settle_owed("studio", [("trv", "s1")])  # a late confirmation of the first
@@ -38,6 +39,7 @@ def test_a_confirmation_settles_only_the_ending_that_owes_it(tmp_path):
     assert store.owed() == []
 
 
+@pytest.mark.sqlite_store
 def test_a_locked_database_is_a_store_error_and_nothing_is_written(tmp_path, monkeypatch):
     monkeypatch.setattr("ambience.infra.store.BUSY_TIMEOUT_MS", 100)
     store = Store(tmp_path / "a.db")
@@ -55,17 +57,17 @@ def test_a_locked_database_is_a_store_error_and_nothing_is_written(tmp_path, mon
     assert [r.id for r in store.sessions()] == ["s1"] and store.owed() == [] and store.history() == []
 
 
-def test_a_replacing_start_records_the_replaced_session_in_the_same_transaction(tmp_path):
-    store = Store(tmp_path / "a.db")
+def test_a_replacing_start_records_the_replaced_session_in_the_same_transaction(store_url):
+    store = Store(store_url)
     store.start_session(record(sid="s1"))
     store.start_session(record(sid="s2"), replaced=(record(sid="s1"), 104.0))
     assert [r.id for r in store.sessions()] == ["s2"]
     assert [(h["session"], h["outcome"]) for h in store.history()] == [("s1", "replaced")]
 
 
-def test_last_presets_is_each_clients_latest_session_that_ran(tmp_path):
+def test_last_presets_is_each_clients_latest_session_that_ran(store_url):
     """The phone offers a client's last preset first: the latest started session, not one missed or cancelled."""
-    store = Store(tmp_path / "a.db")
+    store = Store(store_url)
 
     def ran(sid: str, client: str | None, preset: str, at: float, outcome: str = "completed") -> None:
         facts = SessionFacts(started_at=at, duration=60.0)
@@ -78,3 +80,155 @@ def test_last_presets_is_each_clients_latest_session_that_ran(tmp_path):
     ran("s5", "B. Jones", "express-30", 500.0, "cancelled")
     ran("s6", None, "express-30", 600.0)
     assert store.last_presets() == {"A. Smith": "deep-tissue-60"}
+
+
+OLD_SCHEMA = """
+CREATE TABLE sessions (room TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL, room TEXT NOT NULL, preset TEXT NOT NULL, client TEXT,
+    started_at REAL NOT NULL, ended_at REAL NOT NULL, outcome TEXT NOT NULL
+);
+CREATE INDEX history_room ON history (room, started_at);
+CREATE TABLE clients (label TEXT PRIMARY KEY, comfort TEXT NOT NULL);
+CREATE TABLE tombstones (uid TEXT PRIMARY KEY, until REAL NOT NULL);
+CREATE TABLE phones (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created REAL NOT NULL, last_seen REAL
+);
+CREATE TABLE owed (
+    room TEXT NOT NULL, device TEXT NOT NULL, state TEXT NOT NULL, session TEXT NOT NULL, since REAL NOT NULL,
+    PRIMARY KEY (room, device)
+);
+"""
+
+
+@pytest.mark.sqlite_store
+def test_a_store_from_before_the_migrations_is_upgraded_keeping_every_row(tmp_path):
+    """The SQLite file an older ambience wrote (its tables, no alembic_version) opens with its rows."""
+    path = tmp_path / "ambience.db"
+    old = sqlite3.connect(str(path))
+    old.executescript(OLD_SCHEMA)
+    old.execute("INSERT INTO sessions VALUES (?, ?)", ("studio", record().to_json()))
+    old.execute("INSERT INTO clients VALUES ('A. Smith', '{\"temperature_offset\": 1.5}')")
+    old.execute("INSERT INTO owed VALUES ('spa', 'trv', '{\"target\": 19.0}', 's0', 50.0)")
+    old.execute(
+        "INSERT INTO history (session, room, preset, client, started_at, ended_at, outcome) "
+        "VALUES ('s0', 'spa', 'tiny', NULL, 1.0, 9.0, 'completed')"
+    )
+    old.commit()
+    old.close()
+    store = Store(path)
+    assert [r.id for r in store.sessions()] == ["s1"]
+    assert store.client("A. Smith") is not None and store.client("A. Smith").comfort.temperature_offset == 1.5
+    assert [(o.room, o.device) for o in store.owed()] == [("spa", "trv")]
+    assert [h["session"] for h in store.history()] == ["s0"]
+    store.end_session(record(), 108.0, "completed", {"trv": {"target": 19.0}}, 108.0)  # and it writes
+    assert [h["session"] for h in store.history()] == ["s1", "s0"]
+    with sqlite3.connect(str(path)) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(schema.head(),)]
+
+
+def test_opening_twice_runs_no_migration_again(store_url):
+    Store(store_url).start_session(record())
+    again = Store(store_url)
+    assert [r.id for r in again.sessions()] == ["s1"]
+
+
+def test_a_postgresql_that_went_away_is_a_store_error_and_the_store_works_when_it_is_back(postgres_server):
+    store = Store(postgres_server.database())
+    store.start_session(record())
+    postgres_server.stop()
+    try:
+        with pytest.raises(StoreError, match=r"cannot record the end of the session: the store postgresql\+psycopg://"):
+            store.end_session(record(), 108.0, "completed", {"trv": {"target": 19.0}}, 108.0)
+    finally:
+        postgres_server.start()
+    assert [r.id for r in store.sessions()] == ["s1"]  # nothing half-written
+    store.end_session(record(), 108.0, "completed", {"trv": {"target": 19.0}}, 108.0)
+    assert store.sessions() == [] and [o.device for o in store.owed()] == ["trv"]
+
+
+def test_a_postgresql_that_cannot_be_reached_is_named_when_the_store_opens():
+    from ambience.testing.mosquitto import free_port
+
+    url = f"postgresql+psycopg://ambience:secret@127.0.0.1:{free_port()}/clinic"
+    with pytest.raises(StoreError) as caught:
+        Store(url)
+    message = str(caught.value)
+    assert "cannot be opened" in message and "cannot be reached" in message
+    assert "secret" not in message and "***" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (
+            "mysql://u@h/db",
+            "'mysql://u@h/db' is a mysql database; the store can be sqlite:///FILE or postgresql+psycopg://",
+        ),
+        ("postgresql+psycopg2://u:pw@h/db", "names the psycopg2 driver; ambience talks to PostgreSQL with psycopg 3"),
+        ("not a url", "'not a url' is not a database URL"),
+    ],
+)
+def test_a_bad_store_url_is_one_message_naming_the_field(url, says):
+    from ambience.config import parse_config
+    from ambience.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f"store_url: {url!r}\n", "ambience.yaml", Path("/tmp"))
+    text = str(caught.value)
+    assert "store_url" in text and says in text and "pw" not in text
+
+
+def test_the_bookings_keep_to_the_store_unless_told_otherwise(tmp_path):
+    from ambience.config import parse_config
+
+    default = parse_config(f"state_dir: {tmp_path}\n", "ambience.yaml", tmp_path)
+    assert default.store_where() == tmp_path / "ambience.db"
+    assert default.bookings_store_url() == f"sqlite:///{tmp_path}/bookings.db"
+    shared = parse_config("store_url: postgresql+psycopg://a@db/clinic\n", "ambience.yaml", tmp_path)
+    assert shared.bookings_store_url() == shared.store_where() == "postgresql+psycopg://a@db/clinic"
+    apart = parse_config(
+        "store_url: postgresql+psycopg://a@db/clinic\nbookings: {store_url: 'sqlite:////x/b.db'}\n", "y", tmp_path
+    )
+    assert apart.bookings_store_url() == "sqlite:////x/b.db"
+
+
+def test_a_batch_on_postgresql_is_one_transaction_and_a_restart_finds_it(postgres_url):
+    """The bookings of a site on PostgreSQL (store_url): the batch's one DELETE and multi-row INSERT there."""
+    from datetime import UTC
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from sqlalchemy import create_engine, event
+
+    from ambience.infra.jobstore import BatchingJobStore
+
+    engine = create_engine(postgres_url)
+    commits = []
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+    store = BatchingJobStore(engine=engine)
+    scheduler = BackgroundScheduler(jobstores={"default": store}, timezone=UTC)
+    scheduler.start(paused=True)
+    try:
+        _add_job(scheduler, "replaced", 2, n=0)
+        before = len(commits)
+        with store.batch():
+            for i in range(50):
+                _add_job(scheduler, f"job{i}", 3 + i, n=i)
+            _add_job(scheduler, "replaced", 5, n=1)
+        assert len(commits) - before == 1
+    finally:
+        scheduler.shutdown(wait=False)
+    jobs = {job.id: job for job in BatchingJobStore(engine=create_engine(postgres_url)).get_all_jobs()}
+    assert len(jobs) == 51 and jobs["replaced"].kwargs == {"n": 1} and jobs["job49"].kwargs == {"n": 49}
+
+
+def _add_job(scheduler, job_id: str, hours: int, **kwargs):
+    from datetime import UTC, datetime, timedelta
+
+    when = datetime.now(UTC) + timedelta(hours=hours)
+    scheduler.add_job(_noop, "date", run_date=when, id=job_id, kwargs=kwargs, replace_existing=True)
+
+
+def _noop(**kwargs):
+    pass

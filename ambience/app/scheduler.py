@@ -86,7 +86,10 @@ class BookingService:
         clock: Callable[[], float],
         on_change: Callable[[str], None] = lambda room: None,
         twelve: bool = False,
+        url: str | None = None,
     ):
+        """``url``: the job store's SQLAlchemy URL (:meth:`Config.bookings_store_url`); left out, the
+        bookings section's ``store_url`` or ``<state_dir>/bookings.db``."""
         from ambience.config.sections import BookingsConfig
 
         self.rooms = rooms
@@ -98,7 +101,7 @@ class BookingService:
         self.tz = self.settings.zone()
         self.twelve = twelve
         """Times in messages with am/pm (the config's ``clock``)."""
-        self.url = self.settings.store_url or f"sqlite:///{state_dir}/bookings.db"
+        self.url = url or self.settings.store_url or f"sqlite:///{state_dir}/bookings.db"
         self.scheduler = self._make_scheduler()
         self._expander: asyncio.Task | None = None
         self._index: dict[str, Booking] | None = None

@@ -527,7 +527,7 @@ def _register_clients(sub: argparse._SubParsersAction, common: argparse.Argument
 
 
 def _store(config: Config) -> Store:
-    return Store(config.state_dir / "ambience.db")
+    return Store(config.store_where())
 
 
 def _offline(store: Store) -> Controller:

@@ -27,6 +27,7 @@ from ambience.config.sections import (
     HttpConfig,
     MqttConfig,
     ReconcileConfig,
+    StoreUrl,
 )
 from ambience.errors import ConfigError, Issue
 from ambience.model._base import ROOM_ID
@@ -58,6 +59,10 @@ class Config(BaseSettings):
     presets: list[Path] = Field(default_factory=lambda: [Path(BUILTIN)])
     music: list[Path] = Field(default_factory=lambda: [Path("music")])
     state_dir: Path = Field(default_factory=_default_state_dir)
+    store_url: StoreUrl = None
+    """Where sessions, history, clients, phones and bookings are kept (docs/store.md): a SQLAlchemy URL,
+    ``sqlite:///FILE`` or ``postgresql+psycopg://USER:PASSWORD@HOST/DATABASE``; left out, SQLite files
+    in ``state_dir``."""
     limits: Limits = Limits()
     reconcile: ReconcileConfig = ReconcileConfig()
     http: HttpConfig = HttpConfig()
@@ -107,6 +112,14 @@ class Config(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file, which is handed in as init values.
         return (env_settings, init_settings)
+
+    def store_where(self) -> str | Path:
+        """The store's URL, or its SQLite file (``<state_dir>/ambience.db``) when ``store_url`` is left out."""
+        return self.store_url or self.state_dir / "ambience.db"
+
+    def bookings_store_url(self) -> str:
+        """The booking job store: ``bookings.store_url``, else the store's own database, else ``bookings.db``."""
+        return self.bookings.store_url or self.store_url or f"sqlite:///{self.state_dir}/bookings.db"
 
     def room_limits(self, room_id: str) -> Limits:
         room = self.rooms[room_id]

@@ -151,6 +151,40 @@ class RecurringBooking(Strict):
         return dt_time(int(hour), int(minute))
 
 
+def _store_url(value: Any) -> Any:
+    """A SQLAlchemy URL of a database ambience can keep its store in: SQLite or PostgreSQL (psycopg 3)."""
+    if value is None or not isinstance(value, str):
+        return value
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    allowed = "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise PydanticCustomError(
+            "value_error", "{value} is not a database URL; use {allowed}", {"value": repr(value), "allowed": allowed}
+        ) from None
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend == "postgresql" and driver not in ("psycopg", "psycopg_async"):
+        raise PydanticCustomError(
+            "value_error",
+            "{value} names the {driver} driver; ambience talks to PostgreSQL with psycopg 3: postgresql+psycopg://…",
+            {"value": repr(url.render_as_string(hide_password=True)), "driver": driver},
+        )
+    if backend not in ("sqlite", "postgresql"):
+        raise PydanticCustomError(
+            "value_error",
+            "{value} is a {backend} database; the store can be {allowed}",
+            {"value": repr(url.render_as_string(hide_password=True)), "backend": backend, "allowed": allowed},
+        )
+    return value
+
+
+StoreUrl = Annotated[str | None, BeforeValidator(_store_url)]
+"""Where the store is (docs/store.md): ``sqlite:///FILE`` or ``postgresql+psycopg://…``."""
+
+
 def _zone(value: Any) -> Any:
     if value is None:
         return value
@@ -173,8 +207,9 @@ class BookingsConfig(Strict):
     horizon_days: Annotated[int, Field(ge=1, le=366)] = 14
     """How far ahead weekly templates are expanded into bookings."""
     recurring: list[RecurringBooking] = []
-    store_url: str | None = None
-    """A SQLAlchemy URL for the booking store (default: SQLite ``<state_dir>/bookings.db``)."""
+    store_url: StoreUrl = None
+    """A SQLAlchemy URL for the booking store alone (default: the top-level ``store_url``, else SQLite
+    ``<state_dir>/bookings.db``)."""
     calendars: CalendarsConfig = []
     """ICS feeds of the clinic's booking system, kept in step with the bookings (docs/calendars.md)."""
 

@@ -1,7 +1,10 @@
-"""SQLite persistence in the state directory: running sessions, owed after states, history, clients, phones.
+"""What lasts: running sessions, owed after states, history, clients, phones — on SQLite or PostgreSQL.
 
-Boring on purpose: one file, WAL, a row per running session rewritten on every change, so a
-daemon killed at any moment restarts from what the last command left. Client rows hold a
+One SQLAlchemy URL (``store_url``, docs/store.md): by default a SQLite file in the state directory
+(WAL), or a PostgreSQL database that several daemons of a site or a chain share. The schema is
+made and upgraded by Alembic's migrations (``ambience/infra/migrations``) when the store opens, so
+an upgrade of ambience never loses a row. Boring on purpose: a row per running session rewritten on
+every change, so a daemon killed at any moment restarts from what the last command left. Client rows hold a
 label and comfort preferences, nothing else. A paired phone's row holds its id, the name it
 gave, when it paired and was last seen, and a SHA-256 hash of its device token, never the token.
 
@@ -12,42 +15,28 @@ stores it. So at every moment either the session row or the owed rows say what t
 back to, whatever crashes in between.
 
 Every write is one transaction; a write that fails (a full disk, the database locked by another
-process for longer than ``BUSY_TIMEOUT_MS``) raises :class:`~ambience.errors.StoreError` and
+process for longer than ``BUSY_TIMEOUT_MS``, a PostgreSQL server gone) raises :class:`~ambience.errors.StoreError` and
 leaves the file as it was.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
 from ambience.core.session import Pause, SessionFacts
 from ambience.errors import NotFound, StoreError
+from ambience.infra import schema
+from ambience.infra.schema import clients, history, owed, phones, sessions, tombstones
 from ambience.model.client import Client, Comfort
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (room TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS history (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session TEXT NOT NULL, room TEXT NOT NULL, preset TEXT NOT NULL, client TEXT,
-    started_at REAL NOT NULL, ended_at REAL NOT NULL, outcome TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_room ON history (room, started_at);
-CREATE TABLE IF NOT EXISTS clients (label TEXT PRIMARY KEY, comfort TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tombstones (uid TEXT PRIMARY KEY, until REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS phones (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created REAL NOT NULL, last_seen REAL
-);
-CREATE TABLE IF NOT EXISTS owed (
-    room TEXT NOT NULL, device TEXT NOT NULL, state TEXT NOT NULL, session TEXT NOT NULL, since REAL NOT NULL,
-    PRIMARY KEY (room, device)
-);
-"""
 BUSY_TIMEOUT_MS = 2000
 """How long a write waits for a database another process holds, before it fails (the loop waits too)."""
 OUTCOMES = ("completed", "stopped", "replaced", "recovered", "missed", "cancelled")
@@ -146,48 +135,127 @@ def _facts_json(facts: SessionFacts) -> dict:
     return out
 
 
-class Store:
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+def store_url(where: Path | str) -> str:
+    """A SQLAlchemy URL for ``where``: a URL as it is, a path (or ``:memory:``) as a SQLite file."""
+    text = str(where)
+    if "://" in text:
+        return text
+    return "sqlite://" if text == ":memory:" else f"sqlite:///{text}"
+
+
+def shown_url(url: str) -> str:
+    """The URL for a message: a SQLite file's name, a server's URL without its password."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return Path(parsed.database).name if parsed.database else ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``. SQLite: WAL, a busy timeout, and ``BEGIN IMMEDIATE`` for every transaction
+    (a write takes the lock at once, or waits ``BUSY_TIMEOUT_MS`` and fails); PostgreSQL: psycopg 3."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", "psycopg2cffi"):
+            raise StoreError(f"store_url {shown_url(url)!r}: use the psycopg 3 driver, postgresql+psycopg://")
         try:
-            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self.db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"the store {self.path} cannot be opened: {_why(exc)}") from None
+            return sa.create_engine(url, pool_pre_ping=True, connect_args=_server_args(parsed))
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+            raise StoreError(
+                f"store_url {shown_url(url)!r} is not usable ({exc}); use sqlite:///FILE or postgresql+psycopg://…"
+            ) from None
+    memory = parsed.database in (None, "", ":memory:")
+    if not memory and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        **({"poolclass": sa.pool.StaticPool} if memory else {}),
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we say BEGIN ourselves (below), not pysqlite
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get("write") else "BEGIN")
+
+    return engine
+
+
+def _server_args(parsed: sa.engine.URL) -> dict[str, Any]:
+    if parsed.get_backend_name() == "postgresql":
+        return {"connect_timeout": 5}
+    return {}
+
+
+class Store:
+    def __init__(self, where: Path | str):
+        """Open (and make or upgrade) the store at ``where``: a SQLAlchemy URL, or a SQLite file's path."""
+        self.url = store_url(where)
+        self.name = shown_url(self.url)
+        self.engine = make_engine(self.url)
+        self.postgres = self.engine.dialect.name == "postgresql"
+        try:
+            schema.upgrade(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise StoreError(f"the store {self.name} cannot be opened: {_why(exc)}") from None
+
+    @property
+    def path(self) -> Path:
+        """A SQLite store's file (``:memory:`` for none)."""
+        return Path(self.engine.url.database or ":memory:")
 
     def close(self) -> None:
-        self.db.close()
+        self.engine.dispose()
 
     @contextmanager
-    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+    def _write(self, what: str) -> Iterator[Connection]:
         """One transaction; any failure rolls it back and raises :class:`StoreError`."""
-        db = self.db
         try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot {what}: the store {self.path.name} {_why(exc)}") from None
+            with self.engine.connect() as db:
+                db.info["write"] = True
+                try:
+                    with db.begin():
+                        yield db
+                finally:
+                    db.info.pop("write", None)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot {what}: the store {self.name} {_why(exc)}") from None
+
+    def _read(self, statement: Any, *args: Any) -> list[Any]:
         try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException as exc:
-            try:
-                db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"cannot {what}: the store {self.path.name} {_why(exc)}") from None
-            raise
+            with self.engine.connect() as db:
+                return list(db.execute(statement, *args))
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot read: the store {self.name} {_why(exc)}") from None
+
+    def _upsert(self, table: sa.Table, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> Any:
+        """INSERT, or UPDATE the row with the same ``keys`` (SQLite's and PostgreSQL's ON CONFLICT)."""
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        statement = insert(table)
+        changed = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=changed), rows
 
     # ---- sessions --------------------------------------------------------------------------
 
+    def _put_session(self, db: Connection, record: SessionRecord) -> None:
+        db.execute(*self._upsert(sessions, ("room",), [{"room": record.room, "data": record.to_json()}]))
+
     def save_session(self, record: SessionRecord) -> None:
         with self._write("save the session") as db:
-            db.execute("INSERT OR REPLACE INTO sessions (room, data) VALUES (?, ?)", (record.room, record.to_json()))
+            self._put_session(db, record)
 
     def start_session(
         self, record: SessionRecord, replaced: tuple[SessionRecord, float] | None = None, outcome: str = "replaced"
@@ -200,15 +268,15 @@ class Store:
         with self._write("start the session") as db:
             if replaced is not None:
                 self._history(db, replaced[0], replaced[1], outcome)
-            db.execute("INSERT OR REPLACE INTO sessions (room, data) VALUES (?, ?)", (record.room, record.to_json()))
-            db.execute("DELETE FROM owed WHERE room = ?", (record.room,))
+            self._put_session(db, record)
+            db.execute(owed.delete().where(owed.c.room == record.room))
 
     def end_session(
         self,
         record: SessionRecord,
         ended_at: float,
         outcome: str | None,
-        owed: Mapping[str, dict[str, Any]],
+        owes: Mapping[str, dict[str, Any]],
         since: float,
     ) -> None:
         """The session is over: its history row (``outcome`` None: already written), its owed after
@@ -216,32 +284,37 @@ class Store:
         with self._write("record the end of the session") as db:
             if outcome is not None:
                 self._history(db, record, ended_at, outcome)
-            db.executemany(
-                "INSERT OR REPLACE INTO owed (room, device, state, session, since) VALUES (?,?,?,?,?)",
-                [(record.room, dev, json.dumps(state), record.id, since) for dev, state in owed.items()],
-            )
-            db.execute("DELETE FROM sessions WHERE room = ?", (record.room,))
+            rows = [
+                {"room": record.room, "device": dev, "state": json.dumps(state), "session": record.id, "since": since}
+                for dev, state in owes.items()
+            ]
+            if rows:
+                db.execute(*self._upsert(owed, ("room", "device"), rows))
+            db.execute(sessions.delete().where(sessions.c.room == record.room))
 
     def delete_session(self, room: str) -> None:
         with self._write("delete the session") as db:
-            db.execute("DELETE FROM sessions WHERE room = ?", (room,))
+            db.execute(sessions.delete().where(sessions.c.room == room))
 
     def sessions(self) -> list[SessionRecord]:
-        return [SessionRecord.from_json(row[0]) for row in self.db.execute("SELECT data FROM sessions ORDER BY room")]
+        rows = self._read(sa.select(sessions.c.data).order_by(sessions.c.room))
+        return [SessionRecord.from_json(row[0]) for row in rows]
 
     # ---- owed after states ----------------------------------------------------------------------
 
     def owed(self) -> list[Owed]:
-        rows = self.db.execute("SELECT room, device, state, session, since FROM owed ORDER BY room, device")
+        c = owed.c
+        rows = self._read(sa.select(c.room, c.device, c.state, c.session, c.since).order_by(c.room, c.device))
         return [Owed(room, device, json.loads(state), session, since) for room, device, state, session, since in rows]
 
     def settle_owed(self, room: str, devices: list[tuple[str, str]]) -> None:
         """The devices confirmed: ``(device, session)`` pairs; a row owed by a later ending stays."""
+        if not devices:
+            return
+        c = owed.c
         with self._write("record that the after state landed") as db:
-            db.executemany(
-                "DELETE FROM owed WHERE room = ? AND device = ? AND session = ?",
-                [(room, device, session) for device, session in devices],
-            )
+            for device, session in devices:
+                db.execute(owed.delete().where(c.room == room, c.device == device, c.session == session))
 
     # ---- history ----------------------------------------------------------------------------
 
@@ -250,116 +323,135 @@ class Store:
             self._history(db, record, ended_at, outcome)
 
     @staticmethod
-    def _history(db: sqlite3.Connection, record: SessionRecord, ended_at: float, outcome: str) -> None:
+    def _history(db: Connection, record: SessionRecord, ended_at: float, outcome: str) -> None:
         assert outcome in OUTCOMES, outcome
         db.execute(
-            "INSERT INTO history (session, room, preset, client, started_at, ended_at, outcome) VALUES (?,?,?,?,?,?,?)",
-            (record.id, record.room, record.preset, record.client, record.facts.started_at, ended_at, outcome),
+            history.insert().values(
+                session=record.id,
+                room=record.room,
+                preset=record.preset,
+                client=record.client,
+                started_at=record.facts.started_at,
+                ended_at=ended_at,
+                outcome=outcome,
+            )
         )
 
     def prune_history(self, before: float) -> int:
         """Forget the sessions that ended before ``before`` (the retention, ``history.keep_days``); how many."""
         with self._write("prune the history") as db:
-            return db.execute("DELETE FROM history WHERE ended_at < ?", (before,)).rowcount
+            return db.execute(history.delete().where(history.c.ended_at < before)).rowcount
 
     def history(self, room: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        sql = "SELECT session, room, preset, client, started_at, ended_at, outcome FROM history"
-        args: tuple = ()
+        c = history.c
+        query = sa.select(c.session, c.room, c.preset, c.client, c.started_at, c.ended_at, c.outcome)
         if room is not None:
-            sql += " WHERE room = ?"
-            args = (room,)
-        sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
-        rows = self.db.execute(sql, args + (limit,)).fetchall()
-        keys = ("session", "room", "preset", "client", "started_at", "ended_at", "outcome")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+            query = query.where(c.room == room)
+        rows = self._read(query.order_by(c.started_at.desc(), c.id.desc()).limit(limit))
+        return [dict(row._mapping) for row in rows]
 
     def last_presets(self) -> dict[str, str]:
         """Each client label's preset of its latest session that ran (not ``missed`` or ``cancelled``):
         the phone offers it first when that client is chosen."""
-        rows = self.db.execute(
-            "SELECT client, preset FROM history WHERE client IS NOT NULL AND outcome NOT IN ('missed', 'cancelled') "
-            "ORDER BY started_at, id"
-        ).fetchall()
+        c = history.c
+        rows = self._read(
+            sa.select(c.client, c.preset)
+            .where(c.client.is_not(None), c.outcome.not_in(("missed", "cancelled")))
+            .order_by(c.started_at, c.id)
+        )
         return {client: preset for client, preset in rows}  # later rows win: the latest session
 
     # ---- cancelled recurring/calendar bookings, so they are not booked again ----------------
 
     def add_tombstone(self, uid: str, until: float) -> None:
         with self._write("remember the cancelled booking") as db:
-            db.execute("INSERT OR REPLACE INTO tombstones (uid, until) VALUES (?, ?)", (uid, until))
+            db.execute(*self._upsert(tombstones, ("uid",), [{"uid": uid, "until": until}]))
 
     def tombstones(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT uid FROM tombstones")}
+        return {row[0] for row in self._read(sa.select(tombstones.c.uid))}
 
     # ---- clients ----------------------------------------------------------------------------
 
     def add_client(self, client: Client) -> None:
         with self._write("save the client") as db:
-            db.execute(
-                "INSERT OR REPLACE INTO clients (label, comfort) VALUES (?, ?)",
-                (client.label, client.comfort.model_dump_json()),
-            )
+            row = {"label": client.label, "comfort": client.comfort.model_dump_json()}
+            db.execute(*self._upsert(clients, ("label",), [row]))
 
     def remove_client(self, label: str) -> None:
         with self._write("remove the client") as db:
-            removed = db.execute("DELETE FROM clients WHERE label = ?", (label,)).rowcount
+            removed = db.execute(clients.delete().where(clients.c.label == label)).rowcount
         if removed == 0:
             raise NotFound("client", label, [c.label for c in self.clients()])
 
     def clients(self) -> list[Client]:
-        rows = self.db.execute("SELECT label, comfort FROM clients ORDER BY label").fetchall()
+        rows = self._read(sa.select(clients.c.label, clients.c.comfort).order_by(clients.c.label))
         return [Client(label=label, comfort=Comfort.model_validate_json(comfort)) for label, comfort in rows]
 
     def client(self, label: str) -> Client | None:
-        row = self.db.execute("SELECT label, comfort FROM clients WHERE label = ?", (label,)).fetchone()
-        return Client(label=row[0], comfort=Comfort.model_validate_json(row[1])) if row else None
+        rows = self._read(sa.select(clients.c.label, clients.c.comfort).where(clients.c.label == label))
+        return Client(label=rows[0][0], comfort=Comfort.model_validate_json(rows[0][1])) if rows else None
 
     # ---- paired phones: a hash of each one's device token ----------------------------------
 
     def add_phone(self, phone: Phone, token_hash: str) -> None:
         with self._write("save the paired phone") as db:
             db.execute(
-                "INSERT INTO phones (id, name, token_hash, created, last_seen) VALUES (?, ?, ?, ?, ?)",
-                (phone.id, phone.name, token_hash, phone.created, phone.last_seen),
+                phones.insert().values(
+                    id=phone.id,
+                    name=phone.name,
+                    token_hash=token_hash,
+                    created=phone.created,
+                    last_seen=phone.last_seen,
+                )
             )
 
     def phone_with(self, token_hash: str) -> Phone | None:
         """The phone whose device token has this hash, if it is paired (not revoked)."""
-        row = self.db.execute(
-            "SELECT id, name, created, last_seen FROM phones WHERE token_hash = ?", (token_hash,)
-        ).fetchone()
-        return Phone(*row) if row else None
+        c = phones.c
+        rows = self._read(sa.select(c.id, c.name, c.created, c.last_seen).where(c.token_hash == token_hash))
+        return Phone(*rows[0]) if rows else None
 
     def phone_seen(self, phone_id: str, when: float) -> None:
         with self._write("note when the phone was last seen") as db:
-            db.execute("UPDATE phones SET last_seen = ? WHERE id = ?", (when, phone_id))
+            db.execute(phones.update().where(phones.c.id == phone_id).values(last_seen=when))
 
     def phones(self) -> list[Phone]:
-        rows = self.db.execute("SELECT id, name, created, last_seen FROM phones ORDER BY created, id").fetchall()
+        c = phones.c
+        rows = self._read(sa.select(c.id, c.name, c.created, c.last_seen).order_by(c.created, c.id))
         return [Phone(*row) for row in rows]
 
     def remove_phone(self, phone_id: str) -> None:
         """Revoke one phone's token; :class:`NotFound` (naming the paired ones) if there is none of this id."""
         with self._write("revoke the phone") as db:
-            removed = db.execute("DELETE FROM phones WHERE id = ?", (phone_id,)).rowcount
+            removed = db.execute(phones.delete().where(phones.c.id == phone_id)).rowcount
         if removed == 0:
             raise NotFound("paired phone", phone_id, [p.id for p in self.phones()])
 
     def remove_phones(self) -> list[str]:
         """Revoke every phone's token; the ids revoked."""
         with self._write("revoke the phones") as db:
-            ids = [row[0] for row in db.execute("SELECT id FROM phones")]
-            db.execute("DELETE FROM phones")
+            ids = [row[0] for row in db.execute(sa.select(phones.c.id))]
+            db.execute(phones.delete())
         return ids
 
 
-def _why(exc: sqlite3.Error) -> str:
-    """sqlite's reason in words a clinic can act on."""
-    text = str(exc)
-    if "locked" in text or "busy" in text:
+def _why(exc: BaseException) -> str:
+    """The database's reason in words a clinic can act on."""
+    text = str(getattr(exc, "orig", None) or exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
         return f"is locked by another program (waited {BUSY_TIMEOUT_MS / 1000:g} s)"
-    if "full" in text:
+    if "full" in low or "no space" in low:
         return "cannot grow: the disk is full"
-    if "readonly" in text or "read-only" in text:
+    if "readonly" in low or "read-only" in low:
         return "is read-only"
-    return f"failed: {text}"
+    if "connection refused" in low or "could not connect" in low or "timeout expired" in low:
+        return "cannot be reached (is the database server running?)"
+    if "server closed the connection" in low or "terminating connection" in low or "connection is closed" in low:
+        return "lost its connection to the database server"
+    if "does not exist" in low and "database" in low:
+        return "names a database the server does not have"
+    if "password authentication failed" in low:
+        return "refused the user or password"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"failed: {first}"

@@ -1,0 +1,125 @@
+"""The store's tables, and Alembic bringing a database to them.
+
+The tables are written once here, with SQLAlchemy Core, for SQLite and PostgreSQL alike. Changes to
+them are Alembic migrations in ``ambience/infra/migrations/versions`` (docs/store.md says how to add
+one); :func:`upgrade` runs those a database has not had, when the store opens. A SQLite file made by
+an ambience from before the migrations (its tables, no ``alembic_version``) is stamped as the first
+migration and upgraded from there, its rows kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+metadata = sa.MetaData()
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("room", sa.Text, primary_key=True),
+    sa.Column("data", sa.Text, nullable=False),
+)
+history = sa.Table(
+    "history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session", sa.Text, nullable=False),
+    sa.Column("room", sa.Text, nullable=False),
+    sa.Column("preset", sa.Text, nullable=False),
+    sa.Column("client", sa.Text),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("ended_at", sa.Double, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Index("history_room", "room", "started_at"),
+    sqlite_autoincrement=True,
+)
+clients = sa.Table(
+    "clients",
+    metadata,
+    sa.Column("label", sa.Text, primary_key=True),
+    sa.Column("comfort", sa.Text, nullable=False),
+)
+tombstones = sa.Table(
+    "tombstones",
+    metadata,
+    sa.Column("uid", sa.Text, primary_key=True),
+    sa.Column("until", sa.Double, nullable=False),
+)
+phones = sa.Table(
+    "phones",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("created", sa.Double, nullable=False),
+    sa.Column("last_seen", sa.Double),
+)
+owed = sa.Table(
+    "owed",
+    metadata,
+    sa.Column("room", sa.Text, primary_key=True),
+    sa.Column("device", sa.Text, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("session", sa.Text, nullable=False),
+    sa.Column("since", sa.Double, nullable=False),
+)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+FIRST = "0001"
+"""The migration that makes the tables as ambience made them before there were migrations."""
+
+
+def _alembic_config(connection: sa.Connection):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    found = ScriptDirectory.from_config(config).get_current_head()
+    assert found is not None
+    return found
+
+
+def current(connection: sa.Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the database to the newest migration (nothing to do, the usual case, is one query)."""
+    with engine.connect() as connection:
+        now = current(connection)
+        connection.rollback()
+    if now is not None and now == _head_cached():
+        return
+    from alembic import command
+
+    with engine.connect() as connection:
+        connection.info["write"] = True  # SQLite: BEGIN IMMEDIATE, so two daemons opening at once take turns
+        config = _alembic_config(connection)
+        if now is None and sa.inspect(connection).has_table("sessions"):
+            command.stamp(config, FIRST)  # made before the migrations: it has the first one's tables
+        command.upgrade(config, "head")
+        connection.commit()
+
+
+_HEAD: list[str] = []
+
+
+def _head_cached() -> str:
+    if not _HEAD:
+        _HEAD.append(head())
+    return _HEAD[0]
