@@ -40,6 +40,7 @@ from ambience.config.library import fingerprint, load_library
 from ambience.core.clockwatch import CHECK_EVERY, ClockWatch
 from ambience.devices.manager import Devices, state_words
 from ambience.errors import AmbienceError, Busy, CommandError, DeviceError, StoreError
+from ambience.infra.leadership import Leadership
 from ambience.infra.logsafe import RateLimit
 from ambience.infra.mqtt import Connection
 from ambience.infra.store import Store
@@ -82,7 +83,17 @@ class Daemon:
         self._log_preset_problems()
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _lock_state_dir(config.state_dir)
-        self.store = Store(config.store_where())
+        self.store = Store(config.store_where(), site=config.mqtt.base_topic)
+        self.leadership: Leadership | None = None
+        """On PostgreSQL: the site's lock; this daemon leads, or waits as the standby (docs/failover.md)."""
+        if self.store.postgres:
+            http = f"{config.http.host}:{config.http.port}" if config.http.enabled else None
+            self.leadership = Leadership(
+                self.store.url, config.mqtt.base_topic, {"state_dir": str(config.state_dir), "http": http}, clock
+            )
+            self.leadership.rooms = list(config.rooms)
+        self.fenced = False
+        """The leadership was lost: nothing is commanded or published any more; the daemon stops."""
         self.connection = Connection(config.mqtt)
         self.devices = Devices(self.connection, config, clock=clock)
         self.players: dict[str, Player] = {}
@@ -143,6 +154,9 @@ class Daemon:
     # ---- lifetime ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.leadership is not None:
+            self.presence.epoch = await self.leadership.acquire()  # the standby waits here, its rooms untouched
+            self._tasks.append(asyncio.create_task(self._keep_leading(), name="leadership"))
         self.surfaces.append(MqttControl(self.connection, self.controller, self.config))
         self.discovery = HomeAssistantDiscovery(self.connection, self.controller, self.config)
         self.surfaces.append(self.discovery)
@@ -306,6 +320,9 @@ class Daemon:
             sd_notify("WATCHDOG=1")
 
     def _conflict(self, why: str) -> None:
+        if self.leadership is not None and self.presence.epoch is not None:
+            self.fence(why)  # a later leader of this site is connected: this one must not touch a device
+            return
         log.error("%s", why)
         self.exit_code = 1
         if self._stop_event is not None:
@@ -324,6 +341,21 @@ class Daemon:
         except AmbienceError as exc:
             log.warning("no default playlist: %s", exc)
 
+    async def _keep_leading(self) -> None:
+        assert self.leadership is not None
+        reason = await self.leadership.watch()
+        self.fence(reason)
+
+    def fence(self, reason: str) -> None:
+        """The site may be led by another daemon now: stop commanding at once, then stop (exit 75, so a
+        supervisor restarts this one as the standby)."""
+        log.critical("site %r: %s; this daemon stops commanding devices and exits", self.config.mqtt.base_topic, reason)
+        self.fenced = True
+        self.connection.fence()
+        self.exit_code = 75
+        if self._stop_event is not None:
+            self._stop_event.set()
+
     async def stop(self) -> None:
         if self._rendering is not None:
             self._rendering.cancel()  # ends the child; the next start resumes where it stopped
@@ -331,7 +363,8 @@ class Daemon:
         for surface in reversed(self.surfaces):
             await surface.stop()
         self.bookings.stop()
-        await self._end_sessions()
+        if not self.fenced:  # a fenced daemon ends nothing: the sessions are the new leader's
+            await self._end_sessions()
         for task in reversed(self._tasks):
             task.cancel()
         if self._tasks:
@@ -342,6 +375,8 @@ class Daemon:
         for player in self.players.values():
             await player.close()
         await self.connection.stop(retract=self._retract)
+        if self.leadership is not None:
+            await self.leadership.close()  # only now may the standby take over: nothing is sent from here
         self.store.close()
         os.close(self._lock)
 
@@ -433,7 +468,20 @@ class Daemon:
         stop = self._stop_event = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
+        starting = asyncio.create_task(self.start(), name="start")
+        stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # stopped while the standby waited for the site's leadership
+            starting.cancel()
+            await asyncio.wait({starting})
+            if self.leadership is not None:
+                await self.leadership.close()
+            self.store.close()
+            os.close(self._lock)
+            log.info("stopped as the standby")
+            return
+        stopping.cancel()
+        starting.result()
         sd_notify("READY=1")
         log.info("ambience is running: %d rooms, %d presets", len(self.rooms), len(self.library.presets))
         await stop.wait()

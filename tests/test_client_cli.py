@@ -266,6 +266,7 @@ def test_status_table_for_a_room_with_no_session():
 # ---- clients: the state directory, no daemon ---------------------------------------------------
 
 
+@pytest.mark.sqlite_store
 def test_clients_add_list_remove(tmp_path: Path, capsys):
     write_config(tmp_path, free_port())
     code, out, err = run(

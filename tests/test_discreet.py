@@ -87,6 +87,7 @@ def test_a_title_becomes_a_client_label_of_initials_or_none(title: str, rule: st
     assert client_label(title, rule) == label
 
 
+@pytest.mark.sqlite_store
 @pytest.mark.unit
 def test_a_feed_naming_its_client_leaves_no_name_in_reports_log_store_or_room_status(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -211,6 +212,7 @@ def test_history_keep_days_is_checked_and_defaults_to_a_year(tmp_path: Path):
         parse_config('{"history": {"keep_days": 0}}', "ambience.yaml", tmp_path)
 
 
+@pytest.mark.sqlite_store
 def test_a_feed_booking_run_by_the_daemon_sends_no_client_name_over_mqtt(
     tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture
 ):

@@ -186,6 +186,7 @@ def test_the_next_session_finds_the_room_as_owed_not_as_the_last_session_left_it
 # ---- 4. the store cannot be written at the end ---------------------------------------------------
 
 
+@pytest.mark.sqlite_store
 @pytest.mark.parametrize("run", REPEAT)
 def test_a_locked_database_at_the_end_does_not_stop_the_after_state(rig, run):
     rig.start_daemon()
@@ -236,6 +237,7 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+@pytest.mark.sqlite_store
 @pytest.mark.parametrize("run", REPEAT)
 def test_a_full_disk_at_the_end_does_not_stop_the_after_state_and_start_changes_nothing(
     broker, tmp_path, small_disk, run

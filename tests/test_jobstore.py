@@ -141,4 +141,3 @@ def test_a_booking_stored_under_the_old_module_path_still_finds_its_function(set
         job["func"] = "ambience.bookings:fire"
         db.execute("UPDATE apscheduler_jobs SET job_state = ? WHERE id = 'old'", (pickle.dumps(job),))
     assert store.lookup_job("old").func_ref == "ambience.app.scheduler:fire"
-

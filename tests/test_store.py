@@ -12,6 +12,7 @@ from ambience.core.session import SessionFacts
 from ambience.errors import StoreError
 from ambience.infra import schema
 from ambience.infra.store import SessionRecord, Store
+from ambience.model.client import Client
 
 
 def record(room="studio", sid="s1") -> SessionRecord:
@@ -170,6 +171,7 @@ def test_a_postgresql_that_cannot_be_reached_is_named_when_the_store_opens():
         ("not a url", "'not a url' is not a database URL"),
     ],
 )
+@pytest.mark.sqlite_store
 def test_a_bad_store_url_is_one_message_naming_the_field(url, says):
     from ambience.config import parse_config
     from ambience.errors import ConfigError
@@ -180,6 +182,7 @@ def test_a_bad_store_url_is_one_message_naming_the_field(url, says):
     assert "store_url" in text and says in text and "pw" not in text
 
 
+@pytest.mark.sqlite_store
 def test_the_bookings_keep_to_the_store_unless_told_otherwise(tmp_path):
     from ambience.config import parse_config
 
@@ -232,3 +235,31 @@ def _add_job(scheduler, job_id: str, hours: int, **kwargs):
 
 def _noop(**kwargs):
     pass
+
+
+def test_sites_sharing_a_store_keep_their_own_sessions_owed_and_history(store_url):
+    """Two clinics of a chain on one database, each with a room called studio."""
+    north, south = Store(store_url, site="north"), Store(store_url, site="south")
+    north.start_session(record(sid="n1"))
+    south.start_session(record(sid="s1"))
+    north.end_session(record(sid="n1"), 108.0, "completed", {"trv": {"target": 19.0}}, 108.0)
+    assert [r.id for r in south.sessions()] == ["s1"] and north.sessions() == []
+    assert south.owed() == [] and [o.session for o in north.owed()] == ["n1"]
+    assert [h["session"] for h in north.history()] == ["n1"] and south.history() == []
+    assert {site: [r.id for r in rs] for site, rs in north.site_sessions().items()} == {"south": ["s1"]}
+    north.add_client(Client(label="A. Smith"))
+    assert [c.label for c in south.clients()] == ["A. Smith"]  # the chain's clients are shared
+
+
+@pytest.mark.sqlite_store
+def test_rows_from_before_sites_are_the_first_opening_sites(tmp_path):
+    path = tmp_path / "ambience.db"
+    old = sqlite3.connect(str(path))
+    old.executescript(OLD_SCHEMA)
+    old.execute("INSERT INTO sessions VALUES (?, ?)", ("studio", record().to_json()))
+    old.execute("INSERT INTO owed VALUES ('spa', 'trv', '{\"target\": 19.0}', 's0', 50.0)")
+    old.commit()
+    old.close()
+    mine = Store(path, site="ambience")
+    assert [r.id for r in mine.sessions()] == ["s1"] and [o.device for o in mine.owed()] == ["trv"]
+    assert Store(path, site="other").sessions() == []  # taken once, by the first

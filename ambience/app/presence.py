@@ -8,8 +8,12 @@ daemon that hears an answer from another within :data:`ANSWER_WAIT` at start-up 
 two started while the broker was away) stops. A SIGKILLed daemon answers nothing, so its
 restart is never refused.
 
-The payloads are small JSON objects (``instance``, ``host``, ``pid``, ``started_at``); anything else
-on those topics is ignored.
+The payloads are small JSON objects (``instance``, ``host``, ``pid``, ``started_at``, and ``epoch`` for a
+daemon that leads a site on PostgreSQL); anything else on those topics is ignored.
+
+On a site with a standby (docs/failover.md) the site's lock decides, not who started first: a daemon
+leading with epoch *n* ignores a peer that says a lower epoch (an old leader about to fence itself,
+whose answer crossed the take-over), and stops for a peer with a higher one.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class Peer:
     host: str
     pid: int
     started_at: float
+    epoch: int | None = None
+    """The site's leader number, for a daemon holding a site's lock on PostgreSQL."""
 
     def describe(self) -> str:
         since = datetime.fromtimestamp(self.started_at, UTC).astimezone().isoformat(timespec="seconds")
@@ -57,13 +63,16 @@ def parse_peer(payload: bytes) -> Peer | None:
     if not isinstance(data, dict):
         return None
     instance, host, pid, started = (data.get(k) for k in ("instance", "host", "pid", "started_at"))
+    epoch = data.get("epoch")
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 < epoch < 1 << 62):
+        return None
     if not (isinstance(instance, str) and 0 < len(instance) <= 64 and isinstance(host, str) and len(host) <= 255):
         return None
     if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 1 << 32:
         return None
     if isinstance(started, bool) or not isinstance(started, (int, float)) or not 0 <= started < 1e11:
         return None
-    return Peer(instance, host, pid, float(started))
+    return Peer(instance, host, pid, float(started), epoch)
 
 
 class SitePresence:
@@ -80,13 +89,33 @@ class SitePresence:
         self._echo = asyncio.Event()
         self._started = False
         self._on_conflict = on_conflict
+        self.epoch: int | None = None
+        """This daemon's leader number on its site (set once it holds the site's lock)."""
         connection.subscribe(self.hello_topic, self._hello)
         connection.subscribe(self.here_topic, self._here)
         connection.on_connect(self._say_hello)
 
     def _payload(self) -> str:
         me = self.me
-        return json.dumps({"instance": me.instance, "host": me.host, "pid": me.pid, "started_at": me.started_at})
+        data = {"instance": me.instance, "host": me.host, "pid": me.pid, "started_at": me.started_at}
+        if self.epoch is not None:
+            data["epoch"] = self.epoch
+        return json.dumps(data)
+
+    def _superseded(self, peer: Peer) -> bool:
+        """The peer led this site before us (a lower epoch): the lock is ours, it is stopping."""
+        if self.epoch is not None and peer.epoch is not None and peer.epoch < self.epoch:
+            log.warning(
+                "the site's previous leader %s is still connected; it stops commanding (fenced)", peer.describe()
+            )
+            return True
+        return False
+
+    def _outranks(self, peer: Peer) -> bool:
+        """The peer is the extra daemon, not us: by the site's lock where both hold epochs, else by age."""
+        if self.epoch is not None and peer.epoch is not None:
+            return peer.epoch > self.epoch
+        return peer.started_at < self.me.started_at
 
     def _say_hello(self) -> None:
         self.connection.publish(self.hello_topic, self._payload(), qos=1)
@@ -99,15 +128,15 @@ class SitePresence:
             self._echo.set()
             return
         self.connection.publish(self.here_topic, self._payload(), qos=1)
-        if self._started and peer.started_at < self.me.started_at:
+        if self._started and self._outranks(peer):
             self._conflict(peer)  # an older daemon said hello after a reconnect: we are the extra one
 
     def _here(self, msg: Received) -> None:
         peer = parse_peer(msg.payload)
-        if peer is None or peer.instance == self.me.instance:
+        if peer is None or peer.instance == self.me.instance or self._superseded(peer):
             return
         self.others[peer.instance] = peer
-        if self._started and peer.started_at < self.me.started_at:
+        if self._started and self._outranks(peer):
             self._conflict(peer)
 
     def _conflict(self, peer: Peer) -> None:

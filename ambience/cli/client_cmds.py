@@ -359,6 +359,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("room", nargs="?")
     p.add_argument("--json", action="store_true", help="the status JSON, as the HTTP API gives it")
     p.add_argument("--watch", action="store_true", help="a live countdown; Ctrl-C to quit")
+    p.add_argument(
+        "--site",
+        action="store_true",
+        help="every site sharing the store: its leader, rooms and sessions (docs/failover.md)",
+    )
     p.set_defaults(handler=cmd_status)
 
     p = sub.add_parser("history", help="past sessions, newest first", parents=[common])
@@ -410,6 +415,14 @@ def _fetch_rooms(client: DaemonClient, room: str | None) -> list[dict[str, Any]]
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
+    if args.site:
+        from ambience.cli.site_cmd import show_sites
+
+        store = _store(ctx.config)
+        try:
+            return show_sites(store, time.time(), args.json, ctx.out, ctx.config.twelve_hour())
+        finally:
+            store.close()
     with DaemonClient.for_config(ctx.config) as client:
         if args.watch:
             return watch(lambda: _fetch_rooms(client, args.room), ctx)
@@ -527,7 +540,7 @@ def _register_clients(sub: argparse._SubParsersAction, common: argparse.Argument
 
 
 def _store(config: Config) -> Store:
-    return Store(config.store_where())
+    return Store(config.store_where(), site=config.mqtt.base_topic)
 
 
 def _offline(store: Store) -> Controller:

@@ -109,6 +109,8 @@ class Connection:
         self._will = will
         self._stopping = False
         self._leaving = False
+        self.fenced = False
+        """Set by :meth:`fence`: nothing is published any more, ``offline`` at the stop included."""
         self._loop_thread: int | None = None
         self._fd: int | None = None
         self._closed_event: asyncio.Event | None = None
@@ -226,7 +228,7 @@ class Connection:
         """Say ``offline`` (retained) and disconnect cleanly. ``retract``: clear the retained status
         instead (a home visit that leaves: nothing of ambience stays on the broker)."""
         self._leaving = True
-        if self.connected and self._will:
+        if self.connected and self._will and not self.fenced:
             info = self._client.publish(self.status_topic, b"" if retract else "offline", qos=1, retain=True)
             await asyncio.to_thread(_wait_published, info, 2.0)
         self._stopping = True
@@ -337,7 +339,7 @@ class Connection:
         correlation: bytes | None = None,
     ) -> bool:
         """Publish now if connected; returns False (and sends nothing, later or ever) if not."""
-        if not self.connected:
+        if not self.connected or self.fenced:
             return False
         props = None
         if self.v5 and correlation is not None:
@@ -352,6 +354,12 @@ class Connection:
                 props.MessageExpiryInterval = max(1, int(expiry))
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
         return info.rc == paho.MQTT_ERR_SUCCESS
+
+    def fence(self) -> None:
+        """This daemon may no longer speak for its site (it lost the leadership): publish nothing from
+        now on — no device command, no status, no ``offline`` when it stops (the new leader says
+        ``online``); the clean disconnect at the stop keeps the Last Will from being published too."""
+        self.fenced = True
 
     def command(self, topic: str, payload: str | bytes) -> bool:
         """A device command: QoS 1, never retained, expiring after ``command_expiry``."""
@@ -376,7 +384,7 @@ class Connection:
         topics = list(self._subscriptions)
         if topics:
             client.subscribe([(t, 1) for t in topics])
-        if self._will:
+        if self._will and not self.fenced:
             client.publish(self.status_topic, "online", qos=1, retain=True)
         self._on_loop(self._connected)
 

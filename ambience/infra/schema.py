@@ -19,6 +19,7 @@ metadata = sa.MetaData()
 sessions = sa.Table(
     "sessions",
     metadata,
+    sa.Column("site", sa.Text, primary_key=True, server_default=""),
     sa.Column("room", sa.Text, primary_key=True),
     sa.Column("data", sa.Text, nullable=False),
 )
@@ -26,6 +27,7 @@ history = sa.Table(
     "history",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site", sa.Text, nullable=False, server_default=""),
     sa.Column("session", sa.Text, nullable=False),
     sa.Column("room", sa.Text, nullable=False),
     sa.Column("preset", sa.Text, nullable=False),
@@ -34,6 +36,7 @@ history = sa.Table(
     sa.Column("ended_at", sa.Double, nullable=False),
     sa.Column("outcome", sa.Text, nullable=False),
     sa.Index("history_room", "room", "started_at"),
+    sa.Index("history_site", "site", "started_at"),
     sqlite_autoincrement=True,
 )
 clients = sa.Table(
@@ -60,11 +63,23 @@ phones = sa.Table(
 owed = sa.Table(
     "owed",
     metadata,
+    sa.Column("site", sa.Text, primary_key=True, server_default=""),
     sa.Column("room", sa.Text, primary_key=True),
     sa.Column("device", sa.Text, primary_key=True),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("session", sa.Text, nullable=False),
     sa.Column("since", sa.Double, nullable=False),
+)
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("site", sa.Text, primary_key=True),
+    sa.Column("epoch", sa.Integer, nullable=False),  # counts the site's leaders: each new one writes one more
+    sa.Column("holder", sa.Text, nullable=False),  # JSON: the leading daemon's host, pid, state_dir, HTTP
+    sa.Column("since", sa.Double, nullable=False),
+    sa.Column("seen", sa.Double, nullable=False),  # when the leader last said it is alive
+    sa.Column("rooms", sa.Text, nullable=False, server_default="[]"),
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from ambience.core.session import Pause, SessionFacts
 from ambience.errors import NotFound, StoreError
 from ambience.infra import schema
-from ambience.infra.schema import clients, history, owed, phones, sessions, tombstones
+from ambience.infra.schema import clients, history, owed, phones, sessions, sites, tombstones
 from ambience.model.client import Client, Comfort
 
 BUSY_TIMEOUT_MS = 2000
@@ -197,17 +197,34 @@ def _server_args(parsed: sa.engine.URL) -> dict[str, Any]:
 
 
 class Store:
-    def __init__(self, where: Path | str):
-        """Open (and make or upgrade) the store at ``where``: a SQLAlchemy URL, or a SQLite file's path."""
+    def __init__(self, where: Path | str, site: str = ""):
+        """Open (and make or upgrade) the store at ``where``: a SQLAlchemy URL, or a SQLite file's path.
+
+        ``site``: whose running sessions, owed after states and history these are (the daemon's MQTT
+        base topic): several sites of a chain, and a site's leader and standby, share one database.
+        Clients, paired phones and cancelled calendar bookings are the chain's, shared by its sites.
+        """
         self.url = store_url(where)
+        self.site = site
         self.name = shown_url(self.url)
         self.engine = make_engine(self.url)
         self.postgres = self.engine.dialect.name == "postgresql"
         try:
             schema.upgrade(self.engine)
+            if site:
+                self.adopt()
         except sa.exc.SQLAlchemyError as exc:
             self.engine.dispose()
             raise StoreError(f"the store {self.name} cannot be opened: {_why(exc)}") from None
+
+    def adopt(self) -> None:
+        """Rows written before the store had sites (site ``''``) are this site's: the daemon that ran
+        alone before the upgrade is the one that opens it first after."""
+        with self.engine.connect() as db:
+            db.info["write"] = True
+            with db.begin():
+                for table in (sessions, owed, history):
+                    db.execute(table.update().where(table.c.site == "").values(site=self.site))
 
     @property
     def path(self) -> Path:
@@ -251,7 +268,8 @@ class Store:
     # ---- sessions --------------------------------------------------------------------------
 
     def _put_session(self, db: Connection, record: SessionRecord) -> None:
-        db.execute(*self._upsert(sessions, ("room",), [{"room": record.room, "data": record.to_json()}]))
+        row = {"site": self.site, "room": record.room, "data": record.to_json()}
+        db.execute(*self._upsert(sessions, ("site", "room"), [row]))
 
     def save_session(self, record: SessionRecord) -> None:
         with self._write("save the session") as db:
@@ -269,7 +287,7 @@ class Store:
             if replaced is not None:
                 self._history(db, replaced[0], replaced[1], outcome)
             self._put_session(db, record)
-            db.execute(owed.delete().where(owed.c.room == record.room))
+            db.execute(owed.delete().where(owed.c.site == self.site, owed.c.room == record.room))
 
     def end_session(
         self,
@@ -285,26 +303,51 @@ class Store:
             if outcome is not None:
                 self._history(db, record, ended_at, outcome)
             rows = [
-                {"room": record.room, "device": dev, "state": json.dumps(state), "session": record.id, "since": since}
+                {"site": self.site, "room": record.room, "device": dev, "state": json.dumps(state),
+                 "session": record.id, "since": since}
                 for dev, state in owes.items()
-            ]
+            ]  # fmt: skip
             if rows:
-                db.execute(*self._upsert(owed, ("room", "device"), rows))
-            db.execute(sessions.delete().where(sessions.c.room == record.room))
+                db.execute(*self._upsert(owed, ("site", "room", "device"), rows))
+            db.execute(self._mine(sessions).where(sessions.c.room == record.room))
 
     def delete_session(self, room: str) -> None:
         with self._write("delete the session") as db:
-            db.execute(sessions.delete().where(sessions.c.room == room))
+            db.execute(self._mine(sessions).where(sessions.c.room == room))
+
+    def _mine(self, table: sa.Table) -> Any:
+        """A DELETE of this site's rows of ``table``."""
+        return table.delete().where(table.c.site == self.site)
 
     def sessions(self) -> list[SessionRecord]:
-        rows = self._read(sa.select(sessions.c.data).order_by(sessions.c.room))
-        return [SessionRecord.from_json(row[0]) for row in rows]
+        query = sa.select(sessions.c.data).where(sessions.c.site == self.site).order_by(sessions.c.room)
+        return [SessionRecord.from_json(row[0]) for row in self._read(query)]
+
+    def site_sessions(self) -> dict[str, list[SessionRecord]]:
+        """Every site's running sessions (``ambience status --site``)."""
+        out: dict[str, list[SessionRecord]] = {}
+        for site, data in self._read(
+            sa.select(sessions.c.site, sessions.c.data).order_by(sessions.c.site, sessions.c.room)
+        ):
+            out.setdefault(site, []).append(SessionRecord.from_json(data))
+        return out
+
+    def sites(self) -> list[dict[str, Any]]:
+        """Each site's leadership as the leaders wrote it (:mod:`ambience.infra.leadership`)."""
+        c = sites.c
+        rows = self._read(sa.select(c.site, c.epoch, c.holder, c.since, c.seen, c.rooms).order_by(c.site))
+        return [
+            {"site": site, "epoch": epoch, "holder": json.loads(holder), "since": since, "seen": seen,
+             "rooms": json.loads(rooms)}
+            for site, epoch, holder, since, seen, rooms in rows
+        ]  # fmt: skip
 
     # ---- owed after states ----------------------------------------------------------------------
 
     def owed(self) -> list[Owed]:
         c = owed.c
-        rows = self._read(sa.select(c.room, c.device, c.state, c.session, c.since).order_by(c.room, c.device))
+        query = sa.select(c.room, c.device, c.state, c.session, c.since).where(c.site == self.site)
+        rows = self._read(query.order_by(c.room, c.device))
         return [Owed(room, device, json.loads(state), session, since) for room, device, state, session, since in rows]
 
     def settle_owed(self, room: str, devices: list[tuple[str, str]]) -> None:
@@ -314,7 +357,7 @@ class Store:
         c = owed.c
         with self._write("record that the after state landed") as db:
             for device, session in devices:
-                db.execute(owed.delete().where(c.room == room, c.device == device, c.session == session))
+                db.execute(self._mine(owed).where(c.room == room, c.device == device, c.session == session))
 
     # ---- history ----------------------------------------------------------------------------
 
@@ -322,11 +365,11 @@ class Store:
         with self._write("record the history") as db:
             self._history(db, record, ended_at, outcome)
 
-    @staticmethod
-    def _history(db: Connection, record: SessionRecord, ended_at: float, outcome: str) -> None:
+    def _history(self, db: Connection, record: SessionRecord, ended_at: float, outcome: str) -> None:
         assert outcome in OUTCOMES, outcome
         db.execute(
             history.insert().values(
+                site=self.site,
                 session=record.id,
                 room=record.room,
                 preset=record.preset,
@@ -340,11 +383,12 @@ class Store:
     def prune_history(self, before: float) -> int:
         """Forget the sessions that ended before ``before`` (the retention, ``history.keep_days``); how many."""
         with self._write("prune the history") as db:
-            return db.execute(history.delete().where(history.c.ended_at < before)).rowcount
+            return db.execute(self._mine(history).where(history.c.ended_at < before)).rowcount
 
     def history(self, room: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         c = history.c
         query = sa.select(c.session, c.room, c.preset, c.client, c.started_at, c.ended_at, c.outcome)
+        query = query.where(c.site == self.site)
         if room is not None:
             query = query.where(c.room == room)
         rows = self._read(query.order_by(c.started_at.desc(), c.id.desc()).limit(limit))

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from ambience.infra.tls import CERT_FILE, TLS_DIR, TlsError, client_context
-from ambience.testing.env import without_ambience
+from ambience.testing.env import STORE_URL, without_ambience
 from ambience.testing.http import ApiClient
 from ambience.testing.mosquitto import free_port
 from ambience.testing.waiting import eventually
@@ -44,6 +44,9 @@ class DaemonProcess(ApiClient):
     ):
         self.config_file = config_file
         self.env = dict(env or {})
+        self._store_url = os.environ.get(STORE_URL)
+        """The suite's store (AMBIENCE_TEST_STORE=postgres) when this daemon was made: every restart keeps it,
+        though a module's daemon outlives the test whose database it was."""
         self.preexec_fn = preexec_fn
         """Run in the child before ``ambience serve`` starts, e.g. to set its resource limits."""
         self.state_dir = state_dir
@@ -69,9 +72,14 @@ class DaemonProcess(ApiClient):
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout: float = 15.0) -> DaemonProcess:
+    def start(self, timeout: float = 15.0, wait: bool = True) -> DaemonProcess:
+        """Run ``ambience serve``; ``wait``: until ``/healthz`` answers (a standby does not serve yet)."""
         env = dict(os.environ, AMBIENCE_HTTP__PORT=str(self.port), PYTHONUNBUFFERED="1", **self.env)
         env.pop("AMBIENCE_CONFIG", None)
+        if STORE_URL not in self.env:
+            env.pop(STORE_URL, None)
+            if self._store_url is not None:
+                env[STORE_URL] = self._store_url
         log = open(self.log, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ambience", "serve", "--config", str(self.config_file)],
@@ -80,6 +88,13 @@ class DaemonProcess(ApiClient):
             env=env,
             preexec_fn=self.preexec_fn,
         )
+        if not wait:
+            return self
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float = 15.0) -> None:
+        """Until ``/healthz`` answers; raises if the process exits or ``timeout`` passes first."""
 
         def healthy() -> bool:
             assert self.proc is not None
@@ -91,7 +106,6 @@ class DaemonProcess(ApiClient):
             eventually(healthy, timeout, ignoring=(httpx.HTTPError, TlsError))
         except AssertionError:
             raise TimeoutError(f"ambience serve did not answer in {timeout} s:\n{self.log_tail()}") from None
-        return self
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
