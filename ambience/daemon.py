@@ -40,6 +40,7 @@ from ambience.config.library import fingerprint, load_library
 from ambience.core.clockwatch import CHECK_EVERY, ClockWatch
 from ambience.devices.manager import Devices, state_words
 from ambience.errors import AmbienceError, Busy, CommandError, DeviceError, StoreError
+from ambience.infra.hass import HassLink
 from ambience.infra.logsafe import RateLimit
 from ambience.infra.mqtt import Connection
 from ambience.infra.store import Store
@@ -84,7 +85,9 @@ class Daemon:
         self._lock = _lock_state_dir(config.state_dir)
         self.store = Store(config.state_dir / "ambience.db")
         self.connection = Connection(config.mqtt)
-        self.devices = Devices(self.connection, config, clock=clock)
+        self.hass = hass_link(config)
+        """The websocket to Home Assistant for ``bridge: homeassistant_api`` devices (``None`` without the section)."""
+        self.devices = Devices(self.connection, config, clock=clock, hass=self.hass)
         self.players: dict[str, Player] = {}
         if players:
             for room_id, room in config.rooms.items():
@@ -151,6 +154,8 @@ class Daemon:
             if needs_generating(self.config.music[0]):  # sessions play what is there meanwhile
                 self._rendering = asyncio.create_task(self._render_default(), name="default-library")
         await self.connection.start()
+        if self.hass is not None:
+            await self.hass.start(wait=3.0)  # its devices then say how they are found, as the broker's do
         try:
             await self.connection.wait_connected(3.0)
             # learn how each room was found before anyone can start a session (for after: restore)
@@ -341,6 +346,8 @@ class Daemon:
         for player in self.players.values():
             await player.close()
         await self.connection.stop(retract=self._retract)
+        if self.hass is not None:
+            await self.hass.stop()
         self.store.close()
         os.close(self._lock)
 
@@ -439,6 +446,14 @@ class Daemon:
         sd_notify("STOPPING=1")
         log.info("stopping")
         await self.stop()
+
+
+def hass_link(config: Config) -> HassLink | None:
+    """The link to the configured Home Assistant's websocket API; ``None`` without ``homeassistant_api:``."""
+    hass = config.homeassistant_api
+    if hass is None:
+        return None
+    return HassLink(hass.websocket_url, hass.secret, ca_file=str(hass.ca_file) if hass.ca_file else None)
 
 
 def departure_of(room: Room, names: dict[str, str], units: str = "metric") -> dict[str, Any]:

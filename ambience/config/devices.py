@@ -270,16 +270,17 @@ class GenericDevice(DeviceBase):
     cannot leave a field out, so this is the thermostat's normal, regulating mode in its own word."""
 
 
-Device = Annotated[
+BridgeDevice = (
     Zigbee2MqttDevice
     | TasmotaDevice
     | HomeAssistantDevice
     | HomeAssistantApiDevice
     | EsphomeDevice
     | ShellyDevice
-    | GenericDevice,
-    Field(discriminator="bridge"),
-]
+    | GenericDevice
+)
+"""A device of any one bridge."""
+Device = Annotated[BridgeDevice, Field(discriminator="bridge")]
 
 
 BRIDGES = ("zigbee2mqtt", "tasmota", "homeassistant", "homeassistant_api", "esphome", "shelly", "generic")

@@ -224,7 +224,9 @@ class HomeAssistant:
             )
             tokens.raise_for_status()
             access = tokens.json()["access_token"]
-        reply = await self.ws_command({"type": "auth/long_lived_access_token", "client_name": "ambience tests", "lifespan": 365}, access)
+        reply = await self.ws_command(
+            {"type": "auth/long_lived_access_token", "client_name": "ambience tests", "lifespan": 365}, access
+        )
         return str(reply)
 
     async def ws_command(self, command: dict[str, Any], token: str | None = None) -> Any:
