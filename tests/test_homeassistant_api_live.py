@@ -8,11 +8,13 @@ long-lived token made at onboarding; a person's change made in Home Assistant sh
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from ambience.cli import main
 from ambience.testing import homeassistant as ha
 from ambience.testing.clinic import write_clinic
 from ambience.testing.live import LiveDaemon
@@ -119,3 +121,40 @@ def test_home_assistant_going_away_makes_its_devices_offline_and_they_come_back(
         eventually(lambda: device(live, "light.treatment_lamp")["status"] == "confirmed", 10)
         live.api("POST", "/api/rooms/haroom/stop")
         eventually(lambda: hass.state("light.treatment_lamp")["state"] == "off", 10)
+
+
+def test_devices_ha_lists_the_entities_a_room_can_use(hass: ha.HomeAssistant, tmp_path: Any, capsys: Any) -> None:
+    clinic = write_clinic(
+        tmp_path, {"haroom": ROOM}, builtin=False, homeassistant_api={"url": hass.url, "token": hass.token}
+    )
+    assert main(["--config", str(clinic.file), "devices", "--ha", "--json"]) == 0
+    entities = {e["entity_id"]: e for e in json.loads(capsys.readouterr().out)}
+    assert entities["light.treatment_lamp"] == {
+        "entity_id": "light.treatment_lamp", "domain": "light", "name": "Treatment lamp", "state": "off", "room": "haroom",
+    }  # fmt: skip
+    assert entities["climate.cooler"]["room"] is None and entities["switch.table_warmer"]["name"] == "Table warmer"
+    assert "sensor.room_temperature" in entities and "input_number.room_temperature" not in entities  # no use in a room
+
+    wrong = write_clinic(tmp_path / "wrong", {}, builtin=False, homeassistant_api={"url": hass.url, "token": "nope"})
+    assert main(["--config", str(wrong.file), "devices", "--ha"]) == 1
+    assert "refused the token (auth_invalid: Invalid access token or password)" in capsys.readouterr().err
+
+
+def test_a_refused_token_and_an_entity_home_assistant_lacks_are_said_once_clearly(
+    hass: ha.HomeAssistant, broker: Mosquitto, tmp_path: Any, caplog: Any
+) -> None:
+    room = {**ROOM, "lights": [{"bridge": "homeassistant_api", "entity_id": "light.treatment_lamb", "role": "lamp"}]}
+    clinic = write_clinic(
+        tmp_path, {"haroom": room}, mqtt=broker.url, builtin=False, presets={"warm": PRESET},
+        homeassistant_api={"url": hass.url, "token": hass.token},
+    )  # fmt: skip
+    with LiveDaemon(clinic.config) as live:
+        eventually(lambda: device(live, "light.treatment_lamb")["status"] == "offline" or None, 10)
+        eventually(lambda: "has no entity light.treatment_lamb; did you mean light.treatment_lamp?" in caplog.text, 10)
+    refused = write_clinic(
+        tmp_path / "refused", {"haroom": ROOM}, mqtt=broker.url, builtin=False, presets={"warm": PRESET},
+        homeassistant_api={"url": hass.url, "token": "not-a-token"},
+    )  # fmt: skip
+    with LiveDaemon(refused.config):
+        eventually(lambda: "refused the token (auth_invalid" in caplog.text, 10)
+    assert caplog.text.count("refused the token") == 1

@@ -138,6 +138,8 @@ class HomeAssistantApiAdapter(Learner):
         self.unit = "°C"
         """Home Assistant's temperature unit: setpoints are sent and read in it."""
         self._last: Light | None = None
+        self.kelvin: tuple[float, float] | None = None
+        """The light's ``min_color_temp_kelvin``–``max_color_temp_kelvin``, once its state has said."""
 
     def subscriptions(self) -> list[str]:
         return [self.topic, CONNECTION_TOPIC]
@@ -148,7 +150,10 @@ class HomeAssistantApiAdapter(Learner):
             return None
         if isinstance(data.get("unit"), str):
             self.unit = data["unit"]
-        return hass_capabilities(self.kind, data["attributes"], self.unit)
+        attributes = data["attributes"]
+        lo, hi = number(attributes.get("min_color_temp_kelvin")), number(attributes.get("max_color_temp_kelvin"))
+        self.kelvin = (lo, hi) if lo and hi and 0 < lo <= hi else None
+        return hass_capabilities(self.kind, attributes, self.unit)
 
     # ---- commands ----------------------------------------------------------------------------
 
@@ -168,9 +173,8 @@ class HomeAssistantApiAdapter(Learner):
         if light.color and caps.color is not False:
             data["rgb_color"] = list(hex_to_rgb(light.color))
         elif light.color_temp:  # HA leaves it out for a light without one
-            lo, hi = caps.color_temp or (153, 500)
-            kelvin = min(max(light.color_temp, 1_000_000 / hi), 1_000_000 / lo)
-            data["color_temp_kelvin"] = round(kelvin)
+            lo, hi = self.kelvin or (1_000_000 / 500, 1_000_000 / 153)  # the entity's own range
+            data["color_temp_kelvin"] = round(min(max(light.color_temp, lo), hi))
         return [self._call("light", "turn_on", **data, **timing)]
 
     def switch(self, switch: Switch) -> list[Message]:

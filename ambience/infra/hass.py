@@ -256,7 +256,7 @@ class HassLink:
         self._calls[msg_id] = "get_states"
         await ws.send(json.dumps({"id": msg_id, "type": "get_states"}))
         for entity_id in missing:
-            self._deliver(entity_id, {"state": "unavailable"})
+            self._deliver(entity_id, UNAVAILABLE)
 
     def _result(self, data: dict[str, Any], subscribe_id: int) -> None:
         msg_id = data.get("id")
@@ -288,22 +288,8 @@ class HassLink:
         )
 
     def _apply(self, event: dict[str, Any]) -> None:
-        """One ``subscribe_entities`` event: whole states added, diffs applied, entities removed."""
-        for entity_id, compressed in (event.get("a") or {}).items():
-            self._states[entity_id] = {"state": compressed.get("s"), "attributes": dict(compressed.get("a") or {})}
-            self._deliver(entity_id, self._states[entity_id])
-        for entity_id, diff in (event.get("c") or {}).items():
-            state = self._states.setdefault(entity_id, {"state": None, "attributes": {}})
-            added = diff.get("+") or {}
-            if "s" in added:
-                state["state"] = added["s"]
-            state["attributes"].update(added.get("a") or {})
-            for key in (diff.get("-") or {}).get("a") or []:
-                state["attributes"].pop(key, None)
+        for entity_id, state in merge_event(self._states, event):
             self._deliver(entity_id, state)
-        for entity_id in event.get("r") or []:
-            self._states.pop(entity_id, None)
-            self._deliver(entity_id, {"state": "unavailable"})
 
     def _deliver(self, entity_id: str, state: dict[str, Any]) -> None:
         topic = state_topic(entity_id)
@@ -338,6 +324,47 @@ class HassLink:
         log.warning(msg, *args)
 
 
+UNAVAILABLE: dict[str, Any] = {"state": "unavailable", "attributes": {}}
+
+
+def merge_event(states: dict[str, dict[str, Any]], event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """One ``subscribe_entities`` event applied to ``states`` (entity id -> ``{"state", "attributes"}``),
+    in place: ``a`` adds whole (compressed) states, ``c`` changes them by ``+`` (the new state ``s`` and the
+    attributes ``a`` that changed) and ``-`` (the attribute names ``a`` removed), ``r`` removes entities
+    (homeassistant/components/websocket_api/messages.py ``_state_diff_event``). Returns each entity
+    changed with its whole state now; a removed one is unavailable."""
+    changed: list[tuple[str, dict[str, Any]]] = []
+    added = event.get("a")
+    for entity_id, compressed in (added if isinstance(added, dict) else {}).items():
+        if not isinstance(compressed, dict):
+            continue
+        attributes = compressed.get("a")
+        states[entity_id] = {
+            "state": compressed.get("s"),
+            "attributes": dict(attributes) if isinstance(attributes, dict) else {},
+        }
+        changed.append((entity_id, states[entity_id]))
+    diffs = event.get("c")
+    for entity_id, diff in (diffs if isinstance(diffs, dict) else {}).items():
+        if not isinstance(diff, dict):
+            continue
+        state = states.setdefault(entity_id, {"state": None, "attributes": {}})
+        plus: dict[str, Any] = diff["+"] if isinstance(diff.get("+"), dict) else {}
+        if "s" in plus:
+            state["state"] = plus["s"]
+        if isinstance(plus.get("a"), dict):
+            state["attributes"].update(plus["a"])
+        minus: dict[str, Any] = diff["-"] if isinstance(diff.get("-"), dict) else {}
+        for key in minus.get("a") or []:
+            state["attributes"].pop(key, None)
+        changed.append((entity_id, state))
+    removed = event.get("r")
+    for entity_id in removed if isinstance(removed, list) else []:
+        states.pop(entity_id, None)
+        changed.append((entity_id, UNAVAILABLE))
+    return changed
+
+
 def _target(call: dict[str, Any]) -> str:
     target = call.get("target") or {}
     entity = target.get("entity_id") if isinstance(target, dict) else None
@@ -369,5 +396,6 @@ __all__ = [
     "AuthInvalid",
     "HassLink",
     "fetch_states",
+    "merge_event",
     "state_topic",
 ]
