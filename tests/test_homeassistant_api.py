@@ -19,6 +19,7 @@ from ambience.devices.homeassistant_api import HomeAssistantApiAdapter
 from ambience.errors import ConfigError
 from ambience.infra.hass import CALL_TOPIC, CONNECTION_TOPIC, merge_event
 from ambience.model.state import ClimateState, Light, Switch
+from ambience.simulator import Simulator
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("clean_env")]
 
@@ -176,3 +177,15 @@ def test_the_compressed_state_diffs_of_subscribe_entities_are_merged():
     assert states["light.lamp"]["state"] == "off"
     assert merge_event(states, {"r": ["light.lamp"]}) == [("light.lamp", {"state": "unavailable", "attributes": {}})]
     assert states == {}
+
+
+def test_the_simulator_leaves_home_assistant_entities_to_home_assistant():
+    text = yaml.safe_dump(
+        {
+            "homeassistant_api": HASS,
+            "rooms": {"studio": {"speaker": None, "lights": [
+                {"bridge": "homeassistant_api", "entity_id": "light.lamp"}, {"bridge": "tasmota", "device": "lamp"},
+            ]}},
+        }
+    )  # fmt: skip
+    assert Simulator(parse_config(text, "ambience.yaml", Path("."))).devices() == [("studio", "lamp")]
