@@ -158,3 +158,19 @@ def test_a_refused_token_and_an_entity_home_assistant_lacks_are_said_once_clearl
     with LiveDaemon(refused.config):
         eventually(lambda: "refused the token (auth_invalid" in caplog.text, 10)
     assert caplog.text.count("refused the token") == 1
+
+
+def test_rooms_check_reads_home_assistant_entities(
+    hass: ha.HomeAssistant, broker: Mosquitto, tmp_path: Any, capsys: Any
+) -> None:
+    clinic = write_clinic(
+        tmp_path, {"haroom": ROOM}, mqtt=broker.url, builtin=False,
+        homeassistant_api={"url": hass.url, "token": hass.token},
+    )  # fmt: skip
+    code = main(["rooms", "check", "haroom", "--config", str(clinic.file), "--timeout", "3s"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "climate.room_thermostat: device (home assistant): climate, temperature 7–30 °C, modes heat/off" in out
+    assert "setpoint 7–30 °C in steps of 0.5" in out
+    assert "light.treatment_lamp: device (home assistant): light, brightness, color_temp 153–500 mired" in out
+    assert "relies on ambience: no device-side auto-off timer" in out  # the table warmer

@@ -238,10 +238,7 @@ class HomeAssistantApiAdapter(Learner):
         if self.kind == "light":
             return ["light.turn_on (brightness, color_temp_kelvin or rgb_color, transition), light.turn_off"]
         if self.kind == "switch":
-            return [
-                f"{_SWITCH_SERVICES.get(self.domain, 'switch')}.turn_on / turn_off",
-                "no device-side auto-off: relies on ambience",
-            ]
+            return [f"{_SWITCH_SERVICES.get(self.domain, 'switch')}.turn_on / turn_off"]
         return ["nothing: a sensor is only listened to"]
 
     def query(self) -> list[Message]:
