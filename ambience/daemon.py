@@ -40,6 +40,7 @@ from ambience.config.library import fingerprint, load_library
 from ambience.core.clockwatch import CHECK_EVERY, ClockWatch
 from ambience.devices.manager import Devices, state_words
 from ambience.errors import AmbienceError, Busy, CommandError, DeviceError, StoreError
+from ambience.infra.hass import HassLink
 from ambience.infra.leadership import Leadership
 from ambience.infra.logsafe import RateLimit
 from ambience.infra.mqtt import Connection
@@ -95,7 +96,9 @@ class Daemon:
         self.fenced = False
         """The leadership was lost: nothing is commanded or published any more; the daemon stops."""
         self.connection = Connection(config.mqtt)
-        self.devices = Devices(self.connection, config, clock=clock)
+        self.hass = hass_link(config)
+        """The websocket to Home Assistant for ``bridge: homeassistant_api`` devices (``None`` without the section)."""
+        self.devices = Devices(self.connection, config, clock=clock, hass=self.hass)
         self.players: dict[str, Player] = {}
         if players:
             for room_id, room in config.rooms.items():
@@ -166,6 +169,8 @@ class Daemon:
             if needs_generating(self.config.music[0]):  # sessions play what is there meanwhile
                 self._rendering = asyncio.create_task(self._render_default(), name="default-library")
         await self.connection.start()
+        if self.hass is not None:
+            await self.hass.start(wait=3.0)  # its devices then say how they are found, as the broker's do
         try:
             await self.connection.wait_connected(3.0)
             # learn how each room was found before anyone can start a session (for after: restore)
@@ -352,6 +357,8 @@ class Daemon:
         log.critical("site %r: %s; this daemon stops commanding devices and exits", self.config.mqtt.base_topic, reason)
         self.fenced = True
         self.connection.fence()
+        if self.hass is not None:
+            self.hass.fence()
         self.exit_code = 75
         if self._stop_event is not None:
             self._stop_event.set()
@@ -375,6 +382,8 @@ class Daemon:
         for player in self.players.values():
             await player.close()
         await self.connection.stop(retract=self._retract)
+        if self.hass is not None:
+            await self.hass.stop()
         if self.leadership is not None:
             await self.leadership.close()  # only now may the standby take over: nothing is sent from here
         self.store.close()
@@ -488,6 +497,14 @@ class Daemon:
         sd_notify("STOPPING=1")
         log.info("stopping")
         await self.stop()
+
+
+def hass_link(config: Config) -> HassLink | None:
+    """The link to the configured Home Assistant's websocket API; ``None`` without ``homeassistant_api:``."""
+    hass = config.homeassistant_api
+    if hass is None:
+        return None
+    return HassLink(hass.websocket_url, hass.secret, ca_file=str(hass.ca_file) if hass.ca_file else None)
 
 
 def departure_of(room: Room, names: dict[str, str], units: str = "metric") -> dict[str, Any]:

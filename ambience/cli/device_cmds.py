@@ -16,6 +16,7 @@ from ambience.config import Config
 from ambience.config.library import load_library
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
+from ambience.daemon import hass_link
 from ambience.devices.capabilities import Learns
 from ambience.devices.manager import Devices
 from ambience.errors import NotFound
@@ -104,14 +105,19 @@ def _only(config: Config, room_id: str | None) -> Config:
 async def connected(config: Config, wait: float = 5.0):
     """A short-lived client for a command: no Last Will (that topic is the daemon's)."""
     connection = Connection(config.mqtt, will=False)
-    devices = Devices(connection, config)
+    hass = hass_link(config)  # the homeassistant_api devices, through Home Assistant's websocket
+    devices = Devices(connection, config, hass=hass)
     await connection.start(wait=wait)
+    if hass is not None:
+        await hass.start(wait=wait)
     runner = asyncio.create_task(devices.run())
     try:
         yield devices
     finally:
         runner.cancel()
         await connection.stop()
+        if hass is not None:
+            await hass.stop()
 
 
 def _text(value: dict | None, units: str = "metric") -> str:

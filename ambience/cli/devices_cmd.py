@@ -4,6 +4,10 @@ For installers: lists every device Zigbee2MQTT, Tasmota and ESPHome announce (re
 config's broker, with its name as the bridge names it, model, kind, whether it is online and the
 room it is already in; ``--snippet NAME…`` prints the room config for the chosen ones, checked by
 the config loader before it is printed. The reading is ambience.devices.discovery's (pure).
+
+``--ha`` lists the entities of the Home Assistant in ``homeassistant_api:`` instead (over its
+websocket API): those a room can use with ``bridge: homeassistant_api``, with their friendly name
+and state.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from ambience.cli import Context
 from ambience.cli.args import duration
 from ambience.cli.client_cmds import _print_json
 from ambience.config import Config, parse_config
-from ambience.config.devices import EsphomeDevice, Zigbee2MqttDevice
+from ambience.config.devices import ENTITY_DOMAINS, EsphomeDevice, HomeAssistantApiDevice, Zigbee2MqttDevice
 from ambience.config.sections import MqttConfig
 from ambience.devices.discovery import (
     HA_DEFAULT_PREFIX,
@@ -37,6 +41,7 @@ from ambience.devices.discovery import (
     snippet,
 )
 from ambience.errors import DeviceError
+from ambience.infra.hass import fetch_states
 from ambience.infra.mqtt import Connection, Received
 from ambience.model._base import ROOM_ID
 from ambience.model.parse import issues_from
@@ -73,6 +78,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="print a room's config for these devices (their names as listed; =ROLE sets a light's role)",
     )
     p.add_argument("--room", default=DEFAULT_ROOM, metavar="ROOM", help=f"the room id in the snippet ({DEFAULT_ROOM})")
+    p.add_argument(
+        "--ha",
+        action="store_true",
+        help="list the entities of the Home Assistant in homeassistant_api: (for bridge: homeassistant_api)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_devices)
 
@@ -187,7 +197,77 @@ def _chosen(found: list[Found], args: list[str]) -> list[tuple[Found, str | None
     return picked
 
 
+HA_DOMAINS = sorted({d for domains in ENTITY_DOMAINS.values() for d in domains})
+"""The entity domains a room can use (``bridge: homeassistant_api``); ``ambience devices --ha`` lists these."""
+
+
+def ha_entities(config: Config, states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The usable entities of ``states`` (Home Assistant's ``get_states``), sorted, each with the room it is in."""
+    rooms = {
+        dev.entity_id: room_id
+        for room_id, room in config.rooms.items()
+        for dev, _, _ in room.devices()
+        if isinstance(dev, HomeAssistantApiDevice)
+    }
+    out = []
+    for state in states:
+        entity_id = str(state.get("entity_id", ""))
+        domain = entity_id.split(".", 1)[0]
+        if domain not in HA_DOMAINS:
+            continue
+        attributes = state.get("attributes") if isinstance(state.get("attributes"), dict) else {}
+        name = attributes.get("friendly_name") if isinstance(attributes, dict) else None
+        out.append(
+            {
+                "entity_id": entity_id,
+                "domain": domain,
+                "name": str(name) if name else None,
+                "state": state.get("state"),
+                "room": rooms.get(entity_id),
+            }
+        )
+    return sorted(out, key=lambda e: (e["domain"], e["entity_id"]))
+
+
+def cmd_ha_entities(args: argparse.Namespace, ctx: Context) -> int:
+    """``ambience devices --ha``."""
+    hass = ctx.config.homeassistant_api
+    if hass is None:
+        raise DeviceError(
+            "no homeassistant_api section in the config; write homeassistant_api: {url: http://HOST:8123, "
+            "token_file: FILE} (docs/homeassistant.md)"
+        )
+    try:
+        token = hass.secret()
+    except OSError as exc:
+        raise DeviceError(f"homeassistant_api.token_file cannot be read: {exc}") from None
+    ca = str(hass.ca_file) if hass.ca_file else None
+    try:
+        states = asyncio.run(fetch_states(hass.websocket_url, token, ca, timeout=args.timeout))
+    except DeviceError:
+        raise
+    except Exception as exc:  # OSError, TimeoutError, the websocket's own errors: all "not reached"
+        raise DeviceError(f"Home Assistant at {hass.url} not reached: {type(exc).__name__}: {exc}") from None
+    entities = ha_entities(ctx.config, states)
+    if args.json:
+        _print_json(ctx, entities)
+        return 0
+    table = Table(box=None, header_style="bold")
+    for col in ("ENTITY_ID", "DOMAIN", "NAME", "STATE", "ROOM"):
+        table.add_column(col)
+    for e in entities:
+        table.add_row(*(escape(str(e[k] or "—")) for k in ("entity_id", "domain", "name", "state", "room")))
+    ctx.out.print(table)
+    ctx.out.print(
+        f"{len(entities)} entities ({', '.join(HA_DOMAINS)}) in Home Assistant at {escape(hass.url)}; in a room: "
+        "{bridge: homeassistant_api, entity_id: ENTITY_ID}"
+    )
+    return 0
+
+
 def cmd_devices(args: argparse.Namespace, ctx: Context) -> int:
+    if args.ha:
+        return cmd_ha_entities(args, ctx)
     config = ctx.config
     seconds = args.timeout
     if args.snippet and not re.match(ROOM_ID, args.room):

@@ -23,6 +23,7 @@ from ambience.config.library import shipped_presets
 from ambience.config.sections import (
     BookingsConfig,
     HistoryConfig,
+    HomeAssistantApiConfig,
     HomeAssistantConfig,
     HttpConfig,
     MqttConfig,
@@ -71,6 +72,8 @@ class Config(BaseSettings):
     """How long past sessions are kept (docs/privacy.md)."""
     homeassistant: HomeAssistantConfig = HomeAssistantConfig()
     """Home Assistant MQTT discovery (docs/homeassistant.md)."""
+    homeassistant_api: HomeAssistantApiConfig | None = None
+    """The Home Assistant whose own entities ``bridge: homeassistant_api`` devices are (docs/homeassistant.md)."""
     units: Literal["metric", "imperial"] = "metric"
     """How temperatures are shown to people: ``metric`` (°C) or ``imperial`` (°F). Values are held in °C;
     a temperature may be written ``24``, ``24C`` or ``75F`` whatever this says (docs/units.md)."""
@@ -181,6 +184,10 @@ def parse_config(text: str | None, source: str, base: Path) -> Config:
         feeds = [f.resolved(base) for f in config.bookings.calendars]
         updates["bookings"] = config.bookings.model_copy(update={"calendars": feeds})
     issues = check_feeds(config.bookings.calendars, config.rooms, None, source)
+    hass_paths, more = _homeassistant_api(config, base, source)
+    issues += more
+    if hass_paths and config.homeassistant_api is not None:
+        updates["homeassistant_api"] = config.homeassistant_api.model_copy(update=hass_paths)
     for key, path in mqtt_paths.items():
         if not path.is_file():
             issues.append(Issue(source, f"mqtt.{key}", f"{str(path)!r} does not exist or is not a file"))
@@ -190,6 +197,32 @@ def parse_config(text: str | None, source: str, base: Path) -> Config:
     if issues:
         raise ConfigError(issues)
     return config.model_copy(update=updates)
+
+
+def _homeassistant_api(config: Config, base: Path, source: str) -> tuple[dict[str, Path], list[Issue]]:
+    """The ``homeassistant_api`` section's files, resolved, and what is wrong with them; a room with a
+    ``bridge: homeassistant_api`` device needs the section."""
+    hass = config.homeassistant_api
+    if hass is None:
+        issues = [
+            Issue(
+                source,
+                f"rooms.{room_id}",
+                f"device {dev.id!r} has bridge: homeassistant_api but there is no top-level homeassistant_api "
+                "section; write homeassistant_api: {url: http://HOST:8123, token_file: FILE}",
+            )
+            for room_id, room in config.rooms.items()
+            for dev, _, _ in room.devices()
+            if dev.bridge == "homeassistant_api"
+        ]
+        return {}, issues[:1]
+    paths = {k: _resolve(getattr(hass, k), base) for k in ("token_file", "ca_file") if getattr(hass, k) is not None}
+    issues = [
+        Issue(source, f"homeassistant_api.{key}", f"{str(path)!r} does not exist or is not a file")
+        for key, path in paths.items()
+        if not path.is_file() and not (key == "token_file" and hass.token is not None)
+    ]
+    return paths, issues
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> tuple[Config, Path | None]:

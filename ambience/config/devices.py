@@ -152,6 +152,67 @@ class HomeAssistantDevice(DeviceBase):
     """The sensor's temperature unit (HA's key of the same name): °F is converted."""
 
 
+ENTITY_ID = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$")
+"""An entity id as Home Assistant checks it (homeassistant/core.py ``VALID_ENTITY_ID``): ``light.treatment_lamp``."""
+ENTITY_DOMAINS: dict[str, tuple[str, ...]] = {
+    "light": ("light",),
+    "climate": ("climate",),
+    "switch": ("switch", "input_boolean", "media_player"),
+    "sensor": ("sensor",),
+}
+"""The Home Assistant domains each kind of device can be (``bridge: homeassistant_api``)."""
+
+
+class HomeAssistantApiDevice(DeviceBase):
+    """An entity of Home Assistant itself, driven through its websocket API (``homeassistant_api:``)."""
+
+    bridge: Literal["homeassistant_api"]
+    entity_id: str
+    temperature_step: Annotated[float, Field(gt=0, le=5)] | None = None
+    """A thermostat's setpoint step; left out, the entity's ``target_temp_step`` (else 0.5)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _device_is_entity(cls, data: Any) -> Any:
+        """The entity id names the device: ``device`` need not be written."""
+        if isinstance(data, dict) and "device" not in data and isinstance(data.get("entity_id"), str):
+            data = {**data, "device": data["entity_id"]}
+        return data
+
+    @field_validator("entity_id")
+    @classmethod
+    def _entity_id(cls, value: str) -> str:
+        if not ENTITY_ID.match(value):
+            raise PydanticCustomError(
+                "value_error",
+                "{value} is not a Home Assistant entity id; write <domain>.<object_id> in lower case, "
+                "e.g. light.treatment_lamp (Settings → Entities shows it)",
+                {"value": repr(value)},
+            )
+        return value
+
+    @property
+    def id(self) -> str:
+        return self.entity_id
+
+    @property
+    def domain(self) -> str:
+        return self.entity_id.split(".", 1)[0]
+
+
+def check_entity_kind(device: Any, kind: str, where: str) -> None:
+    """A ``homeassistant_api`` device whose entity's domain is not one ``kind`` can be: one clear message."""
+    if not isinstance(device, HomeAssistantApiDevice):
+        return
+    allowed = ENTITY_DOMAINS.get(kind, ())
+    if device.domain not in allowed:
+        words = " or ".join(f"{d}.<name>" for d in allowed)
+        raise PydanticCustomError(
+            "value_error",
+            f"{where}: {device.entity_id!r} is a {device.domain} entity; a {kind} here is {words}",
+        )
+
+
 class EsphomeDevice(DeviceBase):
     bridge: Literal["esphome"]
     object_id: Annotated[str, Field(min_length=1)]
@@ -209,13 +270,20 @@ class GenericDevice(DeviceBase):
     cannot leave a field out, so this is the thermostat's normal, regulating mode in its own word."""
 
 
-Device = Annotated[
-    Zigbee2MqttDevice | TasmotaDevice | HomeAssistantDevice | EsphomeDevice | ShellyDevice | GenericDevice,
-    Field(discriminator="bridge"),
-]
+BridgeDevice = (
+    Zigbee2MqttDevice
+    | TasmotaDevice
+    | HomeAssistantDevice
+    | HomeAssistantApiDevice
+    | EsphomeDevice
+    | ShellyDevice
+    | GenericDevice
+)
+"""A device of any one bridge."""
+Device = Annotated[BridgeDevice, Field(discriminator="bridge")]
 
 
-BRIDGES = ("zigbee2mqtt", "tasmota", "homeassistant", "esphome", "shelly", "generic")
+BRIDGES = ("zigbee2mqtt", "tasmota", "homeassistant", "homeassistant_api", "esphome", "shelly", "generic")
 
 
 SWITCH_KEYS = ("auto_off", "heats", "restore_on", "daily")
@@ -372,6 +440,7 @@ Thermostat = Annotated[
     Zigbee2MqttDevice
     | TasmotaDevice
     | HomeAssistantDevice
+    | HomeAssistantApiDevice
     | EsphomeDevice
     | ShellyDevice
     | GenericDevice
@@ -458,6 +527,19 @@ class Room(Strict):
             if key in seen:
                 raise PydanticCustomError("value_error", f"device {dev.id!r} ({dev.bridge}) is listed twice")
             seen.add(key)
+        return self
+
+    @model_validator(mode="after")
+    def _entity_kinds(self) -> Room:
+        """A Home Assistant entity is put where its domain fits (a ``switch.`` entity is not a light)."""
+        heater = self.heater
+        where = {id(d): f"lights[{i}]" for i, d in enumerate(self.lights)}
+        where |= {id(d): f"switches[{i}]" for i, d in enumerate(self.switches)}
+        where |= {id(d): f"sensors[{i}]" for i, d in enumerate(self.sensors)}
+        if heater is not None:
+            where |= {id(heater.switch): "thermostat.switch", id(heater.sensor): "thermostat.sensor"}
+        for dev, kind, _ in self.devices():
+            check_entity_kind(dev, kind, where.get(id(dev), "thermostat"))
         return self
 
     @model_validator(mode="after")

@@ -263,3 +263,64 @@ class HomeAssistantConfig(Strict):
     """Where Home Assistant says ``online`` after it (re)starts. Its default does not follow the prefix."""
     extend_by: SessionLength = 600.0
     """What the *Extend* button adds."""
+
+
+class HomeAssistantApiConfig(Strict):
+    """``homeassistant_api:`` in ambience.yaml: the Home Assistant whose own entities (any light, climate,
+    switch…) rooms use with ``bridge: homeassistant_api``, over its websocket API (docs/homeassistant.md).
+    Not the ``homeassistant:`` section, which is about MQTT discovery of the rooms."""
+
+    url: str
+    """Home Assistant's address as a browser opens it (``http://homeassistant.local:8123``); the websocket
+    is ``/api/websocket`` there (``ws://`` or ``wss://`` URLs are taken as they are)."""
+    token: SecretStr | None = None
+    """A long-lived access token (HA: your profile → Security → Long-lived access tokens); or ``token_file``,
+    or the environment's ``AMBIENCE_HOMEASSISTANT_API__TOKEN``."""
+    token_file: Path | None = None
+    """A file holding the token (relative to the config's folder)."""
+    ca_file: Path | None = None
+    """For ``https``: the CA certificate that signed Home Assistant's own (a self-signed one); left out,
+    the system's CAs."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+            raise PydanticCustomError(
+                "value_error",
+                f"{value!r} is not Home Assistant's address; write http://HOST:8123 (or https://, ws://, wss://)",
+            )
+        try:
+            _ = parts.port
+        except ValueError:
+            raise PydanticCustomError("value_error", f"{value!r} has a bad port; allowed 1–65535") from None
+        return value
+
+    @model_validator(mode="after")
+    def _a_token(self) -> HomeAssistantApiConfig:
+        if self.token is None and self.token_file is None:
+            raise PydanticCustomError(
+                "value_error",
+                "no token; write token: <a long-lived access token> or token_file: FILE (HA: your profile → "
+                "Security → Long-lived access tokens → Create token)",
+            )
+        return self
+
+    @property
+    def websocket_url(self) -> str:
+        """``ws(s)://host:port/api/websocket`` from :attr:`url`."""
+        parts = urlsplit(self.url)
+        scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+        path = parts.path.rstrip("/")
+        if not path.endswith("/api/websocket"):
+            path += "/api/websocket"
+        return f"{scheme}://{parts.netloc}{path}"
+
+    def secret(self) -> str:
+        """The token: ``token`` (or AMBIENCE_HOMEASSISTANT_API__TOKEN), else the first line of ``token_file``.
+        Raises OSError when the file cannot be read."""
+        if self.token is not None:
+            return self.token.get_secret_value().strip()
+        assert self.token_file is not None
+        return self.token_file.read_text(encoding="utf-8").strip()

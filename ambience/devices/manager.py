@@ -1,7 +1,9 @@
 """The asyncio shell around the reconciler: routes messages, publishes, sleeps until due.
 
-One :class:`Devices` serves every room over one :class:`~ambience.infra.mqtt.Connection`. All of
-it runs on the event loop; the MQTT connection has already handed every message over.
+One :class:`Devices` serves every room over one :class:`~ambience.infra.mqtt.Connection`, and the
+devices with ``bridge: homeassistant_api`` over a :class:`~ambience.infra.hass.HassLink` (the same
+surface: their adapters' topics start with ``hass:``). All of it runs on the event loop; the
+connections have already handed every message over.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from ambience.config import Config
+from ambience.config.devices import HomeAssistantApiDevice, Zigbee2MqttDevice
 from ambience.config.devices import Room as RoomConfig
-from ambience.config.devices import Zigbee2MqttDevice
 from ambience.config.sections import ReconcileConfig
 from ambience.devices.base import Availability, ClimateReport, Dropped, Message, SensorReport
 from ambience.devices.capabilities import Announces, Capabilities
@@ -24,6 +26,8 @@ from ambience.devices.heater import HeaterLoop, HeaterSettings
 from ambience.devices.reconciler import Desired, Tracked
 from ambience.devices.registry import make_adapter
 from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter, z2m_bridge_devices, z2m_bridge_state
+from ambience.errors import DeviceError
+from ambience.infra import hass as hass_link
 from ambience.infra.aio import wait_event
 from ambience.infra.mqtt import Connection, Received
 from ambience.model.state import PART, DeviceKind, RoomState, Switch
@@ -64,8 +68,18 @@ class LogLimit:
 
 
 class Devices:
-    def __init__(self, connection: Connection, config: Config, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        connection: Connection,
+        config: Config,
+        clock: Callable[[], float] = time.time,
+        hass: hass_link.HassLink | None = None,
+    ):
         self.connection = connection
+        self.hass = hass
+        """The link to Home Assistant's websocket API, for the ``homeassistant_api`` devices."""
+        self._on_hass: set[int] = set()
+        """The devices behind :attr:`hass`."""
         self.clock = clock
         self.rooms: dict[str, dict[str, Tracked]] = {}
         self._routes: dict[str, list[Tracked]] = {}
@@ -103,6 +117,13 @@ class Devices:
             devices = {}
             for dev, kind, role in room.devices():
                 adapter = make_adapter(dev, kind, f"{connection.client_id}-{room_id}-{dev.id}")
+                link: Connection | hass_link.HassLink = connection
+                if isinstance(dev, HomeAssistantApiDevice):
+                    if hass is None:
+                        raise DeviceError(
+                            f"{room_id}/{dev.id}: bridge homeassistant_api needs the homeassistant_api section"
+                        )
+                    link = hass
                 climate = kind == "climate"
                 heats = kind == "switch" and (dev.heat_class or role == "thermostat")
                 tracked = Tracked(
@@ -111,7 +132,7 @@ class Devices:
                     role,
                     adapter,
                     mired_range=(getattr(dev, "mired_min", 153), getattr(dev, "mired_max", 500)),
-                    temperature_step=getattr(dev, "temperature_step", 0.5),
+                    temperature_step=getattr(dev, "temperature_step", None) or 0.5,
                     temperature_limits=(limits.min_temperature, limits.max_temperature),
                     ack_timeout=settings.thermostat_ack_timeout if climate else settings.ack_timeout,
                     max_tries=settings.thermostat_max_tries if climate else settings.max_tries,
@@ -123,6 +144,8 @@ class Devices:
                     max_on=limits.max_on(dev.role) if heats else None,
                 )
                 devices[dev.id] = tracked
+                if link is not connection:
+                    self._on_hass.add(id(tracked))
                 if kind == "sensor" and role == "sensor":
                     self.sensors.setdefault(room_id, []).append(tracked)
                 topics = adapter.subscriptions()
@@ -134,13 +157,13 @@ class Devices:
                 for topic in topics:
                     if topic not in self._routes:
                         self._routes[topic] = []
-                        connection.subscribe(topic, self._receive, urgent=False)
+                        link.subscribe(topic, self._receive, urgent=False)
                     self._routes[topic].append(tracked)
                 if isinstance(adapter, Announces):
                     for topic in adapter.announcement_topics:
                         if topic not in self._announcements:
                             self._announcements[topic] = []
-                            connection.subscribe(topic, functools.partial(self._on_announcement, topic), urgent=False)
+                            link.subscribe(topic, functools.partial(self._on_announcement, topic), urgent=False)
                         self._announcements[topic].append(tracked)
             self.rooms[room_id] = devices
             heater = room.heater
@@ -149,7 +172,9 @@ class Devices:
                     heater.hysteresis, heater.min_cycle, heater.sensor_timeout, limits.max_temperature
                 )
                 self.heaters[room_id] = Heater(HeaterLoop(rules), devices[heater.switch.id], devices[heater.sensor.id])
-        connection.on_connect(self._on_connect)
+        connection.on_connect(functools.partial(self._on_connect, False))
+        if hass is not None:
+            hass.on_connect(functools.partial(self._on_connect, True))
 
     # ---- what rooms want ---------------------------------------------------------------------
 
@@ -339,7 +364,10 @@ class Devices:
 
     def _publish(self, messages: list[Message]) -> None:
         for m in messages:
-            self.connection.command(m.topic, m.payload)
+            if m.topic.startswith(hass_link.PREFIX) and self.hass is not None:
+                self.hass.command(m.topic, m.payload)
+            else:
+                self.connection.command(m.topic, m.payload)
         if messages:
             self._wake.set()
 
@@ -508,11 +536,15 @@ class Devices:
             self._changed.set()
             self._wake.set()
 
-    def _on_connect(self) -> None:
+    def _on_connect(self, hass: bool) -> None:
+        """The broker (``hass`` False) or Home Assistant's websocket (True) is connected: its devices
+        are sent what is wanted of them (after their announcement, where one comes)."""
         now = self.clock()
         out: list[Message] = []
         for devices in self.rooms.values():
             for tracked in devices.values():
+                if (id(tracked) in self._on_hass) != hass:
+                    continue
                 if self._awaits_announcement(tracked):
                     self._held[id(tracked)] = tracked
                     continue

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ambience.config.devices import (
+    BridgeDevice,
     EsphomeDevice,
     GenericDevice,
+    HomeAssistantApiDevice,
     HomeAssistantDevice,
     ShellyDevice,
     TasmotaDevice,
@@ -15,6 +17,7 @@ from ambience.devices.codec import check_kind
 from ambience.devices.esphome import EsphomeAdapter
 from ambience.devices.generic import GenericAdapter
 from ambience.devices.homeassistant import HomeAssistantAdapter
+from ambience.devices.homeassistant_api import HomeAssistantApiAdapter
 from ambience.devices.shelly import ShellyAdapter
 from ambience.devices.tasmota import TasmotaAdapter
 from ambience.devices.zigbee2mqtt import Zigbee2MqttAdapter
@@ -23,6 +26,7 @@ ADAPTERS = {
     "zigbee2mqtt": Zigbee2MqttAdapter,
     "tasmota": TasmotaAdapter,
     "homeassistant": HomeAssistantAdapter,
+    "homeassistant_api": HomeAssistantApiAdapter,
     "esphome": EsphomeAdapter,
     "shelly": ShellyAdapter,
     "generic": GenericAdapter,
@@ -30,7 +34,7 @@ ADAPTERS = {
 
 
 def make_adapter(
-    device: Zigbee2MqttDevice | TasmotaDevice | HomeAssistantDevice | EsphomeDevice | ShellyDevice | GenericDevice,
+    device: BridgeDevice,
     kind: str,
     client_id: str = "ambience",
 ) -> Adapter:
@@ -49,6 +53,8 @@ def make_adapter(
         return TasmotaAdapter(device, kind)
     if isinstance(device, HomeAssistantDevice):
         return HomeAssistantAdapter(device, kind)
+    if isinstance(device, HomeAssistantApiDevice):
+        return HomeAssistantApiAdapter(device, kind)
     if isinstance(device, EsphomeDevice):
         return EsphomeAdapter(device, kind)
     if isinstance(device, GenericDevice):

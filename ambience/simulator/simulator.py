@@ -136,6 +136,8 @@ class Simulator:
         wanted = set(initial) | set(options)
         for room_id, room in config.rooms.items():
             for dev, kind, _ in room.devices():
+                if dev.bridge not in SIMULATORS:  # homeassistant_api: it lives in Home Assistant, not on the broker
+                    continue
                 # named as the bridge names it (an ESPHome node, a Tasmota topic) unless the room has two of those
                 key = next(k for k in (dev.device, dev.id, f"{dev.id}@{dev.bridge}") if (room_id, k) not in devices)
                 spec_keys = (f"{room_id}/{key}", key)
