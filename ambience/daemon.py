@@ -346,6 +346,18 @@ class Daemon:
         except AmbienceError as exc:
             log.warning("no default playlist: %s", exc)
 
+    async def _stand_by(self, starting: asyncio.Task) -> None:
+        """While the standby waits for the site: systemd hears it is up (READY, a STATUS saying standby)
+        and its watchdog is fed, so ``Type=notify`` and ``WatchdogSec`` do not restart a healthy standby."""
+        await asyncio.sleep(1.0)  # a leader that takes the lock at once says READY when it has started
+        if starting.done():
+            return
+        sd_notify(f"READY=1\nSTATUS=standby for site {self.config.mqtt.base_topic!r}")
+        interval = watchdog_interval()
+        while interval is not None and not starting.done():
+            sd_notify("WATCHDOG=1")
+            await asyncio.sleep(interval / 2)
+
     async def _keep_leading(self) -> None:
         assert self.leadership is not None
         reason = await self.leadership.watch()
@@ -479,7 +491,10 @@ class Daemon:
             loop.add_signal_handler(sig, stop.set)
         starting = asyncio.create_task(self.start(), name="start")
         stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+        standing_by = asyncio.create_task(self._stand_by(starting), name="standby") if self.leadership else None
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if standing_by is not None:
+            standing_by.cancel()
         if not starting.done():  # stopped while the standby waited for the site's leadership
             starting.cancel()
             await asyncio.wait({starting})
@@ -491,7 +506,7 @@ class Daemon:
             return
         stopping.cancel()
         starting.result()
-        sd_notify("READY=1")
+        sd_notify(f"READY=1\nSTATUS=leading site {self.config.mqtt.base_topic!r}" if self.leadership else "READY=1")
         log.info("ambience is running: %d rooms, %d presets", len(self.rooms), len(self.library.presets))
         await stop.wait()
         sd_notify("STOPPING=1")

@@ -376,6 +376,7 @@ def test_the_daemon_feeds_the_systemd_watchdog(broker, tmp_path):
         listener.close()
 
 
+@pytest.mark.sqlite_store  # on a PostgreSQL store the second one is the site's standby (tests/test_failover.py)
 def test_a_second_daemon_on_the_same_base_topic_refuses_to_start(rig, tmp_path):
     rig.start_daemon()
     other_state = tmp_path / "other-state"

@@ -179,3 +179,26 @@ def test_status_site_shows_every_site_of_the_store_with_its_leader_and_sessions(
     assert rows["south"]["leader"] is None and rows["south"]["sessions"][0]["preset"] == "deep-tissue-60"
     assert abs(rows["south"]["sessions"][0]["remaining_s"] - 3000) < 5
     assert re.search(r"studio: long, (29m\d+s|30m) left", table) and "room1: deep-tissue-60 for F. W., 49m" in table
+
+
+def test_a_standby_tells_systemd_it_is_up_and_feeds_the_watchdog(logged_broker, tmp_path, postgres_url):
+    """Type=notify and WatchdogSec: a healthy standby must not be restarted for waiting."""
+    import socket
+
+    sock_path = tmp_path / "notify"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(sock_path))
+    listener.settimeout(5)
+    with site(logged_broker, tmp_path, postgres_url) as (a, b, _sim):
+        a.start()
+        b.env.update(NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="1000000")
+        b.start(wait=False)
+        try:
+            said = []
+            deadline = time.monotonic() + 8
+            while said.count("WATCHDOG=1") < 3 and time.monotonic() < deadline:
+                said.append(listener.recv(256).decode())
+        finally:
+            listener.close()
+        assert "READY=1\nSTATUS=standby for site 'amb'" in said and said.count("WATCHDOG=1") >= 3
+        assert b.running
