@@ -159,6 +159,9 @@ class Daemon:
     async def start(self) -> None:
         if self.leadership is not None:
             self.presence.epoch = await self.leadership.acquire()  # the standby waits here, its rooms untouched
+            self.connection.may_send = self.leadership.valid  # the lease: nothing goes out once it lapses
+            if self.hass is not None:
+                self.hass.may_send = self.leadership.valid
             self._tasks.append(asyncio.create_task(self._keep_leading(), name="leadership"))
         self.surfaces.append(MqttControl(self.connection, self.controller, self.config))
         self.discovery = HomeAssistantDiscovery(self.connection, self.controller, self.config)

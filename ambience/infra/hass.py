@@ -110,6 +110,8 @@ class HassLink:
 
     fenced = False
     """Set by :meth:`fence`: no service call is sent any more (the site is another daemon's)."""
+    may_send: Callable[[], bool] | None = None
+    """A site's leader: call only while this says yes (its lease, ambience.infra.leadership)."""
 
     def fence(self) -> None:
         """This daemon lost its site's leadership: send nothing more (docs/failover.md)."""
@@ -121,7 +123,7 @@ class HassLink:
         if topic != CALL_TOPIC:
             raise ValueError(f"{topic!r} is not a topic of the Home Assistant link")
         ws = self._ws
-        if ws is None or not self.connected or self.fenced:
+        if ws is None or not self.connected or self.fenced or (self.may_send is not None and not self.may_send()):
             return False
         call = json.loads(payload)
         msg_id = self._take_id()

@@ -8,14 +8,20 @@ that connection lives, nobody else can take it. A standby waits on the same lock
 - a leader SIGKILLed, or whose machine is switched off: its socket closes, the server ends its session
   and the standby has the lock in milliseconds;
 - a network cut: the server notices the silent peer by TCP keepalives and ``tcp_user_timeout`` set on
-  the leader's session (``DEAD_AFTER`` seconds) and then ends the session.
+  the leader's session (``DEAD_AFTER`` seconds) and then ends the session;
+- a leader that hangs (frozen, swapping, SIGSTOPped) while its machine still answers TCP: the standby
+  sees its ``seen`` (the server's clock) older than ``STALE_AFTER`` and ends the leader's session itself
+  (``pg_terminate_backend``), which frees the lock.
 
 **Fencing.** Every ``CHECK_EVERY`` seconds the leader writes ``seen`` on its ``sites`` row, guarded by
-its *epoch* (each leader that takes over writes one more). If that write fails or takes longer than
-``CHECK_TIMEOUT``, or finds the epoch moved on, the leader has lost the site, or may have: it stops
-commanding devices at once (:meth:`Leadership.watch` returns and the daemon fences itself). It notices
-within ``CHECK_EVERY + CHECK_TIMEOUT`` seconds, before the server gives the lock away
-(``DEAD_AFTER`` is larger), so two daemons never command a site's devices at once.
+its *epoch* (each leader that takes over writes one more). A write that lands renews the leader's
+**lease**: ``LEASE`` seconds of this machine's monotonic clock from *before* the write was sent. Nothing
+is published — no device command, no Home Assistant call — outside the lease (:meth:`Leadership.valid`,
+checked by the connections at every send), so a leader that froze and wakes up sends nothing; and a
+write that fails or finds the epoch moved on ends the leadership (:meth:`Leadership.watch` returns and
+the daemon fences itself). The standby takes over no sooner than ``STALE_AFTER`` after the last ``seen``
+(or when the server ended the leader's session), and ``LEASE`` < ``STALE_AFTER``: two daemons never
+command a site's devices at once.
 """
 
 from __future__ import annotations
@@ -38,6 +44,13 @@ CHECK_TIMEOUT = 1.0
 DEAD_AFTER = 3.0
 """How long the server waits for a silent leader before it ends its session (and so frees the lock)."""
 RETRY = 1.0
+LEASE = 1.6
+"""How long a landed proof lets the leader send (monotonic seconds from before the proof was sent)."""
+STALE_AFTER = 2.5
+"""A leader whose proof is older than this (by the server's clock) is ended by the standby."""
+POLL = 0.25
+"""How often the standby tries the lock (a freed lock is taken within this)."""
+NOW = "extract(epoch from clock_timestamp())"
 
 
 def site_key(site: str) -> int:
@@ -73,6 +86,12 @@ class Leadership:
         self.epoch: int | None = None
         self.rooms: list[str] = []
         self._db: Any = None
+        self.valid_until = 0.0
+        """The lease: the monotonic time until which this daemon may send (:meth:`valid`)."""
+
+    def valid(self) -> bool:
+        """This daemon may publish now: it leads, and its last proof is recent enough (the lease)."""
+        return self.epoch is not None and time.monotonic() < self.valid_until
 
     async def _connect(self) -> Any:
         import psycopg
@@ -114,8 +133,12 @@ class Leadership:
                             "standby: site %r is led by %s; taking over when it stops", self.site, await self._leader()
                         )
                         said = True
-                    await self._db.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, self.key))
+                    await self._end_a_silent_leader()
+                    await asyncio.sleep(POLL)
+                    continue
+                sent = time.monotonic()
                 self.epoch = await self._take()
+                self.valid_until = sent + LEASE
                 log.warning("leading site %r (leader number %d)", self.site, self.epoch)
                 return self.epoch
             except asyncio.CancelledError:
@@ -127,6 +150,22 @@ class Leadership:
                     said = True
                 await self.close()
                 await asyncio.sleep(RETRY)
+
+    async def _end_a_silent_leader(self) -> None:
+        """The leader holds the lock but has not proved itself for ``STALE_AFTER`` s: end its session."""
+        cur = await self._db.execute(f"SELECT {NOW} - seen FROM sites WHERE site = %s", (self.site,))
+        row = await cur.fetchone()
+        if row is None or row[0] is None or row[0] < STALE_AFTER:
+            return
+        cur = await self._db.execute(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_locks "
+            "WHERE locktype = 'advisory' AND classid = %s AND objid = %s AND objsubid = 2 AND granted",
+            (LOCK_CLASS, self.key),
+        )
+        for pid, _ in await cur.fetchall():
+            log.warning(
+                "site %r: the leader has been silent for %.1f s; its session %d is ended", self.site, row[0], pid
+            )
 
     async def _leader(self) -> str:
         try:
@@ -144,10 +183,10 @@ class Leadership:
         holder = json.dumps(self.holder)
         rooms = json.dumps(self.rooms)
         cur = await self._db.execute(
-            "INSERT INTO sites (site, epoch, holder, since, seen, rooms) VALUES (%s, 1, %s, %s, %s, %s) "
+            f"INSERT INTO sites (site, epoch, holder, since, seen, rooms) VALUES (%s, 1, %s, %s, {NOW}, %s) "
             "ON CONFLICT (site) DO UPDATE SET epoch = sites.epoch + 1, holder = EXCLUDED.holder, "
             "since = EXCLUDED.since, seen = EXCLUDED.seen, rooms = EXCLUDED.rooms RETURNING epoch",
-            (self.site, holder, now, now, rooms),
+            (self.site, holder, now, rooms),
         )
         return int((await cur.fetchone())[0])
 
@@ -155,15 +194,18 @@ class Leadership:
         """Still the leader: the ``seen`` write under this epoch landed in time."""
         if self._db is None or self.epoch is None:
             return False
+        sent = time.monotonic()
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
                 cur = await self._db.execute(
-                    "UPDATE sites SET seen = %s WHERE site = %s AND epoch = %s",
-                    (self.clock(), self.site, self.epoch),
+                    f"UPDATE sites SET seen = {NOW} WHERE site = %s AND epoch = %s", (self.site, self.epoch)
                 )
-                return cur.rowcount == 1
+                if cur.rowcount != 1:
+                    return False
         except Exception:
             return False
+        self.valid_until = sent + LEASE
+        return True
 
     async def watch(self) -> str:
         """Return (with the reason) as soon as this daemon may no longer lead the site."""
@@ -174,6 +216,7 @@ class Leadership:
 
     async def close(self) -> None:
         """Let go: closing the connection ends the session, and with it the lock."""
+        self.valid_until = 0.0
         db, self._db = self._db, None
         if db is not None:
             try:

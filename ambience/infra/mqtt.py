@@ -111,6 +111,8 @@ class Connection:
         self._leaving = False
         self.fenced = False
         """Set by :meth:`fence`: nothing is published any more, ``offline`` at the stop included."""
+        self.may_send: Callable[[], bool] | None = None
+        """A site's leader: publish only while this says yes (its lease, ambience.infra.leadership)."""
         self._loop_thread: int | None = None
         self._fd: int | None = None
         self._closed_event: asyncio.Event | None = None
@@ -339,7 +341,7 @@ class Connection:
         correlation: bytes | None = None,
     ) -> bool:
         """Publish now if connected; returns False (and sends nothing, later or ever) if not."""
-        if not self.connected or self.fenced:
+        if not self.connected or self.fenced or (self.may_send is not None and not self.may_send()):
             return False
         props = None
         if self.v5 and correlation is not None:
