@@ -15,7 +15,6 @@ import asyncio
 import io
 import json
 import logging
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from ambience.errors import ConfigError
 from ambience.infra.store import Store
 from ambience.testing import LiveDaemon, Mosquitto, MqttProbe, eventually, write_clinic
 from ambience.testing.clinic import TINY
+from ambience.testing.postgres import store_dumps
 
 NOW = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)
 NAMES = ("White", "Fiona", "fiona")
@@ -137,9 +137,7 @@ def test_a_feed_naming_its_client_leaves_no_name_in_reports_log_store_or_room_st
         assert [row["client"] for row in daemon.store.history()] == ["F. W."]
     finally:
         daemon.store.close()
-    for path in sorted((tmp_path / "state").glob("*.db")):
-        with sqlite3.connect(path) as db:
-            seen.append("\n".join(db.iterdump()))
+    seen += store_dumps(tmp_path / "state")
     seen.append("\n".join(f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records))
     assert len(seen) > 10 and any("F. W." in text for text in seen)
     assert {i: leaks(text) for i, text in enumerate(seen) if leaks(text)} == {}
@@ -212,7 +210,6 @@ def test_history_keep_days_is_checked_and_defaults_to_a_year(tmp_path: Path):
         parse_config('{"history": {"keep_days": 0}}', "ambience.yaml", tmp_path)
 
 
-@pytest.mark.sqlite_store
 def test_a_feed_booking_run_by_the_daemon_sends_no_client_name_over_mqtt(
     tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture
 ):
@@ -249,10 +246,7 @@ def test_a_feed_booking_run_by_the_daemon_sends_no_client_name_over_mqtt(
             history = eventually(lambda: daemon.call(lambda: daemon.controller.store.history()), timeout=15)
             assert [row["client"] for row in history] == ["F. W."]
         payloads = [f"{m.topic} {m.payload.decode(errors='replace')}" for m in everything.messages()]
-    dumps = []
-    for path in sorted(clinic.state_dir.glob("*.db")):
-        with sqlite3.connect(path) as db:
-            dumps.append("\n".join(db.iterdump()))
+    dumps = store_dumps(clinic.state_dir)
     logged = [f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records]
     assert any(topic.startswith("homeassistant/") for topic in payloads) and any("F. W." in d for d in dumps)
     assert [p for p in payloads if leaks(p)] == [] and [d for d in dumps if leaks(d)] == []

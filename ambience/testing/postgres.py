@@ -129,3 +129,36 @@ class Postgres:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def dump(url: str) -> str:
+    """Every row of every table of the database at ``url``, as text (a test greps it for what must not be there)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        meta = sa.MetaData()
+        meta.reflect(engine)
+        lines = []
+        with engine.connect() as db:
+            for table in meta.sorted_tables:
+                for row in db.execute(sa.select(table)):
+                    lines.append(f"{table.name} {tuple(row)!r}")
+        return "\n".join(lines)
+    finally:
+        engine.dispose()
+
+
+def store_dumps(folder: Path) -> list[str]:
+    """What the store holds: each SQLite file in ``folder`` dumped, and the suite's PostgreSQL store if any."""
+    import sqlite3
+
+    from ambience.testing.env import STORE_URL
+
+    dumps = []
+    for path in sorted(folder.glob("*.db")):
+        with sqlite3.connect(path) as db:
+            dumps.append("\n".join(db.iterdump()))
+    if os.environ.get(STORE_URL):
+        dumps.append(dump(os.environ[STORE_URL]))
+    return dumps
