@@ -138,7 +138,8 @@ def test_a_leader_that_loses_its_lock_stops_commanding_and_exits(logged_broker, 
         sim.wait_for("studio", "trv", lambda s: s["target"] == 24, timeout=5)
         with psycopg.connect(**conninfo(postgres_url), autocommit=True) as db:
             ended = db.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ).fetchall()
         assert ended == [(True,)]  # the leader's lock, and only it
         assert a.proc is not None

@@ -159,7 +159,8 @@ class Leadership:
             return
         cur = await self._db.execute(
             "SELECT pid, pg_terminate_backend(pid) FROM pg_locks "
-            "WHERE locktype = 'advisory' AND classid = %s AND objid = %s AND objsubid = 2 AND granted",
+            "WHERE locktype = 'advisory' AND classid = %s AND objid = %s AND objsubid = 2 AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             (LOCK_CLASS, self.key),
         )
         for pid, _ in await cur.fetchall():
