@@ -263,3 +263,41 @@ def test_rows_from_before_sites_are_the_first_opening_sites(tmp_path):
     mine = Store(path, site="ambience")
     assert [r.id for r in mine.sessions()] == ["s1"] and [o.device for o in mine.owed()] == ["trv"]
     assert Store(path, site="other").sessions() == []  # taken once, by the first
+
+
+def test_a_new_store_made_at_once_is_the_store_the_migrations_make(store_url, request, tmp_path):
+    """A new database gets today's tables directly (no Alembic at start-up); they must be what an older
+    store upgraded by the migrations has — and the head they record must be Alembic's."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    assert schema.HEAD == schema.head()
+    Store(store_url)  # made at once
+    other = (
+        f"sqlite:///{tmp_path}/migrated.db"
+        if store_url.startswith("sqlite")
+        else request.getfixturevalue("postgres_server").database()
+    )
+    engine = sa.create_engine(other)
+    with engine.connect() as connection:
+        command.upgrade(schema._alembic_config(connection), schema.FIRST)  # an older ambience's store
+        connection.commit()
+    engine.dispose()
+    Store(other)  # upgraded by the migrations
+
+    def shape(url: str) -> dict:
+        engine = sa.create_engine(url)
+        inspector = sa.inspect(engine)
+        found = {
+            table: (
+                sorted((c["name"], c["nullable"]) for c in inspector.get_columns(table)),
+                sorted(inspector.get_pk_constraint(table)["constrained_columns"]),
+            )
+            for table in inspector.get_table_names()
+        }
+        with engine.connect() as connection:
+            found["version"] = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+        engine.dispose()
+        return found
+
+    assert shape(store_url) == shape(other)

@@ -9,6 +9,11 @@ the scheduler or the calendar poller. It returns a :class:`Result`, or raises an
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ambience.infra.store import Store
+
 import asyncio
 import logging
 from collections.abc import Callable
@@ -43,7 +48,6 @@ from ambience.core.booking import Booking
 from ambience.core.calendar_plan import SyncReport
 from ambience.core.when import WhenError, parse_time
 from ambience.errors import AmbienceError, BookedAhead, BookingError, Issue, NotFound, StoreError
-from ambience.infra.store import Store
 from ambience.model.client import Client, close_label
 from ambience.units import format_duration
 

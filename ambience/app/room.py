@@ -19,6 +19,11 @@ always takes effect.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ambience.infra.store import Store
+
 import asyncio
 import dataclasses
 import logging
@@ -40,7 +45,7 @@ from ambience.core.timeline import Timeline
 from ambience.devices.manager import Devices, state_words
 from ambience.errors import AmbienceError, Busy, CommandError, StoreError
 from ambience.infra.aio import wait_event
-from ambience.infra.store import Owed, SessionRecord, Store
+from ambience.infra.records import Owed, SessionRecord
 from ambience.model.client import Comfort
 from ambience.model.limits import Limits
 from ambience.model.preset import Preset

@@ -9,6 +9,11 @@ state directory's database directly, no daemon needed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ambience.infra.store import Store
+
 import argparse
 import json
 import os
@@ -36,7 +41,6 @@ from ambience.config import Config
 from ambience.config.library import Library
 from ambience.devices.manager import state_words
 from ambience.errors import AmbienceError, Issue
-from ambience.infra.store import Store
 from ambience.infra.tls import client_cert_file, client_context
 from ambience.infra.tokens import token_for_client, token_path
 from ambience.model.parse import issues_from
@@ -540,6 +544,8 @@ def _register_clients(sub: argparse._SubParsersAction, common: argparse.Argument
 
 
 def _store(config: Config) -> Store:
+    from ambience.infra.store import Store  # SQLAlchemy only for the commands that open the store
+
     return Store(config.store_where(), site=config.mqtt.base_topic)
 
 

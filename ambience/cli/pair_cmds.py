@@ -146,7 +146,7 @@ def show_pairing(ctx: Context, answer: dict[str, Any], link: str, png: Path, war
         ctx.out.print(
             "TLS certificate SHA-256 fingerprint (the phone's browser shows it under the padlock; it must be the same):"
         )
-        ctx.out.print(f"  {answer['fingerprint']}")
+        ctx.out.print(f"  {answer['fingerprint']}", soft_wrap=True)  # one line, to compare with the padlock's
     ctx.out.print(f"The QR code is saved as {escape(str(png))} too.")
 
 

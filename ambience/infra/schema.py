@@ -107,34 +107,49 @@ def head() -> str:
     return found
 
 
-def current(connection: sa.Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+HEAD = "0002"
+"""The newest migration (tests/test_store.py checks it is Alembic's head): a store at it needs nothing."""
 
-    return MigrationContext.configure(connection).get_current_revision()
+version_table = sa.Table("alembic_version", sa.MetaData(), sa.Column("version_num", sa.String(32), primary_key=True))
+"""Alembic's own bookkeeping table, as Alembic makes it."""
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest migration (nothing to do, the usual case, is one query)."""
+    """Bring the database to the newest migration.
+
+    Up to date (the usual case): one query. Empty (a new store): the tables as they are now and Alembic's
+    version row, in one transaction, without loading Alembic (Alembic's cookbook: ``create_all`` then
+    stamp the head) — a daemon starts ~0.2 s sooner. Anything else: Alembic runs the migrations missing.
+    """
     with engine.connect() as connection:
-        now = current(connection)
+        now = _version(connection)
         connection.rollback()
-    if now is not None and now == _head_cached():
+    if now == HEAD:
         return
+    if now is None:
+        with engine.connect() as connection:
+            connection.info["write"] = True  # SQLite: BEGIN IMMEDIATE, so two daemons opening at once take turns
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(6385250, 1)"))
+                tables = set(sa.inspect(connection).get_table_names())
+                if not tables & {"sessions", "alembic_version"}:
+                    metadata.create_all(connection)
+                    version_table.create(connection)
+                    connection.execute(version_table.insert().values(version_num=HEAD))
+                    return
     from alembic import command
 
     with engine.connect() as connection:
-        connection.info["write"] = True  # SQLite: BEGIN IMMEDIATE, so two daemons opening at once take turns
+        connection.info["write"] = True
         config = _alembic_config(connection)
-        if now is None and sa.inspect(connection).has_table("sessions"):
+        if _version(connection) is None and sa.inspect(connection).has_table("sessions"):
             command.stamp(config, FIRST)  # made before the migrations: it has the first one's tables
         command.upgrade(config, "head")
         connection.commit()
 
 
-_HEAD: list[str] = []
-
-
-def _head_cached() -> str:
-    if not _HEAD:
-        _HEAD.append(head())
-    return _HEAD[0]
+def _version(connection: sa.Connection) -> str | None:
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(sa.select(version_table.c.version_num)).scalar()

@@ -15,6 +15,11 @@ so guessing one is hopeless (50 bits, five tries).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ambience.infra.store import Store
+
 import hashlib
 import hmac
 import logging
@@ -27,7 +32,7 @@ from pathlib import Path
 
 from ambience.config import Config
 from ambience.errors import AmbienceError, StoreError
-from ambience.infra.store import Phone, Store
+from ambience.infra.records import Phone
 
 log = logging.getLogger(__name__)
 
