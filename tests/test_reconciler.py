@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ambience.core.lightness import lightness, mix
 from ambience.devices.base import Availability, ClimateReport, LightReport, Message
 from ambience.devices.reconciler import Tracked
 from ambience.model.state import ClimateState, Light, LightTarget
@@ -104,22 +105,44 @@ def test_offline_device_is_not_retried_and_gets_the_state_when_back():
 
 def test_long_fade_is_sent_as_steps_each_with_a_device_transition():
     dev = light_device(max_transition=60.0)
-    out = dev.want_light(LightTarget(Light(30, 2700), Light(60, 2700), 240.0), 0.0)
-    assert [m.payload for m in out] == ["37.5/60"]
-    payloads = []
+    out = dev.want_light(LightTarget(Light(30, 2700), Light(60, 2700), 480.0), 0.0)
+    payloads = [m.payload for m in out]
     t = 0.0
-    for _ in range(3):
+    while dev.step_at is not None:
         t = dev.step_at
         payloads += [m.payload for m in dev.due(t)]
-    assert payloads == ["45.0/60", "52.5/60", "60.0/60"]
-    assert dev.step_at is None
+    # steps of the device's longest transition, each an eighth of the way in perceived lightness (bench P7):
+    # less than an eighth of the brightness first
+    fractions = [i / 8 for i in range(1, 8)]
+    assert payloads == [f"{mix(30, 60, f):.1f}/60" for f in fractions] + ["60.0/60"]
+    assert [lightness(float(p.split("/")[0])) for p in payloads[:7]] == pytest.approx(
+        [lightness(30) + (lightness(60) - lightness(30)) * f for f in fractions], abs=0.1
+    )
+    assert 30 < float(payloads[0].split("/")[0]) < 30 + 30 / 8
+
+
+def test_a_brightness_fade_the_device_could_do_at_once_is_still_sent_as_six_chords_of_the_curve():
+    dev = light_device(max_transition=600.0)
+    out = dev.want_light(LightTarget(Light(60, 2700), Light(10, 2700), 300.0), 0.0)
+    payloads = [m.payload for m in out]
+    while dev.step_at is not None:
+        payloads += [m.payload for m in dev.due(dev.step_at)]
+    assert payloads == [f"{mix(60, 10, i / 6):.1f}/50" for i in range(1, 6)] + ["10.0/50"]
+    short = light_device(max_transition=600.0)
+    assert [m.payload for m in short.want_light(LightTarget(Light(60, 2700), Light(10, 2700), 60.0), 0.0)] == [
+        "10.0/60"
+    ]  # a minute or less: the device's own fade, one command
+    colour = light_device(max_transition=600.0)
+    assert [m.payload for m in colour.want_light(LightTarget(Light(40, 2700), Light(40, 4000), 300.0), 0.0)] == [
+        "40.0/300"
+    ]  # the brightness does not change: nothing to follow
 
 
 def test_reconnect_sends_the_current_state_not_the_old_fade_start():
     dev = light_device(max_transition=600)
-    dev.want_light(LightTarget(Light(30, 2700), Light(60, 2700), 100.0), 0.0)
+    dev.want_light(LightTarget(Light(30, 2700), Light(60, 2700), 60.0), 0.0)
     out = dev.reconnected(50.0)
-    assert [m.payload for m in out] == ["", "60.0/50"]  # the query, then the target with the fade left
+    assert [m.payload for m in out] == ["", "60.0/10"]  # the query, then the target with the fade left
 
 
 def test_climate_matches_within_the_device_step():
@@ -143,7 +166,7 @@ def test_off_matches_off_whatever_the_brightness_reported():
 def test_a_device_without_native_fades_gets_one_step_a_second():
     dev = light_device(max_transition=0.0)
     out = dev.want_light(LightTarget(Light(0, 2700), Light(10, 2700), 10.0), 0.0)
-    assert [m.payload for m in out] == ["1.0/1"]
+    assert [m.payload for m in out] == [f"{mix(0, 10, 0.1):.1f}/1"]  # a tenth of the way in lightness
     assert dev.step_at == 1.0
 
 

@@ -9,6 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ambience.core.after import DeviceRef, after_states
+from ambience.core.lightness import lightness
 from ambience.core.session import SessionFacts
 from ambience.core.timeline import Timeline
 from ambience.errors import CommandError
@@ -65,7 +66,9 @@ def test_phases_walk_in_order_and_are_cumulative(swedish):
 def test_a_light_fade_is_interpolated_with_its_remaining_time(swedish):
     facts = SessionFacts(T0, swedish.duration)
     mid = at(swedish, facts, 300 + 60).light(ALL)
-    assert mid.now.brightness == pytest.approx(40)
+    # halfway in perceived lightness from 50 % to 30 % (not 40 %, halfway in brightness): bench P7
+    assert lightness(mid.now.brightness) == pytest.approx((lightness(50) + lightness(30)) / 2)
+    assert 39 < mid.now.brightness < 40
     assert mid.target.brightness == 30 and mid.transition == pytest.approx(60)
     assert at(swedish, facts, 420).light(ALL).transition == 0
 

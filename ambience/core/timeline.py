@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from ambience.core import lightness
 from ambience.core.session import SessionFacts
 from ambience.model.limits import Limits
 from ambience.model.preset import DEFAULT_TRANSITION, Lights, LightSettings, Preset, Turnover
@@ -54,10 +55,11 @@ def _lerp(a: float, b: float, f: float) -> float:
 
 
 def _mix(a: Light, b: Light, f: float) -> Light:
+    """``f`` of the way from ``a`` to ``b``: the brightness evenly in perceived lightness (:mod:`lightness`)."""
     if f >= 1:
         return b
     ct = b.color_temp if a.color_temp is None or b.color_temp is None else _lerp(a.color_temp, b.color_temp, f)
-    return Light(_lerp(a.brightness, b.brightness, f), ct, b.color)
+    return Light(lightness.mix(a.brightness, b.brightness, f), ct, b.color)
 
 
 def _value(keys: list[_Key[V]], e: float, start: V, blend: Callable[[V, V, float], V]) -> V:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ambience.core import lightness
 from ambience.devices.base import Adapter, Availability, ClimateReport, Message, Report, SensorReport, SwitchReport
 from ambience.devices.capabilities import Capabilities, Learns
 from ambience.devices.kinds import KINDS, Kind, Tolerances
@@ -39,6 +40,12 @@ PATIENT_TRIES = 3
 """Writes of one change to a patient device: the first and two slow retries, then it waits for its report."""
 MIN_STEP = 1.0
 """Seconds between the steps of a fade on a device that does no transition of its own."""
+CURVE_STEPS = 6
+"""A brightness fade longer than :data:`CURVE_FROM` is sent as this many steps at least, even to a device
+that could do it in one: a device fades in a straight line of brightness, so each step is a chord of the
+lightness curve (:mod:`ambience.core.lightness`), and six keep a 60→10 % dim within about 1 ΔL* of it (bench P7)."""
+CURVE_FROM = 60.0
+"""Seconds: a shorter fade is left to the device in one command."""
 REARM_EVERY = 0.25
 """A switch's device-side auto-off timer is re-armed after this fraction of it: three re-arms can be
 lost (a broker restart, a dropped command) before the device switches itself off."""
@@ -55,7 +62,8 @@ Status = Literal["idle", "pending", "confirmed", "unconfirmed", "offline", "manu
 
 @dataclass
 class Fade:
-    """A linear light fade from ``start`` (at ``since``) to ``target`` over ``duration`` seconds."""
+    """A light fade from ``start`` (at ``since``) to ``target`` over ``duration`` seconds: even in perceived
+    lightness (:func:`ambience.core.lightness.mix`, as the timeline), the colour temperature linear."""
 
     start: Light
     target: Light
@@ -70,7 +78,7 @@ class Fade:
         ct = b.color_temp
         if a.color_temp is not None and b.color_temp is not None:
             ct = a.color_temp + (b.color_temp - a.color_temp) * f
-        return Light(a.brightness + (b.brightness - a.brightness) * f, ct, b.color)
+        return Light(lightness.mix(a.brightness, b.brightness, f), ct, b.color)
 
     def left(self, t: float) -> float:
         return max(0.0, self.since + self.duration - t)
@@ -276,7 +284,10 @@ class Tracked:
         assert self.fade is not None
         left = self.fade.left(now)
         native = self.adapter.max_transition
-        if left <= native:
+        fade = self.fade
+        if fade.duration > CURVE_FROM and fade.start.brightness != fade.target.brightness:
+            native = min(native, max(fade.duration / CURVE_STEPS, MIN_STEP))
+        if left <= native + 1e-6:
             self.step_at = None
             return self.fade.target, left
         step = max(native, MIN_STEP)
