@@ -292,16 +292,18 @@ rooms:
 
 PRESET = """
 name: Deep tissue
-duration: 60m
-climate: {target: 23}
-lights: {brightness: 60, color_temp: 2700, transition: 10s}
-switches: {diffuser: {state: on}}
+duration: {m}s
+climate: {{target: 23}}
+lights: {{brightness: 60, color_temp: 2700, transition: 10s}}
+switches: {{diffuser: {{state: on}}}}
 phases:
-  - {name: arrival, at: 0m}
-  - {name: treatment, at: 10m, climate: {target: 24}, lights: {brightness: 25, transition: 2m}}
-  - {name: rest, at: 30m, lights: {brightness: 10, transition: 15m}, switches: {diffuser: off}}
-  - {name: closing, at: -10m, climate: {target: 22}, lights: {brightness: 40, transition: 1m}}
+  - {{name: arrival, at: 0m}}
+  - {{name: treatment, at: {treatment}s, climate: {{target: 24}}, lights: {{brightness: 25, transition: {two}s}}}}
+  - {{name: rest, at: {rest}s, lights: {{brightness: 10, transition: {fifteen}s}}, switches: {{diffuser: off}}}}
+  - {{name: closing, at: -{treatment}s, climate: {{target: 22}}, lights: {{brightness: 40, transition: {one}s}}}}
 """
+"""An hour (``m`` s): treatment at 10 min, rest at 30, closing 10 before the end; fades of 2, 15 and 1 min,
+all in proportion for a shorter session."""
 
 
 def session(
@@ -321,7 +323,8 @@ def session(
         "one/bulb_one": {"on": True, "brightness": 80, "color_temp": 4000},
         "two/bulb_two": {"on": True, "brightness": 80, "color_temp": 4000},
     }
-    preset = PRESET.replace("duration: 60m", f"duration: {minutes:g}m")
+    m = minutes * 60
+    preset = PRESET.format(m=m, treatment=m / 6, rest=m / 2, two=m / 30, fifteen=m / 4, one=m / 60)
     rig = Rig(CONFIG, {"deep": preset}, folder, options, initial, earlier_rules=earlier)
     rig.bus.hold = lambda m: m.topic == "zigbee2mqtt/trv_tuya"  # the TS0601 tells at its check-in
     t = 0.0
@@ -366,8 +369,9 @@ def _gap(g: float | None) -> str:
 
 
 def p8(folder: Path, minutes: float = 60, tuya_checkin: float = 60.0, growth: tuple[float, ...] = (60, 240)) -> Result:
-    """``minutes`` of session (quick: fewer); ``tuya_checkin`` the TS0601's report delay; ``growth`` the
-    Danfoss report intervals of the growth table (how a slower valve costs messages)."""
+    """``minutes`` of session (its phases and fades in proportion; per hour is then counted over fewer minutes,
+    so a shorter one is no quick variant: quick is ``growth=()``, about 0.3 s); ``tuya_checkin`` the TS0601's
+    report delay; ``growth`` the valves' report delays of the growth table (how a slower valve costs messages)."""
     result = Result()
     now = session(folder / "now", False, minutes, tuya_checkin)
     before = session(folder / "before", True, minutes, tuya_checkin)
