@@ -271,3 +271,17 @@ def test_a_current_report_that_already_matches_confirms_at_once():
     dev.report(ClimateReport(19.0, "heat"), 0.0)
     dev.want_climate(ClimateState(19.0, "heat"), 1.0)
     assert dev.status == "confirmed"
+
+
+def test_a_patient_device_is_not_asked_and_sent_at_once_after_a_reconnect():
+    """A battery valve hears one message, not two within 5 s (bench P8): after a reconnect it is sent what is
+    wanted, and its report of that tells its state; a mains device is asked as well."""
+    valve = Tracked("room", "trv", "thermostat", FakeAdapter(kind="climate"), patient=True, ack_timeout=300.0)
+    valve.want_climate(ClimateState(24.0, "heat"), 0.0)
+    assert [m.topic for m in valve.reconnected(700.0)] == ["dev/set"]
+    assert [m.topic for m in valve.bridge(False, 800.0) + valve.bridge(True, 810.0)] == ["dev/set"]
+    idle = Tracked("room", "trv2", "thermostat", FakeAdapter(kind="climate"), patient=True)
+    assert [m.topic for m in idle.reconnected(700.0)] == ["dev/get"]  # nothing wanted: only asked
+    mains = Tracked("room", "trv3", "thermostat", FakeAdapter(kind="climate"))
+    mains.want_climate(ClimateState(24.0, "heat"), 0.0)
+    assert [m.topic for m in mains.reconnected(700.0)] == ["dev/get", "dev/set"]

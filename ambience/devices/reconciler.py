@@ -453,11 +453,9 @@ class Tracked:
 
     def reconnected(self, now: float) -> list[Message]:
         """After a (re)connect: the current desired state, not the backlog; and ask for state."""
-        messages = list(self.adapter.query())
         if self.wants_something and self.status != "manual":  # a person's change is kept
             self.status = "pending"
-            messages += self._send(now, fresh=True)
-        return messages
+        return self._ask_and_send(now)
 
     def bridge(self, online: bool, now: float) -> list[Message]:
         """The bridge itself went offline or came back (Zigbee2MQTT ``bridge/state``). Back after being
@@ -466,10 +464,17 @@ class Tracked:
         self.bridge_online = online
         if not online or was is not False:
             return []
-        messages = list(self.adapter.query())
-        if self.wants_something and self.status != "manual":
-            messages += self._send(now, fresh=True)
-        return messages
+        return self._ask_and_send(now)
+
+    def _ask_and_send(self, now: float) -> list[Message]:
+        """The state query, and what is wanted now (unless a person's change is kept). A patient device (a
+        battery valve) is not sent both at once: it is sent what is wanted, and its report of that tells its
+        state (bench P8: never two messages within 5 s to a battery device)."""
+        query = list(self.adapter.query())
+        if not self.wants_something or self.status == "manual":
+            return query
+        sent = self._send(now, fresh=True)
+        return sent if self.patient and sent else query + sent
 
     @property
     def shown_status(self) -> Status:
