@@ -238,6 +238,16 @@ def p7(folder: Path, minutes: float = 30, profiles: tuple[str, ...] | None = Non
             ["dim 60→10 % over", "commands sent", "largest ΔL* shown", "worst deviation", "before (linear)"],
             by_length,
         ))  # fmt: skip
+    for name in names:
+        q = PROFILES[name][2]
+        one = lstar(END + q) - lstar(END)
+        if one > 1.0:
+            floor = next(b / 10 for b in range(1, 1001) if lstar(b / 10 + q) - lstar(b / 10) <= 1.0)
+            result.notes.append(
+                f"P7 {name}: its resolution is {q:.2g} % of full brightness; at {END:g} % one step of it is "
+                f"{one:.2f} ΔL* (≤ 1 ΔL* only from {floor:g} % up), so no curve can keep this dim's end at or "
+                "under 1 ΔL*: the miss is the device's scale (a generic device with a finer brightness_scale does better)."
+            )
     result.notes.append(
         "P7 method: in-process on a virtual clock (bench/radio.py Rig), ambience's Room/Devices driving the "
         "simulator's profiled lights; each command decoded by the simulated device (its integer scale, its own "

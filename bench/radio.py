@@ -41,7 +41,7 @@ from ambience.infra.store import Store
 from ambience.model.preset import parse_preset
 from ambience.simulator.base import Publish
 from ambience.simulator.simulator import ONLINE, Simulator
-from ambience.simulator.z2m_profiles import bridge_devices
+from ambience.simulator.z2m_profiles import Z2mDevice, bridge_devices
 from ambience.simulator.zigbee2mqtt import Zigbee2MqttSim
 from ambience.testing import Clock
 
@@ -218,11 +218,16 @@ class Rig:
     def connect(self) -> None:
         """The bridges come up (retained state, ``bridge/devices``), then ambience connects."""
         now = self.clock()
-        z2m = [d for d in self.sim._devices.values() if isinstance(d, Zigbee2MqttSim)]
-        if z2m:
+        if any(isinstance(d, Zigbee2MqttSim) for d in self.sim._devices.values()):
             self.bus.deliver("zigbee2mqtt/bridge/state", ONLINE, retain=True)
-            self.bus.deliver("zigbee2mqtt/bridge/devices", bridge_devices(z2m), retain=True)  # type: ignore[arg-type]
+        profiled = [d for d in self.sim._devices.values() if isinstance(d, Z2mDevice)]
+        if profiled:  # as the simulator's bridge: its profiled devices, on bridge/devices
+            self.bus.deliver("zigbee2mqtt/bridge/devices", bridge_devices(profiled), retain=True)
         self.sim._announce(now)
+        self.reconnect()
+
+    def reconnect(self) -> None:
+        """ambience (re)connects to the broker: its connect handlers run, then the retained messages come."""
         for callback in self.bus.connect_callbacks:
             callback()
         for handler_topic in list(self.bus.retained):  # retained messages reach the new subscriptions
@@ -307,9 +312,15 @@ all in proportion for a shorter session."""
 
 
 def session(
-    folder: Path, earlier: bool, minutes: float, tuya_checkin: float, danfoss_interval: float = 240.0
+    folder: Path,
+    earlier: bool,
+    minutes: float,
+    tuya_checkin: float,
+    danfoss_interval: float = 240.0,
+    restart_at: float | None = 35 / 60,
 ) -> dict[str, Any]:
-    """One session: messages per device and the shortest gap between two to each device."""
+    """One session: messages per device and the shortest gap between two to each device. ``restart_at``
+    (a fraction of the session): the broker restarts there and ambience reconnects (its resend included)."""
     options = {
         "one/trv_tuya": {"profile": "tuya-ts0601"},
         "two/trv_danfoss": {"profile": "danfoss-ally", "report_interval": danfoss_interval},
@@ -337,7 +348,12 @@ def session(
         await rig.run(5)  # the connect-time queries and answers
         rig.start("one", "deep")
         rig.start("two", "deep")
-        await rig.run(minutes * 60)
+        if restart_at is None:
+            await rig.run(minutes * 60)
+            return
+        await rig.run(minutes * 60 * restart_at)
+        rig.reconnect()
+        await rig.run(minutes * 60 * (1 - restart_at))
 
     asyncio.run(main())
     find = device_of(rig)
@@ -368,13 +384,20 @@ def _gap(g: float | None) -> str:
     return "—" if g is None else f"{g:.1f} s"
 
 
-def p8(folder: Path, minutes: float = 60, tuya_checkin: float = 60.0, growth: tuple[float, ...] = (60, 240)) -> Result:
+def p8(
+    folder: Path,
+    minutes: float = 60,
+    tuya_checkin: float = 60.0,
+    growth: tuple[float, ...] = (60, 240),
+    restart_at: float | None = 35 / 60,
+) -> Result:
     """``minutes`` of session (its phases and fades in proportion; per hour is then counted over fewer minutes,
     so a shorter one is no quick variant: quick is ``growth=()``, about 0.3 s); ``tuya_checkin`` the TS0601's
-    report delay; ``growth`` the valves' report delays of the growth table (how a slower valve costs messages)."""
+    report delay; ``growth`` the valves' report delays of the growth table (how a slower valve costs messages);
+    ``restart_at`` the fraction of the session at which the broker restarts (None: it does not)."""
     result = Result()
-    now = session(folder / "now", False, minutes, tuya_checkin)
-    before = session(folder / "before", True, minutes, tuya_checkin)
+    now = session(folder / "now", False, minutes, tuya_checkin, restart_at=restart_at)
+    before = session(folder / "before", True, minutes, tuya_checkin, restart_at=restart_at)
     devices = [k for k in now if not k.startswith("_")]
     battery = [k for k in devices if now[k]["battery"]]
 
@@ -411,7 +434,7 @@ def p8(folder: Path, minutes: float = 60, tuya_checkin: float = 60.0, growth: tu
         )  # fmt: skip
     rows = []
     for interval in growth:
-        rows.append(_by_interval(folder / f"g{interval:g}", minutes, interval))
+        rows.append(_by_interval(folder / f"g{interval:g}", minutes, interval, restart_at))
     if rows:
         result.growth.append((
             "P8 by how slow the valves report (TS0601 check-in = Danfoss report interval)",
@@ -423,16 +446,25 @@ def p8(folder: Path, minutes: float = 60, tuya_checkin: float = 60.0, growth: tu
         f"P8 method: in-process on a virtual clock (bench/radio.py Rig): ambience's Room and Devices (timeline, "
         f"reconciler, adapters, retry rules) and the simulator's profiled devices on one clock through an in-process "
         f"broker; {minutes:g} virtual minutes take about a second. TS0601 reports held to its check-in every "
-        f"{tuya_checkin:g} s; Danfoss Ally reports every 240 s (its profile). Counted: every message ambience "
-        f"publishes to a device's topics (Z2M /set and /get, Tasmota cmnd/…), connect-time queries included. "
-        f"A Danfoss setpoint write is two Zigbee frames (danfossSetpointConverter, 'aggressive'); counted once."
+        f"{tuya_checkin:g} s; Danfoss Ally reports every 240 s (its profile); "
+        + (
+            "no broker restart. "
+            if restart_at is None
+            else f"the broker restarts at {minutes * restart_at:g} min "
+            "(ambience reconnects: its queries and resends counted). "
+        )
+        + "Counted: every message ambience "
+        "publishes to a device's topics (Z2M /set and /get, Tasmota cmnd/…), connect-time queries included. "
+        "A Danfoss setpoint write is two Zigbee frames (danfossSetpointConverter, 'aggressive'); counted once."
     )
     return result
 
 
-def _by_interval(folder: Path, minutes: float, interval: float) -> list[str]:
+def _by_interval(folder: Path, minutes: float, interval: float, restart_at: float | None) -> list[str]:
     """Both valves answering ``interval`` s late: messages/h to each, now and under the earlier rules."""
-    now, before = (session(folder / w, w == "before", minutes, interval, interval) for w in ("now", "before"))
+    now, before = (
+        session(folder / w, w == "before", minutes, interval, interval, restart_at) for w in ("now", "before")
+    )
     valves = ("one/trv_tuya", "two/trv_danfoss")
     cells = [f"{now[k]['per_hour']:.0f} / {before[k]['per_hour']:.0f}" for k in valves]
 
