@@ -34,9 +34,11 @@ COLUMNS = ["id", "what", "ambience", "baseline", "ratio", "goal", "verdict"]
 
 def plan(quick: bool) -> dict[str, object]:
     import bookings
+    import fades
     import idle
     import latency
     import music
+    import radio
 
     if quick:
         return {
@@ -46,6 +48,8 @@ def plan(quick: bool) -> dict[str, object]:
             "P4": lambda f: idle.p4(f, seconds=20, growth=(10,), growth_seconds=10),
             "P5": lambda f: bookings.p5(f, counts=(2_000, 10_000)),
             "P6": lambda f: music.p6(f, runs=10),
+            "P7": lambda f: fades.p7(f, profiles=("zigbee2mqtt IKEA LED1545G12", "tasmota CT bulb"), growth=(30,)),
+            "P8": lambda f: radio.p8(f, growth=()),
         }
     return {
         "P1": lambda f: latency.p1(f),
@@ -54,6 +58,8 @@ def plan(quick: bool) -> dict[str, object]:
         "P4": lambda f: idle.p4(f),
         "P5": lambda f: bookings.p5(f),
         "P6": lambda f: music.p6(f),
+        "P7": lambda f: fades.p7(f),
+        "P8": lambda f: radio.p8(f),
     }
 
 
