@@ -101,6 +101,14 @@ def p12(folder: Path, runs: int = 20) -> Result:
         [[name, ms(us / 1e6), f"{us / total:.0%}" if total else "—"]
          for us, name in profile[:12]],
     ))  # fmt: skip
+    if med > 0.25:
+        config = next((us for us, name in profile if name.strip("↳ ") == "ambience.config"), 0)
+        result.notes.append(
+            f"P12 missed: of the imports, ambience.config (the config's pydantic models and pydantic-settings) is "
+            f"{ms(config / 1e6)} under the profiler, httpx ~{ms(next((us for us, n in profile if n == 'httpx'), 0) / 1e6)}; "
+            "the command imports nothing else heavy (the row above). Reading the config without pydantic would be "
+            "the next step."
+        )
     result.notes.append(
         f"P12: the command is `{' '.join(Path(a).name for a in command())} status --config FILE` (address and token "
         "through the config, as a user runs it); one untimed run first, then each run a new process; "

@@ -220,7 +220,17 @@ def sse_to_dom(phone: Phone, changes: int) -> dict[str, Any]:
     return {"lags": lags, "trips": trips, "missed": missed, "offset": off, "err": err}
 
 
-def fcp(phone: Phone, loads: int, rate: float) -> list[float]:
+PAINTED = """() => {
+  const paint = performance.getEntriesByName("first-contentful-paint")[0];
+  if (!paint) return null;
+  const nav = performance.getEntriesByType("navigation")[0];
+  return [paint.startTime, nav.responseEnd, nav.domInteractive, nav.domContentLoadedEventEnd];
+}"""
+
+
+def fcp(phone: Phone, loads: int, rate: float) -> list[list[float]]:
+    """``loads`` cold loads at CPU throttling ``rate`` (1: none): [FCP, document received, DOM interactive,
+    DOMContentLoaded] in seconds from navigation, each."""
     out = []
     for _ in range(loads):
         context = phone.context()
@@ -228,10 +238,8 @@ def fcp(phone: Phone, loads: int, rate: float) -> list[float]:
         cdp = context.new_cdp_session(page)
         cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
         page.goto(phone.daemon.url + "/")
-        value = page.wait_for_function(
-            "() => { const e = performance.getEntriesByName('first-contentful-paint')[0]; return e ? e.startTime : null; }"
-        ).json_value()
-        out.append(value / 1000)
+        times = page.wait_for_function(PAINTED).json_value()
+        out.append([t / 1000 for t in times])
         context.close()
     return out
 
@@ -246,17 +254,20 @@ def p9(folder: Path, changes: int = 120, loads: int = 10, settle: float = 1.5) -
     try:
         load = first_load(phone, settle)
         sse = sse_to_dom(phone, changes)
-        throttled = fcp(phone, loads, 4.0)
-        plain = fcp(phone, max(3, loads // 2), 1.0)
+        throttled: list[list[float]] = []
+        plain: list[list[float]] = []
+        for _ in range(loads):  # in turns, so the machine's other work weighs on both alike
+            throttled += fcp(phone, 1, 4.0)
+            plain += fcp(phone, 1, 1.0)
     finally:
         phone.close()
 
     kb = load["page"] / 1024
     total_kb = (load["page"] + load["sw"]) / 1024
     result.add(
-        "P9", "phone page first load: bytes over the wire, signed in, cold (page's own requests)",
-        f"{kb:.1f} KB", f"{total_kb:.1f} KB with the service worker's {load['sw_count']} shell fetches", "—",
-        "≤ 100 KB", kb <= 100,
+        "P9", "phone page first load, signed in, cold: bytes over the wire, with the service worker's shell fetches",
+        f"{total_kb:.1f} KB", f"{kb:.1f} KB the page's own {len(load['rows']) - load['sw_count']} requests, "
+        f"{(total_kb - kb):.1f} KB the service worker's {load['sw_count']}", "—", "≤ 100 KB", total_kb <= 100,
     )  # fmt: skip
     lags, trips = sse["lags"], sse["trips"]
     if lags:
@@ -269,10 +280,10 @@ def p9(folder: Path, changes: int = 120, loads: int = 10, settle: float = 1.5) -
         )  # fmt: skip
     else:
         result.add("P9", "room change → countdown updated", "never seen", "—", "—", "p99 ≤ 50 ms", False)
-    f4, f1 = statistics.median(throttled), statistics.median(plain)
+    f4, f1 = statistics.median(t[0] for t in throttled), statistics.median(t[0] for t in plain)
     result.add(
         "P9", f"first contentful paint, 4× CPU throttling, loopback, cold, median of {len(throttled)}",
-        f"{ms(f4)} (max {ms(max(throttled))})", f"{ms(f1)} (no throttling, median of {len(plain)})",
+        f"{ms(f4)} (max {ms(max(t[0] for t in throttled))})", f"{ms(f1)} (no throttling, median of {len(plain)})",
         f"{f4 / f1:.2f}×", "≤ 500 ms", f4 <= 0.5,
     )  # fmt: skip
     rows = sorted(load["rows"], key=lambda r: -r[2])
@@ -280,6 +291,12 @@ def p9(folder: Path, changes: int = 120, loads: int = 10, settle: float = 1.5) -
         "P9 first load, request by request (bytes over the wire: headers + encoded body)",
         ["request", "type", "bytes", "finished"],
         [[r[0], r[1], str(r[2]) if r[1] != "sw" else "—", "yes" if r[3] else "no (stream: sent so far)"] for r in rows],
+    ))  # fmt: skip
+    result.growth.append((
+        "P9 a cold load, step by step (median over the loads; ms from navigation)",
+        ["CPU", "document received", "DOM interactive", "first contentful paint", "DOMContentLoaded"],
+        [[label, *(ms(statistics.median(t[i] for t in runs)) for i in (1, 2, 0, 3))]
+         for label, runs in (("4× throttled", throttled), ("not throttled", plain))],
     ))  # fmt: skip
     if lags:
         order = sorted(lags)
