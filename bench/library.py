@@ -203,7 +203,7 @@ def p13(folder: Path, preview: float | None = None, with_demo: bool = True) -> R
         "child command (FluidSynth per track, mixed, measured, encoded to Ogg Vorbis); memory is the child's "
         "ru_maxrss (its largest process, FluidSynth included) and the tree's summed resident memory. The demo's "
         "first sound is the HTTP API's `music.playing` for the studio"
-        + (f" (mpv's output here: {'null, silent' if marks.get('silent') else 'a sound device'})" if marks else "")
+        + (f" (its `music.silent` then: {str(marks.get('silent')).lower()})" if marks else "")
         + "; the demo renders one whole track before it starts its daemon, which renders the rest in the background."
     )
     return result

@@ -473,3 +473,10 @@ def test_the_api_and_the_event_stream_are_not_compressed(web: LiveDaemon):
     with httpx.stream("GET", web.url + "/api/events", headers=auth, timeout=5) as response:
         assert "content-encoding" not in response.headers
         assert next_room(events(response))["room"]  # the first event comes at once, not held in a buffer
+
+
+def test_the_page_has_text_to_paint_before_its_script_runs(web: LiveDaemon):
+    """The first contentful paint (bench P9) need not wait for the script: the title (the same in every language)
+    is in the HTML itself; everything else is written by the script in the phone's language."""
+    html = httpx.get(web.url + "/").text
+    assert re.search(r'<h1 data-i18n="page.title">ambience</h1>', html)
