@@ -276,3 +276,24 @@ VolumeOffset = Annotated[int, BeforeValidator(_number(-50, 50, "", integer=True)
 HexColor = Annotated[str, BeforeValidator(_hex_color)]
 Bool = Annotated[bool, BeforeValidator(_bool)]
 """``true`` or ``false`` and nothing else: pydantic would take ``"yes"``, ``"off"``, ``1`` or ``"0"`` as well."""
+
+
+def state_words(state: dict, units: str = "metric") -> str:
+    """A device state as shown in the status (``desired``/``reported``, an owed state) in words:
+    ``19 °C (heat)`` (``19 °C`` when no mode is sent), ``off``, ``80 % at 4000 K``, ``on``."""
+    if "target" in state or "mode" in state:
+        target = state.get("target")
+        mode = state.get("mode")
+        if isinstance(target, (int, float)):
+            return format_temperature(target, units) + (f" ({mode})" if mode else "")
+        return str(mode or "as it was")
+    if not state.get("on"):
+        return "off"
+    if "brightness" not in state:
+        return "on"
+    text = f"{state.get('brightness', 0):g} %"
+    if state.get("color_temp"):
+        text += f" at {state['color_temp']:g} K"
+    elif state.get("color"):
+        text += f" in {state['color']}"
+    return text

@@ -452,3 +452,31 @@ def test_an_unknown_or_repeated_favourite_is_named_with_its_room(tmp_path: Path)
     with pytest.raises(ConfigError) as caught:
         write_clinic(tmp_path / "twice", twice)
     assert "rooms.studio.favourites: 'express-30' listed twice; name each preset once" in str(caught.value)
+
+
+@pytest.mark.parametrize("path", ["/", "/static/app.js", "/static/i18n.js", "/static/app.css"])
+def test_the_page_is_sent_compressed_to_a_browser_that_accepts_it(web: LiveDaemon, path: str):
+    """The phone's first load (bench P9: ≤ 100 KB over the wire): the text files gzipped, the same bytes decoded."""
+    file = PAGE_DIR / ("index.html" if path == "/" else path.rsplit("/", 1)[1])
+    response = httpx.get(web.url + path, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200 and response.headers["content-encoding"] == "gzip"
+    assert response.content == file.read_bytes()
+    assert int(response.headers["content-length"]) < file.stat().st_size / 2
+    assert response.headers["cache-control"] == "no-cache" and "accept-encoding" in response.headers["vary"].lower()
+    plain = httpx.get(web.url + path, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == file.read_bytes()
+
+
+def test_the_api_and_the_event_stream_are_not_compressed(web: LiveDaemon):
+    auth = {"Authorization": f"Bearer {TOKEN}", "Accept-Encoding": "gzip"}
+    assert "content-encoding" not in httpx.get(web.url + "/api/presets", headers=auth).headers
+    with httpx.stream("GET", web.url + "/api/events", headers=auth, timeout=5) as response:
+        assert "content-encoding" not in response.headers
+        assert next_room(events(response))["room"]  # the first event comes at once, not held in a buffer
+
+
+def test_the_page_has_text_to_paint_before_its_script_runs(web: LiveDaemon):
+    """The first contentful paint (bench P9) need not wait for the script: the title (the same in every language)
+    is in the HTML itself; everything else is written by the script in the phone's language."""
+    html = httpx.get(web.url + "/").text
+    assert re.search(r'<h1 data-i18n="page.title">ambience</h1>', html)

@@ -9,6 +9,7 @@ only an unexpected exception shows a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import shutil
@@ -58,22 +59,49 @@ def print_error(console: Console, text: str) -> None:
     console.print(f"[red]error:[/red] {escape(text)}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from ambience.cli import (
-        booking_cmds,
-        calendar_cmds,
-        client_cmds,
-        config_cmds,
-        daemon_cmds,
-        device_cmds,
-        devices_cmd,
-        music_cmds,
-        pair_cmds,
-        preset_cmds,
-        speakers_cmd,
-        visit_cmds,
-    )
+MODULES = (
+    "preset_cmds",
+    "config_cmds",
+    "device_cmds",
+    "devices_cmd",
+    "music_cmds",
+    "speakers_cmd",
+    "daemon_cmds",
+    "client_cmds",
+    "booking_cmds",
+    "calendar_cmds",
+    "pair_cmds",
+    "visit_cmds",
+)
+"""The modules under ``ambience.cli`` that register commands, in the order ``--help`` lists them."""
 
+COMMANDS = {
+    "presets": "preset_cmds",
+    "config": "config_cmds",
+    "apply": "device_cmds",
+    "rooms": "device_cmds",
+    "simulate": "device_cmds",
+    "devices": "devices_cmd",
+    "playlists": "music_cmds",
+    "play": "music_cmds",
+    "speakers": "speakers_cmd",
+    "serve": "daemon_cmds",
+    **dict.fromkeys(("start", "pause", "resume", "stop", "extend", "status", "history", "clients"), "client_cmds"),
+    **dict.fromkeys(("book", "bookings", "move", "cancel"), "booking_cmds"),
+    "calendars": "calendar_cmds",
+    "pair": "pair_cmds",
+    "visit": "visit_cmds",
+}
+"""Each command and the module registering it: a command line naming one imports only that module (the
+others import the daemon, the store, MQTT ... which ``ambience status`` has no use for)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, every command registered."""
+    return _parser(MODULES)
+
+
+def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what happens")
     common.add_argument(  # SUPPRESS: a subcommand's own (absent) --config must not undo one given before it
@@ -89,26 +117,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ambience {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (
-        preset_cmds,
-        config_cmds,
-        device_cmds,
-        devices_cmd,
-        music_cmds,
-        speakers_cmd,
-        daemon_cmds,
-        client_cmds,
-        booking_cmds,
-        calendar_cmds,
-        pair_cmds,
-        visit_cmds,
-    ):
-        module.register(sub, common)
+    for name in modules:
+        importlib.import_module(f"ambience.cli.{name}").register(sub, common)
     return parser
 
 
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command an argument list names (``status`` in ``--config x.yaml status --json``), if any."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif word == "--" or not word.startswith("-"):
+            return None if word == "--" else word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    word = command_word(sys.argv[1:] if argv is None else argv)
+    parser = _parser([COMMANDS[word]]) if word in COMMANDS else build_parser()
     args = parser.parse_args(argv)
     ctx = Context(args, _console(sys.stdout), _console(sys.stderr))
     logging.basicConfig(

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the daemon's layers are imported by the commands that use them: `ambience status` needs none
+    from ambience.app.commands import ClientAdd
+    from ambience.app.controller import Controller
     from ambience.infra.store import Store
 
 import argparse
@@ -26,29 +28,33 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import ValidationError
 from rich.console import Group
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ambience.app.commands import AddClient, ClientAdd, CommandInvalid, RemoveClient
-from ambience.app.controller import Controller
 from ambience.cli import Context
-from ambience.cli.device_cmds import STATUS_STYLE
 from ambience.config import Config
-from ambience.config.library import Library
-from ambience.devices.manager import state_words
 from ambience.errors import AmbienceError, Issue
 from ambience.infra.tls import client_cert_file, client_context
 from ambience.infra.tokens import token_for_client, token_path
-from ambience.model.parse import issues_from
 from ambience.surfaces.errors import meaning_of_status
-from ambience.units import format_clock, format_duration, format_temperature, say_clock, say_time
+from ambience.units import format_clock, format_duration, format_temperature, say_clock, say_time, state_words
 
 TIMEOUT = 10.0
 """Seconds to wait for the daemon's answer."""
+STATUS_STYLE = {
+    "confirmed": "green",
+    "online": "green",
+    "pending": "yellow",
+    "manual": "magenta",
+    "unconfirmed": "red",
+    "offline": "red",
+    "no answer": "red",
+    "idle": "dim",
+}
+"""A device's status and its colour, in ``status`` and ``rooms``."""
 STATE_STYLE = {"running": "green", "preconditioning": "cyan", "turnover": "magenta", "paused": "yellow", "idle": "dim"}
 DEVICE_ORDER = ("confirmed", "pending", "manual", "unconfirmed", "offline", "idle")
 SIGNED_DURATION = re.compile(r"^-(?:\d+(?:\.\d+)?[hms]?)+$")
@@ -552,11 +558,19 @@ def _store(config: Config) -> Store:
 def _offline(store: Store) -> Controller:
     """A controller over the state directory with no rooms: ``clients`` needs no daemon, and its
     changes go through the same dispatcher as the daemon's."""
+    from ambience.app.controller import Controller
+    from ambience.config.library import Library
+
     return Controller({}, Library(), store, time.time)
 
 
 def client_from_args(args: argparse.Namespace) -> ClientAdd:
     """The options as a :class:`ClientAdd`, validated by the Comfort model; problems name the option."""
+    from pydantic import ValidationError
+
+    from ambience.app.commands import ClientAdd, CommandInvalid
+    from ambience.model.parse import issues_from
+
     comfort: dict[str, Any] = {}
     if args.warmer is not None:
         comfort["temperature_offset"] = args.warmer
@@ -586,6 +600,8 @@ def _comfort_text(comfort: dict[str, Any], units: str = "metric") -> list[str]:
 
 
 def cmd_clients_add(args: argparse.Namespace, ctx: Context) -> int:
+    from ambience.app.commands import AddClient
+
     client = client_from_args(args)
     store = _store(ctx.config)
     try:
@@ -623,6 +639,8 @@ def cmd_clients_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_clients_remove(args: argparse.Namespace, ctx: Context) -> int:
+    from ambience.app.commands import RemoveClient
+
     store = _store(ctx.config)
     try:
         _offline(store).execute(RemoveClient(label=args.label))

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ambience.cli import Context
 from ambience.cli.args import duration, offset
+from ambience.cli.client_cmds import STATUS_STYLE
 from ambience.config import Config
 from ambience.config.library import load_library
 from ambience.core.session import SessionFacts
@@ -23,17 +24,6 @@ from ambience.errors import NotFound
 from ambience.infra.mqtt import Connection
 from ambience.model.state import ClimateState
 from ambience.units import format_temperature, parse_duration
-
-STATUS_STYLE = {
-    "confirmed": "green",
-    "online": "green",
-    "pending": "yellow",
-    "manual": "magenta",
-    "unconfirmed": "red",
-    "offline": "red",
-    "no answer": "red",
-    "idle": "dim",
-}
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -31,7 +31,7 @@ from ambience.infra import hass as hass_link
 from ambience.infra.aio import wait_event
 from ambience.infra.mqtt import Connection, Received
 from ambience.model.state import PART, DeviceKind, RoomState, Switch
-from ambience.units import format_temperature
+from ambience.units import state_words  # noqa: F401 (re-exported: a state in words lives with the units, light for the CLI)
 
 log = logging.getLogger(__name__)
 
@@ -605,27 +605,6 @@ def _visible(tracked: Tracked) -> tuple:
     reported = tracked.reported
     shown = (reported.target, reported.mode, reported.settings) if isinstance(reported, ClimateReport) else reported
     return tracked.status, tracked.online, tracked.bridge_online, shown
-
-
-def state_words(state: dict, units: str = "metric") -> str:
-    """A device state as shown in the status (``desired``/``reported``, an owed state) in words:
-    ``19 °C (heat)`` (``19 °C`` when no mode is sent), ``off``, ``80 % at 4000 K``, ``on``."""
-    if "target" in state or "mode" in state:
-        target = state.get("target")
-        mode = state.get("mode")
-        if isinstance(target, (int, float)):
-            return format_temperature(target, units) + (f" ({mode})" if mode else "")
-        return str(mode or "as it was")
-    if not state.get("on"):
-        return "off"
-    if "brightness" not in state:
-        return "on"
-    text = f"{state.get('brightness', 0):g} %"
-    if state.get("color_temp"):
-        text += f" at {state['color_temp']:g} K"
-    elif state.get("color"):
-        text += f" in {state['color']}"
-    return text
 
 
 _KIND_WORDS = {"climate": "thermostat", "sensor": "temperature sensor"}

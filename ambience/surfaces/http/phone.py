@@ -38,6 +38,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
@@ -167,6 +168,28 @@ def _presented_token(request: Request) -> str | None:
     return None
 
 
+PAGE_PATHS = ("/", "/pair", "/desk", "/sw.js")
+"""The page's own answers besides ``/static/``: compressed, like its files."""
+COMPRESS_FROM = 1024
+"""Bytes: a smaller answer goes as it is (gzip's own overhead would eat the gain)."""
+
+
+class _CompressPage:
+    """gzip the page's files (HTML, CSS, JavaScript: a phone's first load is 3× smaller) for a browser that
+    accepts it; the API's answers and the event stream (never buffered) go through untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=COMPRESS_FROM)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path in PAGE_PATHS or path.startswith("/static/"):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 class _PageFiles(StaticFiles):
     """Static files with the page's headers (revalidated each load, so an upgrade shows at once)."""
 
@@ -275,6 +298,7 @@ def mount_web(
         )
 
     app.mount("/static", _PageFiles(directory=PAGE_DIR), name="static")
+    app.add_middleware(_CompressPage)
 
 
 __all__ = ["mount_web", "Hub", "PAGE_DIR", "KEEPALIVE_S"]
