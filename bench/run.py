@@ -34,10 +34,13 @@ COLUMNS = ["id", "what", "ambience", "baseline", "ratio", "goal", "verdict"]
 
 def plan(quick: bool) -> dict[str, object]:
     import bookings
+    import cli
     import fades
     import idle
     import latency
+    import library
     import music
+    import phone
     import radio
 
     if quick:
@@ -50,6 +53,9 @@ def plan(quick: bool) -> dict[str, object]:
             "P6": lambda f: music.p6(f, runs=10),
             "P7": lambda f: fades.p7(f, profiles=("zigbee2mqtt IKEA LED1545G12", "tasmota CT bulb"), growth=(30,)),
             "P8": lambda f: radio.p8(f, growth=()),
+            "P9": lambda f: phone.p9(f, changes=30, loads=3),
+            "P12": lambda f: cli.p12(f, runs=5),
+            "P13": lambda f: library.p13(f, preview=10),
         }
     return {
         "P1": lambda f: latency.p1(f),
@@ -60,6 +66,9 @@ def plan(quick: bool) -> dict[str, object]:
         "P6": lambda f: music.p6(f),
         "P7": lambda f: fades.p7(f),
         "P8": lambda f: radio.p8(f),
+        "P9": lambda f: phone.p9(f),
+        "P12": lambda f: cli.p12(f),
+        "P13": lambda f: library.p13(f),
     }
 
 
