@@ -64,6 +64,8 @@ class Run:
     running: float | None = None
     remaining_off: float | None = None
     epoch: int | None = None
+    """The new leader's epoch, from its hello; ``wanted`` is the last leader's plus one."""
+    wanted: int | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -131,6 +133,7 @@ def take_overs(
                 if hellos:
                     run.hello = hellos[0].time - killed
                     run.epoch = hellos[0].json().get("epoch")
+                run.wanted = epoch + 1
                 if run.epoch != epoch + 1:
                     run.problems.append(f"the new leader's epoch is {run.epoch}, not {epoch + 1}")
                 epoch = run.epoch or epoch
