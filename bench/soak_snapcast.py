@@ -19,6 +19,10 @@ ports and fifo) at a random moment (``seed``) between 4 and 8 s into it, and rea
   store: the API's times are whole seconds). Allowed: 100 ms, the issue's figure for the fade's end
   (docs/music.md: it wanders by about ±80 ms from run to run).
 
+Before the tries, a warm-up session (stopped once heard: the track's first play is unmeasured, louder)
+and a reference session without a restart, whose fade end is reported beside the tries': what the rig
+gives without the fault, in the same run.
+
 Why 5: each try is a whole session with one restart (about 25 s of wall time on 2 shared cores), and
 the restart lands at a random point of the player's and the control's cycles (the control looks again
 1 s after losing the server, ``POLL`` 5 s otherwise); five cover that spread within the soak's few
