@@ -51,6 +51,9 @@ BACK_WITHIN = 3.0
 FADE_OFF = 0.1
 """How far the fade's end at the client may be from the session end (s)."""
 LENGTH, FADE = 16.0, 3.0
+TAIL = 3.5
+"""Seconds for a stopped session's tail to play out: what mpv decoded ahead plus the stream's buffer
+(~2.4 s, docs/music.md); a session started sooner is heard behind it."""
 WINDOW = RATE // 100
 """10 ms of frames."""
 BASE = "amb"
@@ -151,7 +154,7 @@ def warm_up(daemon: DaemonProcess, client: Snapclient) -> float:
     heard = eventually(lambda: loud_since(client, asked), 15)
     daemon.api("POST", "/api/rooms/studio/stop")
     eventually(lambda: daemon.room("studio")["state"] == "idle", 10)
-    time.sleep(1.0)
+    time.sleep(TAIL)  # the stopped session's tail plays out first, or the next one would queue behind it
     return heard - asked
 
 
