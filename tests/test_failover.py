@@ -7,67 +7,22 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
-from ambience.simulator import Simulator
-from ambience.testing import FOUND, DaemonProcess, Mosquitto, eventually, write_clinic
-
-LONG = """
-name: Long session
-duration: 30m
-climate: {target: 24}
-lights: {brightness: 30, color_temp: 2700, transition: 0s}
-after: restore
-"""
-BASE = "amb"
-PUBLISH = re.compile(r"Received PUBLISH from (\S+) \(d\d, q\d, r\d, m\d+, '([^']+)'")
+from ambience.testing import Mosquitto, eventually, failover
+from ambience.testing.failover import device_commands, leader_id, site, standing_by
 
 
 @pytest.fixture
 def logged_broker(mosquitto_binary: str) -> Iterator[Mosquitto]:
     """A mosquitto that logs every PUBLISH with the client that sent it."""
-    server = Mosquitto(binary=mosquitto_binary, extra_config=["log_type debug"])
+    server = failover.logged_broker(mosquitto_binary)
     try:
         server.start()
         yield server
     finally:
         server.close()
-
-
-@contextmanager
-def site(broker: Mosquitto, tmp_path: Path, url: str) -> Iterator[tuple[DaemonProcess, DaemonProcess, Simulator]]:
-    """Two daemons of one site (``a`` and ``b``: own state_dir and port, one store_url and base topic)."""
-    daemons = []
-    for name in ("a", "b"):
-        clinic = write_clinic(
-            tmp_path / name, mqtt=broker.url, base_topic=BASE, presets={"long": LONG},
-            reconcile={"ack_timeout": "0.3s", "max_tries": 3, "slow_retry": "3s"},
-        )  # fmt: skip
-        env = {"AMBIENCE_STORE_URL": url, "AMBIENCE_MQTT__CLIENT_ID": f"daemon-{name}"}
-        daemons.append(DaemonProcess(clinic.file, clinic.state_dir, env=env))
-    with Simulator(clinic.config, tick=0.2, initial=FOUND) as sim:
-        try:
-            yield daemons[0], daemons[1], sim
-        finally:
-            for daemon in daemons:
-                daemon.stop()
-
-
-def device_commands(broker: Mosquitto) -> list[tuple[str, str]]:
-    """(sender, topic) of each command a daemon sent to a device, in the order the broker took them."""
-    found = PUBLISH.findall(broker.log_file.read_text(errors="replace"))
-    return [(who, topic) for who, topic in found if who.startswith("daemon-") and not topic.startswith(BASE + "/")]
-
-
-def leader_id(daemon: DaemonProcess, a: DaemonProcess) -> str:
-    return "daemon-a" if daemon is a else "daemon-b"
-
-
-def standing_by(daemon: DaemonProcess) -> bool:
-    return "standby: site 'amb' is led by" in daemon.log.read_text(errors="replace")
 
 
 def take_overs(broker, tmp_path, url, cycles: int) -> list[tuple[float, float]]:

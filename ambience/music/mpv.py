@@ -220,6 +220,8 @@ class MpvPlayer:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mpv-{name}")
         self._mpv: Any = None
         self._opened = False
+        self._opening: asyncio.Event | None = None
+        """Set once :meth:`open` is done: a second caller waits for the first one's mpv."""
         self._closed = False
         self._unavailable: MusicProblem | None = None
         self._problem: MusicProblem | None = None
@@ -260,24 +262,31 @@ class MpvPlayer:
         return self._mpv is not None
 
     async def open(self) -> bool:
-        """Start mpv (in the worker). Never raises: on failure the player is unavailable and says why."""
+        """Start mpv (in the worker). Never raises: on failure the player is unavailable and says why.
+        A call while another is starting mpv waits for it (a follow then is not dropped for want of mpv)."""
         if self._opened:
+            if self._opening is not None:
+                await self._opening.wait()
             return self.available
         self._opened = True
+        self._opening = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         try:
-            module = await self._call(self._load_module)
-        except (ImportError, OSError, AttributeError) as exc:
-            self._unavailable = unavailable(f"libmpv cannot be loaded ({exc})")
-            log.warning("%s: %s", self.name, self._unavailable.detail)
-            return False
-        try:
-            self._mpv = await self._call(self._create, module)
-        except Exception as exc:  # any mpv option or init error
-            self._unavailable = unavailable(f"mpv could not start ({exc})")
-            log.warning("%s: %s", self.name, self._unavailable.detail)
-            return False
-        return True
+            try:
+                module = await self._call(self._load_module)
+            except (ImportError, OSError, AttributeError) as exc:
+                self._unavailable = unavailable(f"libmpv cannot be loaded ({exc})")
+                log.warning("%s: %s", self.name, self._unavailable.detail)
+                return False
+            try:
+                self._mpv = await self._call(self._create, module)
+            except Exception as exc:  # any mpv option or init error
+                self._unavailable = unavailable(f"mpv could not start ({exc})")
+                log.warning("%s: %s", self.name, self._unavailable.detail)
+                return False
+            return True
+        finally:
+            self._opening.set()
 
     async def close(self) -> None:
         """Stop the music and shut mpv down. Safe to call twice."""
@@ -305,8 +314,7 @@ class MpvPlayer:
         """
         if self._closed:
             return
-        if not self._opened:
-            await self.open()
+        await self.open()  # at once if it is open; else started, or waited for if another call is starting it
         if self._mpv is None:
             return
         force = False
