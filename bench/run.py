@@ -36,6 +36,7 @@ def plan(quick: bool) -> dict[str, object]:
     import bookings
     import cli
     import fades
+    import failover
     import idle
     import latency
     import library
@@ -54,6 +55,7 @@ def plan(quick: bool) -> dict[str, object]:
             "P7": lambda f: fades.p7(f, profiles=("zigbee2mqtt IKEA LED1545G12", "tasmota CT bulb"), growth=(30,)),
             "P8": lambda f: radio.p8(f, growth=()),
             "P9": lambda f: phone.p9(f, changes=30, loads=3),
+            "P11": lambda f: failover.p11(f, runs=3),
             "P12": lambda f: cli.p12(f, runs=5),
             "P13": lambda f: library.p13(f, preview=10),
         }
@@ -67,6 +69,7 @@ def plan(quick: bool) -> dict[str, object]:
         "P7": lambda f: fades.p7(f),
         "P8": lambda f: radio.p8(f),
         "P9": lambda f: phone.p9(f),
+        "P11": lambda f: failover.p11(f),
         "P12": lambda f: cli.p12(f),
         "P13": lambda f: library.p13(f),
     }

@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
+from soak_failover import failover_kills  # noqa: E402
 from soak_heaters import heater_kills  # noqa: E402
+from soak_snapcast import snapcast_restart  # noqa: E402
 from soaklib import DEFAULTS, Result, broker_kills, daemon_kills, fuzzed_commands, malformed_files  # noqa: E402
 
 NAMES = {
@@ -31,6 +33,8 @@ NAMES = {
     "fuzz": "fuzzed commands",
     "files": "malformed files",
     "heaters": "heaters off when ambience dies",
+    "failover": "failover: leader SIGKILLs",
+    "snapcast": "snapserver restarted",
 }
 
 
@@ -38,9 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--only", default=",".join(NAMES), metavar="LIST", help="comma-separated: broker,sigkill,fuzz,files,heaters"
-    )
+    parser.add_argument("--only", default=",".join(NAMES), metavar="LIST", help=f"comma-separated: {','.join(NAMES)}")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="the random seed (default %(default)s)")
     parser.add_argument("--kills", type=int, metavar="N", help="broker kills and daemon SIGKILLs (default 20 each)")
     parser.add_argument("--broker-kills", type=int, metavar="N", help=f"broker kills (default {DEFAULTS['kills']})")
@@ -54,6 +56,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--commands", type=int, default=DEFAULTS["commands"], help="fuzzed commands (default %(default)s)"
     )
     parser.add_argument("--files", type=int, default=DEFAULTS["files"], help="malformed files (default %(default)s)")
+    parser.add_argument("--failovers", type=int, default=20, metavar="N", help="leader SIGKILLs (default %(default)s)")
+    parser.add_argument(
+        "--snapcast-restarts", type=int, default=5, metavar="N", help="snapserver restarts (default %(default)s)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -74,11 +80,15 @@ def run(name: str, args: argparse.Namespace, progress) -> Result:
         return fuzzed_commands(args.commands, seed=args.seed, progress=progress)
     if name == "heaters":
         return heater_kills(args.daemon_kills, progress=progress)
+    if name == "failover":
+        return failover_kills(args.failovers, seed=args.seed, progress=progress)
+    if name == "snapcast":
+        return snapcast_restart(args.snapcast_restarts, seed=args.seed, progress=progress)
     return malformed_files(args.files, seed=args.seed, progress=progress)
 
 
 def table(results: list[Result], total: float) -> Table:
-    out = Table(title=f"fault soak (issue 8): {total:.0f} s", title_justify="left", show_lines=True)
+    out = Table(title=f"fault soak (issues 8, 20): {total:.0f} s", title_justify="left", show_lines=True)
     out.add_column("fault", no_wrap=True)
     out.add_column("held / tried", justify="right", no_wrap=True)
     out.add_column("notes")
