@@ -250,7 +250,9 @@ class Replay:
                 if not m.payload:
                     continue
                 t = self.mono_to_wall(m.time)
-                if h.ends - EARLY <= t < h.next_due:
+                if (
+                    h.ends - EARLY <= t < max(h.next_due, h.ends + day.TURNOVER_MINUTES * 60)
+                ):  # touching: its first minutes
                     states.append((t, json.loads(m.payload)["state"]))
             turnover = next((t for t, state in states if state == "turnover"), None)
             out.append((h, turnover, [state for _, state in states]))
