@@ -223,6 +223,22 @@ def test_a_manual_session_is_left_alone_and_the_booking_waits(broker, tmp_path):
     assert abs(datetime.fromisoformat(status["ends_at"]).timestamp() - end) <= 1
 
 
+def test_a_waiting_booking_whose_job_is_gone_is_not_an_error_when_the_room_frees(broker, tmp_path):
+    """The clinic-day soak (bench/soak_clinic.py): after a SIGKILL the restarted daemon removed a booking's job as
+    it started while its index still said waiting; room_freed then raised JobLookupError in a change listener."""
+    config = make_config(tmp_path, broker.url)
+
+    async def scenario(daemon):
+        daemon.controller.execute({"action": "start", "room": "studio", "preset": "hour"})
+        booking = daemon.bookings.book("studio", "short", datetime.now(UTC) + timedelta(seconds=1), lead=0, duration=10)
+        await asyncio.sleep(1.5)
+        assert daemon.bookings.get(booking.id).waiting
+        daemon.bookings.scheduler.remove_job(booking.id)
+        daemon.bookings.room_freed("studio")
+
+    run_daemon(config, scenario)
+
+
 def test_bookings_survive_a_restart(broker, tmp_path):
     config = make_config(tmp_path, broker.url)
     start = datetime.now(UTC) + timedelta(days=1)

@@ -517,7 +517,8 @@ class BookingService:
         """A waiting booking of this room is tried at once rather than at its next retry."""
         _ = self.index
         for booking in list(self._by_room.get(room_id, {}).values()):
-            if booking.waiting:
+            # its job may be gone already: fired, or removed as the booking started (a restart's recovery)
+            if booking.waiting and self.scheduler.get_job(booking.id) is not None:
                 self.scheduler.modify_job(booking.id, next_run_time=datetime.now(UTC))
 
     # ---- recurring -------------------------------------------------------------------------------
