@@ -183,11 +183,10 @@ class Daemon:
         except CommandError:
             await self.connection.stop()
             raise
-        self._recover()
+        self._take_up()
         self.prune_history()
         for issue in check_favourites(self.config.rooms, self.library.presets, "config"):
             log.warning("%s; the phone page leaves it out", issue)
-        self.bookings.start()  # after the sessions are back: a due booking sees a busy room as busy
         if self.config.bookings.calendars:
             for issue in check_feeds(self.config.bookings.calendars, self.config.rooms, self.library.presets, "config"):
                 log.warning("calendar: %s", issue)
@@ -213,6 +212,17 @@ class Daemon:
         # collection no longer walks it (one took ~80 ms in a burst of 200 starts, bench P2).
         gc.freeze()
 
+    def _take_up(self) -> None:
+        """The bookings, then what an earlier run left (:meth:`_recover`), in one step on the loop.
+
+        The booking service is started first so that a session which ended while ambience was down can hand
+        the room over to the booking that follows it straight on, through a turnover, as it would have had
+        ambience been up (docs/bookings.md, back to back), rather than go through the after state. No due
+        booking fires before the sessions are back all the same: APScheduler's asyncio scheduler looks at its
+        jobs only when the loop runs next (``wakeup`` is ``call_soon``), and nothing here awaits."""
+        self.bookings.start()
+        self._recover()
+
     def _recover(self) -> None:
         """What an earlier run left: after states still owed, sessions to resume, sessions that ended
         while ambience was down (their after state is applied now)."""
@@ -233,6 +243,9 @@ class Daemon:
             what = room.recover(record, now)
             if what == "recovered":
                 log.info("%s: session %s ended while ambience was down; after state applied", room.id, record.preset)
+            elif what == "followed":
+                log.info("%s: session %s ended while ambience was down; the booking after it follows on", room.id,
+                         record.preset)  # fmt: skip
             elif what == "resumed":
                 log.info("%s: resuming %s, %.0f s left", room.id, record.preset, room.status()["remaining_s"] or 0)
 

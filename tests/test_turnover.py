@@ -10,6 +10,7 @@ virtual clock, no broker (the devices' desired states are what ambience would se
 from __future__ import annotations
 
 import asyncio
+import os
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -186,3 +187,46 @@ def test_refusals_say_their_times_in_the_clinics_zone_with_am_pm_when_the_clock_
         execute(Start(room="studio", preset="walkin", duration="30m"))
     assert "busy with 'walkin' until 6:50 pm;" in str(busy.value)
     assert "+00:00" not in str(busy.value) and "T18" not in str(busy.value)
+
+
+def test_a_session_that_ended_while_ambience_was_down_still_hands_over_to_the_booking_after_it(tmp_path):
+    """Found by the clinic-day soak (issue 20): a daemon SIGKILLed over a session's end came back and put the room
+    through its after state, and the next booking started from there, instead of following on through a turnover."""
+    clock = Clock(at("08:00"))
+    config = write_clinic(
+        tmp_path, ROOMS, mqtt="mqtt://127.0.0.1:1", presets=PRESETS, builtin=False, http=False,
+        bookings={"timezone": "Europe/London", "lead": "15m"},
+    ).config  # fmt: skip
+    before = Daemon(config, players=False, clock=clock)
+
+    async def until_the_crash() -> tuple[str, str]:
+        before.bookings.start()  # its jobs in the store, as in ambience serve
+        first = before.bookings.book("studio", "hour", parse_when(f"{DAY} 09:00", LONDON))
+        second = before.bookings.book("studio", "warm", parse_when(f"{DAY} 10:00", LONDON))
+        clock.advance(at("08:45") - clock.now)
+        [job] = [j for j in before.bookings.scheduler.get_jobs() if j.kwargs["id"] == first.id]
+        job.remove()
+        before.controller.execute(FireBooking(booking=job.kwargs))
+        before.bookings.stop()
+        return first.id, second.id
+
+    first, second = asyncio.run(until_the_crash())
+    assert before.controller.rooms["studio"].session_booking["id"] == first
+    before.store.close()  # ambience dies at 09:10 (its lock with it); it is back at 10:01, after the first end
+    os.close(before._lock)
+    clock.advance(at("10:01") - clock.now)
+    after = Daemon(config, players=False, clock=clock)
+
+    async def come_back() -> None:
+        after._take_up()  # what start() does, without a broker
+        after.bookings.stop()
+
+    asyncio.run(come_back())
+    room = after.controller.rooms["studio"]
+    assert room.session_booking["id"] == second
+    assert room.status()["state"] == "turnover"  # not the after state: the linen is changed, the room kept warm
+    assert desired(after, "lamp") == {"on": True, "brightness": 80.0, "color_temp": 4000}
+    assert desired(after, "trv")["target"] == 25
+    assert desired(after, "heater")["on"] is False  # the first session's heater, which the next never names
+    [done] = after.store.history("studio")
+    assert (done["preset"], done["outcome"]) == ("hour", "recovered")

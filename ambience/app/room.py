@@ -315,13 +315,16 @@ class Room:
     def recover(self, record: SessionRecord, now: float) -> str:
         """A session stored by an earlier run: resumed if still in its time, else ended now (its after
         state sent). Returns ``'resumed'``, ``'recovered'`` (ended while ambience was down) or ``'ended'``
-        (a row of an older ambience that had already ended it)."""
+        (a row of an older ambience that had already ended it); ``'followed'``: it ended while ambience was
+        down and the booking after it follows straight on, through the room's turnover, not the after state."""
         self.restore(record)
         assert self.timeline is not None
         if record.outcome is not None:
             self.end(now, None)
             return "ended"
         if self.timeline.at(now).status == "ended":
+            if self._hand_over("recovered", now):
+                return "followed"
             self.end(now, "recovered")
             return "recovered"
         return "resumed"
