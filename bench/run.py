@@ -14,7 +14,10 @@ simulator's devices as the subscribers, libmpv playing to its null output.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,18 +26,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, Result, machine  # noqa: E402
+from common import ROOT, Result, Row, machine  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 KEEP = "<!-- everything below this line is kept when the bench rewrites the file -->"
 COLUMNS = ["id", "what", "ambience", "baseline", "ratio", "goal", "verdict"]
+ALONGSIDE = "P10"
+"""Run in a process of its own alongside the others: its real-time replay of a clinic's first two hours
+(an hour of wall time) is an idle daemon waiting for bookings (~0.5 % of a core), so it costs the others
+nothing measurable and saves the bench its hour."""
 
 
 def plan(quick: bool) -> dict[str, object]:
     import bookings
     import cli
+    import clinic
     import fades
     import failover
     import idle
@@ -55,6 +63,7 @@ def plan(quick: bool) -> dict[str, object]:
             "P7": lambda f: fades.p7(f, profiles=("zigbee2mqtt IKEA LED1545G12", "tasmota CT bulb"), growth=(30,)),
             "P8": lambda f: radio.p8(f, growth=()),
             "P9": lambda f: phone.p9(f, changes=30, loads=3),
+            "P10": lambda f: clinic.p10(f, runs=1, window=4),
             "P11": lambda f: failover.p11(f, runs=3),
             "P12": lambda f: cli.p12(f, runs=5),
             "P13": lambda f: library.p13(f, preview=10),
@@ -69,6 +78,7 @@ def plan(quick: bool) -> dict[str, object]:
         "P7": lambda f: fades.p7(f),
         "P8": lambda f: radio.p8(f),
         "P9": lambda f: phone.p9(f),
+        "P10": lambda f: clinic.p10(f),
         "P11": lambda f: failover.p11(f),
         "P12": lambda f: cli.p12(f),
         "P13": lambda f: library.p13(f),
@@ -113,11 +123,39 @@ def write_results(results: dict[str, Result], info: dict[str, str], took: float,
     RESULTS.write_text("\n".join(lines) + "\n" + KEEP + (kept or "\n"))
 
 
+def dump(result: Result, path: Path) -> None:
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(dataclasses.asdict(result)))
+    part.replace(path)  # whole or not there: a run waiting with --take never reads half of it
+
+
+def load(path: Path) -> Result:
+    data = json.loads(path.read_text())
+    return Result(
+        rows=[Row(**row) for row in data["rows"]],
+        growth=[(title, header, rows) for title, header, rows in data["growth"]],
+        notes=data["notes"],
+    )
+
+
+def start_alongside(name: str, quick: bool, folder: Path, console: Console) -> tuple[subprocess.Popen, Path, Path]:
+    out, log = folder / f"{name}.json", folder / f"{name}.log"
+    argv = [sys.executable, str(Path(__file__)), "--only", name, "--no-write", "--dump", str(out)]
+    child = subprocess.Popen(argv + (["--quick"] if quick else []), stdout=log.open("w"), stderr=subprocess.STDOUT)
+    console.print(f"[bold]{name}[/] runs alongside the others (pid {child.pid}, log {log})")
+    return child, out, log
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, shorter sessions")
     parser.add_argument("--only", help="comma-separated ids, e.g. P1,P3")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/RESULTS.md")
+    parser.add_argument("--dump", type=Path, help="write the (one) benchmark's result to FILE as JSON")
+    parser.add_argument(
+        "--take", metavar="ID=FILE",
+        help=f"use the result another run is writing with --dump (e.g. {ALONGSIDE} started earlier): wait for FILE",
+    )  # fmt: skip
     args = parser.parse_args()
     # a SIGTERM (timeout, CI) unwinds like Ctrl-C, so every broker, daemon and simulator is stopped
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -131,13 +169,52 @@ def main() -> int:
     info = machine()
     results: dict[str, Result] = {}
     started = time.monotonic()
-    for name in wanted:
-        console.print(f"[bold]{name}[/] …")
-        t0 = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix=f"ambience-bench-{name}-") as folder:
-            results[name] = steps[name](Path(folder))  # type: ignore[operator]
-        console.print(f"  done in {time.monotonic() - t0:.0f} s")
+    scratch = Path(tempfile.mkdtemp(prefix="ambience-bench-"))
+    aside = None
+    taken: tuple[str, Path] | None = None
+    if args.take:
+        name, _, file = args.take.partition("=")
+        taken = (name.strip().upper(), Path(file))
+    elif ALONGSIDE in wanted and len(wanted) > 1:
+        aside = start_alongside(ALONGSIDE, args.quick, scratch, console)
+    try:
+        for name in wanted:
+            if (aside is not None and name == ALONGSIDE) or (taken is not None and name == taken[0]):
+                continue
+            console.print(f"[bold]{name}[/] …")
+            t0 = time.monotonic()
+            with tempfile.TemporaryDirectory(prefix=f"ambience-bench-{name}-") as folder:
+                results[name] = steps[name](Path(folder))  # type: ignore[operator]
+            console.print(f"  done in {time.monotonic() - t0:.0f} s")
+        if aside is not None:
+            child, out, log = aside
+            console.print(f"[bold]{ALONGSIDE}[/] … waiting for it (log {log})")
+            if child.wait() != 0 and not out.exists():
+                console.print(f"[red]{ALONGSIDE} failed:[/]\n{log.read_text()[-3000:]}")
+                return 2
+            results[ALONGSIDE] = load(out)
+            results[ALONGSIDE].notes.append(
+                f"{ALONGSIDE} ran in a process of its own alongside the other figures (an idle daemon waiting for "
+                "its bookings most of the time)."
+            )
+        if taken is not None:
+            name, file = taken
+            console.print(f"[bold]{name}[/] … waiting for {file}")
+            while not file.exists():
+                time.sleep(5)
+            results[name] = load(file)
+            results[name].notes.append(
+                f"{name} ran in a process of its own started before the other figures (`--dump`), its "
+                "real-time replay alongside them and the test suite (an idle daemon waiting for its bookings)."
+            )
+        results = {name: results[name] for name in wanted if name in results}
+    finally:
+        if aside is not None and aside[0].poll() is None:
+            aside[0].terminate()
+            aside[0].wait(30)
     took = time.monotonic() - started
+    if args.dump:
+        dump(next(iter(results.values())), args.dump)
 
     table = Table(title="ambience benchmarks", show_lines=False)
     for column in COLUMNS:

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
+from soak_clinic import clinic_faults  # noqa: E402
 from soak_failover import failover_kills  # noqa: E402
 from soak_heaters import heater_kills  # noqa: E402
 from soak_snapcast import snapcast_restart  # noqa: E402
@@ -35,6 +36,7 @@ NAMES = {
     "heaters": "heaters off when ambience dies",
     "failover": "failover: leader SIGKILLs",
     "snapcast": "snapserver restarted",
+    "clinic": "clinic day under faults",
 }
 
 
@@ -60,6 +62,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--snapcast-restarts", type=int, default=5, metavar="N", help="snapserver restarts (default %(default)s)"
     )
+    parser.add_argument(
+        "--clinic-minutes", type=float, default=30.0, metavar="M",
+        help="minutes of the clinic day in real time, with 3 broker restarts and 2 daemon SIGKILLs (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument("--no-write", action="store_true", help="do not update the soak's table in bench/RESULTS.md")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -84,6 +91,8 @@ def run(name: str, args: argparse.Namespace, progress) -> Result:
         return failover_kills(args.failovers, seed=args.seed, progress=progress)
     if name == "snapcast":
         return snapcast_restart(args.snapcast_restarts, seed=args.seed, progress=progress)
+    if name == "clinic":
+        return clinic_faults(1, seed=args.seed, minutes=args.clinic_minutes, progress=progress)
     return malformed_files(args.files, seed=args.seed, progress=progress)
 
 
@@ -97,6 +106,48 @@ def table(results: list[Result], total: float) -> Table:
         notes = [f"{label}: {n} / {m}" for label, n, m in r.checks] + r.notes + [f"{r.seconds:.0f} s"]
         out.add_row(r.name, f"[{colour}]{r.held} / {r.tried}[/{colour}]", escape("\n".join(notes)))
     return out
+
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+BEGIN, END = "<!-- soak: rows written by ./run soak, one per fault, each from its latest run -->", "<!-- soak end -->"
+
+
+def write_results(results: list[Result], argv: list[str] | None) -> None:
+    """Each fault's row of the soak table in bench/RESULTS.md, replaced by this run's; the other rows stay.
+
+    The table sits in the part of RESULTS.md the bench keeps when it rewrites its figures."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    rows: dict[str, str] = {}
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        section, tail = rest.split(END, 1)
+        for line in section.splitlines():
+            if line.startswith("| ") and not line.startswith("| fault |"):
+                rows[line.split(" | ", 1)[0][2:]] = line
+    else:
+        keep = "<!-- everything below this line is kept when the bench rewrites the file -->"
+        head, tail = (text.split(keep, 1)[0] + keep + "\n\n", text.split(keep, 1)[1]) if keep in text else (text, "")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    command = "./run soak" + (" " + " ".join(argv) if argv else "")
+    for r in results:
+        checks = "; ".join([f"{label}: {n} / {m}" for label, n, m in r.checks] + r.notes)
+        verdict = "held" if r.ok else "NOT HELD"
+        cells = [r.name, f"{r.held} / {r.tried}", verdict, checks, f"{r.seconds:.0f} s", f"{when}, `{command}`"]
+        rows[r.name] = "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+    order = list(NAMES.values())
+    ordered = sorted(rows, key=lambda name: order.index(name) if name in order else len(order))
+    section = "\n".join(
+        [
+            "",
+            "## The fault soak (`./run soak`, docs/soak.md)",
+            "",
+            "| fault | held / tried | verdict | checks and notes | took | run |",
+            "|---|---|---|---|---|---|",
+            *[rows[name] for name in ordered],
+            "",
+        ]
+    )
+    RESULTS.write_text(head + BEGIN + section + END + tail)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             out.print(f"[red]{escape(r.name)}:[/red] {escape(failure)}", highlight=False)
         if len(r.failures) > 20:
             out.print(f"[red]{escape(r.name)}:[/red] … and {len(r.failures) - 20} more", highlight=False)
+    if not args.no_write:
+        write_results(results, sys.argv[1:] if argv is None else argv)
     return 0 if all(r.ok for r in results) else 1
 
 
