@@ -1,7 +1,7 @@
 """Endings under faults (issue 20): every scenario of the after-state issue (issue 12,
 tests/test_endings.py) at random moments, 20 tries each — the after state must land every time.
 
-    ./run soak --only endings           # 7 scenarios x 20 (about 10 minutes)
+    ./run soak --only endings           # 7 scenarios x 20 (about 5 minutes)
     endings(2)                          # a quick run: one round of 2 rooms per scenario
 
 The rig is tests/test_endings.py's (ambience/testing/endings.py): a real mosquitto, the simulator
@@ -42,7 +42,7 @@ from soaklib import Progress, Result, quiet
 from ambience.testing import Mosquitto, MqttProbe
 from ambience.testing.endings import FAKETIME, Rig, device_id, eventually, faketime_env, fill, make_rig
 
-ROOMS = 5
+ROOMS = 10
 """Rooms per rig: tries run this many at once."""
 SHORT = 4.0
 SPREAD = 1.5
