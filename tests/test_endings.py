@@ -15,75 +15,18 @@ import socket
 import sqlite3
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from ambience import testing
-from ambience.simulator import Simulator
+from ambience.testing import endings
 from ambience.testing.process import DaemonProcess
 
 REPEAT = range(int(os.environ.get("AMBIENCE_REPEAT", "1")))
 
-PRESETS = {
-    "tiny": testing.TINY,
-    "long": """
-name: Long session
-duration: 60s
-climate: {target: 25}
-lights: {brightness: 20, color_temp: 2500, transition: 0s}
-after: restore
-""",
-}
-
-
-class Rig:
-    def __init__(self, broker, sim: Simulator, daemon: DaemonProcess, root: Path):
-        self.broker, self.sim, self.daemon, self.root = broker, sim, daemon, root
-
-    def start_daemon(self) -> None:
-        self.daemon.start()
-        eventually(lambda: all(d["reported"] for d in self.daemon.room("studio")["devices"]), 10)
-
-    def session(self, preset: str = "tiny") -> None:
-        self.daemon.api("POST", "/api/rooms/studio/start", {"preset": preset})
-        self.sim.wait_for("studio", "trv", lambda s: s["target"] == 25, timeout=5)
-        self.sim.wait_for("studio", "lamp", lambda s: abs(s["brightness"] - 20) < 2, timeout=5)
-
-    def mute_valve(self, mute: bool = True) -> None:
-        if mute:
-            self.sim.set_faults("studio", "trv", mute=True)
-        else:
-            self.sim.set_faults("studio", "trv")
-
-    def wait_idle(self, timeout: float = 15.0) -> None:
-        eventually(lambda: self.daemon.room("studio")["state"] == "idle", timeout)
-
-    def assert_restored(self, timeout: float = 8.0) -> None:
-        self.sim.wait_for("studio", "trv", lambda s: s["target"] == 19, timeout=timeout)
-        self.sim.wait_for("studio", "lamp", lambda s: s["on"] and abs(s["brightness"] - 80) < 2, timeout=timeout)
-        self.sim.wait_for("studio", "ceiling", lambda s: not s["on"], timeout=timeout)
-
-    def outcomes(self) -> list[str]:
-        return [h["outcome"] for h in self.daemon.api("GET", "/api/history?room=studio")]
-
-
-def eventually(predicate, timeout: float = 10.0):
-    """Asked again on any error: the daemon restarting, a race with a write."""
-    return testing.eventually(predicate, timeout, ignoring=(Exception,))
-
-
-def make_rig(broker, root: Path, env: dict[str, str] | None = None, state_dir: Path | None = None):
-    clinic = testing.write_clinic(
-        root, mqtt=broker.url, base_topic="amb", presets=PRESETS, builtin=False, music=["music"],
-        reconcile={"ack_timeout": "0.3s", "max_tries": 3, "slow_retry": "2s",
-                   "thermostat_ack_timeout": "0.3s", "thermostat_max_tries": 3},
-    )  # fmt: skip
-    sim = Simulator(clinic.config, tick=0.2, initial=testing.FOUND).start()
-    env = dict(env or {})
-    if state_dir is not None:
-        env["AMBIENCE_STATE_DIR"] = str(state_dir)
-    return Rig(broker, sim, DaemonProcess(clinic.file, state_dir or clinic.state_dir, env=env), root)
+# the rig (a room, its simulated devices and ``ambience serve``) is shared with the endings soak
+# (bench/soak_endings.py): ambience/testing/endings.py
+PRESETS = endings.PRESETS
+Rig, eventually, make_rig, fill = endings.Rig, endings.eventually, endings.make_rig, endings.fill
 
 
 @pytest.fixture
@@ -221,22 +164,6 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def fill(folder: Path) -> Path:
-    """Fill the file system of ``folder`` to the last byte."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (65536, 4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return filler
-
-
 @pytest.mark.sqlite_store
 @pytest.mark.parametrize("run", REPEAT)
 def test_a_full_disk_at_the_end_does_not_stop_the_after_state_and_start_changes_nothing(
@@ -300,17 +227,7 @@ def test_a_valve_set_above_the_limits_at_the_device_is_corrected_and_a_lamp_swit
 
 # ---- clock steps ---------------------------------------------------------------------------------
 
-FAKETIME = next(
-    (
-        p
-        for p in (
-            "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
-            "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
-        )
-        if os.path.exists(p)
-    ),
-    None,
-)
+FAKETIME = endings.FAKETIME
 
 
 @pytest.fixture
@@ -319,13 +236,7 @@ def faked(broker, tmp_path):
         pytest.skip("libfaketime is not installed (apt-get install faketime)")
     offset = tmp_path / "faketime"
     offset.write_text("+0\n")
-    env = {
-        "LD_PRELOAD": FAKETIME,
-        "FAKETIME_TIMESTAMP_FILE": str(offset),
-        "FAKETIME_CACHE_DURATION": "1",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # a real step moves the wall clock only
-    }
-    rig = make_rig(broker, tmp_path, env=env)
+    rig = make_rig(broker, tmp_path, env=endings.faketime_env(offset))
     try:
         yield rig, offset
     finally:

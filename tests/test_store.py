@@ -4,6 +4,7 @@ write — each on a SQLite file and on a real PostgreSQL (the ``store_url`` fixt
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,30 @@ def test_a_locked_database_is_a_store_error_and_nothing_is_written(tmp_path, mon
         other.execute("ROLLBACK")
         other.close()
     assert [r.id for r in store.sessions()] == ["s1"] and store.owed() == [] and store.history() == []
+
+
+@pytest.mark.sqlite_store
+def test_a_locked_database_is_not_waited_for_again_by_every_write_at_once(tmp_path, monkeypatch):
+    # each write waits BUSY_TIMEOUT_MS on the daemon's loop: ten rooms retrying would hold it all the time
+    monkeypatch.setattr("ambience.infra.store.BUSY_TIMEOUT_MS", 300)
+    monkeypatch.setattr("ambience.infra.store.LOCKED_RETRY", 0.8)
+    store = Store(tmp_path / "a.db")
+    other = sqlite3.connect(str(tmp_path / "a.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="is locked by another program"):
+            store.start_session(record("studio", "s1"))
+        began = time.monotonic()
+        for room in ("garden", "suite", "attic"):
+            with pytest.raises(StoreError, match="is locked by another program"):
+                store.start_session(record(room, f"s-{room}"))
+        assert time.monotonic() - began < 0.2  # none of them waited for the lock again
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    time.sleep(0.8)
+    store.start_session(record("studio", "s1"))  # the lock gone and the pause over: written
+    assert [r.id for r in store.sessions()] == ["s1"]
 
 
 def test_a_replacing_start_records_the_replaced_session_in_the_same_transaction(store_url):
