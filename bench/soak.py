@@ -23,9 +23,11 @@ from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 from soak_clinic import clinic_faults  # noqa: E402
+from soak_endings import endings  # noqa: E402
 from soak_failover import failover_kills  # noqa: E402
 from soak_heaters import heater_kills  # noqa: E402
 from soak_snapcast import snapcast_restart  # noqa: E402
+from soak_valves import valve_sessions  # noqa: E402
 from soaklib import DEFAULTS, Result, broker_kills, daemon_kills, fuzzed_commands, malformed_files  # noqa: E402
 
 NAMES = {
@@ -36,6 +38,8 @@ NAMES = {
     "heaters": "heaters off when ambience dies",
     "failover": "failover: leader SIGKILLs",
     "snapcast": "snapserver restarted",
+    "valves": "valves through broker restarts",
+    "endings": "endings under faults",
     "clinic": "clinic day under faults",
 }
 
@@ -61,6 +65,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--failovers", type=int, default=20, metavar="N", help="leader SIGKILLs (default %(default)s)")
     parser.add_argument(
         "--snapcast-restarts", type=int, default=5, metavar="N", help="snapserver restarts (default %(default)s)"
+    )
+    parser.add_argument(
+        "--valve-sessions", type=int, default=20, metavar="N", help="valve sessions (default %(default)s)"
+    )
+    parser.add_argument(
+        "--endings", type=int, default=20, metavar="N", help="tries of each after-state scenario (default %(default)s)"
     )
     parser.add_argument(
         "--clinic-minutes", type=float, default=30.0, metavar="M",
@@ -91,6 +101,10 @@ def run(name: str, args: argparse.Namespace, progress) -> Result:
         return failover_kills(args.failovers, seed=args.seed, progress=progress)
     if name == "snapcast":
         return snapcast_restart(args.snapcast_restarts, seed=args.seed, progress=progress)
+    if name == "valves":
+        return valve_sessions(args.valve_sessions, seed=args.seed, progress=progress)
+    if name == "endings":
+        return endings(args.endings, seed=args.seed, progress=progress)
     if name == "clinic":
         return clinic_faults(1, seed=args.seed, minutes=args.clinic_minutes, progress=progress)
     return malformed_files(args.files, seed=args.seed, progress=progress)
