@@ -148,7 +148,10 @@ class MqttControl:
             self._schedule()
 
     def _on_connect(self) -> None:
-        self.publish_all()
+        # Not before start(): the daemon connects before it takes its sessions back, and a room's retained
+        # state published then would say idle while a session is on (seen by the clinic-day soak).
+        if self._running:
+            self.publish_all()
 
     def _schedule(self) -> None:
         if self._timer is None and self._running:
