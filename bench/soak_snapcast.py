@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import statistics
 import tempfile
 import time
@@ -216,6 +217,13 @@ def snapcast_restart(n: int = 5, *, seed: int = 20, progress: Progress = quiet) 
                             f"snapcast restart {i + 1}/{n}: back {back if back is not None else float('nan'):.2f} s, "
                             f"fade end {1000 * (off if off is not None else float('nan')):+.0f} ms "
                             f"{problems or 'held'}"
+                        )
+                    dropped = [float(x) for x in re.findall(r"dropped ([0-9.]+) s of music", daemon.log.read_text(errors="replace"))]  # fmt: skip
+                    if dropped:
+                        result.details.append(
+                            f"at each loss of the server ambience threw away what mpv had written that it had not read "
+                            f"(a restarted server would play it first): {min(dropped):.2f}..{max(dropped):.2f} s "
+                            f"({len(dropped)} times)"
                         )
                 finally:
                     daemon.stop()

@@ -21,7 +21,8 @@ One snapserver serves any number of rooms: one pipe source per room (``pipe://<p
   :data:`POLL` seconds. A server that cannot be reached: the room's music status says so in words, mpv
   plays nothing (it is never left writing into a fifo nobody reads, nor into a file where the fifo should
   be), and the control tries again every ``retry_after`` seconds; once it answers, the music is picked up
-  where the session is.
+  where the session is. What mpv wrote that the lost server did not read is thrown away first
+  (:meth:`PipedMpv.drop`): a restarted server opens the same fifo at once and would play it first.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ import contextlib
 import json
 import logging
 import os
+import select
 import stat
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -57,6 +60,7 @@ PCM: dict[str, Any] = {
     "audio_channels": "stereo",
 }
 """mpv writes what a ``sampleformat=48000:16:2`` pipe source reads: raw s16 stereo at 48 kHz."""
+BYTES_PER_SECOND = 48000 * 2 * 2
 START = 0.03
 """Seconds from mpv's load to the first sample snapserver reads, beyond the stream's buffer: measured here
 (tests/test_snapcast.py), it centres the fade-out's end at the client on the session end; the end wanders
@@ -65,6 +69,8 @@ POLL = 5.0
 """Seconds between looks at the server's clients when no notification comes."""
 TIMEOUT = 5.0
 """Seconds a JSON-RPC call (or connecting) may take before the server counts as unreachable."""
+DRAIN_FOR = 2.0
+"""Seconds at most that :class:`Drain` reads on once mpv has stopped: longer than one ao_pcm write (1.37 s)."""
 
 
 def unreachable(config: Snapcast, why: object) -> MusicProblem:
@@ -238,6 +244,56 @@ class SnapcastControl:
             self.on_ready()
 
 
+class Drain:
+    """Reads a fifo on a thread of its own from now on, throwing the PCM away, until :meth:`finish`: then on
+    until no writer has it open (mpv closed its output) or nothing came for ``quiet`` seconds, and at most
+    :data:`DRAIN_FOR` seconds after that. Does nothing when the fifo cannot be opened."""
+
+    def __init__(self, pipe: str, *, name: str = "drain", quiet: float = 0.1):
+        self.quiet = quiet
+        self.dropped = 0
+        self.released = False
+        self._stop = threading.Event()
+        self._until = float("inf")
+        try:
+            self._fd: int | None = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            self._fd = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        fd = self._fd
+        if fd is None:
+            return
+        last = time.monotonic()
+        try:
+            while (now := time.monotonic()) < self._until:
+                readable, _, _ = select.select([fd], [], [], 0.01)
+                try:
+                    chunk = os.read(fd, 1 << 16) if readable else None
+                except BlockingIOError:
+                    chunk = None
+                if chunk:
+                    self.dropped, self.released, last = self.dropped + len(chunk), False, now
+                    continue
+                self.released = chunk == b""  # no writer
+                if self._stop.is_set() and (self.released or now - last >= self.quiet):
+                    break
+                if self.released:
+                    time.sleep(0.01)  # a fifo without a writer is always readable
+        finally:
+            os.close(fd)
+
+    def finish(self) -> tuple[int, bool]:
+        """Stop once the fifo is empty; the bytes thrown away, and whether the writer had let go. Idempotent."""
+        if not self._stop.is_set():
+            self._until = time.monotonic() + DRAIN_FOR
+            self._stop.set()
+        self._thread.join(DRAIN_FOR + 1)
+        return self.dropped, self.released
+
+
 class PipedMpv(MpvPlayer):
     """mpv writing into a fifo. Its ``playback-time`` moves in steps of ao_pcm's writes (64 Ki frames,
     1.37 s, measured), too coarse to tell whether the music is at its place (``keeping``: 1.5 s); the pipe
@@ -290,6 +346,37 @@ class PipedMpv(MpvPlayer):
                 raise
             return True
         return last and self._decoded_all()
+
+    async def drop(self) -> None:
+        """Stop, and throw away what mpv wrote that the stream's reader has not read: for a server that went
+        away. Its next one (a restart takes milliseconds) opens the same fifo before ambience hears of the
+        loss, and mpv's write in progress (ao_pcm writes up to 1.37 s at a time; mpv's core, and so its stop
+        and the next load, wait for it) goes on into it, old music that was played first: the music came
+        back up to 1.7 s behind the session, and its fade-out ended that late (the Snapcast soak). The fifo
+        is read from now on (mpv's write ends at once, into nothing) until mpv has stopped; a load after it
+        starts from an empty fifo, where the session is then. Never raises."""
+        if self._closed or self._mpv is None or (self._plan is None and self._seen.get("idle-active", True)):
+            return
+        pipe = str(self._options.get("ao_pcm_file") or "")
+        drainer = Drain(pipe, name=f"drain-{self.name}") if is_fifo(pipe) else None
+        try:
+            await self._call(self._drop, drainer)
+        except Exception as exc:
+            log.warning("%s: %s", self.name, exc, exc_info=True)
+        finally:
+            if drainer is not None:  # done already, unless mpv's worker failed before it got to it
+                await asyncio.to_thread(drainer.finish)
+
+    def _drop(self, drainer: Drain | None) -> None:
+        """On mpv's worker: a load queued after it runs once the fifo is read empty."""
+        try:
+            self._stop()
+            self._get("idle-active")  # waits for mpv's core, which waits for the output's last write
+        finally:
+            if drainer is not None:
+                dropped, released = drainer.finish()
+                log.info("%s: dropped %.2f s of music the Snapcast server had not read (mpv %s)", self.name,
+                         dropped / BYTES_PER_SECOND, "let go of the fifo" if released else "holds the fifo")  # fmt: skip
 
     def _written(self) -> float:
         return self._at + (0.0 if self._since is None else self.clock() - self._since)
@@ -371,7 +458,10 @@ class SnapcastPlayer:
     async def _apply(self) -> None:
         music, fitted, at = self._wanted
         self._pipe_missing = music is not None and self.control.ready and not is_fifo(self.config.pipe)
-        if not self.control.ready or self._pipe_missing:  # never write where nobody reads
+        if not self.control.ready:  # the server went: what it did not read is not for the next one
+            await self.mpv.drop()
+            return
+        if self._pipe_missing:  # never write where nobody reads
             music, fitted = None, None
         await self.mpv.follow(music, fitted, at)
 
