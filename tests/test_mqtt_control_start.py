@@ -1,5 +1,5 @@
-"""The room states are not published on connecting before the daemon has its sessions back (issue 20: the
-clinic-day soak saw a restarted daemon publish ``idle`` for rooms whose sessions it then resumed)."""
+"""The room states are not published (on connecting, or as devices report) before the daemon has its sessions
+back (issue 20: the clinic-day soak saw a restarted daemon publish ``idle`` for rooms it then resumed)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,10 @@ class Connection:
 
 class Controller:
     rooms = {"studio": None}
+    listeners: list = []
 
     def subscribe(self, listener) -> None:
-        pass
+        self.listeners.append(listener)
 
     def status(self, room_id):
         return [{"room": room_id, "state": "running"}]
@@ -42,9 +43,12 @@ class Controller:
 def test_a_connect_before_start_publishes_no_room_state_and_start_does():
     connection = Connection()
     config = SimpleNamespace(mqtt=SimpleNamespace(base_topic="amb", response_prefix="amb/replies"))
-    control = MqttControl(connection, Controller(), config)  # type: ignore[arg-type]
+    controller = Controller()
+    control = MqttControl(connection, controller, config)  # type: ignore[arg-type]
     for callback in connection.connects:
         callback()  # the daemon's first connect: its sessions are not back yet
+    for listener in controller.listeners:
+        listener("studio")  # its devices' first reports, before the sessions are back
     assert connection.published == []
 
     async def running() -> list[list[str]]:
@@ -55,6 +59,10 @@ def test_a_connect_before_start_publishes_no_room_state_and_start_does():
             callback()  # a reconnect once running: the broker may have lost the retained states
         seen.append([topic for topic, _ in connection.published])
         await control.stop()
+        connection.published.clear()
+        for listener in controller.listeners:
+            listener("studio")  # the after state at shutdown, once stopped: still said
+        seen.append([topic for topic, _ in connection.published])
         return seen
 
-    assert asyncio.run(running()) == [["amb/studio/state"], ["amb/studio/state"]]
+    assert asyncio.run(running()) == [["amb/studio/state"]] * 3

@@ -70,6 +70,10 @@ class MqttControl:
         self._refused = 0
         self._refusal_logged = -REFUSAL_LOG_S
         self._running = False
+        self._started = False
+        """start() was called: before it the daemon has not taken its sessions back, and a room's state
+        published then (on connecting, or as its devices first report) would say idle while a session is on.
+        After stop() the changes still go out: the rooms' after states at shutdown end as idle."""
         self._withdrawn = False
         """The room states were cleared (a home visit left): nothing is published again."""
         self._timer: asyncio.TimerHandle | None = None
@@ -83,7 +87,7 @@ class MqttControl:
     # ---- lifetime -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._running = True
+        self._running = self._started = True
         self.publish_all()
 
     async def stop(self) -> None:
@@ -144,13 +148,13 @@ class MqttControl:
             self._schedule()
 
     def _on_change(self, room_id: str) -> None:
+        if not self._started:  # seen by the clinic-day soak: a restarted daemon said idle for ~2 s
+            return
         if self.publish_state(room_id):
             self._schedule()
 
     def _on_connect(self) -> None:
-        # Not before start(): the daemon connects before it takes its sessions back, and a room's retained
-        # state published then would say idle while a session is on (seen by the clinic-day soak).
-        if self._running:
+        if self._running:  # not before start(): the daemon connects before it takes its sessions back
             self.publish_all()
 
     def _schedule(self) -> None:
