@@ -220,7 +220,12 @@ def test_play_refuses_fades_longer_than_the_session(capsys, spa):
 @needs_mpv
 def test_ctrl_c_fades_and_stops_cleanly(room, spa):
     script = room / "ambience_cli.py"
-    script.write_text(REGISTER + "\nimport sys\nsys.exit(cli.main(sys.argv[1:]))\n")
+    # Ctrl-C as in a terminal: a test run started in the background (a script's `&`, CI) passes SIGINT on
+    # ignored, and Python then leaves it ignored, so the play would never hear it
+    script.write_text(
+        REGISTER + "\nimport signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(
         [
