@@ -322,6 +322,24 @@ def served_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
         yield server, url
 
 
+def test_a_fingerprint_is_printed_as_it_is_never_as_emoji(tmp_path: Path):
+    """Found by CI: rich read ``:AB:`` in a SHA-256 fingerprint as the emoji code for 🆎 (one run in a few)."""
+    import argparse
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    config = write_clinic(tmp_path, TWO_ROOMS).config
+    out = io.StringIO()
+    ctx = cli.Context(argparse.Namespace(), cli._console(out), cli._console(io.StringIO()), (config, None))
+    fingerprint = "AB:CD:12:" + ":".join(["0F"] * 29)
+    answer = {
+        "expires_at": (datetime.now(UTC) + timedelta(minutes=10)).isoformat(), "valid_for_s": 600,
+        "shown": "ABCD-EFGH", "fingerprint": fingerprint,
+    }  # fmt: skip
+    pair_cmds.show_pairing(ctx, answer, "https://127.0.0.1:8443/pair#ABCDEFGH", tmp_path / "pair.png", None)
+    assert f"  {fingerprint}\n" in out.getvalue()
+
+
 def test_the_daemon_serves_https_and_the_cli_trusts_its_own_certificate(served_tls, capsys):
     server, url = served_tls
     cert = server.config.state_dir / "tls" / "cert.pem"

@@ -52,7 +52,7 @@ Command = Callable[[argparse.Namespace, Context], int]
 
 def _console(stream) -> Console:
     width = None if stream.isatty() else max(100, shutil.get_terminal_size((120, 24)).columns)
-    return Console(file=stream, width=width, highlight=False, soft_wrap=True)
+    return Console(file=stream, width=width, highlight=False, soft_wrap=True, emoji=False)  # ":AB:" is hex, not 🆎
 
 
 def print_error(console: Console, text: str) -> None:
