@@ -4,6 +4,7 @@ tests/test_booking_rules.py)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -253,6 +254,35 @@ def test_bookings_survive_a_restart(broker, tmp_path):
     again = run_daemon(config, listed)
     assert [b.id for b in again] == [m.id for m in made]
     assert [b.start for b in again] == [m.start for m in made]
+
+
+@pytest.mark.unit
+def test_a_booking_due_as_the_service_stops_is_kept_for_the_next_start(tmp_path):
+    """APScheduler queues its shutdown behind the wakeups already queued, and those took a job that had come due
+    out of the store and handed it to an executor the shutdown then cancelled: the booking was lost."""
+    config = make_config(tmp_path, bookings={"timezone": "Europe/London", "lead": "0m"})
+    daemon = Daemon(config, players=False)
+
+    async def due_as_it_stops():
+        daemon.bookings.start()
+        booking = daemon.bookings.book("studio", "hour", datetime.now(UTC) + timedelta(seconds=0.5))
+        time.sleep(0.7)  # due now; the loop has not looked at the jobs yet
+        daemon.bookings.stop()
+        await asyncio.sleep(0.1)  # the queued wakeups and the shutdown run
+        return booking
+
+    booking = asyncio.run(due_as_it_stops())
+    daemon.store.close()
+    os.close(daemon._lock)
+    again = Daemon(config, players=False)
+
+    async def next_start():
+        again.bookings.start()
+        await eventually_async(lambda: again.controller.rooms["studio"].session_booking is not None, timeout=5)
+        again.bookings.stop()
+
+    asyncio.run(next_start())  # it fires then, late: its session runs
+    assert again.controller.rooms["studio"].session_booking["id"] == booking.id
 
 
 def test_book_and_cancel_through_the_dispatcher(broker, tmp_path):

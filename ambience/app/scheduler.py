@@ -134,7 +134,29 @@ class BookingService:
         from ambience.infra.jobstore import BatchingJobStore
 
         self._store = BatchingJobStore(engine=engine)
-        return AsyncIOScheduler(
+
+        class Scheduler(AsyncIOScheduler):
+            """APScheduler's, except that once :meth:`shutdown` is called no job is taken out of the store.
+
+            APScheduler 3.11 queues the shutdown on the loop behind the wakeups already queued (start() and every
+            add_job queue one), and those still look at the jobs: one due then was taken out of the store, handed
+            to the executor and cancelled by the shutdown that followed — a booking lost. Left in the store, it
+            fires when the service starts again (``misfire_grace_time`` None)."""
+
+            closing = False
+
+            def start(self, paused: bool = False) -> None:
+                self.closing = False
+                super().start(paused)
+
+            def shutdown(self, wait: bool = True) -> None:
+                self.closing = True
+                super().shutdown(wait)
+
+            def _process_jobs(self):
+                return None if self.closing else super()._process_jobs()
+
+        return Scheduler(
             jobstores={"default": self._store},
             timezone=self.tz,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
