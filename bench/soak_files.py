@@ -286,10 +286,10 @@ def missing(rng: random.Random, data: Any, text: str) -> Mutant | None:
             choices.append((("music", "playlist"), None))
     for path, value in walk(data):
         if _device_path(path) == path and isinstance(value, dict):
-            choices.append((path + ("device",), None))
-            choices.append((path + ("bridge",), "bridge"))
-            if value.get("bridge") == "esphome":
-                choices.append((path + ("object_id",), None))
+            # what names the device differs by bridge (device, entity_id, object_id): only the keys it has
+            choices += [(path + (key,), None) for key in ("device", "entity_id", "object_id") if key in value]
+            if "bridge" in value:
+                choices.append((path + ("bridge",), "bridge"))
     for i, _ in enumerate((data.get("bookings") or {}).get("recurring") or []):
         choices += [(("bookings", "recurring", i, k), None) for k in ("room", "preset", "weekday", "at")]
     path, text_has = rng.choice(choices)

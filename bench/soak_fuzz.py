@@ -98,7 +98,7 @@ DEFECTS: dict[str, list[Any]] = {
     "at": ["yesterday", "", 5, [], {"d": 1}, True, None, "2026-13-45 10:00", "x" * 65, "10:00", "tomorrow 10am",
            "next week", "2026-02-30 10:00"],
 }  # fmt: skip
-UNKNOWN_KEYS = ["durration", "colour", "force", "room_id", "options", "prest", "by_", "lenght", "Preset", "", " ", "ä"]
+UNKNOWN_KEYS = ["durration", "colour", "forced", "room_id", "options", "prest", "by_", "lenght", "Preset", "", " ", "ä"]
 UNKNOWN_ROOMS = ["attic", "Studio", "studio ", "STUDIO", "room1", "ström", "房间", "a" * 40, "studio-2", " ", "gardens"]
 UNKNOWN_ACTIONS = ["explode", "START", "Start", " stop", "stop ", "", 5, None, True, [], {"a": 1}, "pause;stop",
                    "stop\u0000", "status!", "book ", "reboot"]  # fmt: skip
@@ -327,10 +327,10 @@ class Generator:
             expect = ("refused", 409, "not paused")
         elif what == 5:  # overlaps a stored booking (the lead counts)
             action, room, fields = "book", IDLE, {"preset": "express-30", "at": world.future(9).replace(":00", ":10")}
-            expect = ("failed", 409, "booked then")
+            expect = ("refused", 409, "booked then")
         else:
             action, room, fields = "book", IDLE, {"preset": "express-30", "at": "2001-01-01 10:00"}
-            expect = ("failed", 409, "in the past")
+            expect = ("refused", 409, "in the past")
         code, status, text = expect
         return self._command(channel, action, room, fields, codes=(code if channel == "mqtt" else status,), text=text)
 
