@@ -629,3 +629,13 @@ def test_generic_light_template_with_transition_and_null_fields() -> None:
     assert strip.light.view(1.0).brightness == 30.0 and strip.light.view(2.0).color_temp == 2700
     strip.receive("s/cmd", b'{"on": false, "level": 0, "ct": null, "rgb": "null", "t": 0}', now=3.0)
     assert strip.snapshot(3.0)["on"] is False and strip.commands == 2
+
+
+def test_a_device_is_found_by_the_simulators_name_or_by_ambiences_device_id() -> None:
+    """The simulator names an ESPHome node as ESPHome does (``esp-climate``); ambience's status names the
+    node's thermostat ``esp-climate/thermostat``. Either finds it (the soak compares the two by id)."""
+    sim = Simulator(make_config("mqtt://127.0.0.1:1"))
+    assert sim.device("esp", "esp-climate/thermostat") == sim.device("esp", "esp-climate")
+    assert sim.device("esp", "esp-light/lamp")["bridge"] == "esphome"
+    with pytest.raises(KeyError, match="no simulated device esp/esp-climate/lamp"):
+        sim.device("esp", "esp-climate/lamp")

@@ -309,10 +309,15 @@ class Simulator:
         return lines
 
     def _key(self, room_id: str, device_id: str) -> Key:
+        """The device named as the simulator names it (as its bridge does), or by ambience's device id
+        (``garden-node/heater`` for the thermostat of ESPHome node ``garden-node``)."""
         key = (room_id, device_id)
-        if key not in self._devices:
+        if key in self._devices:
+            return key
+        found = [k for k, dev in self._devices.items() if k[0] == room_id and dev.config.id == device_id]
+        if len(found) != 1:
             raise KeyError(f"no simulated device {room_id}/{device_id}; known: {_known(self._devices)}")
-        return key
+        return found[0]
 
     def _call(self, fn: Callable[[float], None]) -> None:
         """Run ``fn(now)`` on the engine thread and wait for it (directly when not started)."""
