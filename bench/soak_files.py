@@ -94,12 +94,13 @@ WRONG_TYPE = {
     "path": [5, [1], {"a": 1}],
 }
 BAD_UNITS = {
-    "target": ["23 °C", "23C", "73F", "23 degrees"], "min_temperature": ["16 °C", "16C"],
-    "max_temperature": ["27C", "81 F"], "brightness": ["50%", "50 %", "half"], "max_brightness": ["80%"],
+    # a temperature may carry its unit ("23 °C", "73F": docs/presets.md), but only °C or °F
+    "target": ["23 K", "23 degrees", "23°", "warm"], "min_temperature": ["16 degrees", "16 K"],
+    "max_temperature": ["27 celsius", "81 Fahrenheit"], "brightness": ["50%", "50 %", "half"], "max_brightness": ["80%"],
     "color_temp": ["2700K", "2700 K", "warm white"], "volume": ["30%", "loud"], "max_volume": ["70%", "70 dB"],
-    "port": ["8765/tcp"], "duration": ["30 minutes", "30min", "1h30", "45 mins", "2 hours", "half an hour", "1:30",
-                                      "90sec", "3m30", "PT5M"],
-    "at": ["-5 minutes", "2 mins", "1h 30", "10 sec", "at once"],
+    "port": ["8765/tcp"], "duration": ["30 minutes", "30min", "45 mins", "2 hours", "half an hour", "1:30",
+                                      "90sec", "3m30", "PT5M"],  # "1h30" is a duration (docs/units.md)
+    "at": ["-5 minutes", "2 mins", "10 sec", "at once"],
 }  # fmt: skip
 UNKNOWN_KEYS = ["colour_temp", "brightnes", "temprature", "volum", "fadein", "transtion", "durration", "dimmer",
                 "hue", "speed", "notes", "Brightness", "roms", "brokr", "urll", "hostname", "max_temp", "lamps",
@@ -269,7 +270,9 @@ def bad_unit(rng: random.Random, data: Any, text: str) -> Mutant | None:
 
 
 def unknown_key(rng: random.Random, data: Any, text: str) -> Mutant | None:
-    mappings = [p for p, v in walk(data) if isinstance(v, dict) and p[-1:] not in (("rooms",), ("roles",))]
+    # rooms, roles and a preset's switches are keyed by names the user gives (a switch's role), not fixed keys
+    free = (("rooms",), ("roles",)) + ((("switches",),) if "duration" in data else ())
+    mappings = [p for p, v in walk(data) if isinstance(v, dict) and p[-1:] not in free]
     path = rng.choice(mappings)
     key = rng.choice(UNKNOWN_KEYS + (["id"] if not path and "duration" in data else []))
     data = copy.deepcopy(data)

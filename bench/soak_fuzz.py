@@ -95,8 +95,8 @@ DEFECTS: dict[str, list[Any]] = {
     "client": ["", "x" * 61, "y" * 3000, 5, 1.5, True, [], ["A. Smith"], {"label": "A. Smith"}],
     "replace": ["perhaps", 2, 0.5, [True], {"a": 1}, "maybe", -1, None],
     "by": NOT_A_NUMBER_OF_SECONDS + ["6h1s", "7h", "-7h", 21601, -21601, 1e300, -1e300, "-6h1s"],
-    "at": ["yesterday", "", 5, [], {"d": 1}, True, None, "2026-13-45 10:00", "x" * 65, "10:00", "tomorrow 10am",
-           "next week", "2026-02-30 10:00"],
+    "at": ["yesterday", "", 5, [], {"d": 1}, True, None, "2026-13-45 10:00", "x" * 65, "25:00", "13pm",
+           "next week", "2026-02-30 10:00", "mon 9:61"],  # "10:00", "tomorrow 10am" are times (docs/bookings.md)
 }  # fmt: skip
 UNKNOWN_KEYS = ["durration", "colour", "forced", "room_id", "options", "prest", "by_", "lenght", "Preset", "", " ", "ä"]
 UNKNOWN_ROOMS = ["attic", "Studio", "studio ", "STUDIO", "room1", "ström", "房间", "a" * 40, "studio-2", " ", "gardens"]
@@ -376,8 +376,10 @@ class Generator:
     def _clients(self, channel: str) -> Case:
         if self.rng.random() < 0.25:
             label = self.rng.choice(["Nobody", "a. smith", "A. Smith ", "x" * 61, "ström"])
-            return Case("", "http", method="DELETE", path=f"/api/clients/{quote(label, safe='')}", codes=(404,),
-                        text="unknown client")  # fmt: skip
+            path = f"/api/clients/{quote(label, safe='')}"
+            if len(label) > 60:  # never a label: refused as one, naming the field and the limit
+                return Case("", "http", method="DELETE", path=path, codes=(422,), field="label")
+            return Case("", "http", method="DELETE", path=path, codes=(404,), text="unknown client")
         body: dict[str, Any] = {"label": "B. Jones", "comfort": {"temperature_offset": 1.5, "no_music": True}}
         what = self.rng.randrange(5)
         if what == 0:
@@ -570,10 +572,11 @@ class MqttSender:
 
 
 def snapshot(api: httpx.Client) -> dict[str, Any]:
-    """What a command could change: rooms (not the countdown or the devices' reports), bookings, history, clients."""
+    """What a command could change: rooms (not the countdown, the devices' reports or the room's measured
+    temperature, which the simulated room's heating moves), bookings, history, clients."""
     rooms = []
     for status in api.get("/api/rooms").json():
-        kept = {k: v for k, v in status.items() if k not in ("remaining_s", "devices", "music")}
+        kept = {k: v for k, v in status.items() if k not in ("remaining_s", "devices", "music", "temperature")}
         kept["devices"] = [(d["id"], d["desired"]) for d in status["devices"]]
         rooms.append(kept)
     return {
