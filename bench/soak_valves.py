@@ -189,6 +189,7 @@ def valve_sessions(n: int = 20, *, seed: int = 8, progress: Progress = quiet) ->
     landed = [0, 0]  # landed, desired
     groups: dict[str, list[tuple[float, int]]] = {room: [] for room in VALVES}
     mismatch: list[str] = []
+    unheard: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="ambience-soak-valves-") as tmp, Mosquitto() as broker:
         clinic = write_clinic(Path(tmp), rooms, mqtt=broker.url, base_topic="amb", presets=presets, builtin=False)
         probe = MqttProbe(broker, f"{Z}/+/set", "ambience-sim/+/+/state", "amb/status")
@@ -225,8 +226,12 @@ def valve_sessions(n: int = 20, *, seed: int = 8, progress: Progress = quiet) ->
                     for payload in sent:
                         forced += [f"{dev}: {why}" for why in forced_open(rules[room], payload)]
                     groups[room] = _setpoint_groups(sent)
-                    if (seen := sim.device(room, dev)["commands"]) != len(sent):
+                    # what the probe heard is what was checked for forced-open writes: it must hold all the valve
+                    # got; it may hold more (a write the simulated valve missed while it reconnected)
+                    if (seen := sim.device(room, dev)["commands"]) > len(sent):
                         mismatch.append(f"{dev}: the valve got {seen} commands, the probe heard {len(sent)}")
+                    elif seen < len(sent):
+                        unheard[dev] = unheard.get(dev, 0) + len(sent) - seen
                     truth = [m.json() for m in probe.messages(f"ambience-sim/{room}/{dev}/state")]
                     states += len(truth)
                     forced += [
@@ -245,7 +250,12 @@ def valve_sessions(n: int = 20, *, seed: int = 8, progress: Progress = quiet) ->
     result.check(f"changes with ≤ {MAX_WRITES} setpoint writes", changes - len(over), changes)
     result.failures += [f"{room}: {c} setpoint writes for {v:g} °C" for room, v, c in over]
     result.check("setpoints landed (valve and daemon)", landed[0], landed[1])
-    result.check("every command heard by the probe", len(VALVES) - len(mismatch), len(VALVES))
+    result.check("every command the valves got heard by the probe", len(VALVES) - len(mismatch), len(VALVES))
+    if unheard:
+        result.notes.append(
+            "writes the probe heard that the simulated valve did not count (e.g. sent while it was reconnecting): "
+            + ", ".join(f"{dev} {n}" for dev, n in sorted(unheard.items()))
+        )
     result.failures += mismatch
     for room, gs in groups.items():
         if gs:
