@@ -573,10 +573,13 @@ class MqttSender:
 
 def snapshot(api: httpx.Client) -> dict[str, Any]:
     """What a command could change: rooms (not the countdown, the devices' reports or the room's measured
-    temperature, which the simulated room's heating moves), bookings, history, clients."""
+    temperature, ``temperature`` and ``climate.current``, which the simulated room's heating moves), bookings,
+    history, clients."""
     rooms = []
     for status in api.get("/api/rooms").json():
         kept = {k: v for k, v in status.items() if k not in ("remaining_s", "devices", "music", "temperature")}
+        if isinstance(kept.get("climate"), dict):  # its current temperature is measured, not commanded
+            kept["climate"] = {k: v for k, v in kept["climate"].items() if k != "current"}
         kept["devices"] = [(d["id"], d["desired"]) for d in status["devices"]]
         rooms.append(kept)
     return {
