@@ -573,11 +573,12 @@ class MqttSender:
 
 def snapshot(api: httpx.Client) -> dict[str, Any]:
     """What a command could change: rooms (not the countdown, the devices' reports or the room's measured
-    temperature, ``temperature`` and ``climate.current``, which the simulated room's heating moves), bookings,
+    temperature, ``temperature``, ``climate.current`` and the ``words`` that say both, which time and the simulated
+    room's heating move), bookings,
     history, clients."""
     rooms = []
     for status in api.get("/api/rooms").json():
-        kept = {k: v for k, v in status.items() if k not in ("remaining_s", "devices", "music", "temperature")}
+        kept = {k: v for k, v in status.items() if k not in ("remaining_s", "devices", "music", "temperature", "words")}
         if isinstance(kept.get("climate"), dict):  # its current temperature is measured, not commanded
             kept["climate"] = {k: v for k, v in kept["climate"].items() if k != "current"}
         kept["devices"] = [(d["id"], d["desired"]) for d in status["devices"]]
@@ -591,8 +592,19 @@ def snapshot(api: httpx.Client) -> dict[str, Any]:
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
-    parts = [key for key in before if before[key] != after.get(key)]
-    return ", ".join(f"{k}: {json.dumps(before[k])[:300]} -> {json.dumps(after.get(k))[:300]}" for k in parts)
+    """What changed, down to the field: ``rooms[studio].climate: {...} -> {...}``."""
+    out = []
+    for key in before:
+        old, new = before[key], after.get(key)
+        if old == new:
+            continue
+        if key == "rooms" and isinstance(new, list) and len(old) == len(new):
+            for a, b in zip(old, new, strict=True):
+                out += [f"rooms[{a.get('room')}].{f}: {json.dumps(a.get(f))[:200]} -> {json.dumps(b.get(f))[:200]}"
+                        for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]  # fmt: skip
+        else:
+            out.append(f"{key}: {json.dumps(old)[:300]} -> {json.dumps(new)[:300]}")
+    return ", ".join(out)
 
 
 def _send_http(api: httpx.Client, anon: httpx.Client, case: Case) -> httpx.Response:
