@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ambience.core.day import DayBooking, DaySession, Span, day_plan
@@ -130,6 +130,8 @@ minutes = st.integers(min_value=0, max_value=24 * 60)
 
 
 @given(st.lists(st.tuples(minutes, st.integers(1, 180), st.integers(0, 60)), max_size=8), st.integers(0, 30))
+@example([(1440, 1, 0)], 0)  # at 24:00: the next day's (found by CI: the test, not the plan, was wrong)
+@example([(1439, 5, 0)], 0)  # at 23:59, over midnight: the day's
 def test_the_spans_cover_the_day_whole_in_order_and_every_booking_in_the_day_is_shown(raw, turnover_min):
     """Whatever the bookings (even overlapping ones), the spans tile the day; each booking of the day has a span."""
     bookings = [
@@ -145,6 +147,6 @@ def test_the_spans_cover_the_day_whole_in_order_and_every_booking_in_the_day_is_
     tiled = sorted(bookings, key=lambda b: (b.start, b.end))
     latest = -float("inf")
     for b in tiled:  # a booking inside an earlier longer one has no room of its own; every other one is shown
-        if min(b.end, DAY[1]) > max(latest + turnover_min * 60, DAY[0]):
+        if b.start < DAY[1] and min(b.end, DAY[1]) > max(latest + turnover_min * 60, DAY[0]):
             assert b.id in shown, (b, spans)
         latest = max(latest, b.end)
