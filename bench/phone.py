@@ -34,19 +34,9 @@ from common import Mosquitto, Result, ms, pct
 
 from ambience.simulator import Simulator
 from ambience.testing import FOUND, DaemonProcess, write_clinic
+from ambience.testing.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 from ambience.testing.clinic import STUDIO
 
-CHROMIUM = os.environ.get("AMBIENCE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [  # as tests/browser/phone_harness.py launches it
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 360, "height": 740}
 ROOMS = {
     "studio": STUDIO,
     "garden": {

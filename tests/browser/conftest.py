@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from phone_harness import CHROMIUM, CHROMIUM_ARGS, ROOMS, VIEWPORT, idle, unexpected
+from phone_harness import ROOMS, idle, unexpected
 
 from ambience.simulator import Simulator
 from ambience.testing import FOUND, DaemonProcess, Mosquitto, find_mosquitto, write_clinic
+from ambience.testing.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 
 
 @pytest.fixture(scope="module")  # not longer: while Playwright's sync API runs, asyncio.run() cannot

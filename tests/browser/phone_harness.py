@@ -4,24 +4,13 @@ with simulated devices), the browser's settings and screenshots."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ambience.testing import STUDIO, DaemonProcess
+from ambience.testing.browser import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = os.environ.get("AMBIENCE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
