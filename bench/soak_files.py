@@ -94,7 +94,7 @@ WRONG_TYPE = {
     "path": [5, [1], {"a": 1}],
 }
 BAD_UNITS = {
-    # a temperature may carry its unit ("23 °C", "73F": docs/presets.md), but only °C or °F
+    # a temperature may carry its unit ("23 °C", "73F": docs/units.md), but only °C or °F
     "target": ["23 K", "23 degrees", "23°", "warm"], "min_temperature": ["16 degrees", "16 K"],
     "max_temperature": ["27 celsius", "81 Fahrenheit"], "brightness": ["50%", "50 %", "half"], "max_brightness": ["80%"],
     "color_temp": ["2700K", "2700 K", "warm white"], "volume": ["30%", "loud"], "max_volume": ["70%", "70 dB"],

@@ -572,10 +572,9 @@ class MqttSender:
 
 
 def snapshot(api: httpx.Client) -> dict[str, Any]:
-    """What a command could change: rooms (not the countdown, the devices' reports or the room's measured
-    temperature, ``temperature``, ``climate.current`` and the ``words`` that say both, which time and the simulated
-    room's heating move), bookings,
-    history, clients."""
+    """What a command could change: rooms, bookings, history, clients. Not the countdown, the devices' reports,
+    the room's measured temperature (``temperature``, ``climate.current``) or the ``words`` that say them: time
+    and the simulated room's heating move those."""
     rooms = []
     for status in api.get("/api/rooms").json():
         kept = {k: v for k, v in status.items() if k not in ("remaining_s", "devices", "music", "temperature", "words")}

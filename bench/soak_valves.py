@@ -231,7 +231,7 @@ def valve_sessions(n: int = 20, *, seed: int = 8, progress: Progress = quiet) ->
                     if (seen := sim.device(room, dev)["commands"]) > len(sent):
                         mismatch.append(f"{dev}: the valve got {seen} commands, the probe heard {len(sent)}")
                     elif seen < len(sent):
-                        unheard[dev] = unheard.get(dev, 0) + len(sent) - seen
+                        unheard[dev] = len(sent) - seen
                     truth = [m.json() for m in probe.messages(f"ambience-sim/{room}/{dev}/state")]
                     states += len(truth)
                     forced += [

@@ -504,9 +504,8 @@ def daemon_kills(
                 room = SESSION_ROOMS[i % len(SESSION_ROOMS)]
                 length = round(rng.uniform(4.0, 16.0), 1)
                 asked = time.time()
-                status = start_session(
-                    api, room, "soak-kill", duration=f"{length}s"
-                )  # a bare number is minutes (docs/units.md)
+                # in seconds: a bare number is minutes (docs/units.md)
+                status = start_session(api, room, "soak-kill", duration=f"{length}s")
                 answered = time.time()
                 ends = (asked + answered) / 2 + status["remaining_s"]
                 running[room] = Session(room, ends - length, ends)
