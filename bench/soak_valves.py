@@ -18,6 +18,11 @@ down for a random time. Three checks, each able to fail:
   ``occupied_heating_setpoint`` writes per valve, grouped by the desired change they carry.
 - **Every setpoint landed.** For each phase and each after state: the simulated valve's setpoint
   equals the desired one *and* the daemon shows the valve confirmed with it, before the phase ends.
+
+The probe must hear every command a valve got, or a forced-open write could pass unseen: the daemon
+and the simulator reach the broker through a :class:`~ambience.testing.Gate`, shut before each kill
+and opened only once the probe is back and subscribed (they would otherwise race it back, and a
+write sent before the probe's subscription was lost to it).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from soaklib import Progress, Result, quiet
 
 from ambience.simulator import Simulator
 from ambience.simulator.profiles import PROFILES, zigbee2mqtt_definitions
-from ambience.testing import DaemonProcess, Mosquitto, MqttProbe, eventually, write_clinic
+from ambience.testing import DaemonProcess, Gate, Mosquitto, MqttProbe, eventually, write_clinic
 
 Z = "zigbee2mqtt"
 VALVES = {  # room -> (device, profile, simulator options)
@@ -190,9 +195,16 @@ def valve_sessions(n: int = 20, *, seed: int = 8, progress: Progress = quiet) ->
     groups: dict[str, list[tuple[float, int]]] = {room: [] for room in VALVES}
     mismatch: list[str] = []
     unheard: dict[str, int] = {}
-    with tempfile.TemporaryDirectory(prefix="ambience-soak-valves-") as tmp, Mosquitto() as broker:
-        clinic = write_clinic(Path(tmp), rooms, mqtt=broker.url, base_topic="amb", presets=presets, builtin=False)
+    with (
+        tempfile.TemporaryDirectory(prefix="ambience-soak-valves-") as tmp,
+        Mosquitto() as broker,
+        Gate(broker) as gate,
+    ):
+        # the daemon and the simulated valves reach the broker through the gate, the probe directly: after
+        # each restart the gate opens only once the probe is back and subscribed, so it hears every command
+        clinic = write_clinic(Path(tmp), rooms, mqtt=gate.url, base_topic="amb", presets=presets, builtin=False)
         probe = MqttProbe(broker, f"{Z}/+/set", "ambience-sim/+/+/state", "amb/status")
+        probe.settle()
         daemon = DaemonProcess(clinic.file, clinic.state_dir)
         try:
             daemon.start()  # first, so it hears each valve as its bridge announces it (a TS0601 cannot be asked)
@@ -207,10 +219,13 @@ def valve_sessions(n: int = 20, *, seed: int = 8, progress: Progress = quiet) ->
                 for i, p in enumerate(plans):
                     problems = _session(daemon, sim, f"v{i}", p, landed)
                     mark = probe.mark()
+                    gate.shut()
                     broker.kill()
                     time.sleep(p.down)
                     broker.start()
-                    back = _restarted(probe, sim, daemon, mark)
+                    back = _probe_back(probe)
+                    gate.open()
+                    back = back or _restarted(probe, sim, daemon, mark)
                     if back:
                         problems.append(back)
                     result.tried += 1
@@ -342,10 +357,20 @@ def _session(daemon: DaemonProcess, sim: Simulator, preset: str, p: Plan, landed
     return problems
 
 
-def _restarted(probe: MqttProbe, sim: Simulator, daemon: DaemonProcess, mark: int) -> str | None:
-    """The probe, the simulator and the daemon back on the restarted broker (else what is not)."""
+def _probe_back(probe: MqttProbe) -> str | None:
+    """The probe reconnected and subscribed again (its settle round trip follows the subscribe that its
+    reconnect sent, on the same connection), else what is not."""
     if not probe.wait_connected(10):
         return "the probe did not reconnect within 10 s"
+    try:
+        probe.settle(10)
+    except TimeoutError:
+        return "the probe did not subscribe again within 10 s"
+    return None
+
+
+def _restarted(probe: MqttProbe, sim: Simulator, daemon: DaemonProcess, mark: int) -> str | None:
+    """The simulator and the daemon back on the restarted broker (else what is not)."""
     if not sim.wait_ready(10):
         return "the simulator did not reconnect within 10 s"
     try:

@@ -1,7 +1,7 @@
 """The harness of the tests and the benchmarks; nothing else in ambience imports it (lint-imports checks).
 
 - :mod:`~ambience.testing.mosquitto`: ``Mosquitto`` (a private broker per test), ``MqttProbe`` (a
-  recording paho client), ``free_port``, password and TLS files.
+  recording paho client), ``Gate`` (a door in front of a broker), ``free_port``, password and TLS files.
 - :mod:`~ambience.testing.process`: ``DaemonProcess``, ``ambience serve`` as a process.
 - :mod:`~ambience.testing.live`: ``LiveDaemon``, the daemon on its own loop in a thread of the test.
 - :mod:`~ambience.testing.clinic`: ``write_clinic``, an ``ambience.yaml`` and presets from a few arguments.
@@ -19,7 +19,7 @@ _WHERE = {
     "FOUND": "clinic", "STUDIO": "clinic", "TINY": "clinic", "TWO_ROOMS": "clinic", "Clinic": "clinic", "write_clinic": "clinic",
     "clean_env": "env", "without_ambience": "env", "ApiClient": "http", "LiveDaemon": "live",
     "Mosquitto": "mosquitto", "MqttProbe": "mosquitto", "Received": "mosquitto", "find_mosquitto": "mosquitto",
-    "free_port": "mosquitto", "DaemonProcess": "process", "Clock": "waiting", "eventually": "waiting",
+    "free_port": "mosquitto", "Gate": "mosquitto", "DaemonProcess": "process", "Clock": "waiting", "eventually": "waiting",
     "eventually_async": "waiting", "draws": "properties",
 }  # fmt: skip
 __all__ = sorted(_WHERE)

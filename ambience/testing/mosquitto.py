@@ -11,7 +11,8 @@ those files (and the ACL file) belong to group ``mosquitto`` with mode 0640 (060
 ``mosquitto.log`` in that folder through stderr, which needs no permission at all.
 
 ``MqttProbe`` is a raw paho client for tests: it subscribes, records every message with its
-arrival time (thread-safe) and waits for one that matches; it also publishes.
+arrival time (thread-safe) and waits for one that matches; it also publishes. ``Gate`` is a door
+in front of the broker, for a test that restarts it and must let the probe back in first.
 """
 
 from __future__ import annotations
@@ -253,6 +254,109 @@ class Mosquitto:
 
     def __repr__(self) -> str:
         return f"Mosquitto({self.url}, {'running' if self.running else 'stopped'})"
+
+
+class Gate:
+    """A door in front of a broker: clients connected through it reach the broker only while it is open.
+
+    A test that restarts the broker and must hear everything the others send after it (a probe that
+    reconnects on its own, beside a daemon that reconnects on its own) connects the probe to the broker and
+    the others to ``gate.url``; it shuts the gate before the kill and opens it once the probe is back
+    and subscribed. A connection made while the gate is shut is closed at once, as a broker that is not
+    there yet would; connections already through are left to the broker (a kill ends them).
+    """
+
+    def __init__(self, broker: Mosquitto):
+        self.broker = broker
+        self._open = threading.Event()
+        self._open.set()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((HOST, 0))
+        self._listener.listen(16)
+        self.port: int = self._listener.getsockname()[1]
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.refused = 0
+        """How many connections were closed because the gate was shut."""
+        threading.Thread(target=self._accept, name="gate-accept", daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{HOST}:{self.port}"
+
+    def shut(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self._open.is_set():
+                self.refused += 1
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection((HOST, self.broker.port), timeout=2)
+            except OSError:
+                client.close()
+                continue
+            for s in (client, upstream):
+                s.settimeout(None)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                if self._closed:
+                    client.close()
+                    upstream.close()
+                    return
+                self._sockets |= {client, upstream}
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):  # one side gone: the other is told, as a broker's kill would tell it
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        with self._lock:
+            for s in (source, sink):
+                if s in self._sockets:
+                    self._sockets.discard(s)
+                    s.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            sockets, self._sockets = list(self._sockets), set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        except OSError:
+            pass
+        self._listener.close()
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # ---- a raw paho client for tests --------------------------------------------------------------
