@@ -118,6 +118,8 @@ class Connection:
         self._closed_event: asyncio.Event | None = None
         self._misc: asyncio.Task | None = None
         self._reconnecting: asyncio.Task | None = None
+        self._lost_again = False
+        """The connection a reconnect was making was lost before that reconnect returned: it tries again."""
         self._client = self._make_client()
         if will:
             # Another client's Last Will (a daemon that died on this base topic, its restart already
@@ -311,7 +313,13 @@ class Connection:
                 self._client.loop_misc()
 
     def _schedule_reconnect(self) -> None:
-        if self._stopping or self.loop is None or (self._reconnecting and not self._reconnecting.done()):
+        if self._stopping or self.loop is None:
+            return
+        if self._reconnecting and not self._reconnecting.done():
+            # lost while a reconnect is under way: the connection it is making was closed before the
+            # reconnect returned (a broker that accepts and closes at once: one starting up, Docker's
+            # port proxy while the container restarts). It must try again, not return as if connected.
+            self._lost_again = True
             return
         self._reconnecting = self.loop.create_task(self._reconnect(), name="mqtt-reconnect")
 
@@ -320,9 +328,13 @@ class Connection:
         delay = RECONNECT_MIN
         while not self._stopping:
             await asyncio.sleep(delay)
+            self._lost_again = False
             try:
                 await asyncio.to_thread(self._client.reconnect)
-                return  # CONNACK (or a refusal) arrives through the reader
+                if not self._lost_again:
+                    return  # CONNACK (or a refusal) arrives through the reader; a loss after it, a new task
+                self.last_error = f"the broker at {self.config.url} closed the connection before answering"
+                log.debug("%s", self.last_error)
             except (OSError, ValueError, ssl.SSLError) as exc:
                 self.last_error = f"cannot reach the broker at {self.config.url}: {_os_error(exc)}"
                 log.debug("%s", self.last_error)
