@@ -1,6 +1,7 @@
 """ambience's benchmarks: ``./run bench`` prints the table and writes bench/RESULTS.md.
 
-    ./run bench                 every benchmark (about 12 minutes: P3 alone waits out a 300 s session)
+    ./run bench                 every benchmark (about 70 minutes: P10's 65-minute real-time clinic
+                                morning runs alongside ~35 minutes of the others; P3 waits out a 300 s session)
     ./run bench --quick         fewer runs and shorter sessions, to try a change (about 4 minutes)
     ./run bench --only P1,P2    some of them
     ./run bench --no-write      print only; leave RESULTS.md alone
