@@ -2,7 +2,7 @@
 
     ./run bench                 every benchmark (about 70 minutes: P10's 65-minute real-time clinic
                                 morning runs alongside ~35 minutes of the others; P3 waits out a 300 s session)
-    ./run bench --quick         fewer runs and shorter sessions, to try a change (about 4 minutes)
+    ./run bench --quick         fewer runs and shorter sessions, to try a change (about 7 minutes)
     ./run bench --only P1,P2    some of them
     ./run bench --no-write      print only; leave RESULTS.md alone
 

@@ -1,6 +1,6 @@
-"""The fault soak (issue 8): broker kills, daemon SIGKILLs, fuzzed commands, malformed files.
+"""The fault soak (issues 8 and 20): eleven faults, from broker kills to a clinic day under faults.
 
-    ./run soak                       # all four, with the issue's figures (about 4 minutes)
+    ./run soak                       # all eleven, with the issues' figures (50–60 minutes; the clinic day is 30)
     ./run soak --only fuzz,files     # some of them
     ./run soak --kills 3 --commands 500 --files 100 --bookings 500   # a quick run while developing
 
